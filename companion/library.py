@@ -1,0 +1,170 @@
+"""Loading routine files: YAML in, validated Routine out, or errors that name the file,
+the line and the field so a non-programmer can fix a typo."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Iterable, Optional
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from companion import paths
+from companion.routines import Routine
+
+
+class RoutineError(Exception):
+    """A routine file that cannot be used; str() is one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _line_map(node: yaml.Node, path: tuple = (), out: Optional[dict] = None) -> dict:
+    """Map every field path (('steps', 3, 'hold_s')) to its 1-based line in the file."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            out[path + (k.value,)] = k.start_mark.line + 1
+            _line_map(v, path + (k.value,), out)
+            out[path + (k.value,)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _line_map(v, path + (i,), out)
+    return out
+
+
+def _format_loc(loc: tuple, data) -> tuple[tuple, str]:
+    """Drop pydantic's union tags ("hold", "function-after[...]") so the path reads as the
+    file does: steps[3].hold_s."""
+    clean: list = []
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            if isinstance(node, list) and part < len(node):
+                clean.append(part)
+                node = node[part]
+            continue
+        if isinstance(node, dict) and part in node:
+            clean.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and part not in node and "[" not in part and \
+                part not in _KINDS:
+            clean.append(part)  # a missing or unknown field: name it anyway
+            node = None
+    text = ""
+    for part in clean:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return tuple(clean), text or "(top level)"
+
+
+_KINDS = {"position", "press", "hold", "micro", "release", "stretch", "rest", "repeat", "sides"}
+
+
+def _message(err: dict, model_fields: Iterable[str]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        field = str(err["loc"][-1])
+        near = difflib.get_close_matches(field, list(model_fields), n=1)
+        return "unknown field" + (f" (did you mean '{near[0]}'?)" if near else "")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "union_tag_invalid":
+        return f"kind must be one of: {', '.join(sorted(_KINDS))}"
+    if kind == "union_tag_not_found":
+        return "each step needs a 'kind'"
+    msg = err["msg"]
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+
+
+def _all_fields() -> set[str]:
+    from companion import routines as r
+
+    names: set[str] = set()
+    for obj in vars(r).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            names.update(obj.model_fields)
+    return names
+
+
+def parse_routine(text: str, source: str = "<routine>") -> Routine:
+    """Validate routine YAML text; raise RoutineError naming source, line and field."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise RoutineError([f"{source}{where}: not valid YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise RoutineError([f"{source}: a routine file must be a mapping of fields "
+                            "(name:, title:, steps: ...)"])
+    lines = _line_map(node) if node is not None else {}
+    try:
+        return Routine.model_validate(data)
+    except ValidationError as e:
+        fields = _all_fields()
+        problems = []
+        for err in e.errors():
+            loc, path = _format_loc(err["loc"], data)
+            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines),
+                        None)
+            where = f"{source}:{line}" if line else source
+            problems.append(f"{where}: {path}: {_message(err, fields)}")
+        raise RoutineError(sorted(set(problems), key=problems.index)) from None
+
+
+def load_routine_file(path: Path) -> Routine:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise RoutineError([f"{path}: cannot read: {getattr(e, 'strerror', None) or e}"]) \
+            from None
+    return parse_routine(text, path.name)
+
+
+def routine_files(dirs: Optional[list[Path]] = None) -> list[Path]:
+    dirs = dirs if dirs is not None else [paths.builtin_routines_dir(), paths.user_routines_dir()]
+    files: list[Path] = []
+    for d in dirs:
+        if d.is_dir():
+            files += sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
+    return files
+
+
+class Library:
+    """All routines: the shipped ones, then the user's own (which win on a name clash).
+    Files with mistakes are kept aside in `problems`, never silently dropped."""
+
+    def __init__(self, dirs: Optional[list[Path]] = None) -> None:
+        self.routines: dict[str, Routine] = {}
+        self.problems: list[str] = []
+        for f in routine_files(dirs):
+            try:
+                r = load_routine_file(f)
+            except RoutineError as e:
+                self.problems += e.problems
+                continue
+            self.routines[r.name] = r
+
+    def aliases(self) -> dict[str, str]:
+        """Spoken alias -> routine name, including each routine's own name."""
+        out: dict[str, str] = {}
+        for r in self.routines.values():
+            for a in [r.name.replace("_", " ").replace("-", " "), *r.aliases]:
+                out.setdefault(a.lower(), r.name)
+        return out
+
+    def find(self, name: str) -> Routine:
+        """A routine by name or alias; KeyError with the choices if there is none."""
+        key = name.strip().lower()
+        if key in self.routines:
+            return self.routines[key]
+        by_alias = self.aliases().get(key)
+        if by_alias:
+            return self.routines[by_alias]
+        raise KeyError(f"no routine called '{name}'. Known: {', '.join(sorted(self.routines))}")

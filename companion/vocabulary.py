@@ -1,0 +1,136 @@
+"""The command vocabulary: one table from which both the recognizer grammar and the
+text parser are generated, so what can be heard and what can be understood never drift."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional, Union
+
+NUMBER_WORDS: tuple[str, ...] = (
+    "zero", "one", "two", "three", "four", "five",
+    "six", "seven", "eight", "nine", "ten",
+)
+# Seconds a user may name in "hold longer by thirty seconds".
+SECONDS_WORDS: dict[str, int] = {
+    "ten": 10, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "sixty": 60,
+}
+SAFETY_WORDS: tuple[str, ...] = ("sharp", "numb", "tingling", "shooting")
+
+Value = Union[int, str, None]
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the user meant: a name from INTENT_NAMES and, for some, a value."""
+
+    name: str
+    value: Value = None
+
+
+# The table. Each row: intent, value, phrase templates. Templates may hold one slot:
+#   {n}       a pain number zero..ten (value = the number)
+#   {secs}    a number of seconds from SECONDS_WORDS (value = seconds)
+#   {safety}  a safety word (value = the word)
+#   {routine} a spoken routine alias (value = the routine name)
+COMMANDS: tuple[tuple[str, Value, tuple[str, ...]], ...] = (
+    ("next", None, ("next", "next step", "next one", "move on")),
+    ("back", None, ("back", "go back", "previous", "previous step")),
+    ("pause", None, ("pause", "wait", "hold on")),
+    ("resume", None, ("resume", "go", "continue", "carry on", "keep going")),
+    ("repeat", None, ("repeat", "repeat that", "say again", "say that again")),
+    ("hold_longer", None, ("hold longer", "hold it longer", "longer", "more time")),
+    ("hold_longer", "{secs}", ("hold longer by {secs} seconds", "hold it longer by {secs} seconds",
+                               "{secs} more seconds")),
+    ("shorter", None, ("shorter", "hold shorter", "less time", "shorter hold")),
+    ("skip", None, ("skip", "skip this", "skip it", "skip this one")),
+    ("stop", None, ("stop", "stop session", "end session", "finish", "quit")),
+    ("pain", "{n}", ("pain {n}", "pain is {n}", "pain level {n}", "{n} out of ten")),
+    ("number", "{n}", ("{n}",)),
+    ("yes", None, ("yes", "yeah", "okay")),
+    ("no", None, ("no", "nope")),
+    ("how_long", None, ("how long left", "how long", "how much longer", "time left")),
+    ("whats_next", None, ("what's next", "what is next", "what comes next")),
+    ("help", None, ("help", "what can i say")),
+    ("safety", "{safety}", ("{safety}", "it's {safety}", "{safety} pain", "that's {safety}")),
+    ("safety", "tingling", ("pins and needles",)),
+    ("start_routine", "{routine}", ("start {routine}", "start {routine} routine",
+                                    "begin {routine}", "begin {routine} routine")),
+    ("how_am_i_doing", None, ("how am i doing", "how am i getting on")),
+)
+
+INTENT_NAMES: frozenset[str] = frozenset(row[0] for row in COMMANDS)
+
+_DIGITS = {str(i): w for i, w in enumerate(NUMBER_WORDS)}
+_SECONDS_DIGITS = {str(v): k for k, v in SECONDS_WORDS.items()}
+# Leading/trailing courtesy words people add; stripping them never changes the meaning.
+_COURTESY = ("please", "companion", "okay companion")
+
+
+def normalize(text: str) -> str:
+    """Lower-case, spell out digits 0-10 and named second counts, drop punctuation but
+    keep apostrophes, squeeze spaces."""
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    words = []
+    for w in text.split():
+        w = w.strip("'")
+        if not w:
+            continue
+        words.append(_DIGITS.get(w) or _SECONDS_DIGITS.get(w) or w)
+    return " ".join(words)
+
+
+class Vocabulary:
+    """Every phrase the companion understands, expanded from COMMANDS for a given set of
+    routine aliases. Gives the recognizer grammar and parses text into intents."""
+
+    def __init__(self, routine_aliases: Optional[dict[str, str]] = None) -> None:
+        """routine_aliases maps a spoken alias ("neck and shoulders") to a routine name."""
+        self.routine_aliases = {normalize(a): n for a, n in (routine_aliases or {}).items()}
+        self.phrases: dict[str, Intent] = {}
+        for name, value, templates in COMMANDS:
+            for template in templates:
+                for phrase, val in self._expand(template, value):
+                    # The first row that claims a phrase wins ("ten" is a number, not seconds).
+                    self.phrases.setdefault(normalize(phrase), Intent(name, val))
+
+    def _expand(self, template: str, value: Value) -> Iterable[tuple[str, Value]]:
+        if "{n}" in template:
+            for i, w in enumerate(NUMBER_WORDS):
+                yield template.replace("{n}", w), i
+        elif "{secs}" in template:
+            for w, secs in SECONDS_WORDS.items():
+                yield template.replace("{secs}", w), secs
+        elif "{safety}" in template:
+            for w in SAFETY_WORDS:
+                yield template.replace("{safety}", w), w
+        elif "{routine}" in template:
+            for alias, routine in self.routine_aliases.items():
+                yield template.replace("{routine}", alias), routine
+        else:
+            yield template, value
+
+    def parse(self, text: str) -> Optional[Intent]:
+        """The intent a phrase means, or None for anything not in the table: unknown
+        speech is ignored, never guessed."""
+        words = normalize(text)
+        for c in _COURTESY:
+            if words.startswith(c + " "):
+                words = words[len(c) + 1:]
+            if words.endswith(" " + c):
+                words = words[: -len(c) - 1]
+        return self.phrases.get(words)
+
+    def grammar_phrases(self) -> list[str]:
+        """All phrases, as words a recognizer dictionary knows."""
+        return sorted(self.phrases)
+
+    def words(self) -> list[str]:
+        """Every distinct word in the grammar (to check against a model's vocabulary)."""
+        return sorted({w for p in self.phrases for w in p.split()})
+
+    def jsgf(self) -> str:
+        """A JSGF grammar accepting exactly the phrases."""
+        alts = " | ".join(self.grammar_phrases())
+        return f"#JSGF V1.0;\ngrammar companion;\npublic <command> = {alts};\n"
