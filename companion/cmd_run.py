@@ -1,5 +1,105 @@
-"""Subcommands (being written)."""
+"""`companion run`: a session from the keyboard (--text) or hands-free by voice."""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import signal
+import sys
+import threading
+import time
+from typing import Optional, TextIO
+
+from companion.clock import MonotonicClock
+from companion.engine import Session
+from companion.errors import CompanionError
+from companion.events import Cue
+from companion.library import Library
+from companion.runner import EOF, Runner
+from companion.vocabulary import Vocabulary
 
 
 def register(sub, common) -> None:
-    """Add this module's subcommands to the parser."""
+    p = sub.add_parser("run", parents=[common], help="run a session",
+                       description="Run a routine. With --text, type commands (one per line) "
+                                   "instead of speaking them; cues are printed.")
+    p.add_argument("routine", nargs="?", help="routine name or alias (e.g. neck)")
+    p.add_argument("--text", action="store_true",
+                   help="typed front end: read commands from standard input, print cues")
+    p.add_argument("--speed", type=float, default=1.0, metavar="N",
+                   help="run the session clock N times faster (default 1)")
+    p.add_argument("--hold-step", type=float, default=None, metavar="S",
+                   help="seconds added or removed by 'hold longer' and 'shorter' (default 15)")
+    p.set_defaults(func=run)
+
+
+def load_routine(library: Library, name: Optional[str]):
+    if not name:
+        raise CompanionError("name a routine, e.g. `companion run neck --text` "
+                             "(see `companion routines list`)")
+    try:
+        return library.find(name)
+    except KeyError as e:
+        raise CompanionError(str(e.args[0])) from None
+
+
+def _reader(stream: TextIO, inbox: "queue.Queue[object]") -> None:
+    try:
+        for line in stream:
+            inbox.put(line.rstrip("\n"))
+    except (OSError, ValueError):
+        pass  # a closed or broken stdin is simply the end of input
+    inbox.put(EOF)
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.speed <= 0:
+        raise CompanionError("--speed must be a positive number, e.g. --speed 50")
+    if not args.text:
+        from companion import voice_loop  # noqa: F401  (the hands-free loop)
+
+        return voice_loop.run(args)
+    return run_text(args, sys.stdin, sys.stdout)
+
+
+def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    from companion.store import PainLog
+
+    library = Library()
+    routine = load_routine(library, args.routine)
+    clock = MonotonicClock(args.speed)
+    session = Session(routine, clock, **({"hold_step_s": args.hold_step} if args.hold_step else {}))
+    vocab = Vocabulary(library.aliases())
+
+    def say(cue: Cue) -> None:
+        m, s = divmod(int(cue.at), 60)
+        stdout.write(f"[{m:02d}:{s:02d}] {cue.text}\n")
+        stdout.flush()
+
+    def unknown(text: str) -> None:
+        print(f'(not a command, ignored: "{text.strip()}"; type help)', file=sys.stderr)
+
+    with PainLog.open(args.data_dir) as log:
+        log.close_interrupted(time.time())
+        runner = Runner(session, log, say, vocab, on_unknown=unknown)
+        inbox: "queue.Queue[object]" = queue.Queue()
+        threading.Thread(target=_reader, args=(stdin, inbox), daemon=True).start()
+        old = signal.signal(signal.SIGTERM, _on_sigterm) \
+            if threading.current_thread() is threading.main_thread() else None
+        try:
+            runner.run_queue(inbox, clock.real_seconds)
+        except (KeyboardInterrupt, _Terminated):
+            runner.finish("interrupted")
+            return 130
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+    return 0

@@ -1,0 +1,72 @@
+"""The companion's own spoken lines (routine cues live in the routine files). Kept in one
+place so speech can render the fixed ones ahead of time."""
+
+from __future__ import annotations
+
+from companion.vocabulary import NUMBER_WORDS
+
+BREATHE = "Breathe in slowly, and let it go."
+HALFWAY = "Halfway."
+TEN_LEFT = "Ten seconds left."
+RATE = "How is the pain now, from zero to ten?"
+PAUSED = "Paused. Say resume when you're ready."
+RESUMED = "Resuming."
+NOTHING_TO_LENGTHEN = "There's no hold running right now."
+AT_LONGEST = "That's as long as this hold goes."
+AT_SHORTEST = "That's as short as it gets."
+NOT_ASKED = "To rate your pain, say pain and a number from zero to ten."
+HIGH_PAIN = ("That's high. Ease off the pressure until it feels like a six at most. "
+             "Pain should ease as you hold, not build.")
+SAFETY = {
+    "sharp": "Stop pressing now. Sharp pain is a sign to back off. Come off the ball.",
+    "shooting": "Stop pressing now. Pain that shoots away from the spot means a nerve may "
+                "be involved. Come off the ball.",
+    "numb": "Stop pressing now. Numbness means you may be pressing on a nerve. Come off "
+            "the ball and move gently.",
+    "tingling": "Stop pressing now. Tingling means you may be pressing on a nerve. Come off "
+                "the ball and move gently.",
+}
+SAFETY_AFTER = ("Try a lighter pressure a little to the side. If it keeps coming back, or you "
+                "feel weakness, have it checked by a professional. Say yes to go on, or no to "
+                "end.")
+CONTINUE_AFTER_SAFETY = "Alright, carrying on gently."
+STOPPED = "Stopping here. Well done for taking the time."
+COMPLETED = "That's the whole routine. Well done. Drink some water and move gently."
+NO_PREVIOUS = "This is the first step."
+HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, skip, stop, "
+        "how long left, what's next, or pain and a number.")
+NO_QUESTION = "There's nothing to answer right now."
+
+
+def confirm(value: int) -> str:
+    return f"{NUMBER_WORDS[value].capitalize()}, logged."
+
+
+def intro(title: str, seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return (f"Starting {title}. About {minutes} minute{'s' if minutes > 1 else ''}. "
+            "Say help at any time.")
+
+
+def how_long(step_left: float, session_left: float) -> str:
+    s = max(0, round(step_left))
+    m = max(0, round(session_left / 60))
+    rest = f"about {m} minute{'s' if m != 1 else ''} in the session" if m else \
+        "under a minute in the session"
+    return f"{s} seconds left in this step, and {rest}."
+
+
+def whats_next(label: str, kind: str, seconds: float) -> str:
+    return f"Next: {label}, {kind} for {round(seconds)} seconds."
+
+
+FINISHED_NEXT = "This is the last step."
+
+
+def fixed() -> list[str]:
+    """Lines known before any session: pre-render these."""
+    lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
+             AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
+             CONTINUE_AFTER_SAFETY, STOPPED, COMPLETED, NO_PREVIOUS, HELP, NO_QUESTION,
+             FINISHED_NEXT, *SAFETY.values()]
+    return lines + [confirm(v) for v in range(11)]

@@ -1,0 +1,262 @@
+"""The session engine on a manual clock: whole routines in milliseconds."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from companion.clock import ManualClock
+from companion.engine import Session
+from companion.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
+                              SessionEnded, StepEnded, StepStarted)
+from companion.library import Library, parse_routine
+from companion.vocabulary import INTENT_NAMES, Intent
+
+LIB = Library()
+
+SMALL = parse_routine("""
+name: tiny
+title: Tiny test routine
+aliases: [tiny]
+areas: [neck]
+tool: tennis_ball
+steps:
+  - kind: position
+    cue: Place the ball.
+    duration_s: 10
+  - kind: repeat
+    label: knot
+    times: 2
+    rest_s: 60
+    steps:
+      - kind: hold
+        label: knot
+        cue: Hold and breathe.
+        hold_s: 40
+        breaths: 4
+        max_hold_s: 90
+      - kind: release
+        cue: Let go.
+  - kind: stretch
+    stretch_s: 30
+    cue: Stretch gently.
+""", "tiny.yaml")
+
+
+def run_until(session: Session, clock: ManualClock, t: float, step: float = 0.5) -> list:
+    out = []
+    while clock.now() < t and not session.ended:
+        clock.advance(step)
+        out += session.tick()
+    return out
+
+
+def of(events, kind):
+    return [e for e in events if isinstance(e, kind)]
+
+
+def test_whole_routine_runs_to_completion_on_its_own():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    events = s.start() + run_until(s, clock, 10_000)
+    assert s.ended == "completed"
+    assert of(events, SessionEnded)[0].at == SMALL.duration_s
+    kinds = [e.kind for e in of(events, StepStarted)]
+    assert kinds == ["position", "hold", "release", "rest", "hold", "release", "stretch"]
+    texts = [c.text for c in of(events, Cue)]
+    assert "Halfway." in texts and "Ten seconds left." in texts
+    assert texts.count("How is the pain now, from zero to ten?") == 2
+    assert sum(1 for c in of(events, Cue) if c.kind == "breath") >= 2
+
+
+def test_every_shipped_routine_completes_and_timers_are_exact():
+    for routine in LIB.routines.values():
+        clock = ManualClock()
+        s = Session(routine, clock)
+        events = s.start()
+        # One big jump: every step still starts exactly when the previous one was due.
+        clock.advance(routine.duration_s + 1)
+        events += s.tick()
+        assert s.ended == "completed", routine.name
+        starts = of(events, StepStarted)
+        for a, b in zip(starts, starts[1:]):
+            assert abs((b.at - a.at) - a.seconds) < 1e-9
+
+
+def test_hold_longer_and_shorter_change_the_hold_within_bounds():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 12)
+    assert s.step.kind == "hold"
+    ev = s.handle(Intent("hold_longer"))
+    assert of(ev, HoldChanged)[0].delta_s == 15
+    ev = s.handle(Intent("hold_longer", 30))
+    assert of(ev, HoldChanged)[0].length_s == 85
+    ev = s.handle(Intent("hold_longer", 30))  # capped at max_hold_s 90
+    assert of(ev, HoldChanged)[0].length_s == 90
+    assert "as long as" in s.handle(Intent("hold_longer"))[0].text
+    ev = s.handle(Intent("shorter"))
+    assert of(ev, HoldChanged)[0].length_s == 75
+    ended = [e for e in run_until(s, clock, 200) if isinstance(e, StepEnded)]
+    assert ended[0].step.startswith("knot") and ended[0].ran_s == 75
+
+
+def test_bare_number_is_a_rating_only_after_asking():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    assert s.handle(Intent("number", 6)) == []  # nobody asked: ignored, not guessed
+    events = run_until(s, clock, 51)
+    asked = of(events, RatingAsked)
+    assert len(asked) == 1
+    ev = s.handle(Intent("number", 6))
+    logged = of(ev, PainLogged)[0]
+    assert (logged.value, logged.step, logged.area) == (6, asked[0].step, "neck")
+    # The confirmation comes after the rating in the same batch.
+    assert isinstance(ev[1], Cue) and ev[1].text == "Six, logged."
+    assert s.handle(Intent("number", 4)) == []  # the question was answered
+
+
+def test_pain_any_time_and_high_pain_advice():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    ev = s.handle(Intent("pain", 9))
+    assert of(ev, PainLogged)[0].value == 9
+    assert any(c.kind == "advice" for c in of(ev, Cue))
+
+
+def test_safety_word_ends_the_hold_at_once_and_waits_for_an_answer():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 20)
+    ev = s.handle(Intent("safety", "numb"))
+    assert of(ev, SafetyStop)[0].word == "numb"
+    assert of(ev, StepEnded)[0].reason == "safety"
+    assert any("nerve" in c.text for c in of(ev, Cue))
+    assert s.next_deadline() is None
+    clock.advance(600)
+    assert s.tick() == []  # nothing moves until the user answers
+    ev = s.handle(Intent("yes"))
+    assert of(ev, StepStarted)[0].kind == "release"
+    s2 = Session(SMALL, ManualClock())
+    s2.start()
+    s2.handle(Intent("safety", "sharp"))
+    assert of(s2.handle(Intent("no")), SessionEnded)[0].reason == "safety"
+
+
+def test_pause_freezes_time_and_resume_continues():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 20)
+    s.handle(Intent("pause"))
+    left = s.remaining()
+    clock.advance(300)
+    assert s.tick() == [] and s.remaining() == left
+    s.handle(Intent("resume"))
+    assert s.remaining() == left
+
+
+def test_navigation_next_back_skip_stop():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    s.handle(Intent("next"))
+    assert s.step.kind == "hold"
+    s.handle(Intent("back"))
+    assert s.idx == 0
+    s.handle(Intent("next"))
+    s.handle(Intent("skip"))  # leaves the whole repeat block
+    assert s.step.kind == "stretch"
+    ev = s.handle(Intent("stop"))
+    assert of(ev, SessionEnded)[0].reason == "stopped"
+    assert s.handle(Intent("next")) == []
+
+
+def test_how_long_whats_next_help_repeat_speak():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    clock.advance(4)
+    assert "6 seconds left" in s.handle(Intent("how_long"))[0].text
+    assert s.handle(Intent("whats_next"))[0].text.startswith("Next: knot")
+    assert "hold longer" in s.handle(Intent("help"))[0].text
+    assert s.handle(Intent("repeat"))[0].text == "Place the ball."
+
+
+LONG = parse_routine("""
+name: long
+title: Twenty-odd minutes
+aliases: [long]
+areas: [glutes]
+tool: massage_ball
+steps:
+  - kind: sides
+    steps:
+      - kind: repeat
+        times: 3
+        steps:
+          - {kind: position, cue: Find the spot.}
+          - {kind: press, cue: Press in.}
+          - {kind: hold, cue: Hold., hold_s: 90, max_hold_s: 120}
+          - {kind: micro, cue: Small circles., duration_s: 15}
+          - {kind: hold, cue: Hold again., hold_s: 60}
+          - {kind: release, cue: Let go.}
+""", "long.yaml")
+
+
+def test_twenty_minute_routine_runs_in_a_test_ticking_every_tenth_of_a_second():
+    assert LONG.duration_s >= 20 * 60
+    clock = ManualClock()
+    s = Session(LONG, clock)
+    events = s.start()
+    while not s.ended:
+        clock.advance(0.1)
+        events += s.tick()
+    assert s.ended == "completed"
+    assert len(of(events, RatingAsked)) == 12
+    assert abs(of(events, SessionEnded)[0].at - LONG.duration_s) < 0.1
+
+
+intents = st.one_of(
+    st.sampled_from([Intent(n) for n in sorted(INTENT_NAMES)
+                     if n not in ("pain", "number", "safety", "start_routine")]),
+    st.builds(Intent, st.just("pain"), st.integers(0, 10)),
+    st.builds(Intent, st.just("number"), st.integers(0, 10)),
+    st.builds(Intent, st.just("hold_longer"), st.sampled_from([10, 15, 30, 60])),
+    st.builds(Intent, st.just("safety"), st.sampled_from(["sharp", "numb", "tingling"])),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.floats(0, 120), intents), max_size=40),
+       st.sampled_from(sorted(LIB.routines) + ["tiny", "long"]))
+def test_random_intents_never_crash_overrun_or_lose_ratings(script, name):
+    routine = {"tiny": SMALL, "long": LONG}.get(name) or LIB.routines[name]
+    clock = ManualClock()
+    s = Session(routine, clock)
+    events = s.start()
+    for gap, intent in script:
+        clock.advance(gap)
+        events += s.tick()
+        live, asked = not s.ended, s._asked is not None
+        out = s.handle(intent)
+        events += out
+        rating = intent.name == "pain" or (intent.name == "number" and asked)
+        # Every rating said while the session runs is logged exactly once, and only those.
+        assert len(of(out, PainLogged)) == (1 if live and rating else 0)
+    clock.advance(10_000)
+    events += s.tick()
+    events += s.finish("end_of_input")
+    assert s.ended
+    assert s.ratings == len(of(events, PainLogged))
+    # No hold ever runs past its bound.
+    plan = s.plan
+    for e in of(events, StepEnded):
+        if plan[e.index].kind == "hold":
+            assert e.ran_s <= plan[e.index].max_s + 1e-6
+    # Exactly one end, and it is the last event.
+    assert len(of(events, SessionEnded)) == 1 and isinstance(events[-1], SessionEnded)

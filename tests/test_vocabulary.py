@@ -1,0 +1,69 @@
+"""The command table: one source for grammar and parser."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from companion.vocabulary import INTENT_NAMES, Intent, Vocabulary
+
+V = Vocabulary({"neck": "neck", "neck and shoulders": "neck", "lower back": "lower_back"})
+
+
+@pytest.mark.parametrize("text,intent", [
+    ("pain six", Intent("pain", 6)),
+    ("Pain 6", Intent("pain", 6)),
+    ("PAIN SIX.", Intent("pain", 6)),
+    ("pain is ten", Intent("pain", 10)),
+    ("six", Intent("number", 6)),
+    ("0", Intent("number", 0)),
+    ("hold longer", Intent("hold_longer")),
+    ("hold it longer", Intent("hold_longer")),
+    ("hold longer by thirty seconds", Intent("hold_longer", 30)),
+    ("hold longer by 30 seconds", Intent("hold_longer", 30)),
+    ("shorter", Intent("shorter")),
+    ("next", Intent("next")),
+    ("go", Intent("resume")),
+    ("stop", Intent("stop")),
+    ("yes", Intent("yes")),
+    ("no", Intent("no")),
+    ("how long left", Intent("how_long")),
+    ("what's next", Intent("whats_next")),
+    ("What’s next?", Intent("whats_next")),
+    ("help", Intent("help")),
+    ("sharp", Intent("safety", "sharp")),
+    ("it's tingling", Intent("safety", "tingling")),
+    ("pins and needles", Intent("safety", "tingling")),
+    ("start neck routine", Intent("start_routine", "neck")),
+    ("start neck and shoulders", Intent("start_routine", "neck")),
+    ("begin lower back routine", Intent("start_routine", "lower_back")),
+    ("how am I doing", Intent("how_am_i_doing")),
+    ("next please", Intent("next")),
+])
+def test_phrases_parse_to_intents(text, intent):
+    assert V.parse(text) == intent
+
+
+@pytest.mark.parametrize("text", [
+    "", "banana", "pain eleven", "pain 11", "eleven", "start cooking", "next next",
+    "up", "down", "left", "right", "on", "off", "the pain was bad", "please",
+])
+def test_unknown_text_is_nothing(text):
+    assert V.parse(text) is None
+
+
+def test_grammar_and_parser_come_from_the_same_table():
+    # Every grammar phrase parses back to an intent, and every intent has phrases.
+    intents = {V.parse(p).name for p in V.grammar_phrases()}
+    assert intents == INTENT_NAMES
+    jsgf = V.jsgf()
+    for p in V.grammar_phrases():
+        assert p in jsgf
+    assert all(w.replace("'", "").isalpha() for w in V.words())
+
+
+@given(st.text(max_size=40))
+def test_parser_never_crashes_and_only_returns_table_intents(text):
+    got = V.parse(text)
+    assert got is None or got.name in INTENT_NAMES
