@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run every test on this machine, installing what the tests need first (idempotent).
+# Audio tests start their own virtual sound card (tests/audio_env.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+exec .venv/bin/python -m pytest -q "$@"
