@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "companion.cmd_routines",
     "companion.cmd_log",
     "companion.cmd_run",
+    "companion.cmd_config",
 )
 
 

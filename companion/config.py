@@ -1,0 +1,103 @@
+"""The config file (TOML in the XDG config dir), validated by pydantic. Command-line flags
+override it; one function merges the two so every subcommand sees the same settings."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from companion import paths
+from companion.errors import CompanionError
+
+Device = Union[int, str, None]
+
+
+class Config(BaseModel):
+    """Everything a user may set in config.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+    input_device: Device = None
+    """Microphone: a name (or part of one) or an index from `companion devices`; empty for
+    the system default."""
+    output_device: Device = None
+    """Speaker: a name (or part of one) or an index from `companion devices`; empty for the
+    system default."""
+    engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
+    """Recognizer: auto uses Vosk when a model is installed, else PocketSphinx."""
+    model_path: Optional[Path] = None
+    """Where the Vosk model is; default models/vosk-model-small-en-us-0.15."""
+    voice: str = "en-us"
+    """espeak-ng voice, e.g. en-us, en-gb, en-us+f3."""
+    rate: int = Field(default=150, ge=80, le=300)
+    """Speaking rate in words per minute."""
+    volume: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Speech volume from 0.0 to 1.0."""
+    hold_step_s: int = Field(default=15, ge=5, le=60)
+    """Seconds added by "hold longer" and removed by "shorter"."""
+    data_dir: Optional[Path] = None
+    """Where the pain log lives; default the XDG data dir."""
+
+
+def config_path() -> Path:
+    return paths.config_dir() / "config.toml"
+
+
+def _line_of(text: str, key: str) -> Optional[int]:
+    for n, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return n
+    return None
+
+
+def parse_config(text: str, source: str = "config.toml") -> Config:
+    """Validate TOML text; raise CompanionError naming the file, line, field and reason."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise CompanionError(f"{source}: not valid TOML: {e}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            key = str(err["loc"][0]) if err["loc"] else ""
+            line = _line_of(text, key)
+            where = f"{source}:{line}" if line else source
+            if err["type"] == "extra_forbidden":
+                near = difflib.get_close_matches(key, list(Config.model_fields), n=1)
+                msg = "unknown setting" + (f" (did you mean '{near[0]}'?)" if near else "")
+            else:
+                msg = err["msg"]
+            problems.append(f"{where}: {key}: {msg}")
+        raise CompanionError("\n".join(problems)) from None
+
+
+def load_config(path: Optional[Path] = None) -> Config:
+    """The config file if there is one, else defaults."""
+    path = path or config_path()
+    if not path.exists():
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CompanionError(f"{path}: cannot read the config file: {e}") from None
+    return parse_config(text, str(path))
+
+
+def effective(args) -> Config:
+    """The config file with command-line flags laid over it (flags win)."""
+    cfg = load_config(Path(args.config) if getattr(args, "config", None) else None)
+    overrides = {k: getattr(args, k) for k in Config.model_fields
+                 if getattr(args, k, None) is not None}
+    if not overrides:
+        return cfg
+    try:
+        return Config.model_validate({**cfg.model_dump(), **overrides})
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise CompanionError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None

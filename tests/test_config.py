@@ -1,0 +1,53 @@
+"""Config file validation: clear errors naming file, line, field and reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from companion.config import Config, parse_config
+from companion.errors import CompanionError
+
+
+def companion(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "companion", *args], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_defaults_and_valid_file():
+    cfg = parse_config('engine = "pocketsphinx"\nrate = 170\ninput_device = 2\n')
+    assert cfg.engine == "pocketsphinx" and cfg.rate == 170 and cfg.input_device == 2
+    assert Config().engine == "auto"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('voise = "en-gb"\n', "config.toml:1: voise: unknown setting (did you mean 'voice'?)"),
+    ('\nrate = "fast"\n', "config.toml:2: rate: Input should be a valid integer"),
+    ('engine = "whisper"\n', "config.toml:1: engine: Input should be 'auto', 'vosk' or"),
+    ('volume = 3\n', "config.toml:1: volume: Input should be less than or equal to 1"),
+    ('rate = \n', "config.toml: not valid TOML"),
+])
+def test_bad_files_name_line_field_and_reason(text, expected):
+    with pytest.raises(CompanionError) as e:
+        parse_config(text)
+    assert expected in str(e.value)
+
+
+def test_config_check_cli(tmp_path):
+    import os
+
+    env = {**os.environ, "COMPANION_CONFIG_DIR": str(tmp_path)}
+    ok = companion("config", "check", env=env)
+    assert ok.returncode == 0 and "ok:" in ok.stdout
+    (tmp_path / "config.toml").write_text('rate = 150\noutput_device = "no such speaker xyz"\n')
+    bad = companion("config", "check", env=env)
+    assert bad.returncode != 0
+    assert "output_device: no output device 'no such speaker xyz'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    (tmp_path / "config.toml").write_text("hold_step_s = 2\n")
+    bad = companion("config", "check", env=env)
+    assert bad.returncode != 0 and "config.toml:1: hold_step_s:" in bad.stderr
+    shown = companion("config", "show", "--config", str(tmp_path / "nothing.toml"), env=env)
+    assert shown.returncode == 0 and 'engine = "auto"' in shown.stdout
