@@ -73,7 +73,10 @@ def _message(err: dict, model_fields: Iterable[str]) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "union_tag_invalid":
-        return f"kind must be one of: {', '.join(sorted(_KINDS))}"
+        # Name the kinds allowed at this place (a repeat may not hold sides or repeat).
+        expected = (err.get("ctx") or {}).get("expected_tags")
+        kinds = sorted(t.strip(" '") for t in expected.split(",")) if expected else sorted(_KINDS)
+        return f"kind must be one of: {', '.join(kinds)}"
     if kind == "union_tag_not_found":
         return "each step needs a 'kind'"
     msg = err["msg"]
