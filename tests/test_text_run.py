@@ -1,0 +1,95 @@
+"""The typed front end, end to end through the real CLI and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from companion.store import PainLog
+
+
+def companion(*args, stdin="", timeout=60):
+    return subprocess.run([sys.executable, "-m", "companion", *args], input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_done_when_scenario_logs_ratings_with_step_and_area(tmp_path):
+    data = str(tmp_path / "x")
+    r = companion("run", "neck", "--text", "--speed", "50", "--data-dir", data,
+                  stdin="pain six\nhold longer\nnext\npain 3\nstop\n")
+    assert r.returncode == 0, r.stderr
+    assert "Six, logged." in r.stdout and "Three, logged." in r.stdout
+    # The confirmation is printed after the rating: it must be on disk by then.
+    exported = companion("export", "--format", "json", "--data-dir", data)
+    assert exported.returncode == 0, exported.stderr
+    doc = json.loads(exported.stdout)
+    ratings = doc["ratings"]
+    assert [x["value"] for x in ratings] == [6, 3]
+    assert all(x["routine"] == "neck" and x["area"] == "neck" for x in ratings)
+    assert ratings[1]["step_index"] == ratings[0]["step_index"] + 1  # "next" moved on
+    assert doc["sessions"][0]["end_reason"] == "stopped"
+    assert "T" in ratings[0]["time"]
+
+
+def test_end_of_input_ends_the_session_cleanly(tmp_path):
+    r = companion("run", "neck", "--text", "--speed", "50", "--data-dir", str(tmp_path),
+                  stdin="pain 4\n")
+    assert r.returncode == 0, r.stderr
+    with PainLog.open(tmp_path) as log:
+        (session,) = log.sessions()
+        assert session["end_reason"] == "end_of_input" and session["ended_at"] is not None
+        assert [x["value"] for x in log.ratings()] == [4]
+
+
+def test_unknown_lines_are_ignored_not_guessed(tmp_path):
+    r = companion("run", "neck", "--text", "--speed", "50", "--data-dir", str(tmp_path),
+                  stdin="pain eleven\nbanana\nsix\nstop\n")
+    assert r.returncode == 0
+    assert 'not a command, ignored: "pain eleven"' in r.stderr
+    with PainLog.open(tmp_path) as log:
+        assert log.ratings() == []  # "six" was never asked for, so it is not a rating
+
+
+def test_whole_routine_at_high_speed_completes(tmp_path):
+    r = companion("run", "calves", "--text", "--speed", "2000", "--data-dir", str(tmp_path),
+                  stdin=None, timeout=120)
+    assert r.returncode == 0, r.stderr
+    with PainLog.open(tmp_path) as log:
+        assert log.sessions()[0]["end_reason"] in ("completed", "end_of_input")
+
+
+def test_sigterm_closes_the_session_in_the_log(tmp_path):
+    p = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--text",
+                          "--data-dir", str(tmp_path)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdin.write("pain 5\n")
+    p.stdin.flush()
+    assert "Five, logged." in _read_until(p, "Five, logged.")
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=30)
+    with PainLog.open(tmp_path) as log:
+        (session,) = log.sessions()
+        assert session["end_reason"] == "interrupted"
+        assert [x["value"] for x in log.ratings()] == [5]
+
+
+def test_unknown_routine_is_a_clear_error(tmp_path):
+    r = companion("run", "elbows", "--text", "--data-dir", str(tmp_path))
+    assert r.returncode != 0 and "no routine called 'elbows'" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def _read_until(p: subprocess.Popen, text: str, timeout: float = 30) -> str:
+    seen = ""
+    end = time.monotonic() + timeout
+    os.set_blocking(p.stdout.fileno(), True)
+    while text not in seen and time.monotonic() < end:
+        line = p.stdout.readline()
+        if not line:
+            break
+        seen += line
+    return seen
