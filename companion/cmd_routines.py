@@ -60,7 +60,7 @@ def _warn_library(lib: Library) -> None:
         print(f"warning: {problem}", file=sys.stderr)
     seen: dict[str, str] = {}
     for r in lib.routines.values():
-        for a in {r.name.replace("_", " ").replace("-", " "), *(x.lower() for x in r.aliases)}:
+        for a in sorted({r.name.replace("_", " ").replace("-", " "), *(x.lower() for x in r.aliases)}):
             if a in seen and seen[a] != r.name:
                 print(f"warning: '{a}' is an alias of both '{seen[a]}' and '{r.name}'; "
                       f"saying it starts '{seen[a]}'", file=sys.stderr)

@@ -268,7 +268,7 @@ def test_cli_list_table_and_user_routines(tmp_path):
     user.mkdir()
     text = (ROUTINES_DIR / "calves.yaml").read_text(encoding="utf-8")
     text = text.replace("name: calves", "name: my_calves").replace(
-        "aliases: [calves, calf, lower legs, calf muscles]", "aliases: [my legs]")
+        "aliases: [calves, calf, lower legs, calf muscles]", "aliases: [my legs, calf]")
     (user / "my_calves.yaml").write_text(text, encoding="utf-8")
     (user / "broken.yaml").write_text("name: broken\ntitle: [oops\n", encoding="utf-8")
     (user / "notes.txt").write_text("not a routine", encoding="utf-8")
@@ -284,6 +284,7 @@ def test_cli_list_table_and_user_routines(tmp_path):
     # The broken user file is reported, with its line, but does not hide the others.
     assert "warning: broken.yaml:3: not valid YAML" in res.stderr
     assert "notes.txt" not in res.stderr
+    assert "warning: 'calf' is an alias of both 'calves' and 'my_calves'" in res.stderr
     assert "Traceback" not in res.stderr
 
     res = run_cli("routines", "show", "my legs", config_dir=tmp_path)
