@@ -155,10 +155,12 @@ class Library:
             self.routines[r.name] = r
 
     def aliases(self) -> dict[str, str]:
-        """Spoken alias -> routine name, including each routine's own name."""
+        """Spoken alias -> routine name. Only the files' own aliases: they are what goes
+        into the recognizer grammar, so every word must be one a speech model knows
+        (a routine's name, like "glutes", may not be)."""
         out: dict[str, str] = {}
         for r in self.routines.values():
-            for a in [r.name.replace("_", " ").replace("-", " "), *r.aliases]:
+            for a in r.aliases:
                 out.setdefault(a.lower(), r.name)
         return out
 
@@ -167,6 +169,7 @@ class Library:
         key = name.strip().lower()
         if key in self.routines:
             return self.routines[key]
+        key = key.replace("_", " ")
         by_alias = self.aliases().get(key)
         if by_alias:
             return self.routines[by_alias]
