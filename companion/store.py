@@ -21,7 +21,7 @@ from companion import paths
 from companion.errors import CompanionError
 
 DB_NAME = "companion.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Step events wait in memory until a rating, the end of the session, or one of these limits.
 _BATCH_EVENTS = 20
@@ -42,6 +42,8 @@ CREATE TABLE ratings (id INTEGER PRIMARY KEY,
     step_index INTEGER, step TEXT, area TEXT, routine TEXT NOT NULL);
 CREATE INDEX ratings_by_area ON ratings(area, at);
 CREATE INDEX ratings_by_session ON ratings(session_id)
+""", """
+CREATE TABLE notices (key TEXT PRIMARY KEY, at REAL NOT NULL)
 """]
 assert len(_MIGRATIONS) == SCHEMA_VERSION + 1
 
@@ -167,6 +169,23 @@ class PainLog:
         return self._select("SELECT session_id, at, kind, step_index, step, area, detail FROM "
                             f"step_events {'WHERE session_id = ?' if one else ''} ORDER BY at, id",
                             (session_id,) if one else ())
+
+    def notices(self) -> dict[str, float]:
+        """Things to say only once (advice), by key, with when they were said."""
+        return {row["key"]: row["at"] for row in self._select("SELECT key, at FROM notices")}
+
+    def add_notice(self, key: str, at: float) -> bool:
+        """Remember that `key` was said; False if it already had been."""
+        with self._guard("write to"), self._transaction() as db:
+            cur = db.execute("INSERT OR IGNORE INTO notices (key, at) VALUES (?, ?)",
+                             (key, float(at)))
+        return cur.rowcount == 1
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write for bulk changes such as an import."""
+        with self._guard("write to"), self._transaction() as db:
+            yield db
 
     def close(self) -> None:
         if self._conn is None:

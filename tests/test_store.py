@@ -176,7 +176,7 @@ def test_schema_version_is_set_and_reopening_keeps_data(tmp_path: Path) -> None:
     with PainLog.open(tmp_path) as log:
         log.log_rating(log.start_session("neck", T0), T0, 3, 0, "press", "neck")
     with raw(tmp_path / DB_NAME) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     with PainLog.open(tmp_path) as log:
         assert [r["value"] for r in log.ratings()] == [3]
 
