@@ -1,0 +1,336 @@
+"""Cues through a real speaker: PortAudio (sounddevice) on the configured output device.
+
+The stream lives in a small child process (companion/speech/_player.py) that keeps one
+output stream running for the whole session, so a queued cue starts at the next audio
+callback (a few milliseconds) instead of waiting for a device to open. The child exists
+because a vanished device wedges PortAudio's ALSA stream thread for good (see _player.py):
+a wedged child is killed, a wedged stream inside the companion would hang it.
+
+Timing: the child reports, for each cue, when its first and last samples were handed to
+the device and PortAudio's estimate of when they reach the speaker (outputBufferDacTime),
+on time.monotonic(). `extra_latency` adds what PortAudio cannot see (a sound server's own
+buffering: about 0.13 s more with PipeWire here). busy_until() is when the last sample
+really leaves the speaker plus the gate tail; recognition should ignore the microphone
+until then (except for barge-in words).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+from companion.errors import CompanionError
+from companion.speech.base import GATE_TAIL_S, Utterance, _History
+from companion.speech.render import Cue, CueRenderer
+
+PLAYER = Path(__file__).with_name("_player.py")
+DeviceSpec = Union[int, str, None]
+monotonic = time.monotonic
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+class DeviceSpeaker:
+    """Plays cues on an output device given by index or (part of its) name; None is the
+    system default. Raises CompanionError (listing the output devices) if there is no such
+    device or it cannot be opened.
+
+    say() renders (or finds the cached) cue, queues it and returns its length at once.
+    stop() cuts the playing cue and drops the queue, flushing the device's buffer.
+    A device that fails later does not raise: `error` says what happened, cues in flight
+    and later ones are marked failed, and busy() turns false.
+    """
+
+    def __init__(self, device: DeviceSpec = None, *, renderer: Optional[CueRenderer] = None,
+                 latency: Union[str, float] = "high", blocksize: int = 0,
+                 samplerate: Optional[int] = None, extra_latency: float = 0.0,
+                 tail: float = GATE_TAIL_S, start_timeout: float = 20.0,
+                 stall_timeout: float = 0.75) -> None:
+        self.renderer = renderer or CueRenderer()
+        self.device = device
+        self.tail = tail
+        self.extra_latency = float(extra_latency)
+        self._history = _History()
+        self._lock = self._history.lock
+        self._pending: list[Utterance] = []     # queued or playing, in order
+        self._by_id: dict[int, Utterance] = {}
+        self._last_end = 0.0                     # when the last cue really ended
+        self._error: Optional[CompanionError] = None
+        self._closing = False
+        self._stderr: deque[str] = deque(maxlen=40)
+        self.underflows = 0
+        cfg = {"device": device, "latency": latency, "blocksize": blocksize,
+               "samplerate": samplerate, "cue_rate": self.renderer.samplerate,
+               "stall_timeout": stall_timeout}
+        t0 = monotonic()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-u", str(PLAYER), json.dumps(cfg)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, close_fds=True)
+        self._finalizer = weakref.finalize(self, _kill, self._proc)
+        threading.Thread(target=self._drain_stderr, name="speaker-stderr", daemon=True).start()
+        ready = self._read_event(deadline=t0 + start_timeout)
+        if ready is None or ready.get("ev") != "ready":
+            _kill(self._proc)
+            if ready is None:
+                why = "the playback process did not start in time"
+                if self._proc.returncode not in (None, -signal.SIGKILL):
+                    why = f"the playback process exited ({self._tail_stderr()})"
+                raise CompanionError(f"speaker: {why}")
+            raise CompanionError(f"speaker: {ready.get('message')}")
+        self.device_name: str = ready["device"]
+        self.device_index: int = ready["index"]
+        self.samplerate: int = ready["samplerate"]
+        self.latency: float = ready["latency"]   # PortAudio's output latency, seconds
+        self.startup_seconds = monotonic() - t0
+        self._last_msg = monotonic()
+        self._reader = threading.Thread(target=self._read_loop, name="speaker-events",
+                                        daemon=True)
+        self._reader.start()
+
+    # ----- the child's output --------------------------------------------------------
+
+    def _drain_stderr(self) -> None:
+        # ALSA and PortAudio chatter ("cannot find card '0'"); kept only for error messages.
+        for line in iter(self._proc.stderr.readline, b""):
+            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+
+    def _tail_stderr(self) -> str:
+        lines = [s for s in self._stderr if s and not s.startswith("ALSA lib")]
+        return "; ".join(lines[-3:]) or f"exit code {self._proc.returncode}"
+
+    _buf = b""
+
+    def _read_event(self, deadline: float) -> Optional[dict]:
+        """The next JSON line from the child, or None at EOF/deadline."""
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], min(left, 0.5))
+            if not r:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self._proc.wait()
+                return None
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"ev": "junk"}
+
+    def _read_loop(self) -> None:
+        silent_limit = 2.0   # the child says something at least every 0.25 s
+        while True:
+            ev = self._read_event(deadline=monotonic() + silent_limit)
+            if ev is None:
+                if self._closing:
+                    return
+                if self._proc.poll() is None:
+                    _kill(self._proc)
+                    self._fail("the playback process stopped responding")
+                else:
+                    self._fail(f"the playback process ended ({self._tail_stderr()})")
+                return
+            self._handle(ev)
+            if ev.get("ev") in ("error", "bye"):
+                if ev.get("ev") == "error":
+                    _kill(self._proc)
+                return
+
+    def _handle(self, ev: dict) -> None:
+        kind = ev.get("ev")
+        with self._lock:
+            if kind == "started":
+                u = self._by_id.get(ev["id"])
+                if u is not None and u.status == "queued":
+                    u.status = "playing"
+                    u.started_at = ev["t"]
+                    u.audio_start = ev["dac"] + self.extra_latency
+            elif kind == "done":
+                u = self._by_id.pop(ev["id"], None)
+                if u is not None and u.status in ("queued", "playing"):
+                    u.status = "done"
+                    u.ended_at = ev["dac"] + self.extra_latency
+                    self._last_end = max(self._last_end, u.ended_at)
+                    self._drop(u)
+            elif kind == "stopped":
+                for i in ev["ids"]:
+                    self._by_id.pop(i, None)
+            elif kind == "failed":
+                u = self._by_id.pop(ev.get("id"), None)
+                if u is not None:
+                    u.status, u.error = "failed", ev.get("message")
+                    self._drop(u)
+            elif kind == "hb":
+                self.underflows = ev.get("underflows", 0)
+            elif kind == "error":
+                self._fail_locked(ev.get("message", "the output device failed"))
+
+    def _drop(self, u: Utterance) -> None:
+        if u in self._pending:
+            self._pending.remove(u)
+
+    def _fail(self, message: str) -> None:
+        with self._lock:
+            self._fail_locked(message)
+
+    def _fail_locked(self, message: str) -> None:
+        if self._error is None:
+            self._error = CompanionError(f"speaker '{self.device_name}': {message}")
+        now = monotonic()
+        for u in self._pending:
+            u.status, u.error = "failed", message
+            u.ended_at = now
+        self._pending.clear()
+        self._by_id.clear()
+        self._last_end = min(self._last_end, now)
+
+    # ----- the Speaker interface -----------------------------------------------------
+
+    @property
+    def error(self) -> Optional[CompanionError]:
+        """Why the device stopped working (unplugged, sound server gone), or None."""
+        return self._error
+
+    @property
+    def history(self) -> list[Utterance]:
+        return self._history.list()
+
+    def _send(self, cmd: dict) -> bool:
+        try:
+            self._proc.stdin.write((json.dumps(cmd) + "\n").encode("utf-8"))
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def say(self, text: str, at: Optional[float] = None) -> float:
+        """Queue text; return its length in seconds. `at` is ignored: a device plays now."""
+        if self._closing:
+            raise CompanionError("speaker: already closed")
+        cue = self.renderer.render(text)
+        return self.play(cue)
+
+    def play(self, cue: Cue) -> float:
+        """Queue an already rendered cue."""
+        with self._lock:
+            u = self._history.new(cue.text, monotonic(), seconds=cue.seconds)
+            if self._error is not None:
+                u.status, u.error, u.ended_at = "failed", str(self._error), u.queued_at
+                return cue.seconds
+            self._pending.append(u)
+            self._by_id[u.id] = u
+            if not self._send({"op": "play", "id": u.id, "path": str(cue.path)}):
+                self._fail_locked("the playback process is gone")
+        return cue.seconds
+
+    def stop(self, at: Optional[float] = None) -> None:
+        """Cut the playing cue and drop the queued ones, at once."""
+        with self._lock:
+            if not self._pending:
+                return
+            now = monotonic()
+            upto = self._pending[-1].id
+            for u in self._pending:
+                if u.status == "playing":
+                    u.ended_at = now + self.extra_latency
+                    self._last_end = max(self._last_end, u.ended_at)
+                u.status = "stopped"
+            self._pending.clear()
+            if self._error is None:
+                self._send({"op": "stop", "upto": upto, "flush": True})
+
+    def busy_until(self) -> float:
+        """time.monotonic() when playback really ends, plus the tail. While cues are
+        queued it is an estimate from their lengths; exact within the output latency once
+        the last one has ended."""
+        with self._lock:
+            end = self._last_end
+            if self._pending:
+                t = monotonic()
+                for u in self._pending:
+                    if u.audio_start is not None:
+                        t = max(t, u.audio_start + u.seconds)
+                    else:   # not started yet: after the one before, and the device's delay
+                        t = max(t, monotonic() + self.latency + self.extra_latency) + u.seconds
+                end = max(end, t)
+            return end + self.tail
+
+    def busy(self) -> bool:
+        return monotonic() < self.busy_until()
+
+    @property
+    def speaking(self) -> bool:
+        """A cue is queued or playing, or its sound is still on its way to the speaker."""
+        with self._lock:
+            return bool(self._pending) or monotonic() < self._last_end
+
+    @property
+    def finished_at(self) -> Optional[float]:
+        """time.monotonic() when the last cue really finished playing; None while
+        speaking (or if nothing was said)."""
+        with self._lock:
+            if self._pending or monotonic() < self._last_end or self._last_end == 0.0:
+                return None
+            return self._last_end
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until nothing is playing (or the timeout); True if it went quiet."""
+        deadline = None if timeout is None else monotonic() + timeout
+        while self.speaking:
+            if deadline is not None and monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def prerender(self, texts: Iterable[str]) -> list[Cue]:
+        return self.renderer.prerender(texts)
+
+    def close(self) -> None:
+        """Stop at once and end the playback process (killing it if it is stuck)."""
+        if self._closing:
+            return
+        with self._lock:
+            self._closing = True
+            for u in self._pending:
+                u.status, u.ended_at = "stopped", monotonic()
+            self._pending.clear()
+        self._send({"op": "quit"})
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout=1.5)
+        except subprocess.TimeoutExpired:
+            _kill(self._proc)
+        self._finalizer.detach()
+        self._reader.join(timeout=1.0)
+
+    def __enter__(self) -> "DeviceSpeaker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
