@@ -174,7 +174,7 @@ class Player:
     # --- the writer/watchdog thread ---
 
     def writer(self) -> None:
-        stall = float(self.cfg.get("stall_timeout", 0.75))
+        stall = float(self.cfg.get("stall_timeout", 1.0))
         last_hb = 0.0
         while True:
             time.sleep(0.005)

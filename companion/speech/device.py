@@ -50,6 +50,84 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
+class _Player:
+    """One playback process (_player.py) and the pipes to it."""
+
+    def __init__(self, cfg: dict, start_timeout: float) -> None:
+        t0 = monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", str(PLAYER), json.dumps(cfg)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, close_fds=True)
+        self.finalizer = weakref.finalize(self, _kill, self.proc)
+        self._buf = b""
+        self._stderr: deque[str] = deque(maxlen=40)
+        threading.Thread(target=self._drain_stderr, name="speaker-stderr", daemon=True).start()
+        ready = self.read(deadline=t0 + start_timeout)
+        if ready is None or ready.get("ev") != "ready":
+            self.kill()
+            if ready is not None:
+                raise CompanionError(f"speaker: {ready.get('message')}")
+            why = "the playback process did not start in time"
+            if self.proc.returncode not in (None, -signal.SIGKILL):
+                why = f"the playback process exited ({self.tail_stderr()})"
+            raise CompanionError(f"speaker: {why}")
+        self.ready = ready
+        self.startup_seconds = monotonic() - t0
+
+    def _drain_stderr(self) -> None:
+        # ALSA and PortAudio chatter ("cannot find card '0'"); kept only for error messages.
+        for line in iter(self.proc.stderr.readline, b""):
+            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+
+    def tail_stderr(self) -> str:
+        lines = [s for s in self._stderr if s and not s.startswith(("ALSA lib", "Expression"))]
+        return "; ".join(lines[-3:]) or f"exit code {self.proc.returncode}"
+
+    def read(self, deadline: float) -> Optional[dict]:
+        """The next event (a JSON line) from the process, or None at EOF or the deadline."""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], min(left, 0.5))
+            if not r:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self.proc.wait()
+                return None
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"ev": "junk"}
+
+    def send(self, cmd: dict) -> bool:
+        try:
+            self.proc.stdin.write((json.dumps(cmd) + "\n").encode("utf-8"))
+            return True
+        except (OSError, ValueError):   # BrokenPipeError: it is gone
+            return False
+
+    def quit(self, timeout: float = 1.5) -> None:
+        self.send({"op": "quit"})
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
+
+    def kill(self) -> None:
+        _kill(self.proc)
+        self.finalizer.detach()
+
+
 class DeviceSpeaker:
     """Plays cues on an output device given by index or (part of its) name; None is the
     system default. Raises CompanionError (listing the output devices) if there is no such
@@ -58,14 +136,14 @@ class DeviceSpeaker:
     say() renders (or finds the cached) cue, queues it and returns its length at once.
     stop() cuts the playing cue and drops the queue, flushing the device's buffer.
     A device that fails later does not raise: `error` says what happened, cues in flight
-    and later ones are marked failed, and busy() turns false.
+    and later ones are marked failed, and busy() turns false; reopen() tries again.
     """
 
     def __init__(self, device: DeviceSpec = None, *, renderer: Optional[CueRenderer] = None,
                  latency: Union[str, float] = "high", blocksize: int = 0,
                  samplerate: Optional[int] = None, extra_latency: float = 0.0,
                  tail: float = GATE_TAIL_S, start_timeout: float = 20.0,
-                 stall_timeout: float = 0.75) -> None:
+                 stall_timeout: float = 1.0) -> None:
         self.renderer = renderer or CueRenderer()
         self.device = device
         self.tail = tail
@@ -77,87 +155,56 @@ class DeviceSpeaker:
         self._last_end = 0.0                     # when the last cue really ended
         self._error: Optional[CompanionError] = None
         self._closing = False
-        self._stderr: deque[str] = deque(maxlen=40)
         self.underflows = 0
-        cfg = {"device": device, "latency": latency, "blocksize": blocksize,
-               "samplerate": samplerate, "cue_rate": self.renderer.samplerate,
-               "stall_timeout": stall_timeout}
-        t0 = monotonic()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-u", str(PLAYER), json.dumps(cfg)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, close_fds=True)
-        self._finalizer = weakref.finalize(self, _kill, self._proc)
-        threading.Thread(target=self._drain_stderr, name="speaker-stderr", daemon=True).start()
-        ready = self._read_event(deadline=t0 + start_timeout)
-        if ready is None or ready.get("ev") != "ready":
-            _kill(self._proc)
-            if ready is None:
-                why = "the playback process did not start in time"
-                if self._proc.returncode not in (None, -signal.SIGKILL):
-                    why = f"the playback process exited ({self._tail_stderr()})"
-                raise CompanionError(f"speaker: {why}")
-            raise CompanionError(f"speaker: {ready.get('message')}")
+        self._cfg = {"device": device, "latency": latency, "blocksize": blocksize,
+                     "samplerate": samplerate, "cue_rate": self.renderer.samplerate,
+                     "stall_timeout": stall_timeout}
+        self._start_timeout = start_timeout
+        self._start()
+
+    def _start(self) -> None:
+        player = _Player(self._cfg, self._start_timeout)
+        ready = player.ready
         self.device_name: str = ready["device"]
         self.device_index: int = ready["index"]
         self.samplerate: int = ready["samplerate"]
         self.latency: float = ready["latency"]   # PortAudio's output latency, seconds
-        self.startup_seconds = monotonic() - t0
-        self._last_msg = monotonic()
-        self._reader = threading.Thread(target=self._read_loop, name="speaker-events",
-                                        daemon=True)
+        self.startup_seconds = player.startup_seconds
+        self._player = player
+        self._reader = threading.Thread(target=self._read_loop, args=(player,),
+                                        name="speaker-events", daemon=True)
         self._reader.start()
 
-    # ----- the child's output --------------------------------------------------------
+    def reopen(self) -> None:
+        """After an error (a speaker plugged back in): start playback again, or raise
+        CompanionError if the device is still not there."""
+        if self._closing:
+            raise CompanionError("speaker: already closed")
+        self._player.kill()
+        with self._lock:
+            self._fail_locked("reopened")
+        self._start()
+        with self._lock:
+            self._error = None
 
-    def _drain_stderr(self) -> None:
-        # ALSA and PortAudio chatter ("cannot find card '0'"); kept only for error messages.
-        for line in iter(self._proc.stderr.readline, b""):
-            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+    # ----- the playback process's events ---------------------------------------------
 
-    def _tail_stderr(self) -> str:
-        lines = [s for s in self._stderr if s and not s.startswith("ALSA lib")]
-        return "; ".join(lines[-3:]) or f"exit code {self._proc.returncode}"
-
-    _buf = b""
-
-    def _read_event(self, deadline: float) -> Optional[dict]:
-        """The next JSON line from the child, or None at EOF/deadline."""
-        fd = self._proc.stdout.fileno()
-        while b"\n" not in self._buf:
-            left = deadline - monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([fd], [], [], min(left, 0.5))
-            if not r:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                self._proc.wait()
-                return None
-            self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
-        try:
-            return json.loads(line)
-        except ValueError:
-            return {"ev": "junk"}
-
-    def _read_loop(self) -> None:
-        silent_limit = 2.0   # the child says something at least every 0.25 s
+    def _read_loop(self, player: _Player) -> None:
+        silent_limit = 3.0   # the player says something at least every 0.25 s
         while True:
-            ev = self._read_event(deadline=monotonic() + silent_limit)
+            ev = player.read(deadline=monotonic() + silent_limit)
+            if player is not self._player or self._closing:
+                return       # reopened or closed: this one's news is old
             if ev is None:
-                if self._closing:
-                    return
-                if self._proc.poll() is None:
-                    _kill(self._proc)
+                if player.proc.poll() is None:
+                    player.kill()
                     self._fail("the playback process stopped responding")
                 else:
-                    self._fail(f"the playback process ended ({self._tail_stderr()})")
+                    self._fail(f"the playback process ended ({player.tail_stderr()})")
                 return
             self._handle(ev)
-            if ev.get("ev") in ("error", "bye"):
-                if ev.get("ev") == "error":
-                    _kill(self._proc)
+            if ev.get("ev") == "error":
+                player.kill()
                 return
 
     def _handle(self, ev: dict) -> None:
@@ -219,13 +266,6 @@ class DeviceSpeaker:
     def history(self) -> list[Utterance]:
         return self._history.list()
 
-    def _send(self, cmd: dict) -> bool:
-        try:
-            self._proc.stdin.write((json.dumps(cmd) + "\n").encode("utf-8"))
-            return True
-        except (BrokenPipeError, OSError, ValueError):
-            return False
-
     def say(self, text: str, at: Optional[float] = None) -> float:
         """Queue text; return its length in seconds. `at` is ignored: a device plays now."""
         if self._closing:
@@ -242,7 +282,7 @@ class DeviceSpeaker:
                 return cue.seconds
             self._pending.append(u)
             self._by_id[u.id] = u
-            if not self._send({"op": "play", "id": u.id, "path": str(cue.path)}):
+            if not self._player.send({"op": "play", "id": u.id, "path": str(cue.path)}):
                 self._fail_locked("the playback process is gone")
         return cue.seconds
 
@@ -260,7 +300,7 @@ class DeviceSpeaker:
                 u.status = "stopped"
             self._pending.clear()
             if self._error is None:
-                self._send({"op": "stop", "upto": upto, "flush": True})
+                self._player.send({"op": "stop", "upto": upto, "flush": True})
 
     def busy_until(self) -> float:
         """time.monotonic() when playback really ends, plus the tail. While cues are
@@ -317,16 +357,7 @@ class DeviceSpeaker:
             for u in self._pending:
                 u.status, u.ended_at = "stopped", monotonic()
             self._pending.clear()
-        self._send({"op": "quit"})
-        try:
-            self._proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self._proc.wait(timeout=1.5)
-        except subprocess.TimeoutExpired:
-            _kill(self._proc)
-        self._finalizer.detach()
+        self._player.quit()
         self._reader.join(timeout=1.0)
 
     def __enter__(self) -> "DeviceSpeaker":

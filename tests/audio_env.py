@@ -1,0 +1,155 @@
+"""A real (virtual) sound card for tests: PipeWire with a null sink `vspeaker` (default
+output; record `vspeaker.monitor` to hear what was played) and `vmic_in` (play into it and
+the default input `vmic_in.monitor` hears it). See scripts/virtual-audio/README.md.
+
+The session fixture `virtual_audio` sources start-virtual-audio.sh in a bash subprocess,
+copies the variables it exports (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS, AUDIO_PIDS)
+into os.environ, and stops it at the end of the session. PortAudio lists devices once, when
+sounddevice is imported: the fixture must run before that, and rescans if it was already
+imported. If CI already started a card (AUDIO_PIDS set and the server answering), that one
+is used and left running. AUDIO_FORCE_RATE in the environment is passed to the script.
+
+Tests that need audio skip, saying what to install, only when the PipeWire programs are
+missing; if they are there and the card does not start, the tests fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT_DIRS = [REPO / "scripts" / "virtual-audio", REPO.parent / "shared" / "audio"]
+PROGRAMS = ("pipewire", "wireplumber", "pipewire-pulse", "pactl", "dbus-daemon")
+PACKAGES = "libportaudio2 pipewire pipewire-pulse pipewire-alsa wireplumber pulseaudio-utils " \
+           "dbus-daemon"
+EXPORTED = ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS", "AUDIO_PIDS")
+
+
+def missing_programs() -> list[str]:
+    return [p for p in PROGRAMS if shutil.which(p) is None]
+
+
+def start_script() -> Path:
+    for d in SCRIPT_DIRS:
+        if (d / "start-virtual-audio.sh").is_file():
+            return d / "start-virtual-audio.sh"
+    raise FileNotFoundError("start-virtual-audio.sh is in none of: "
+                            + ", ".join(str(d) for d in SCRIPT_DIRS))
+
+
+@dataclass
+class VirtualAudio:
+    env: dict                       # the variables the script exported
+    pids: list[int] = field(default_factory=list)
+    owned: bool = True              # started here, so stopped here
+    saved: dict = field(default_factory=dict)   # os.environ values it replaced
+
+    @property
+    def runtime_dir(self) -> Path:
+        return Path(self.env["XDG_RUNTIME_DIR"])
+
+
+def _server_answers(env: Optional[dict] = None) -> bool:
+    try:
+        return subprocess.run(["pactl", "info"], env=env, capture_output=True,
+                              timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def start(force_rate: Optional[int] = None) -> VirtualAudio:
+    """Start a fresh virtual sound card (its own runtime dir); do not touch os.environ."""
+    env = {k: v for k, v in os.environ.items() if k not in EXPORTED}
+    if force_rate:
+        env["AUDIO_FORCE_RATE"] = str(force_rate)
+    cmd = ('. "$0" >&2 || exit 1; printf "%s=%s\\0" XDG_RUNTIME_DIR "$XDG_RUNTIME_DIR" '
+           'DBUS_SESSION_BUS_ADDRESS "$DBUS_SESSION_BUS_ADDRESS" AUDIO_PIDS "$AUDIO_PIDS"')
+    r = subprocess.run(["bash", "-c", cmd, str(start_script())], env=env, capture_output=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    pairs = [p.split("=", 1) for p in r.stdout.decode().split("\0") if "=" in p]
+    exported = {k: v for k, v in pairs}
+    va = VirtualAudio(exported, [int(p) for p in exported.get("AUDIO_PIDS", "").split()])
+    if r.returncode != 0 or set(exported) != set(EXPORTED):
+        stop(va)
+        raise RuntimeError("the virtual sound card did not start:\n"
+                           + r.stderr.decode("utf-8", "replace")[-2000:])
+    return va
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def stop(va: VirtualAudio, sig: int = signal.SIGTERM) -> None:
+    """Stop what start() started (its own processes only) and remove its runtime dir."""
+    for pid in va.pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 3
+    while any(_alive(p) for p in va.pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in va.pids:
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    rd = va.env.get("XDG_RUNTIME_DIR", "")
+    if rd.startswith("/tmp/xdg-audio."):
+        shutil.rmtree(rd, ignore_errors=True)
+
+
+def activate(va: VirtualAudio) -> None:
+    """Point this process (and its children) at va."""
+    for k in EXPORTED:
+        va.saved[k] = os.environ.get(k)
+        os.environ[k] = va.env[k]
+    if "sounddevice" in sys.modules:   # PortAudio listed devices at import: list again
+        sd = sys.modules["sounddevice"]
+        sd._terminate()
+        sd._initialize()
+
+
+def deactivate(va: VirtualAudio) -> None:
+    for k, v in va.saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def virtual_audio():
+    """The virtual sound card, running for the whole test session."""
+    if os.environ.get("AUDIO_PIDS") and os.environ.get("XDG_RUNTIME_DIR") and _server_answers():
+        yield VirtualAudio({k: os.environ[k] for k in EXPORTED if k in os.environ},
+                           owned=False)
+        return
+    missing = missing_programs()
+    if missing:
+        pytest.skip(f"no virtual sound card: {', '.join(missing)} not installed "
+                    f"(sudo apt-get install {PACKAGES}, or scripts/setup.sh --test)")
+    force = os.environ.get("AUDIO_FORCE_RATE")
+    va = start(int(force) if force else None)
+    activate(va)
+    try:
+        yield va
+    finally:
+        deactivate(va)
+        stop(va)
