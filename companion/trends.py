@@ -165,21 +165,26 @@ def _area_sentence(t: AreaTrend, now: float) -> str:
 
 def _span(seconds: float) -> str:
     days = round(seconds / DAY)
-    if days < 1:
-        return "within a day"
-    if days <= 20:
-        return f"over {_count(days, 'day')}"
-    if days < 60:
-        return f"over {_count(round(days / 7), 'week')}"
-    return f"over {_count(round(days / 30), 'month')}"
+    return "within a day" if days < 1 else f"over {_period(days)}"
 
 
 def _ago(at: float, now: float) -> str:
     """Calendar days in local time: a rating last night is "yesterday" this morning."""
     days = (_local_date(now) - _local_date(at)).days
-    if days == 0:
-        return "today"
-    return "yesterday" if days == 1 else f"{number_words(days)} days ago"
+    if days <= 1:
+        return ("today", "yesterday")[max(days, 0)]
+    return f"{_period(days)} ago"
+
+
+def _period(days: int) -> str:
+    """Days while they are few, then rounder units: nobody says "four hundred days"."""
+    if days <= 20:
+        return _count(days, "day")
+    if days < 60:
+        return _count(round(days / 7), "week")
+    if days < 730:
+        return _count(round(days / 30.44), "month")
+    return _count(round(days / 365.25), "year")
 
 
 def _count(n: int, unit: str) -> str:
@@ -199,16 +204,18 @@ _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 
 def number_words(n: int) -> str:
-    """0 <= n < 1000 as English words, e.g. 42 -> "forty two" (no hyphen: no symbols in
+    """0 <= n < a million as English words, e.g. 42 -> "forty two" (no hyphen: no symbols in
     speech); larger numbers as digits."""
-    if not 0 <= n < 1000:
+    if not 0 <= n < 1_000_000:
         return str(n)
     if n < 20:
         return _ONES[n]
     if n < 100:
         return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    rest = n % 100
-    return f"{_ONES[n // 100]} hundred" + (f" and {number_words(rest)}" if rest else "")
+    big, unit = (100, "hundred") if n < 1000 else (1000, "thousand")
+    rest = n % big
+    joiner = " and " if rest < 100 else " "
+    return f"{number_words(n // big)} {unit}" + (joiner + number_words(rest) if rest else "")
 
 
 def _local_date(at: float) -> date:

@@ -234,7 +234,10 @@ def test_summary_with_no_ratings(log: PainLog) -> None:
 
 @pytest.mark.parametrize("n, words", [(0, "zero"), (7, "seven"), (13, "thirteen"),
                                       (20, "twenty"), (42, "forty two"), (100, "one hundred"),
-                                      (365, "three hundred and sixty five"), (1000, "1000")])
+                                      (365, "three hundred and sixty five"), (1000, "one thousand"),
+                                      (2024, "two thousand and twenty four"),
+                                      (12_345, "twelve thousand three hundred and forty five"),
+                                      (1_000_000, "1000000")])
 def test_number_words(n: int, words: str) -> None:
     assert trends.number_words(n) == words
 
@@ -260,8 +263,16 @@ def test_a_version_one_log_is_upgraded_in_place(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("days, words", [(0.2, "within a day"), (1, "over one day"),
                                          (20, "over twenty days"), (30, "over four weeks"),
-                                         (90, "over three months")])
+                                         (90, "over three months"), (800, "over two years")])
 def test_summary_spans_in_words(days: float, words: str) -> None:
     rows = [{"id": 1, "at": T0, "value": 6, "area": "calf"},
             {"id": 2, "at": T0 + days * DAY, "value": 2, "area": "calf"}]
-    assert trends.spoken_summary(rows, T0 + 100 * DAY) == f"Calf: from six to two {words}."
+    assert trends.spoken_summary(rows, T0 + 1000 * DAY) == f"Calf: from six to two {words}."
+
+
+@pytest.mark.parametrize("days, words", [(2, "two days ago"), (20, "twenty days ago"),
+                                         (45, "six weeks ago"), (400, "thirteen months ago"),
+                                         (1100, "three years ago")])
+def test_a_single_old_rating_says_how_long_ago(days: int, words: str) -> None:
+    rows = [{"id": 1, "at": T0, "value": 4, "area": "calf"}]
+    assert trends.spoken_summary(rows, T0 + days * DAY) == f"Calf: four, rated once, {words}."
