@@ -1,69 +1,87 @@
-"""`companion history` and `companion export`: reading the pain log back out."""
+"""`companion history`, `export`, `import` and `report`: the pain log back out (and in)."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
-import os
 import sys
-from datetime import datetime, timezone
+import time
 from pathlib import Path
 from typing import Any, Optional
 
+from companion import report, trends
 from companion.errors import CompanionError
+from companion.portability import (export_csv, export_json, import_export, iso, parse_export,
+                                   write_private)
 from companion.store import PainLog
-
-CSV_FIELDS = ("session_id", "time", "routine", "step", "area", "value")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add `history` and `export`; both take --data-dir through `common`."""
+    """Add `history`, `export`, `import` and `report`; all take --data-dir through `common`."""
     history = sub.add_parser(
-        "history", parents=[common], help="pain per body area: first, latest and the change",
-        description="For each body area: the first and latest pain rating (0-10), the change "
-                    "between them, how many ratings, and when.")
-    history.add_argument("--json", action="store_true", help="print a JSON list instead")
+        "history", parents=[common], help="pain per body area: first, latest, median, change",
+        description="For each body area: the first and latest pain rating (0-10), the change, "
+                    "the median of the first week of ratings and of the latest week (rolling), "
+                    "how many ratings, and when. Advice shows while it applies.")
+    how = history.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true", help="print a JSON list instead")
+    how.add_argument("--spoken", action="store_true",
+                     help='print what "how am I doing" says aloud')
     history.set_defaults(func=run_history)
 
     export = sub.add_parser(
         "export", parents=[common], help="write every session and rating as CSV or JSON",
         description="CSV: one row per rating. JSON: {\"sessions\": [...], \"ratings\": [...]}. "
-                    "Times are ISO 8601 with the UTC offset.")
+                    "Times are ISO 8601 with the UTC offset. `companion import` reads the JSON.")
     export.add_argument("--format", choices=("csv", "json"), default="csv",
                         help="csv (default) or json")
     export.add_argument("--output", "-o", metavar="FILE",
                         help="write here (mode 0600) instead of standard output")
     export.set_defaults(func=run_export)
 
+    restore = sub.add_parser(
+        "import", parents=[common], help="add the sessions and ratings of a JSON export",
+        description="Read a file written by `companion export --format json` into the log. "
+                    "What the log already holds (same routine and start, same rating at the "
+                    "same second) is skipped, so importing twice adds nothing.")
+    restore.add_argument("file", metavar="FILE.json", help="the export; - for standard input")
+    restore.set_defaults(func=run_import)
 
-def iso(at: Optional[float]) -> Optional[str]:
-    """Unix seconds as local ISO 8601 with its offset: readable and still unambiguous."""
-    if at is None:
-        return None
-    return datetime.fromtimestamp(at, timezone.utc).astimezone().isoformat(timespec="seconds")
+    page = sub.add_parser(
+        "report", parents=[common], help="write an HTML page with charts of the pain log",
+        description="One self-contained HTML file (no network needed): pain per body area "
+                    "over time, sessions per week and a table of sessions.")
+    page.add_argument("--html", metavar="FILE", required=True,
+                      help="write the page here (mode 0600); - for standard output")
+    page.set_defaults(func=run_report)
 
 
-def summarise(ratings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per area (ratings are oldest first): first, latest, change, count and when."""
-    by_area: dict[Optional[str], list[dict[str, Any]]] = {}
-    for rating in ratings:
-        by_area.setdefault(rating["area"], []).append(rating)
-    rows = []
-    for area in sorted(by_area, key=lambda a: (a is None, a or "")):
-        first, latest = by_area[area][0], by_area[area][-1]
-        rows.append({"area": area, "first": first["value"], "latest": latest["value"],
-                     "change": latest["value"] - first["value"], "count": len(by_area[area]),
-                     "first_at": iso(first["at"]), "latest_at": iso(latest["at"])})
-    return rows
+def summarise(ratings: list[dict[str, Any]], sessions: Optional[list[dict[str, Any]]] = None,
+              now: Optional[float] = None) -> list[dict[str, Any]]:
+    """Per area: first, latest, change, medians, count, when, and whether to see someone."""
+    advised = set(trends.advice_areas(ratings, sessions or [], now)) if now is not None else set()
+    return [{"area": t.area, "first": t.first, "latest": t.latest, "change": t.change,
+             "first_median": _num(t.first_median), "rolling_median": _num(t.rolling_median),
+             "median_change": _num(t.median_change), "count": t.count,
+             "first_at": iso(t.first_at), "latest_at": iso(t.latest_at),
+             "days": round(t.span_days, 1), "see_professional": t.area in advised}
+            for t in trends.area_trends(ratings)]
+
+
+def _num(x: float) -> float | int:
+    """5.0 -> 5, 5.5 stays: medians of whole ratings are whole or halves."""
+    return int(x) if float(x).is_integer() else x
 
 
 def run_history(args: argparse.Namespace) -> int:
+    now = time.time()
     with PainLog.open(args.data_dir) as log:
-        ratings = log.ratings()
+        ratings, sessions = log.ratings(), log.sessions()
         where = log.path
-    rows = summarise(ratings)
+    if args.spoken:
+        print(trends.spoken_summary(ratings, now))
+        return 0
+    rows = summarise(ratings, sessions, now)
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     elif not rows:
@@ -71,14 +89,18 @@ def run_history(args: argparse.Namespace) -> int:
               "Say \"pain six\" during a session and they will show up here.")
     else:
         print(format_table(rows))
+        advised = [row["area"] for row in rows if row["see_professional"]]
+        if advised:  # shown every time while it applies; spoken only once
+            print("\nAdvice: " + trends.advice_line(advised))
     return 0
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    header = ("area", "first", "latest", "change", "ratings", "first on", "latest on")
+    header = ("area", "first", "latest", "change", "median", "vs start", "ratings", "first on",
+              "latest on")
     lines = [header] + [
-        (row["area"] or "(none)", str(row["first"]), str(row["latest"]),
-         f"{row['change']:+d}" if row["change"] else "0", str(row["count"]),
+        (row["area"] or "(none)", str(row["first"]), str(row["latest"]), _signed(row["change"]),
+         str(row["rolling_median"]), _signed(row["median_change"]), str(row["count"]),
          row["first_at"][:10], row["latest_at"][:10])
         for row in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -86,35 +108,18 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     def fmt(line: tuple[str, ...]) -> str:
         # Area left-aligned, numbers right-aligned so changes line up.
         cells = [line[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(line[1:5], widths[1:5])]
-        cells += [cell.ljust(width) for cell, width in zip(line[5:], widths[5:])]
+        cells += [cell.rjust(width) for cell, width in zip(line[1:7], widths[1:7])]
+        cells += [cell.ljust(width) for cell, width in zip(line[7:], widths[7:])]
         return "  ".join(cells).rstrip()
 
-    note = "Pain 0 (none) to 10 (worst); change = latest - first, negative is better."
+    note = ("Pain 0 (none) to 10 (worst); change = latest - first, negative is better.\n"
+            "median = median of the 7 days up to the latest rating; vs start = that median "
+            "minus the median of the first 7 days.")
     return "\n".join([fmt(line) for line in lines] + ["", note])
 
 
-def export_json(sessions: list[dict[str, Any]], ratings: list[dict[str, Any]]) -> str:
-    out = {
-        "sessions": [{"id": s["id"], "routine": s["routine"], "started_at": iso(s["started_at"]),
-                      "ended_at": iso(s["ended_at"]), "end_reason": s["end_reason"],
-                      "steps_started": s["steps_started"], "steps_skipped": s["steps_skipped"],
-                      "ratings_count": s["ratings_count"]} for s in sessions],
-        "ratings": [{"id": r["id"], "session_id": r["session_id"], "time": iso(r["at"]),
-                     "routine": r["routine"], "step_index": r["step_index"], "step": r["step"],
-                     "area": r["area"], "value": r["value"]} for r in ratings],
-    }
-    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
-
-
-def export_csv(ratings: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for r in ratings:
-        writer.writerow([r["session_id"], iso(r["at"]), r["routine"], r["step"], r["area"],
-                         r["value"]])
-    return buffer.getvalue()
+def _signed(x: float) -> str:
+    return f"{x:+g}" if x else "0"
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -131,13 +136,37 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write an export 0600: it is the same health data as the log."""
+def run_import(args: argparse.Namespace) -> int:
+    source = "standard input" if args.file == "-" else args.file
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # O_CREAT's mode does nothing for a file that already exists
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    except UnicodeDecodeError:
+        raise CompanionError(f"{source} is not a text file; import needs the file written by "
+                             "`companion export --format json`.") from None
     except OSError as e:
-        raise CompanionError(f"cannot write the export to {path}: {e.strerror}. Choose another "
-                             "file with --output, or leave it out to print to the screen.") from e
+        raise CompanionError(f"cannot read {source}: {e.strerror}.") from None
+    sessions, ratings = parse_export(text, source)  # all checked before anything is written
+    with PainLog.open(args.data_dir) as log:
+        done = import_export(log, sessions, ratings)
+        where = log.path
+    print(f"imported {done.sessions_added} sessions and {done.ratings_added} ratings into "
+          f"{where}")
+    if done.sessions_skipped or done.ratings_skipped:
+        print(f"skipped {done.sessions_skipped} sessions and {done.ratings_skipped} ratings "
+              "already in the log")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    with PainLog.open(args.data_dir) as log:
+        sessions, ratings = log.sessions(), log.ratings()
+    page = report.render(sessions, ratings, time.time())
+    if args.html == "-":
+        sys.stdout.write(page)
+        sys.stdout.flush()
+        return 0
+    write_private(Path(args.html), page, "the report",
+                  "Choose another file with --html, or - to print the page.")
+    print(f"wrote the report of {len(sessions)} sessions and {len(ratings)} ratings to "
+          f"{args.html}", file=sys.stderr)
+    return 0

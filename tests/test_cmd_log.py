@@ -10,12 +10,14 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
+from companion import trends
 from companion.store import DB_NAME, PainLog
 
 T0 = 1_700_000_000.0  # 2023-11-14
@@ -81,10 +83,13 @@ def test_history_json_figures(data: Path, tmp_path: Path) -> None:
 def test_history_table_is_readable(data: Path, tmp_path: Path) -> None:
     out = ok(run("history", "--data-dir", str(data), home=tmp_path))
     lines = out.splitlines()
-    assert lines[0].split() == ["area", "first", "latest", "change", "ratings", "first", "on",
-                                "latest", "on"]
-    assert lines[1].split() == ["neck", "7", "4", "-3", "10", "2023-11-14", "2023-11-23"]
-    assert lines[2].split() == ["shoulder", "5", "5", "0", "1", "2023-11-17", "2023-11-17"]
+    assert lines[0].split() == ["area", "first", "latest", "change", "median", "vs", "start",
+                                "ratings", "first", "on", "latest", "on"]
+    # median: days 3-9 (6 5 5 5 4 4 4) -> 5; first week: days 0-6 (7 7 6 6 5 5 5) -> 6.
+    assert lines[1].split() == ["neck", "7", "4", "-3", "5", "-1", "10", "2023-11-14",
+                                "2023-11-23"]
+    assert lines[2].split() == ["shoulder", "5", "5", "0", "5", "0", "1", "2023-11-17",
+                                "2023-11-17"]
 
 
 def test_history_with_no_ratings_says_so(tmp_path: Path) -> None:
@@ -201,3 +206,46 @@ def test_not_a_database_is_a_clear_message(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "not a usable pain log" in result.stderr
+
+
+# --- trends, spoken summary and advice (issue 6) -------------------------------------------
+
+
+def test_history_json_has_medians_and_dates(data: Path, tmp_path: Path) -> None:
+    neck, shoulder = json.loads(ok(run("history", "--json", "--data-dir", str(data),
+                                       home=tmp_path)))
+    # First 7 days: 7 7 6 6 5 5 5 -> 6; the 7 days up to the latest: 6 5 5 5 4 4 4 -> 5.
+    assert {k: neck[k] for k in ("first_median", "rolling_median", "median_change", "days",
+                                 "see_professional")} == {
+        "first_median": 6, "rolling_median": 5, "median_change": -1, "days": 9.0,
+        "see_professional": False}
+    assert (shoulder["rolling_median"], shoulder["days"]) == (5, 0.0)
+
+
+def test_history_spoken_is_plain_words(data: Path, tmp_path: Path) -> None:
+    out = ok(run("history", "--spoken", "--data-dir", str(data), home=tmp_path)).strip()
+    assert out.startswith("Neck: from seven to four over nine days. Shoulder: five, rated once,")
+    assert not any(ch.isdigit() for ch in out)
+    empty = ok(run("history", "--spoken", "--data-dir", str(tmp_path / "none"), home=tmp_path))
+    assert empty.startswith("You have not rated your pain yet.")
+
+
+def test_history_shows_advice_while_it_applies_without_using_it_up(tmp_path: Path) -> None:
+    """Two weeks of sessions ending now, neck stuck around 7: advice in every history, and
+    still spoken (once) at the next session start."""
+    data, now = tmp_path / "data", time.time()
+    with PainLog.open(data) as log:
+        for i, value in enumerate([7, 7, 6, 7, 6, 7, 6, 7]):
+            at = now - 15 * DAY + i * 2 * DAY
+            session = log.start_session("neck", at)
+            log.log_rating(session, at + 60, value, 1, "hold", "neck")
+            log.end_session(session, at + 600, "completed")
+    for _ in range(2):
+        table = ok(run("history", "--data-dir", str(data), home=tmp_path))
+        assert "Advice: Your neck has not really improved after two weeks" in table
+    [row] = json.loads(ok(run("history", "--json", "--data-dir", str(data), home=tmp_path)))
+    assert row["see_professional"] is True
+    with PainLog.open(data) as log:
+        assert len(trends.reminders(log, time.time())) == 1
+        assert trends.reminders(log, time.time()) == []
+    assert "Advice:" in ok(run("history", "--data-dir", str(data), home=tmp_path))
