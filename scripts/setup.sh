@@ -12,7 +12,7 @@ with_tests=0
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_pkgs="espeak-ng libportaudio2 python3-venv python3-pip"
-[ $with_tests = 1 ] && apt_pkgs="$apt_pkgs pipewire pipewire-pulse pipewire-alsa wireplumber pulseaudio-utils dbus-daemon shellcheck sox"
+[ $with_tests = 1 ] && apt_pkgs="$apt_pkgs pipewire pipewire-pulse pipewire-alsa wireplumber pulseaudio-utils dbus-daemon shellcheck sox chromium"
 missing=""
 for p in $apt_pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
