@@ -270,13 +270,15 @@ class DeviceSpeaker:
         """Queue text; return its length in seconds. `at` is ignored: a device plays now."""
         if self._closing:
             raise CompanionError("speaker: already closed")
+        t = monotonic()
         cue = self.renderer.render(text)
-        return self.play(cue)
+        return self.play(cue, queued_at=t)
 
-    def play(self, cue: Cue) -> float:
+    def play(self, cue: Cue, queued_at: Optional[float] = None) -> float:
         """Queue an already rendered cue."""
         with self._lock:
-            u = self._history.new(cue.text, monotonic(), seconds=cue.seconds)
+            t = monotonic() if queued_at is None else queued_at
+            u = self._history.new(cue.text, t, seconds=cue.seconds)
             if self._error is not None:
                 u.status, u.error, u.ended_at = "failed", str(self._error), u.queued_at
                 return cue.seconds

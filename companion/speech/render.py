@@ -54,7 +54,9 @@ DEFAULT_VOICE = "en-us"
 DEFAULT_RATE = 150
 DEFAULT_VOLUME = 1.0
 RATE_RANGE = (80, 450)          # words per minute espeak-ng accepts
-CACHE_FORMAT = 1                # bump when the files' layout or content changes
+CACHE_FORMAT = 2                # bump when the files' layout or content changes
+LEAD_S = 0.005                  # silence kept before a cue's first sound
+TRAIL_S = 0.15                  # and after its last (espeak-ng adds about 0.4 s)
 INSTALL_HINT = "install it with `sudo apt install espeak-ng`"
 ENGINES = ("auto", "pyttsx3", "espeak-ng")
 
@@ -87,6 +89,28 @@ def read_wav(path: Union[str, Path]) -> tuple[np.ndarray, int]:
     if channels > 1:
         data = data.reshape(-1, channels).mean(axis=1).astype(np.int16)
     return data, rate
+
+
+def _trim(path: Path) -> None:
+    """Cut espeak-ng's silence before the first sound (so a cue is heard as soon as it
+    starts) and most of its 0.4 s pause after the last (so the microphone is not gated for
+    nothing), keeping LEAD_S and TRAIL_S."""
+    x, rate = read_wav(path)
+    if len(x) == 0:
+        return
+    level = np.abs(x.astype(np.int32))
+    loud = np.nonzero(level > max(64, int(0.01 * level.max())))[0]
+    if len(loud) == 0:
+        return
+    a = max(0, loud[0] - int(LEAD_S * rate))
+    b = min(len(x), loud[-1] + 1 + int(TRAIL_S * rate))
+    if (a, b) == (0, len(x)):
+        return
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(x[a:b].astype("<i2").tobytes())
 
 
 def _wav_info(path: Path) -> Optional[tuple[int, int]]:
@@ -370,6 +394,8 @@ class CueRenderer:
         t0 = time.perf_counter()
         try:
             self._synthesize(text, tmp)
+            if _wav_info(tmp) is not None:
+                _trim(tmp)
             info = _wav_info(tmp)
             if info is None:
                 raise CompanionError(f"espeak-ng rendered no audio for {text!r}")
