@@ -68,7 +68,8 @@ def pain_chart(ratings: list[Row]) -> str:
     """One polyline per area (every rating a point), pain 0-10 up, time across."""
     if not ratings:
         return "<p>No pain ratings yet.</p>"
-    t0, t1 = min(r["at"] for r in ratings), max(r["at"] for r in ratings)
+    t0: float = min(r["at"] for r in ratings)
+    t1: float = max(r["at"] for r in ratings)
     if t1 - t0 < trends.DAY:  # one day or less: widen so the points do not sit on an edge
         t0, t1 = t0 - trends.DAY / 2, t1 + trends.DAY / 2
     plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM

@@ -105,7 +105,7 @@ def advice_areas(ratings: Iterable[Row], sessions: Iterable[Row],
 
 
 def advice_line(areas: Sequence[Optional[str]]) -> str:
-    names = _join([area_name(a).lower() for a in areas])
+    names = _join([area_name(a).lower() if a else "general pain" for a in areas])
     verb = "has" if len(areas) == 1 else "have"
     return (f"Your {names} {verb} not really improved after two weeks of regular sessions. "
             "It is a good time to see a physical therapist or a massage therapist: they can "
@@ -131,7 +131,8 @@ def rate_reminder(ratings: Iterable[Row], sessions: Iterable[Row], now: float) -
 
 def reminders(log: "PainLog", now: float, *, remember: bool = True) -> list[str]:
     """Lines to speak at the start of a session: professional advice for areas not told yet
-    (recorded in the log as said unless remember=False), then a reminder to rate pain."""
+    (recorded in the log as said unless remember=False), then a reminder to rate pain.
+    Call it just before or just after log.start_session(routine, now); either works."""
     ratings, sessions = log.ratings(), log.sessions()
     said = log.notices()
     new = [a for a in advice_areas(ratings, sessions, now) if ADVICE_KEY + (a or "") not in said]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,8 @@ from test_cmd_log import DAY, T0, ok, run, seed
 
 
 def export(data: Path, home: Path) -> dict[str, Any]:
-    return json.loads(ok(run("export", "--format", "json", "--data-dir", str(data), home=home)))
+    doc: dict[str, Any] = json.loads(ok(run("export", "--format", "json", "--data-dir", str(data), home=home)))
+    return doc
 
 
 def write(path: Path, doc: Any) -> Path:
@@ -102,8 +105,6 @@ def test_import_goes_beside_existing_sessions(exported: tuple[Path, dict[str, An
 
 def test_standard_input(exported: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     file, _ = exported
-    import subprocess
-    import sys
     result = subprocess.run([sys.executable, "-m", "companion", "import", "-", "--data-dir",
                              str(tmp_path / "fresh")], input=file.read_text(), text=True,
                             capture_output=True, timeout=60)

@@ -276,3 +276,9 @@ def test_summary_spans_in_words(days: float, words: str) -> None:
 def test_a_single_old_rating_says_how_long_ago(days: int, words: str) -> None:
     rows = [{"id": 1, "at": T0, "value": 4, "area": "calf"}]
     assert trends.spoken_summary(rows, T0 + days * DAY) == f"Calf: four, rated once, {words}."
+
+
+def test_ratings_without_an_area_are_general_pain(log: PainLog) -> None:
+    last = seed(log, STALLED, area=None)  # type: ignore[arg-type]
+    [line] = trends.reminders(log, last)
+    assert line.startswith("Your general pain has not really improved")
