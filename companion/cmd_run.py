@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Optional, TextIO
 
+from companion import config
 from companion.clock import MonotonicClock
 from companion.engine import Session
 from companion.errors import CompanionError
@@ -28,8 +29,25 @@ def register(sub, common) -> None:
                    help="typed front end: read commands from standard input, print cues")
     p.add_argument("--speed", type=float, default=1.0, metavar="N",
                    help="run the session clock N times faster (default 1)")
-    p.add_argument("--hold-step", type=float, default=None, metavar="S",
+    p.add_argument("--hold-step", type=int, default=None, metavar="S", dest="hold_step_s",
                    help="seconds added or removed by 'hold longer' and 'shorter' (default 15)")
+    v = p.add_argument_group("voice")
+    v.add_argument("--mic-file", metavar="WAV",
+                   help="replay a recorded session instead of the microphone, as fast as the "
+                        "CPU allows, on the audio's own clock")
+    v.add_argument("--no-speaker", action="store_true", help="say nothing aloud")
+    v.add_argument("--speaker-file", metavar="WAV", help="write what is said into this WAV")
+    v.add_argument("--events", metavar="FILE.jsonl",
+                   help="write every utterance heard, cue spoken and rating logged, one JSON "
+                        "object per line")
+    v.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], default=None)
+    v.add_argument("--model", dest="model_path", metavar="DIR", help="Vosk model folder")
+    v.add_argument("--input-device", default=None, help="microphone name or index")
+    v.add_argument("--output-device", default=None, help="speaker name or index")
+    v.add_argument("--voice", default=None, help="espeak-ng voice, e.g. en-us+f3")
+    v.add_argument("--rate", type=int, default=None, help="speaking rate, words per minute")
+    v.add_argument("--volume", type=float, default=None, help="speech volume 0.0-1.0")
+    v.add_argument("--config", metavar="FILE", help="config file (default: XDG config dir)")
     p.set_defaults(func=run)
 
 
@@ -64,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise CompanionError("--speed must be a positive number, e.g. --speed 50")
     if not args.text:
-        from companion import voice_loop  # noqa: F401  (the hands-free loop)
+        from companion.voice_run import run_voice
 
-        return voice_loop.run(args)
+        return run_voice(args)
     return run_text(args, sys.stdin, sys.stdout)
 
 
@@ -76,7 +94,7 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     library = Library()
     routine = load_routine(library, args.routine)
     clock = MonotonicClock(args.speed)
-    session = Session(routine, clock, **({"hold_step_s": args.hold_step} if args.hold_step else {}))
+    session = Session(routine, clock, config.effective(args).hold_step_s)
     vocab = Vocabulary(library.aliases())
 
     def say(cue: Cue) -> None:
@@ -87,7 +105,7 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     def unknown(text: str) -> None:
         print(f'(not a command, ignored: "{text.strip()}"; type help)', file=sys.stderr)
 
-    with PainLog.open(args.data_dir) as log:
+    with PainLog.open(config.effective(args).data_dir) as log:
         log.close_interrupted(time.time())
         runner = Runner(session, log, say, vocab, on_unknown=unknown)
         inbox: "queue.Queue[object]" = queue.Queue()

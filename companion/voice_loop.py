@@ -1,0 +1,181 @@
+"""The hands-free loop: microphone (or a recorded session) in, recognizer, session engine,
+speech out, pain log. Time is audio time: every frame's sample count moves the session
+clock, so a replayed file and a live microphone go through exactly the same code."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import IO, Callable, Iterable, Iterator, Optional, Protocol
+
+from companion import cues
+from companion.clock import ManualClock
+from companion.engine import Session
+from companion.events import Cue, Event
+from companion.library import Library
+from companion.routines import Routine
+from companion.runner import Log, Runner
+from companion.vocabulary import Intent, Vocabulary
+
+# Said over the companion's own voice, these still act (and cut the cue short).
+BARGE_IN = frozenset({"stop", "pause", "safety"})
+GATE_TAIL_S = 0.25   # after playback really ends, the room still rings a little
+LISTENING = "Listening. Say start, and the name of a routine."
+HOW_AM_I_NO_DATA = "There are no pain ratings yet."
+
+
+class Speaker(Protocol):
+    """Speech out, as the loop needs it."""
+
+    def say(self, text: str, at: float) -> float:
+        """Start saying text at audio time `at`; return how long it plays, in seconds."""
+
+    def stop(self) -> None:
+        """Stop at once (barge-in)."""
+
+
+class Frame(Protocol):
+    start: float
+    end: float
+
+
+class Utterance(Protocol):
+    text: str
+    confidence: float
+    start: float
+    end: float
+
+
+@dataclass
+class Heard:
+    """What the loop did with one utterance, for the events file and tests."""
+
+    text: str
+    intent: Optional[Intent]
+    start: float
+    end: float
+    acted_at: float
+    gated: bool
+
+
+class VoiceLoop:
+    """Waits for "start <routine>", runs that session, returns to waiting; or runs one
+    given routine. `recognize(frames)` yields utterances; frames move the clock."""
+
+    def __init__(self, library: Library, log: Log, speaker: Speaker,
+                 recognize: Callable[[Iterable[Frame]], Iterator[Utterance]],
+                 hold_step_s: float = 15.0, events_out: Optional[IO[str]] = None,
+                 summary: Optional[Callable[[], str]] = None,
+                 reminders: Optional[Callable[[], list[str]]] = None,
+                 greeting: Optional[str] = LISTENING,
+                 clock: Optional[ManualClock] = None) -> None:
+        self.library = library
+        self.vocab = Vocabulary(library.aliases())
+        self.log = log
+        self.speaker = speaker
+        self.recognize = recognize
+        self.hold_step_s = hold_step_s
+        self.events_out = events_out
+        self.summary = summary
+        self.greeting = greeting
+        self.reminders = reminders
+        self.clock = clock or ManualClock()
+        self.runner: Optional[Runner] = None
+        self.heard: list[Heard] = []
+        self.sessions = 0
+        self._gate_until = 0.0
+        self._wall0 = time.time()
+
+    # ----- output ---------------------------------------------------------------------
+
+    def _emit(self, record: dict) -> None:
+        if self.events_out:
+            self.events_out.write(json.dumps(record) + "\n")
+            self.events_out.flush()
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        now = self.clock.now()
+        seconds = self.speaker.say(text, now)
+        self._gate_until = max(self._gate_until, now) + seconds + GATE_TAIL_S
+        self._emit({"type": "cue", "at": round(now, 3), "text": text, "kind": kind,
+                    "seconds": round(seconds, 3)})
+
+    def _on_event(self, e: Event) -> None:
+        if not isinstance(e, Cue):  # cues are written when said
+            self._emit({**e.to_dict(), "at": round(e.at, 3), "spoken_at": round(
+                self.clock.now(), 3)})
+
+    # ----- sessions -------------------------------------------------------------------
+
+    def start_session(self, routine: Routine) -> None:
+        session = Session(routine, self.clock, self.hold_step_s)
+        self.runner = Runner(session, self.log, lambda c: self._say(c.text, c.kind),
+                             self.vocab, wall=lambda t: self._wall0 + t,
+                             on_event=self._on_event)
+        self.sessions += 1
+        for line in (self.reminders() if self.reminders else []):
+            self._say(line, "reminder")
+        self.runner.start()
+
+    def _session_over(self) -> bool:
+        return self.runner is None or bool(self.runner.session.ended)
+
+    def finish(self, reason: str) -> None:
+        if not self._session_over():
+            self.runner.finish(reason)
+
+    # ----- the loop -------------------------------------------------------------------
+
+    def _clocked(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """Pass frames on to the recognizer, moving the clock and the session timers."""
+        for f in frames:
+            self.clock.set(f.start)
+            if not self._session_over():
+                self.runner.tick()
+            yield f
+            self.clock.set(f.end)
+
+    def hear(self, utt: Utterance) -> Optional[Intent]:
+        """Act on one utterance. Over our own voice only barge-in words count."""
+        self.clock.set(utt.end)
+        intent = self.vocab.parse(utt.text) if utt.text else None
+        gated = utt.start < self._gate_until and (intent is None or intent.name not in BARGE_IN)
+        self.heard.append(Heard(utt.text, intent, utt.start, utt.end, self.clock.now(), gated))
+        self._emit({"type": "heard", "at": round(self.clock.now(), 3), "text": utt.text,
+                    "intent": intent.name if intent else None,
+                    "value": intent.value if intent else None,
+                    "confidence": round(float(utt.confidence), 3),
+                    "start": round(utt.start, 3), "end": round(utt.end, 3), "gated": gated})
+        if intent is None or gated:
+            return None
+        if utt.start < self._gate_until:  # barge-in: cut our own cue short
+            self.speaker.stop()
+            self._gate_until = self.clock.now()
+        if self._session_over():
+            self._waiting(intent)
+        else:
+            self.runner.dispatch(self.runner.session.handle(intent))
+        return intent
+
+    def _waiting(self, intent: Intent) -> None:
+        if intent.name == "start_routine":
+            self.start_session(self.library.routines[str(intent.value)])
+        elif intent.name == "how_am_i_doing":
+            self._say(self.summary() if self.summary else HOW_AM_I_NO_DATA)
+        elif intent.name == "help":
+            self._say(LISTENING)
+
+    def run(self, frames: Iterable[Frame], routine: Optional[Routine] = None) -> None:
+        """Listen until the frames end (a file) or forever (a microphone)."""
+        if routine is not None:
+            self.start_session(routine)
+        elif self.greeting:
+            self._say(self.greeting)
+        try:
+            for utt in self.recognize(self._clocked(frames)):
+                self.hear(utt)
+            if not self._session_over():
+                self.runner.tick()
+        finally:
+            self.finish("end_of_input")

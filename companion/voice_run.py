@@ -1,0 +1,85 @@
+"""`companion run` without --text: choose the adapters (audio in, recognizer, speech out,
+log) in this one place and hand them to the VoiceLoop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import ExitStack
+
+from companion import config, cues, trends
+from companion.clock import ManualClock
+from companion.errors import CompanionError
+from companion.library import Library
+from companion.vocabulary import Vocabulary
+from companion.voice_loop import VoiceLoop
+
+NO_MIC = "I can't hear the microphone. Check that it is plugged in."
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated()
+
+
+def _open_private(path: str):
+    """Event files hold what the user said: private like the log."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
+def run_voice(args: argparse.Namespace) -> int:
+    from companion.cmd_run import load_routine
+    from companion.hearing import make_recognizer
+    from companion.hearing.sources import MicSource, WavSource
+    from companion.speech import make_speaker
+    from companion.store import PainLog
+
+    cfg = config.effective(args)
+    library = Library()
+    for problem in library.problems:
+        print(f"companion: skipping routine file: {problem}", file=sys.stderr)
+    routine = load_routine(library, args.routine) if args.routine else None
+    clock = ManualClock()
+    replay = bool(args.mic_file)
+    with ExitStack() as stack:
+        speaker = make_speaker(cfg, no_speaker=args.no_speaker or False,
+                               speaker_file=args.speaker_file, clock=clock)
+        stack.callback(speaker.close)
+        try:
+            source = WavSource(args.mic_file) if replay else MicSource(cfg.input_device)
+        except CompanionError:
+            if not replay:  # say it out loud: there is no screen to read
+                time.sleep(speaker.say(NO_MIC, clock.now()) + 0.3)
+            raise
+        recognizer = make_recognizer(cfg, Vocabulary(library.aliases()))
+        log = stack.enter_context(PainLog.open(cfg.data_dir))
+        log.close_interrupted(time.time())
+        events = stack.enter_context(_open_private(args.events)) if args.events else None
+        if hasattr(speaker, "prerender"):
+            speaker.prerender(cues.fixed())
+        loop = VoiceLoop(library, log, speaker, recognizer.utterances,
+                         hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
+                         summary=lambda: trends.spoken_summary(log, time.time()),
+                         reminders=lambda: trends.reminders(log, time.time()))
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
+        try:
+            loop.run(source.frames(), routine)
+        except (KeyboardInterrupt, _Terminated):
+            loop.finish("interrupted")
+            return 130
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+            close = getattr(source, "close", None)
+            if close:
+                close()
+    return 0

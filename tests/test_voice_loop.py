@@ -1,0 +1,112 @@
+"""The voice loop's decisions (waiting, starting, gating our own voice, barge-in) with a
+real pain log and the real NullSpeaker; utterances are given as the recognizer would."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+from companion.clock import ManualClock
+from companion.library import Library
+from companion.speech import NullSpeaker
+from companion.store import PainLog
+from companion.voice_loop import VoiceLoop
+
+
+@dataclass
+class Utt:
+    text: str
+    start: float
+    end: float
+    confidence: float = 1.0
+
+
+@dataclass
+class Fr:
+    start: float
+    end: float
+
+
+def frames(until: float, step: float = 0.03):
+    t = 0.0
+    while t < until:
+        yield Fr(t, t + step)
+        t += step
+
+
+def make(tmp_path, utterances):
+    clock = ManualClock()
+    speaker = NullSpeaker(clock=clock)
+    log = PainLog.open(tmp_path)
+    out = io.StringIO()
+
+    def recognize(fs):
+        pending = sorted(utterances, key=lambda u: u.end)
+        for f in fs:
+            while pending and pending[0].end <= f.end:
+                yield pending.pop(0)
+
+    loop = VoiceLoop(Library(), log, speaker, recognize, events_out=out, clock=clock,
+                     summary=lambda: "Neck: from seven to four over ten days.")
+    return loop, log, out
+
+
+def test_start_rate_and_stop_from_waiting(tmp_path):
+    loop, log, out = make(tmp_path, [
+        Utt("how am i doing", 10, 11),
+        Utt("start neck routine", 20, 21.5),
+        Utt("pain six", 60, 61),
+        Utt("stop", 70, 70.5),
+    ])
+    loop.run(frames(90))
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    said = [r["text"] for r in records if r["type"] == "cue"]
+    assert "Neck: from seven to four over ten days." in said
+    assert "Six, logged." in said
+    (session,) = log.sessions()
+    assert session["routine"] == "neck" and session["end_reason"] == "stopped"
+    assert [r["value"] for r in log.ratings()] == [6]
+    heard = [r for r in records if r["type"] == "heard"]
+    assert [h["intent"] for h in heard] == ["how_am_i_doing", "start_routine", "pain", "stop"]
+    # The rating is logged (PainLogged) before it is confirmed aloud.
+    kinds = [(r["type"], r.get("text")) for r in records]
+    assert kinds.index(("PainLogged", None)) < kinds.index(("cue", "Six, logged."))
+
+
+def test_own_voice_is_gated_but_barge_in_words_act(tmp_path):
+    loop, log, out = make(tmp_path, [])
+    loop.start_session(Library().find("neck"))
+    # Right after the intro, the companion is still talking: "next" is not trusted...
+    assert loop.hear(Utt("next", 0.5, 0.9)) is None
+    assert loop.heard[-1].gated
+    # ...but "pause" (a barge-in word) still acts and cuts the speech short.
+    assert loop.hear(Utt("pause", 1.0, 1.4)).name == "pause"
+    assert loop.runner.session.paused
+    # After the gate, ordinary words work.
+    assert loop.hear(Utt("resume", 2.0, 2.4)).name == "resume"
+
+
+def test_unknown_speech_does_nothing(tmp_path):
+    loop, log, out = make(tmp_path, [Utt("", 5, 6, 0.1), Utt("banana", 8, 9)])
+    loop.run(frames(15))
+    assert log.sessions() == []
+    assert all(h.intent is None for h in loop.heard)
+
+
+def test_end_of_file_ends_the_session_cleanly(tmp_path):
+    loop, log, out = make(tmp_path, [Utt("start neck", 3, 4)])
+    loop.run(frames(30))
+    (session,) = log.sessions()
+    assert session["end_reason"] == "end_of_input" and session["ended_at"] is not None
+
+
+def test_timers_run_on_audio_time(tmp_path):
+    loop, log, out = make(tmp_path, [Utt("start calves", 1, 2)])
+    loop.run(frames(2 + Library().find("calves").duration_s + 30))
+    (session,) = log.sessions()
+    assert session["end_reason"] == "completed"
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    starts = [r for r in records if r["type"] == "StepStarted"]
+    # Every step is acted on within one frame of when it was due.
+    assert max(r["spoken_at"] - r["at"] for r in starts) <= 0.031
