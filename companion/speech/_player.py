@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -248,6 +249,9 @@ class Player:
 
 
 def main() -> int:
+    # Ctrl-C is for the companion, which may still want to say goodbye: this process ends
+    # when the companion closes it or its stdin (the companion exiting, however it exits).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for companion.devices
     cfg = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     try:

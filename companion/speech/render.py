@@ -387,7 +387,13 @@ class CueRenderer:
             with self._lock:
                 self.hits += 1
             return Cue(text, final, *info)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.dir, os.W_OK):
+                raise PermissionError(13, "not writable")
+        except OSError as e:
+            raise CompanionError(f"cannot write to the cue cache {self.dir} ({e.strerror}); "
+                                 "set COMPANION_CACHE_DIR to a writable folder") from None
         with self._lock:
             self._n += 1
             tmp = self.dir / f".{final.stem}.{os.getpid()}.{threading.get_ident()}.{self._n}.tmp"
@@ -400,6 +406,9 @@ class CueRenderer:
             if info is None:
                 raise CompanionError(f"espeak-ng rendered no audio for {text!r}")
             os.replace(tmp, final)  # atomic: readers see the old state or the whole file
+        except PermissionError as e:
+            raise CompanionError(f"cannot write to the cue cache {self.dir} ({e.strerror}); "
+                                 "set COMPANION_CACHE_DIR to a writable folder") from None
         finally:
             if tmp.exists():
                 tmp.unlink()
