@@ -17,6 +17,7 @@ from companion.errors import CompanionError
 from companion.events import Cue
 from companion.library import Library
 from companion.runner import EOF, Runner
+from companion.safe_log import SafeLog
 from companion.vocabulary import Vocabulary
 
 
@@ -107,7 +108,7 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 
     with PainLog.open(config.effective(args).data_dir) as log:
         log.close_interrupted(time.time())
-        runner = Runner(session, log, say, vocab, on_unknown=unknown)
+        runner = Runner(session, SafeLog(log), say, vocab, on_unknown=unknown)
         inbox: "queue.Queue[object]" = queue.Queue()
         threading.Thread(target=_reader, args=(stdin, inbox), daemon=True).start()
         old = signal.signal(signal.SIGTERM, _on_sigterm) \

@@ -38,6 +38,14 @@ HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, s
 NO_QUESTION = "There's nothing to answer right now."
 
 
+NOT_SAVED = "I can't save to the disk right now. I'll keep it and try again."
+
+
+def lost(n: int) -> str:
+    return (f"{NUMBER_WORDS[n].capitalize() if n <= 10 else n} pain rating"
+            f"{'s' if n != 1 else ''} could not be saved. The disk is full or read-only.")
+
+
 def confirm(value: int) -> str:
     return f"{NUMBER_WORDS[value].capitalize()}, logged."
 
@@ -68,5 +76,5 @@ def fixed() -> list[str]:
     lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
              AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
              CONTINUE_AFTER_SAFETY, STOPPED, COMPLETED, NO_PREVIOUS, HELP, NO_QUESTION,
-             FINISHED_NEXT, *SAFETY.values()]
+             FINISHED_NEXT, NOT_SAVED, *SAFETY.values()]
     return lines + [confirm(v) for v in range(11)]

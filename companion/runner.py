@@ -7,6 +7,7 @@ import queue
 import time
 from typing import Callable, Optional, Protocol
 
+from companion import cues
 from companion.clock import Clock
 from companion.engine import Session
 from companion.events import (Cue, Event, PainLogged, Paused, Resumed, SafetyStop,
@@ -68,11 +69,17 @@ class Runner:
         self.dispatch(self.session.finish(reason))
 
     def dispatch(self, events: list[Event]) -> None:
-        """Log, then speak, in order: a rating is on disk before its confirmation is said."""
+        """Log, then speak, in order: a rating is on disk before its confirmation is said.
+        If the disk refuses it, the confirmation says so instead of claiming it is saved."""
+        unsaved = getattr(self.log, "unsaved_ratings", lambda: 0)
         for e in events:
             self._record(e)
             if self.on_event:
                 self.on_event(e)
+            if isinstance(e, Cue) and e.kind == "confirm" and unsaved() > 0:
+                e = Cue(e.at, e.text.replace("logged", "noted") + " " + cues.NOT_SAVED, "confirm")
+            elif isinstance(e, SessionEnded) and unsaved() > 0:
+                self.say(Cue(e.at, cues.lost(unsaved()), "advice"))
             if isinstance(e, Cue):
                 self.say(e)
 

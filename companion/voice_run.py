@@ -15,6 +15,7 @@ from companion import config, cues, trends
 from companion.clock import ManualClock
 from companion.errors import CompanionError
 from companion.library import Library
+from companion.safe_log import SafeLog
 from companion.vocabulary import Vocabulary
 from companion.voice_loop import VoiceLoop
 
@@ -65,7 +66,7 @@ def run_voice(args: argparse.Namespace) -> int:
         events = stack.enter_context(_open_private(args.events)) if args.events else None
         if hasattr(speaker, "prerender"):
             speaker.prerender(cues.fixed())
-        loop = VoiceLoop(library, log, speaker, recognizer.utterances,
+        loop = VoiceLoop(library, SafeLog(log), speaker, recognizer.utterances,
                          hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
                          summary=lambda: trends.spoken_summary(log, time.time()),
                          reminders=lambda: trends.reminders(log, time.time()))

@@ -1,0 +1,70 @@
+"""A pain log that never stops a session: when the disk is full or read-only, writes wait
+in memory, in order, and go to disk as soon as it takes them again."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Optional
+
+from companion.errors import CompanionError
+from companion.runner import Log
+
+
+class SafeLog:
+    """Wraps a store.PainLog. Every call is queued and the queue flushed at once; a write
+    that fails stays at the head of the queue and is retried on the next call or flush().
+    Session ids handed out before the session row exists are provisional (negative) and
+    mapped to the real id when it is written."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.pending: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self.error: Optional[CompanionError] = None
+        self._ids: dict[int, int] = {}
+        self._next_provisional = -1
+
+    def unsaved_ratings(self) -> int:
+        return sum(1 for name, _ in self.pending if name == "log_rating")
+
+    def flush(self) -> bool:
+        """Write what is queued; True when everything is on disk."""
+        while self.pending:
+            name, args = self.pending[0]
+            if name != "start_session":
+                args = (self._ids.get(args[0], args[0]), *args[1:])
+            try:
+                result = getattr(self.log, name)(*args[:-1] if name == "start_session"
+                                                 else args)
+            except CompanionError as e:
+                self.error = e
+                return False
+            if name == "start_session":
+                self._ids[args[-1]] = result
+            self.pending.popleft()
+        self.error = None
+        return True
+
+    def _queue(self, name: str, *args: Any) -> bool:
+        self.pending.append((name, args))
+        return self.flush()
+
+    def start_session(self, routine: str, at: float) -> int:
+        provisional = self._next_provisional
+        self._next_provisional -= 1
+        self._queue("start_session", routine, at, provisional)
+        return provisional
+
+    def log_event(self, session_id: int, at: float, kind: str, step_index: Optional[int] = None,
+                  step: Optional[str] = None, area: Optional[str] = None,
+                  detail: Optional[str] = None) -> None:
+        self._queue("log_event", session_id, at, kind, step_index, step, area, detail)
+
+    def log_rating(self, session_id: int, at: float, value: int, step_index: int, step: str,
+                   area: str) -> int:
+        if not 0 <= int(value) <= 10:  # a bad value must fail now, not block the queue
+            raise ValueError(f"pain rating must be 0-10, not {value}")
+        return 1 if self._queue("log_rating", session_id, at, value, step_index, step, area) \
+            else 0
+
+    def end_session(self, session_id: int, at: float, reason: str) -> None:
+        self._queue("end_session", session_id, at, reason)
