@@ -181,6 +181,7 @@ class DeviceSpeaker:
         if self._closing:
             raise CompanionError("speaker: already closed")
         self._player.kill()
+        self._reader.join(timeout=2.0)
         with self._lock:
             self._fail_locked("reopened")
         self._start()
@@ -276,6 +277,8 @@ class DeviceSpeaker:
 
     def play(self, cue: Cue, queued_at: Optional[float] = None) -> float:
         """Queue an already rendered cue."""
+        if self._closing:
+            raise CompanionError("speaker: already closed")
         with self._lock:
             t = monotonic() if queued_at is None else queued_at
             u = self._history.new(cue.text, t, seconds=cue.seconds)
@@ -298,8 +301,9 @@ class DeviceSpeaker:
             for u in self._pending:
                 if u.status == "playing":
                     u.ended_at = now + self.extra_latency
-                    self._last_end = max(self._last_end, u.ended_at)
                 u.status = "stopped"
+            # The device's buffer is dropped, but a cue may have just begun unreported.
+            self._last_end = max(self._last_end, now + self.extra_latency)
             self._pending.clear()
             if self._error is None:
                 self._player.send({"op": "stop", "upto": upto, "flush": True})

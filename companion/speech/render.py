@@ -16,9 +16,14 @@ also has sharp edges this module works around:
 - runAndWait() first cancels whatever espeak is running or has queued, and espeak queues
   rate and volume changes as commands: a new rate was lost about half the time. Each job
   waits until espeak reports the new values in force and is idle.
-- An unknown voice is reported through the "error" notification, not raised.
+- An unknown voice is reported through the "error" notification, not raised, and espeak's
+  SetVoiceByName does not know every language code ("en-gb" is the voice file "gmw/en"):
+  those are looked up in the voice list.
 - It prints "Audio saved to ..." on stdout, which is the command line's output channel:
   that print is routed to the debug log.
+
+espeak-ng's silence before the first sound and most of its 0.4 s end pause are trimmed, so
+a cue is heard as soon as it starts and does not keep the microphone gated for nothing.
 
 If pyttsx3 misbehaves (no finished notification, empty file) the same espeak-ng renders the
 cue through its command line (`espeak-ng -w`), and keeps doing so for the rest of the run.
@@ -192,6 +197,7 @@ class _Pyttsx3Thread:
             # A new engine's command queue is "busy" until its first loop: run an empty one
             # so setProperty() takes effect when called, not inside the next runAndWait().
             engine.runAndWait()
+            self._default_voice = engine.getProperty("voice")   # for voice=None
         except BaseException as e:  # library missing: RuntimeError/OSError from pyttsx3
             self.init_error = e
             self._started.set()
@@ -260,6 +266,8 @@ class _Pyttsx3Thread:
         self._wait_idle(2.0)
         if job.voice:
             self._set_voice(engine, job.voice)
+        elif self._default_voice:   # not whatever the last job used
+            engine.setProperty("voice", self._default_voice)
         self._apply(engine, job.rate, job.volume)
         self._finished.clear()
         self._errors.clear()
