@@ -53,6 +53,11 @@ def _vm_hwm_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_started(u, timeout=10.0) -> None:
     deadline = time.monotonic() + timeout
     while u.started_at is None and u.status in ("queued", "playing") and \
@@ -66,6 +71,8 @@ def main() -> int:
     ap.add_argument("--voice", default="en-us")
     ap.add_argument("--rate", type=int, default=150)
     ap.add_argument("--rounds", type=int, default=3, help="cached plays of each cue")
+    ap.add_argument("--idle-seconds", type=float, default=3.0,
+                    help="how long to measure the playback process's idle CPU")
     ap.add_argument("--virtual-audio", action="store_true",
                     help="start the tests' virtual sound card (PipeWire) for the run")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -139,12 +146,16 @@ def run(args) -> int:
             u = sp.history[-1]
             sp.wait(timeout=30)
             player_rss = _vm_hwm_kb(player_pid)
+            c0, t0 = _cpu_seconds(player_pid), time.monotonic()
+            time.sleep(args.idle_seconds)   # the stream keeps running between cues
+            idle_cpu = (_cpu_seconds(player_pid) - c0) / (time.monotonic() - t0)
             figures = {
                 "device": sp.device_name, "samplerate": sp.samplerate,
                 "portaudio_latency_ms": round(1000 * sp.latency, 1),
                 "player_start_ms": round(1000 * sp.startup_seconds, 1),
                 "error": str(sp.error) if sp.error else None,
                 "underflows": sp.underflows,
+                "player_idle_cpu_percent": round(100 * idle_cpu, 2),
                 "engine": r.engine_version,
                 "render_first_ms": round(1000 * first_render, 1),
                 "render_per_cue_ms": _ms(render_times),
@@ -172,7 +183,8 @@ def run(args) -> int:
     f = figures
     print(f"device: {f['device']} at {f['samplerate']} Hz, PortAudio latency "
           f"{f['portaudio_latency_ms']} ms, player start {f['player_start_ms']} ms, "
-          f"underflows {f['underflows']}" + (f", ERROR {f['error']}" if f["error"] else ""))
+          f"underflows {f['underflows']}, idle CPU {f['player_idle_cpu_percent']}% of a core"
+          + (f", ERROR {f['error']}" if f["error"] else ""))
     print(f"engine: {f['engine']}")
     rp = f["render_per_cue_ms"]
     print(f"render: first cue {f['render_first_ms']} ms (starts the engine); then per cue "

@@ -178,7 +178,7 @@ class Player:
         stall = float(self.cfg.get("stall_timeout", 1.0))
         last_hb = 0.0
         while True:
-            time.sleep(0.005)
+            time.sleep(self.cfg.get("poll", 0.02))
             while self.events:
                 ev = self.events.popleft()
                 emit(ev)

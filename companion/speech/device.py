@@ -140,7 +140,7 @@ class DeviceSpeaker:
     """
 
     def __init__(self, device: DeviceSpec = None, *, renderer: Optional[CueRenderer] = None,
-                 latency: Union[str, float] = "high", blocksize: int = 0,
+                 latency: Union[str, float] = "high", blocksize: int = 256,
                  samplerate: Optional[int] = None, extra_latency: float = 0.0,
                  tail: float = GATE_TAIL_S, start_timeout: float = 20.0,
                  stall_timeout: float = 1.0) -> None:
