@@ -426,7 +426,14 @@ class CueRenderer:
         return Cue(text, final, *info)
 
     def prerender(self, texts: Iterable[str]) -> list[Cue]:
-        """Render (or find) every text now, e.g. the fixed cues at start-up."""
+        """Render (or find) every text now, e.g. the fixed cues at start-up. Also removes
+        temporary files a killed run left behind."""
+        try:
+            for stale in self.dir.glob(".*.tmp"):
+                if time.time() - stale.stat().st_mtime > 600:
+                    stale.unlink()
+        except OSError:
+            pass
         return [self.render(t) for t in dict.fromkeys(t.strip() for t in texts) if t]
 
     def _synthesize(self, text: str, out: Path) -> None:
