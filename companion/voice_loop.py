@@ -20,7 +20,8 @@ from companion.vocabulary import Intent, Vocabulary
 
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({"stop", "pause", "safety"})
-GATE_TAIL_S = 0.25   # after playback really ends, the room still rings a little
+GATE_TAIL_S = 0.25
+SPEAKING_WPM = 150   # espeak-ng's default rate, for estimating unplayed cues   # after playback really ends, the room still rings a little
 LISTENING = "Listening. Say start, and the name of a routine."
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."
 
@@ -96,7 +97,9 @@ class VoiceLoop:
 
     def _say(self, text: str, kind: str = "info") -> None:
         now = self.clock.now()
-        seconds = self.speaker.say(text, now)
+        # A speaker that plays nothing (--no-speaker) reports 0 s; gate as if it had spoken,
+        # so a replay of a recording that holds the companion's voice behaves as live did.
+        seconds = self.speaker.say(text, now) or len(text.split()) * 60.0 / SPEAKING_WPM
         self._gate_until = max(self._gate_until, now) + seconds + GATE_TAIL_S
         self._emit({"type": "cue", "at": round(now, 3), "text": text, "kind": kind,
                     "seconds": round(seconds, 3)})

@@ -56,10 +56,10 @@ def test_start_rate_and_stop_from_waiting(tmp_path):
     loop, log, out = make(tmp_path, [
         Utt("how am i doing", 10, 11),
         Utt("start neck routine", 20, 21.5),
-        Utt("pain six", 60, 61),
-        Utt("stop", 70, 70.5),
+        Utt("pain six", 120, 121),
+        Utt("stop", 130, 130.5),
     ])
-    loop.run(frames(90))
+    loop.run(frames(150))
     records = [json.loads(x) for x in out.getvalue().splitlines()]
     said = [r["text"] for r in records if r["type"] == "cue"]
     assert "Neck: from seven to four over ten days." in said
@@ -83,8 +83,11 @@ def test_own_voice_is_gated_but_barge_in_words_act(tmp_path):
     # ...but "pause" (a barge-in word) still acts and cuts the speech short.
     assert loop.hear(Utt("pause", 1.0, 1.4)).name == "pause"
     assert loop.runner.session.paused
-    # After the gate, ordinary words work.
-    assert loop.hear(Utt("resume", 2.0, 2.4)).name == "resume"
+    # The intro was cut: only the short "Paused..." line now gates, then words work again.
+    assert loop.hear(Utt("resume", 6.0, 6.4)).name == "resume"
+    # A later cue gates again for as long as it takes to say.
+    loop.hear(Utt("repeat", 10.0, 10.3))
+    assert loop.hear(Utt("next", 10.6, 10.9)) is None
 
 
 def test_unknown_speech_does_nothing(tmp_path):
@@ -95,15 +98,15 @@ def test_unknown_speech_does_nothing(tmp_path):
 
 
 def test_end_of_file_ends_the_session_cleanly(tmp_path):
-    loop, log, out = make(tmp_path, [Utt("start neck", 3, 4)])
+    loop, log, out = make(tmp_path, [Utt("start neck", 6, 7)])
     loop.run(frames(30))
     (session,) = log.sessions()
     assert session["end_reason"] == "end_of_input" and session["ended_at"] is not None
 
 
 def test_timers_run_on_audio_time(tmp_path):
-    loop, log, out = make(tmp_path, [Utt("start calves", 1, 2)])
-    loop.run(frames(2 + Library().find("calves").duration_s + 30))
+    loop, log, out = make(tmp_path, [Utt("start calves", 6, 7)])
+    loop.run(frames(7 + Library().find("calves").duration_s + 30))
     (session,) = log.sessions()
     assert session["end_reason"] == "completed"
     records = [json.loads(x) for x in out.getvalue().splitlines()]
