@@ -22,19 +22,50 @@ class RoutineError(Exception):
         self.problems = problems
 
 
-def _line_map(node: yaml.Node, path: tuple = (), out: Optional[dict] = None) -> dict:
-    """Map every field path (('steps', 3, 'hold_s')) to its 1-based line in the file."""
+def _line_map(node: yaml.Node, path: tuple = (), out: Optional[dict] = None,
+              seen: Optional[set[int]] = None) -> dict:
+    """Map every field path (('steps', 3, 'hold_s')) to its 1-based line in the file.
+    Each node is walked once: a YAML alias (*name) points back at its anchor's node, so
+    walking every path would loop forever on a node that contains itself and take
+    exponential time on aliases of aliases. A path through an alias gets the alias's line."""
     out = {} if out is None else out
+    seen = set() if seen is None else seen
     out.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen:
+        return out
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             out[path + (k.value,)] = k.start_mark.line + 1
-            _line_map(v, path + (k.value,), out)
+            _line_map(v, path + (k.value,), out, seen)
             out[path + (k.value,)] = k.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            _line_map(v, path + (i,), out)
+            _line_map(v, path + (i,), out, seen)
     return out
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.safe_load, except that a value its constructors choke on (a date such as
+    2024-02-30, `!!int` with nothing after it) is a YAML error at that value's line, not a
+    ValueError or IndexError from deep inside PyYAML."""
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.value!r} as a {kind}; put it in quotes if it "
+                "is meant as text", node.start_mark) from None
+
+
+def _one_line(text: str) -> str:
+    """Show line breaks and other control characters in a field name as escapes, so
+    every problem stays on its own line, starting with the file name."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _format_loc(loc: tuple, data) -> tuple[tuple, str]:
@@ -58,7 +89,7 @@ def _format_loc(loc: tuple, data) -> tuple[tuple, str]:
     text = ""
     for part in clean:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return tuple(clean), text or "(top level)"
+    return tuple(clean), _one_line(text) or "(top level)"
 
 
 _KINDS = {"position", "press", "hold", "micro", "release", "stretch", "rest", "repeat", "sides"}
@@ -97,18 +128,27 @@ def parse_routine(text: str, source: str = "<routine>") -> Routine:
     """Validate routine YAML text; raise RoutineError naming source, line and field."""
     try:
         node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow; no mark
+        line = text.count("\n", 0, e.position) + 1
+        raise RoutineError([f"{source}:{line}: not valid YAML: character "
+                            f"U+{e.character:04X} is not allowed ({e.reason})"]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise RoutineError([f"{source}{where}: not valid YAML: {problem}"]) from None
+        raise RoutineError([f"{source}{where}: not valid YAML: {_one_line(problem)}"]) \
+            from None
+    except RecursionError:
+        raise RoutineError([f"{source}: not valid YAML: nested too deeply"]) from None
     if not isinstance(data, dict):
         raise RoutineError([f"{source}: a routine file must be a mapping of fields "
                             "(name:, title:, steps: ...)"])
     lines = _line_map(node) if node is not None else {}
     try:
         return Routine.model_validate(data)
+    except RecursionError:
+        raise RoutineError([f"{source}: nested too deeply"]) from None
     except ValidationError as e:
         fields = _all_fields()
         problems = []
