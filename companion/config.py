@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from companion import paths
 from companion.errors import CompanionError
@@ -42,6 +42,15 @@ class Config(BaseModel):
     data_dir: Optional[Path] = None
     """Where the pain log lives; default the XDG data dir."""
 
+    @field_validator("model_path", "data_dir")
+    @classmethod
+    def _usable_path(cls, v: Optional[Path]) -> Optional[Path]:
+        # TOML can spell a NUL ("\u0000"); no OS call takes it, so refuse it here rather
+        # than crash whichever command first opens the path.
+        if v is not None and "\x00" in str(v):
+            raise ValueError("a path cannot contain a NUL character (\\u0000)")
+        return v
+
 
 def config_path() -> Path:
     return paths.config_dir() / "config.toml"
@@ -72,8 +81,10 @@ def parse_config(text: str, source: str = "config.toml") -> Config:
                 near = difflib.get_close_matches(key, list(Config.model_fields), n=1)
                 msg = "unknown setting" + (f" (did you mean '{near[0]}'?)" if near else "")
             else:
-                msg = err["msg"]
-            problems.append(f"{where}: {key}: {msg}")
+                msg = err["msg"].removeprefix("Value error, ")
+            # A quoted TOML key may hold a line break: keep one problem per line.
+            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in key)
+            problems.append(f"{where}: {shown}: {msg}")
         raise CompanionError("\n".join(problems)) from None
 
 
