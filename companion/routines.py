@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 
 def _between(lo: int, hi: int) -> AfterValidator:
@@ -157,6 +157,17 @@ class Routine(BaseModel):
     steps: list[Block] = Field(min_length=1)
     """The routine, in order."""
 
+    @field_validator("steps")
+    @classmethod
+    def _not_too_many(cls, steps: list) -> list:
+        # YAML aliases (*name) let a short file repeat a block many times over; refuse
+        # before plan() builds millions of steps (20 million from 1.8 KB took 4.5 GB).
+        n = sum(_planned_count(b) for b in steps)
+        if n > MAX_PLANNED_STEPS:
+            raise ValueError(f"the routine comes to {n} timed steps; at most "
+                             f"{MAX_PLANNED_STEPS} are allowed")
+        return steps
+
     def plan(self) -> list["PlannedStep"]:
         """The routine flattened into the timed steps a session walks through."""
         out: list[PlannedStep] = []
@@ -169,6 +180,19 @@ class Routine(BaseModel):
     @property
     def duration_s(self) -> int:
         return sum(p.seconds for p in self.plan())
+
+
+MAX_PLANNED_STEPS = 1000  # the longest shipped routine has 49
+
+
+def _planned_count(block) -> int:
+    """How many steps plan() makes of a block, without making them (see _flatten)."""
+    if isinstance(block, RepeatBlock):
+        return block.times * len(block.steps) + (block.times - 1 if block.rest_s else 0)
+    if isinstance(block, SidesBlock):
+        per_side = sum(_planned_count(s) for s in block.steps)
+        return len(block.sides) * per_side + max(0, len(block.sides) - 1)
+    return 1
 
 
 @dataclass
