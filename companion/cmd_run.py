@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import queue
-import signal
 import sys
 import threading
 import time
@@ -18,6 +17,7 @@ from companion.events import Cue
 from companion.library import Library
 from companion.runner import EOF, Runner
 from companion.safe_log import SafeLog
+from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
 
 
@@ -71,14 +71,6 @@ def _reader(stream: TextIO, inbox: "queue.Queue[object]") -> None:
     inbox.put(EOF)
 
 
-class _Terminated(Exception):
-    pass
-
-
-def _on_sigterm(signum, frame) -> None:
-    raise _Terminated()
-
-
 def run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise CompanionError("--speed must be a positive number, e.g. --speed 50")
@@ -111,14 +103,10 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         runner = Runner(session, SafeLog(log), say, vocab, on_unknown=unknown)
         inbox: "queue.Queue[object]" = queue.Queue()
         threading.Thread(target=_reader, args=(stdin, inbox), daemon=True).start()
-        old = signal.signal(signal.SIGTERM, _on_sigterm) \
-            if threading.current_thread() is threading.main_thread() else None
         try:
-            runner.run_queue(inbox, clock.real_seconds)
-        except (KeyboardInterrupt, _Terminated):
+            with sigterm_as_interrupt():
+                runner.run_queue(inbox, clock.real_seconds)
+        except KeyboardInterrupt:
             runner.finish("interrupted")
             return 130
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
     return 0

@@ -8,7 +8,6 @@ import time
 from typing import Callable, Optional, Protocol
 
 from companion import cues
-from companion.clock import Clock
 from companion.engine import Session
 from companion.events import (Cue, Event, PainLogged, Paused, Resumed, SafetyStop,
                               SessionEnded, StepEnded, StepStarted)

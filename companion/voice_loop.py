@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 from typing import IO, Callable, Iterable, Iterator, Optional, Protocol
 
-from companion import cues
 from companion.clock import ManualClock
 from companion.engine import Session
 from companion.events import Cue, Event

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import time
 from contextlib import ExitStack
 
@@ -16,18 +14,11 @@ from companion.clock import ManualClock
 from companion.errors import CompanionError
 from companion.library import Library
 from companion.safe_log import SafeLog
+from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
 from companion.voice_loop import VoiceLoop
 
 NO_MIC = "I can't hear the microphone. Check that it is plugged in."
-
-
-class _Terminated(Exception):
-    pass
-
-
-def _raise_terminated(signum, frame) -> None:
-    raise _Terminated()
 
 
 def _open_private(path: str):
@@ -70,16 +61,13 @@ def run_voice(args: argparse.Namespace) -> int:
                          hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
                          summary=lambda: trends.spoken_summary(log, time.time()),
                          reminders=lambda: trends.reminders(log, time.time()))
-        main = threading.current_thread() is threading.main_thread()
-        old = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
         try:
-            loop.run(source.frames(), routine)
-        except (KeyboardInterrupt, _Terminated):
+            with sigterm_as_interrupt():
+                loop.run(source.frames(), routine)
+        except KeyboardInterrupt:
             loop.finish("interrupted")
             return 130
         finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
             close = getattr(source, "close", None)
             if close:
                 close()
