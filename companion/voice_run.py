@@ -23,7 +23,15 @@ NO_MIC = "I can't hear the microphone. Check that it is plugged in."
 
 def _open_private(path: str):
     """Event files hold what the user said: private like the log."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # O_CREAT's mode does nothing for a file that exists
+        except OSError:
+            os.close(fd)
+            raise
+    except OSError as e:
+        raise CompanionError(f"cannot write the events file {path}: {e.strerror}") from None
     return os.fdopen(fd, "w", encoding="utf-8")
 
 
