@@ -1,0 +1,155 @@
+"""Hearing subcommands: `recognize` files, `model download`, `bench recognition`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+from companion.errors import CompanionError
+
+
+def _nested(sub, name: str, help_text: str) -> argparse._SubParsersAction:
+    """The sub-subcommand group `name`, created here or reused if another module
+    already registered it (so `bench` or `model` can grow more verbs elsewhere)."""
+    parser = sub.choices.get(name) if hasattr(sub, "choices") else None
+    if parser is None:
+        parser = sub.add_parser(name, help=help_text)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=("auto", "vosk", "pocketsphinx"),
+                   help="recognizer (default: config.toml's engine, else auto: Vosk if a "
+                        "model is installed, else PocketSphinx)")
+    p.add_argument("--model", metavar="PATH", help="Vosk model folder")
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("recognize", parents=[common],
+                       help="recognize commands in WAV files (one JSON line per file)")
+    p.add_argument("files", nargs="+", metavar="FILE.wav")
+    _engine_args(p)
+    p.set_defaults(func=cmd_recognize)
+
+    model = _nested(sub, "model", "speech model management")
+    d = model.add_parser("download", help="download the Vosk small English model "
+                                          "(the only command that uses the network)")
+    d.add_argument("--dest", metavar="DIR", help="models folder (default: models/)")
+    d.add_argument("--url", help="download from a mirror instead")
+    d.add_argument("--sha256", help="expected SHA-256 when using --url with another file")
+    d.set_defaults(func=cmd_model_download)
+
+    bench = _nested(sub, "bench", "benchmarks")
+    b = bench.add_parser("recognition", help="accuracy, false accepts, RTF and memory on "
+                                             "the shared speech recordings")
+    _engine_args(b)
+    b.add_argument("--data", metavar="DIR", help="speech data (default ../shared/data/speech)")
+    b.add_argument("--limit", type=int, metavar="N", help="at most N files per class")
+    b.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                   help="speakers to use (dev/test are disjoint halves)")
+    b.add_argument("--no-synth", action="store_true", help="skip the espeak-ng phrases")
+    b.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    b.set_defaults(func=cmd_bench)
+
+
+def _settings(args) -> tuple[str, Optional[str]]:
+    """Engine and model from the flags, else config.toml."""
+    from companion.config import load_config
+
+    engine, model = args.engine, args.model
+    if engine is None or model is None:
+        cfg = load_config()
+        engine = engine or cfg.engine
+        model = model or (str(cfg.model_path) if cfg.model_path else None)
+    return engine, model
+
+
+def _vocabulary():
+    from companion.library import Library
+    from companion.vocabulary import Vocabulary
+
+    return Vocabulary(Library().aliases())
+
+
+def _recognizer(args, vocab):
+    from companion.hearing.engines import make_recognizer, missing_words_message
+
+    engine, model = _settings(args)
+    rec = make_recognizer(vocab, engine, model)
+    if rec.missing_words:
+        print(f"companion: warning: {missing_words_message(rec)}", file=sys.stderr)
+    return rec
+
+
+def cmd_recognize(args) -> int:
+    from companion.hearing.files import recognize_file
+    from companion.hearing.wav import AudioFileError
+
+    vocab = _vocabulary()
+    rec = _recognizer(args, vocab)
+    failed = 0
+    for name in args.files:
+        try:
+            r = recognize_file(rec, vocab, Path(name))
+        except AudioFileError as e:
+            failed += 1
+            print(json.dumps({"file": name, "error": str(e)}), flush=True)
+            continue
+        line = {"file": name, "text": r.text,
+                "intent": r.intent.name if r.intent else None,
+                "value": r.intent.value if r.intent else None,
+                "confidence": round(r.confidence, 3)}
+        print(json.dumps(line), flush=True)
+    return 1 if failed else 0
+
+
+def cmd_model_download(args) -> int:
+    from companion import paths
+    from companion.hearing import download
+
+    dest = Path(args.dest).expanduser() if args.dest else paths.models_dir()
+    if args.url and not args.sha256:
+        raise CompanionError("--url needs --sha256 of that file (downloads are verified)")
+    url = args.url or download.MODEL_URL
+    sha = args.sha256 or download.MODEL_SHA256
+    size = None if args.url else download.MODEL_SIZE
+    already = download.is_vosk_model(dest / download.VOSK_MODEL_NAME)
+    shown = [-1]
+
+    def progress(done: int, total: Optional[int]) -> None:
+        step = done * 20 // total if total else done >> 22
+        if step != shown[0] and sys.stderr.isatty():
+            shown[0] = step
+            what = f"{done * 100 // total}%" if total else f"{done >> 20} MB"
+            print(f"\rdownloading {download.VOSK_MODEL_NAME}: {what}", end="",
+                  file=sys.stderr, flush=True)
+
+    path = download.download_model(dest, url=url, sha256=sha, size=size, progress=progress)
+    if sys.stderr.isatty() and not already:
+        print(file=sys.stderr)
+    print(f"{'already installed' if already else 'installed'}: {path}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from companion import paths
+    from companion.hearing import bench
+
+    if args.limit is not None and args.limit < 1:
+        raise CompanionError("--limit must be at least 1")
+    vocab = _vocabulary()
+    data = Path(args.data).expanduser() if args.data else bench.default_data_dir()
+    cases = bench.recorded_cases(data, args.split, args.limit)
+    if not args.no_synth:
+        cases += bench.synthetic_cases(data, vocab, args.split, args.limit,
+                                       paths.cache_dir() / "bench-speech")
+    rec = _recognizer(args, vocab)
+    tallies, cpu, audio = bench.run(rec, vocab, cases)
+    print(bench.report(tallies, cpu, audio, rec.engine, args.verbose))
+    return 0

@@ -1,0 +1,163 @@
+"""`companion bench recognition`: accuracy, false accepts, speed and memory of the
+recognizer on the shared recordings, through the same path the live loop uses (WAV
+source -> endpointer -> recognizer -> Vocabulary.parse).
+
+Classes: stop/yes/no/go (Speech Commands, 16 kHz), the ten FSDD digits (8 kHz, expected
+"number" with the value), synthetic multi-word phrases (espeak-ng voices mixed with
+the _silence_ noise clips at 20 and 10 dB SNR); negatives up/down/on/off/_unknown_/
+_silence_ must give no intent. --split picks speakers by a hash of their id, so
+thresholds tuned on "dev" can be checked on unseen "test" voices."""
+
+from __future__ import annotations
+
+import resource
+import time
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+from companion import paths
+from companion.errors import CompanionError
+from companion.hearing import synth
+from companion.hearing.recognizer import Recognizer
+from companion.hearing.files import recognize_file
+from companion.hearing.wav import AudioFileError
+from companion.vocabulary import Intent, Vocabulary
+
+SC_POSITIVE = {"stop": Intent("stop"), "yes": Intent("yes"), "no": Intent("no"),
+               "go": Intent("resume")}
+SC_NEGATIVE = ("up", "down", "on", "off", "_unknown_", "_silence_")
+SNRS = (20.0, 10.0)
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    cls: str
+    expect: Optional[Intent]  # None: must produce no intent
+    split: str
+
+
+@dataclass
+class Tally:
+    n: int = 0
+    right: int = 0            # positives: the expected intent; negatives: nothing
+    numbers: int = 0          # negatives accepted as a bare number (see report)
+    errors: list = field(default_factory=list)
+
+
+def default_data_dir() -> Path:
+    return paths.PACKAGE_DIR.parent.parent / "shared" / "data" / "speech"
+
+
+def _split(key: str) -> str:
+    return "dev" if zlib.crc32(key.encode()) % 2 == 0 else "test"
+
+
+def _take(cases: list[Case], split: str, limit: Optional[int]) -> list[Case]:
+    chosen = [c for c in cases if split == "all" or c.split == split]
+    if limit is None or len(chosen) <= limit:
+        return chosen
+    step = len(chosen) / limit  # spread over the folder rather than the first N speakers
+    return [chosen[int(i * step)] for i in range(limit)]
+
+
+def recorded_cases(data: Path, split: str, limit: Optional[int]) -> list[Case]:
+    sc, fsdd = data / "speech-commands", data / "fsdd-digits"
+    if not sc.is_dir() or not fsdd.is_dir():
+        raise CompanionError(f"no speech recordings at {data} (need speech-commands/ and "
+                             "fsdd-digits/); pass --data DIR")
+    out: list[Case] = []
+    for word, intent in list(SC_POSITIVE.items()) + [(w, None) for w in SC_NEGATIVE]:
+        files = sorted((sc / word).glob("*.wav"))
+        cases = [Case(p, word, intent, _split(p.name.split("_nohash")[0])) for p in files]
+        out += _take(cases, split, limit)
+    for d in range(10):
+        files = sorted(fsdd.glob(f"{d}_*.wav"), key=lambda p: (p.stem.split("_")[1],
+                                                                int(p.stem.split("_")[2])))
+        # Two speakers only: split by take so both voices are in dev and in test.
+        cases = [Case(p, f"number-{d}", Intent("number", d),
+                      "dev" if int(p.stem.split("_")[2]) % 2 == 0 else "test") for p in files]
+        out += _take(cases, split, limit)
+    return out
+
+
+def synthetic_cases(data: Path, vocab: Vocabulary, split: str, limit: Optional[int],
+                    cache: Path) -> list[Case]:
+    if not synth.espeak_available():
+        raise CompanionError("espeak-ng is needed for the synthetic phrases "
+                             "(sudo apt install espeak-ng) or pass --no-synth")
+    noises = sorted((data / "speech-commands" / "_silence_").glob("*.wav"))
+    out: list[Case] = []
+    for snr in SNRS:
+        cases = []
+        for i, phrase in enumerate(synth.PHRASES):
+            intent = vocab.parse(phrase)
+            if intent is None:  # e.g. no routine called "neck" installed
+                continue
+            for j, voice in enumerate(synth.VOICES):
+                for speed in synth.SPEEDS:
+                    noise = noises[(i * 7 + j * 3 + speed) % len(noises)] if noises else None
+                    name = f"{phrase.replace(' ', '-')}__{voice}-{speed}-{snr:.0f}dB.wav"
+                    cases.append(Case(cache / name, f"synth {snr:.0f} dB", intent,
+                                      _split(voice)))
+                    cases[-1].path.parent.mkdir(parents=True, exist_ok=True)
+                    synth.make_noisy_phrase(phrase, voice, speed, noise, snr, cases[-1].path)
+        out += _take(cases, split, limit)
+    return out
+
+
+def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case]
+        ) -> tuple[dict[str, Tally], float, float]:
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    cpu = audio = 0.0
+    for case in cases:
+        t0 = time.process_time()
+        try:
+            res = recognize_file(rec, vocab, case.path)
+        except AudioFileError as e:
+            raise CompanionError(f"benchmark file unreadable: {e}") from None
+        cpu += time.process_time() - t0
+        audio += res.duration
+        got, text = res.intent, res.text or res.heard
+        t = tallies[case.cls]
+        t.n += 1
+        if got == case.expect:
+            t.right += 1
+        else:
+            t.errors.append((case.path.name, text, got))
+            if case.expect is None and got is not None and got.name == "number":
+                t.numbers += 1
+    return tallies, cpu, audio
+
+
+def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
+           verbose: bool = False) -> str:
+    lines = [f"engine: {engine}", f"{'class':<14}{'files':>6}{'right':>8}{'rate':>8}"]
+    pos_n = pos_r = neg_n = neg_fa = neg_num = 0
+    for cls, t in tallies.items():
+        negative = cls in SC_NEGATIVE
+        what = "no-intent" if negative else "right"
+        lines.append(f"{cls:<14}{t.n:>6}{t.right:>8}{t.right / max(t.n, 1):>8.1%}"
+                     + (f"   ({what}; false accepts {t.n - t.right}"
+                        + (f", {t.numbers} as a bare number" if t.numbers else "") + ")"
+                        if negative else ""))
+        if negative:
+            neg_n, neg_fa, neg_num = neg_n + t.n, neg_fa + t.n - t.right, neg_num + t.numbers
+        else:
+            pos_n, pos_r = pos_n + t.n, pos_r + t.right
+        if verbose:
+            lines += [f"    {name}: heard {text!r} -> {got}" for name, text, got in t.errors]
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines += [
+        f"accuracy      {pos_r}/{pos_n} = {pos_r / max(pos_n, 1):.1%}   (target >= 97%)",
+        f"false accepts {neg_fa}/{neg_n} = {neg_fa / max(neg_n, 1):.1%}   (target <= 1%)",
+        f"  without bare numbers heard in _unknown_ (Speech Commands' unknown words include "
+        f"the digits): {neg_fa - neg_num}/{neg_n} = {(neg_fa - neg_num) / max(neg_n, 1):.1%}",
+        f"real-time factor {cpu / max(audio, 1e-9):.3f}  (CPU {cpu:.1f} s / audio "
+        f"{audio:.1f} s; target <= 0.05)",
+        f"peak RSS {rss_mb:.0f} MB  (target <= 150 MB)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""Voice activity and endpointing: cut utterances out of a frame stream.
+
+Speech starts when most of a short window of frames is voiced and the segment then
+reaches back a pre-roll, so the first consonant ("s" of "stop") is not lost. It ends
+after a short hangover of mostly unvoiced frames (~300 ms), so "pain six" is acted on
+as soon as it is said, not after a second of silence. A maximum length stops TV chatter
+from holding the door open forever."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from companion.hearing.sources import FRAME_BYTES, FRAME_SAMPLES, RATE, Frame
+
+FRAME_S = FRAME_SAMPLES / RATE
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of speech: pcm (16 kHz mono int16) from start to end, audio seconds."""
+
+    pcm: bytes
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    vad_mode: int = 2            # WebRTC aggressiveness 0 (loose) .. 3 (strict)
+    start_window: int = 4        # frames looked at to decide speech has started
+    start_voiced: int = 3        # ... of which this many must be voiced (~90 ms)
+    pre_roll: float = 0.30       # seconds of audio kept from before the start
+    hangover: float = 0.30       # trailing window that must be (nearly) unvoiced to end
+    end_voiced_max: int = 1      # voiced frames allowed in that window
+    max_length: float = 6.0      # cut an utterance this long regardless
+    min_voiced: float = 0.09     # drop segments with less voiced audio (clicks, knocks)
+
+
+class Endpointer:
+    """segments(frames) -> speech Segments, each yielded as soon as it has ended."""
+
+    def __init__(self, config: EndpointConfig = EndpointConfig()) -> None:
+        from pocketsphinx import Vad
+
+        self.config = config
+        self._vad = Vad(mode=config.vad_mode, sample_rate=RATE, frame_length=FRAME_S)
+        if self._vad.frame_bytes != FRAME_BYTES:
+            raise RuntimeError("VAD frame size differs from the source frame size")
+
+    def is_voiced(self, frame: Frame) -> bool:
+        pcm = frame.pcm
+        if len(pcm) < FRAME_BYTES:
+            pcm = pcm + bytes(FRAME_BYTES - len(pcm))
+        return bool(self._vad.is_speech(pcm))
+
+    def segments(self, frames: Iterable[Frame]) -> Iterator[Segment]:
+        c = self.config
+        pre_n = max(c.start_window, round(c.pre_roll / FRAME_S))
+        hang_n = max(1, round(c.hangover / FRAME_S))
+        max_n = round(c.max_length / FRAME_S)
+        history: deque[tuple[Frame, bool]] = deque(maxlen=pre_n)
+        current: list[tuple[Frame, bool]] = []
+        for frame in frames:
+            voiced = self.is_voiced(frame)
+            if not current:
+                history.append((frame, voiced))
+                recent = list(history)[-c.start_window:]
+                if sum(v for _, v in recent) >= c.start_voiced:
+                    current = list(history)
+                    history.clear()
+                continue
+            current.append((frame, voiced))
+            tail = current[-hang_n:]
+            ended = len(tail) == hang_n and sum(v for _, v in tail) <= c.end_voiced_max
+            if ended or len(current) >= max_n:
+                seg = self._segment(current)
+                current = []
+                if seg is not None:
+                    yield seg
+        if current:
+            seg = self._segment(current)
+            if seg is not None:
+                yield seg
+
+    def _segment(self, frames: list[tuple[Frame, bool]]) -> "Segment | None":
+        if sum(v for _, v in frames) * FRAME_S < self.config.min_voiced:
+            return None
+        return Segment(b"".join(f.pcm for f, _ in frames), frames[0][0].start,
+                       frames[-1][0].end)

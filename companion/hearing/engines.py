@@ -1,0 +1,97 @@
+"""Which recognizer to use: decided here and nowhere else.
+
+auto: Vosk when a Vosk model is installed (the configured path, else models/), otherwise
+PocketSphinx with its bundled model, so the companion works with zero downloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+from companion import paths
+from companion.errors import CompanionError
+from companion.hearing.recognizer import Recognizer
+from companion.vocabulary import Vocabulary
+
+VOSK_MODEL_NAME = "vosk-model-small-en-us-0.15"
+ENGINES = ("auto", "vosk", "pocketsphinx")
+
+
+def default_model_path() -> Path:
+    return paths.models_dir() / VOSK_MODEL_NAME
+
+
+def find_vosk_model(model_path: Union[str, Path, None] = None) -> Optional[Path]:
+    """The Vosk model to use: the path given (even if broken, so its error is shown),
+    else the default download location, else any other vosk-model-* in models/."""
+    from companion.hearing.vosk_engine import is_vosk_model
+
+    if model_path:
+        return Path(model_path).expanduser()
+    default = default_model_path()
+    if is_vosk_model(default):
+        return default
+    root = paths.models_dir()
+    if root.is_dir():
+        for p in sorted(root.glob("vosk-model-*")):
+            if p.is_dir() and is_vosk_model(p):
+                return p
+    return None
+
+
+def _vosk_importable() -> bool:
+    try:
+        import vosk  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def choose_engine(engine: str = "auto", model_path: Union[str, Path, None] = None
+                  ) -> tuple[str, Optional[Path]]:
+    """(engine name, model path or None) without loading anything."""
+    engine = (engine or "auto").lower()
+    if engine not in ENGINES:
+        raise CompanionError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    if engine == "pocketsphinx":
+        return engine, None
+    model = find_vosk_model(model_path)
+    if engine == "vosk":
+        if model is None:
+            raise CompanionError(
+                f"no Vosk model installed (looked in {paths.models_dir()}). Run "
+                "`companion model download`, pass --model PATH, or use --engine pocketsphinx.")
+        return engine, model
+    if model is not None and _vosk_importable():
+        return "vosk", model
+    return "pocketsphinx", None
+
+
+def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
+                    model_path: Union[str, Path, None] = None,
+                    strict: bool = False) -> Recognizer:
+    """Build the recognizer for the command grammar. strict=True turns grammar words the
+    model does not know into an error; otherwise they are left out and listed in
+    recognizer.missing_words for the caller to report."""
+    name, model = choose_engine(engine, model_path)
+    if name == "vosk":
+        from companion.hearing.vosk_engine import VoskRecognizer
+
+        rec: Recognizer = VoskRecognizer(vocabulary, model)  # type: ignore[arg-type]
+    else:
+        from companion.hearing.sphinx import SphinxRecognizer
+
+        rec = SphinxRecognizer(vocabulary)
+    if strict and rec.missing_words:
+        raise CompanionError(missing_words_message(rec))
+    return rec
+
+
+def missing_words_message(rec: Recognizer) -> str:
+    """Names the grammar words the model lacks and the phrases that cannot be heard."""
+    bad = set(rec.missing_words)
+    lost = [p for p in rec.vocabulary.grammar_phrases() if bad & set(p.split())]
+    shown = ", ".join(f'"{p}"' for p in lost[:6]) + (" ..." if len(lost) > 6 else "")
+    return (f"{len(bad)} word(s) of the command grammar are not in the {rec.engine} "
+            f"model's vocabulary: {', '.join(sorted(bad))}. These phrases cannot be "
+            f"heard: {shown}")

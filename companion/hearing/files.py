@@ -1,0 +1,34 @@
+"""Recognizing a whole file the way the live loop hears a stream: the first command in
+it wins (what `companion recognize` and the benchmark report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from companion.hearing.recognizer import Recognizer
+from companion.hearing.sources import WavSource
+from companion.vocabulary import Intent, Vocabulary
+
+
+@dataclass(frozen=True)
+class FileResult:
+    intent: Optional[Intent]
+    text: str          # the command phrase heard; "" when nothing was accepted
+    confidence: float  # of that command, else of the closest rejected utterance
+    heard: str         # the engine's raw guess (diagnosis)
+    duration: float    # audio seconds
+
+
+def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path) -> FileResult:
+    """Raises AudioFileError for a file that cannot be read."""
+    src = WavSource(path)
+    heard, best = "", 0.0
+    for utt in rec.utterances(src.frames(), include_rejected=True):
+        intent = vocab.parse(utt.text) if utt.text else None
+        if intent is not None:
+            return FileResult(intent, utt.text, utt.confidence, utt.raw, src.duration)
+        heard = heard or utt.raw
+        best = max(best, utt.confidence)
+    return FileResult(None, "", best, heard, src.duration)

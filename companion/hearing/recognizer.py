@@ -1,0 +1,76 @@
+"""The one small interface both recognizers share: audio in, utterances out.
+
+A recognizer is built from the command vocabulary's phrase list and knows nothing of
+routines or intents: it says which grammar phrase it heard, if any, and how sure it is.
+Rejected speech (out of grammar, noise) comes back with empty text, never a guess."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Optional
+
+from companion.hearing.endpoint import Endpointer
+from companion.hearing.sources import Frame
+from companion.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """What a recognizer made of one stretch of audio."""
+
+    text: str          # a grammar phrase, or "" when rejected
+    confidence: float  # 0..1; for rejected audio, how close it came
+    raw: str = ""      # the engine's best guess before rejection (for diagnosis only)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One endpointed utterance: text ("" if rejected), confidence, audio-time bounds."""
+
+    text: str
+    confidence: float
+    start: float
+    end: float
+    raw: str = ""
+
+
+class Recognizer(ABC):
+    """Base for the engines. Subclasses implement decode(); utterances() is the streaming
+    loop the live session uses: `for utt in rec.utterances(source.frames()): ...`."""
+
+    engine: str = "?"
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        # Grammar words the engine's model cannot say; phrases using them are left out.
+        self.missing_words: list[str] = []
+
+    def usable_phrases(self, known: "set[str] | None" = None,
+                       lookup=None) -> list[str]:
+        """The vocabulary's phrases whose words the model knows (by set or lookup
+        function); records the missing words so they can be named to the user."""
+        def has(w: str) -> bool:
+            return (w in known) if known is not None else bool(lookup(w))
+
+        missing = sorted(w for w in self.vocabulary.words() if not has(w))
+        self.missing_words = missing
+        bad = set(missing)
+        return [p for p in self.vocabulary.grammar_phrases() if not bad & set(p.split())]
+
+    @abstractmethod
+    def decode(self, pcm: bytes) -> Hearing:
+        """Recognize one complete utterance of 16 kHz mono int16 audio."""
+
+    def utterances(self, frames: Iterable[Frame], endpointer: Optional[Endpointer] = None,
+                   include_rejected: bool = False) -> Iterator[Utterance]:
+        """Endpoint the frames and decode each utterance as soon as it has ended.
+        Rejected utterances are skipped unless include_rejected (diagnosis, benchmark)."""
+        ep = endpointer or Endpointer()
+        for seg in ep.segments(frames):
+            h = self.decode(seg.pcm)
+            if h.text or include_rejected:
+                yield Utterance(h.text, h.confidence, seg.start, seg.end, h.raw)
+
+    def close(self) -> None:
+        """Free engine resources (optional)."""

@@ -1,0 +1,121 @@
+"""Audio in: frames of 16 kHz mono int16 from a WAV file or the microphone.
+
+Every frame carries its audio time (sample count / rate), so a replayed file and a live
+session look the same downstream and time in a replay is audio time, not wall time."""
+
+from __future__ import annotations
+
+import queue
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Protocol, Union
+
+import numpy as np
+
+from companion.devices import find_device
+from companion.errors import CompanionError
+from companion.hearing.resample import Resampler
+from companion.hearing.wav import read_blocks
+
+RATE = 16000
+FRAME_SAMPLES = 480  # 30 ms: the VAD's frame size at 16 kHz
+FRAME_BYTES = FRAME_SAMPLES * 2
+
+
+@dataclass(frozen=True)
+class Frame:
+    """30 ms (the last of a file may be shorter) of 16 kHz mono int16 little-endian."""
+
+    pcm: bytes
+    start: float  # audio seconds since the source began
+
+    @property
+    def end(self) -> float:
+        return self.start + len(self.pcm) / (2 * RATE)
+
+
+class Source(Protocol):
+    def frames(self) -> Iterator[Frame]: ...
+
+
+def to_int16(x: np.ndarray) -> bytes:
+    return (np.clip(x, -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes()
+
+
+class WavSource:
+    """A WAV file of any rate, width and channel count, as 16 kHz mono frames. With
+    realtime=True frames are paced to the wall clock (a replayed session); otherwise
+    they come as fast as the CPU allows. Header problems raise AudioFileError here."""
+
+    def __init__(self, path: Union[str, Path], realtime: bool = False) -> None:
+        self.path = Path(path)
+        self.realtime = realtime
+        self.info, self._blocks = read_blocks(self.path)
+
+    @property
+    def duration(self) -> float:
+        return self.info.duration
+
+    def frames(self) -> Iterator[Frame]:
+        rs = Resampler(self.info.rate, RATE)
+        pending = b""
+        n = 0  # samples emitted: the clock
+        t0 = time.monotonic()
+        for block in self._blocks:
+            pending += to_int16(rs.feed(block))
+            while len(pending) >= FRAME_BYTES:
+                frame = Frame(pending[:FRAME_BYTES], n / RATE)
+                pending = pending[FRAME_BYTES:]
+                n += FRAME_SAMPLES
+                if self.realtime:
+                    ahead = frame.end - (time.monotonic() - t0)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                yield frame
+        pending += to_int16(rs.flush())
+        for i in range(0, len(pending), FRAME_BYTES):
+            chunk = pending[i:i + FRAME_BYTES]
+            yield Frame(chunk, n / RATE)
+            n += len(chunk) // 2
+
+
+class MicSource:
+    """The microphone through sounddevice. The PortAudio callback only enqueues (it must
+    never block); frames() does the rest on the reader's thread. Audio time counts
+    samples received, so it keeps step with the audio even if the reader falls behind."""
+
+    def __init__(self, device: Union[int, str, None] = None, max_queue: int = 400) -> None:
+        # One place finds devices and lists the ones there are when the name is wrong.
+        self.device = find_device(device, "input")
+        self._q: "queue.Queue[Optional[bytes]]" = queue.Queue(maxsize=max_queue)
+        self.dropped = 0
+        self._stream = None
+
+    def _callback(self, indata, frames, time_info, status) -> None:
+        try:
+            self._q.put_nowait(bytes(indata))
+        except queue.Full:
+            self.dropped += 1  # the reader stalled; better lose audio than block PortAudio
+
+    def frames(self) -> Iterator[Frame]:
+        import sounddevice as sd
+
+        try:
+            self._stream = sd.RawInputStream(
+                samplerate=RATE, blocksize=FRAME_SAMPLES, device=self.device,
+                channels=1, dtype="int16", callback=self._callback)
+        except Exception as e:
+            raise CompanionError(f"cannot open the microphone: {e}") from None
+        n = 0
+        with self._stream:
+            while True:
+                pcm = self._q.get()
+                if pcm is None:
+                    return
+                yield Frame(pcm, n / RATE)
+                n += len(pcm) // 2
+
+    def close(self) -> None:
+        """Make frames() end (from another thread, e.g. on shutdown)."""
+        self._q.put(None)

@@ -1,0 +1,139 @@
+"""PocketSphinx with its bundled en-us model: works with zero downloads.
+
+Rejection, measured on the shared recordings (see README in this folder): a plain
+grammar forces ~90 % of other words into some command, so the grammar competes with a
+garbage branch, a loop over all 39 phones. Whatever the phone loop explains better than
+any command is rejected. Each extra phone in the loop costs `garbage_loop`, which sets
+how easily garbage wins. A second pass (free phone decoding of the same audio) gives a
+likelihood ratio per frame that becomes the confidence and an optional second gate."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+from companion.errors import CompanionError
+from companion.hearing.recognizer import Hearing, Recognizer
+from companion.vocabulary import Vocabulary
+
+PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S "
+          "SH T TH UH UW V W Y Z ZH").split()
+GARBAGE_PREFIX = "__gbg_"
+_FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"}
+_LOG_BASE = math.log(1.0001)  # PocketSphinx's log base; scores come back exponentiated
+
+
+@dataclass(frozen=True)
+class SphinxOptions:
+    garbage_weight: float = 0.5   # prior of the garbage branch against all commands
+    garbage_loop: float = 1e-4    # probability of one more garbage phone
+    verify: bool = True           # second pass for a confidence (costs CPU only on hits)
+    min_confidence: float = 0.0   # reject commands below this confidence
+    conf_center: float = -20.0    # per-frame log-likelihood ratio that maps to 0.5
+    conf_scale: float = 5.0
+    hmm: Optional[str] = None     # acoustic model dir; default the bundled en-us
+    dictionary: Optional[str] = None
+
+
+class SphinxRecognizer(Recognizer):
+    engine = "pocketsphinx"
+
+    def __init__(self, vocabulary: Vocabulary, options: SphinxOptions = SphinxOptions()) -> None:
+        super().__init__(vocabulary)
+        self.options = options
+        try:
+            from pocketsphinx import Decoder
+        except ImportError as e:
+            raise CompanionError(f"PocketSphinx is not installed ({e}); "
+                                 "pip install pocketsphinx") from None
+        kw = {}
+        if options.hmm:
+            kw["hmm"] = options.hmm
+        if options.dictionary:
+            kw["dict"] = options.dictionary
+        try:
+            self._d = Decoder(lm=None, loglevel="FATAL", bestpath=False, **kw)
+        except (RuntimeError, ValueError) as e:
+            raise CompanionError(f"PocketSphinx could not load its model: {e}") from None
+        d = self._d
+        self.phrases = self.usable_phrases(lookup=d.lookup_word)
+        if not self.phrases:
+            raise CompanionError("none of the command phrases can be said with the "
+                                 "PocketSphinx dictionary")
+        for i, p in enumerate(PHONES):
+            d.add_word(GARBAGE_PREFIX + p.lower(), p, i == len(PHONES) - 1)
+        d.add_fsg("commands", self._fsg())
+        d.activate_search("commands")
+        if options.verify:
+            d.add_allphone_file("phones", None)
+
+    def _fsg(self):
+        """Start -> one chain of words per phrase -> final, beside start -> garbage loop
+        -> final. Every phrase is equally likely; the garbage branch shares the prior."""
+        o = self.options
+        final, garbage, nxt = 1, 2, 3
+        trans: list[tuple] = []
+        p_phrase = (1.0 - o.garbage_weight) / len(self.phrases)
+        for phrase in self.phrases:
+            words = phrase.split()
+            state = 0
+            for i, w in enumerate(words):
+                if i == len(words) - 1:
+                    to = final
+                else:
+                    to, nxt = nxt, nxt + 1
+                trans.append((state, to, p_phrase if i == 0 else 1.0, w))
+                state = to
+        for p in PHONES:
+            w = GARBAGE_PREFIX + p.lower()
+            trans.append((0, garbage, o.garbage_weight / len(PHONES), w))
+            trans.append((garbage, garbage, o.garbage_loop / len(PHONES), w))
+        trans.append((garbage, final, 1.0 - o.garbage_loop))
+        return self._d.create_fsg("commands", 0, final, trans)
+
+    def _run(self, search: str, pcm: bytes) -> tuple[str, list]:
+        d = self._d
+        d.activate_search(search)
+        d.start_utt()
+        d.process_raw(pcm, no_search=False, full_utt=True)
+        d.end_utt()
+        hyp = d.hyp()
+        return (hyp.hypstr if hyp else ""), list(d.seg() or [])
+
+    def decode(self, pcm: bytes) -> Hearing:
+        if len(pcm) < 3200:  # under 0.1 s: nothing a command fits in
+            return Hearing("", 0.0)
+        text, segs = self._run("commands", pcm)
+        words = [s for s in segs if s.word not in _FILLERS and not s.word.startswith("+")]
+        if not text or GARBAGE_PREFIX in text or not words:
+            return Hearing("", 0.0, "" if GARBAGE_PREFIX in text else text)
+        text = " ".join(w.split("(")[0] for w in text.split())
+        if not self.options.verify:
+            return Hearing(text, 1.0, text)
+        conf = self._confidence(pcm, words)
+        if conf < self.options.min_confidence:
+            return Hearing("", conf, text)
+        return Hearing(text, conf, text)
+
+    def _confidence(self, pcm: bytes, words: list) -> float:
+        """Per-frame log-likelihood ratio of the command words against free phone
+        decoding over the same frames, squashed to 0..1."""
+        first, last = words[0].start_frame, words[-1].end_frame
+        cmd = sum(_log(s.ascore) for s in words)
+        _, phones = self._run("phones", pcm)
+        self._d.activate_search("commands")
+        free = 0.0
+        for s in phones:  # phones straddling the edges count pro rata
+            overlap = min(s.end_frame, last) - max(s.start_frame, first) + 1
+            if overlap > 0:
+                free += _log(s.ascore) * overlap / (s.end_frame - s.start_frame + 1)
+        lr = (cmd - free) / max(1, last - first + 1)
+        o = self.options
+        return 1.0 / (1.0 + math.exp(-(lr - o.conf_center) / o.conf_scale))
+
+
+def _log(density: float) -> float:
+    """PocketSphinx's Python API hands scores back as densities; log them again in its
+    own base so per-frame numbers keep their usual scale."""
+    return math.log(max(density, 1e-300)) / _LOG_BASE
