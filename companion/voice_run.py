@@ -59,7 +59,10 @@ def run_voice(args: argparse.Namespace) -> int:
             if not replay:  # say it out loud: there is no screen to read
                 time.sleep(speaker.say(NO_MIC, clock.now()) + 0.3)
             raise
-        recognizer = make_recognizer(cfg, Vocabulary(library.aliases()))
+        recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path)
+        if recognizer.missing_words:
+            print("companion: the speech model does not know these words, so phrases using "
+                  f"them are left out: {', '.join(recognizer.missing_words)}", file=sys.stderr)
         log = stack.enter_context(PainLog.open(cfg.data_dir))
         log.close_interrupted(time.time())
         events = stack.enter_context(_open_private(args.events)) if args.events else None
