@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import IO, Callable, Iterable, Iterator, Optional, Protocol
 
@@ -82,7 +83,8 @@ class VoiceLoop:
         self.reminders = reminders
         self.clock = clock or ManualClock()
         self.runner: Optional[Runner] = None
-        self.heard: list[Heard] = []
+        # The recent utterances only: an always-on service must not grow without end.
+        self.heard: deque[Heard] = deque(maxlen=500)
         self.sessions = 0
         self._gate_until = 0.0
         self._wall0 = time.time()
