@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "companion.cmd_log",
     "companion.cmd_run",
     "companion.cmd_config",
+    "companion.doctor",
     "companion.cmd_hearing",
 )
 
