@@ -19,7 +19,20 @@ COMMAND_MODULES = (
     "companion.cmd_config",
     "companion.doctor",
     "companion.cmd_hearing",
+    "companion.cmd_bench",
 )
+
+
+def nested_subcommands(sub, name: str, help_text: str) -> argparse._SubParsersAction:
+    """The subcommand group `name` (e.g. `bench`), created here or reused if another module
+    already registered it, so several modules can add verbs to one group."""
+    parser = sub.choices.get(name) if hasattr(sub, "choices") else None
+    if parser is None:
+        parser = sub.add_parser(name, help=help_text)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,138 @@
+"""Benchmark of the hands-free loop on replayed sessions (audio clock): end-of-speech to
+action latency, idle-listening CPU share, hold timing over a long replay, peak RSS."""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from companion.errors import CompanionError
+from companion.hearing import WavSource
+from companion.library import Library
+from companion.sessionwav import build, load_16k
+
+SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
+COMMANDS = ["pain six", "next", "hold longer", "how long left", "pain three", "repeat",
+            "shorter", "what's next", "pain seven", "back"]
+
+
+def _noise(data: Optional[Path]) -> Optional[np.ndarray]:
+    folder = (data or SPEECH) / "speech-commands" / "_silence_"
+    clips = sorted(folder.glob("*.wav"))[:20] if folder.is_dir() else []
+    return np.concatenate([load_16k(p) for p in clips]) if clips else None
+
+
+def _replay(wav: Path, engine: str, tmp: Path) -> tuple[list[dict], float, float]:
+    """Replay wav through the real `companion run --mic-file` in a child process (so its
+    CPU and memory are the companion's alone); (event records, CPU seconds, audio seconds)."""
+    events = tmp / f"{wav.stem}.jsonl"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run([sys.executable, "-m", "companion", "run", "--mic-file", str(wav),
+                        "--no-speaker", "--engine", engine, "--events", str(events),
+                        "--data-dir", str(tmp / f"log-{wav.stem}")],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise CompanionError(f"replay of {wav.name} failed: {r.stderr.strip()}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    records = [json.loads(x) for x in events.read_text().splitlines()]
+    return records, cpu, WavSource(wav).duration
+
+
+def latency(engine: str, tmp: Path, noise: Optional[np.ndarray]) -> dict:
+    """Commands every 12 s after a start; latency = when the intent acted - when the
+    phrase's audio really ended (both audio clock)."""
+    script: list[tuple[float, str]] = [(1.0, "start calves")]
+    t = 45.0  # after the intro and safety notes, so nothing is gated
+    for i in range(30):
+        script.append((t, COMMANDS[i % len(COMMANDS)]))
+        t += 12.0
+    wav = tmp / "latency.wav"
+    placed = build(script, wav, total_s=t + 5, noise=noise, noise_db=-45)
+    records, cpu, audio = _replay(wav, engine, tmp)
+    heard = [r for r in records if r["type"] == "heard" and r["intent"] and not r["gated"]]
+    lat = []
+    for p in placed:
+        match = [h for h in heard if p.start - 0.3 <= h["start"] <= p.end + 0.5]
+        if match:
+            lat.append(match[0]["at"] - p.end)
+    return {"phrases": len(placed), "acted": len(lat),
+            "p50_ms": round(1000 * statistics.median(lat), 1) if lat else None,
+            "p95_ms": round(1000 * float(np.percentile(lat, 95)), 1) if lat else None,
+            "rtf": round(cpu / audio, 4)}
+
+
+def idle(engine: str, tmp: Path, noise: Optional[np.ndarray], minutes: float) -> dict:
+    """Listening to room noise with nobody talking: CPU share and spurious commands."""
+    wav = tmp / "idle.wav"
+    build([], wav, total_s=minutes * 60, noise=noise, noise_db=-35)
+    records, cpu, audio = _replay(wav, engine, tmp)
+    acted = [r for r in records if r["type"] == "heard" and r["intent"]]
+    return {"audio_s": round(audio), "cpu_share": round(cpu / audio, 4),
+            "spurious": len(acted)}
+
+
+def hold_timing(engine: str, tmp: Path, minutes: float) -> dict:
+    """A long session replayed at full speed: how far step changes land from when they
+    were due (audio clock), over the whole replay."""
+    wav = tmp / "long.wav"
+    length = Library().find("daily").duration_s + 30
+    build([(1.0 + k * length, "start daily routine") for k in range(int(minutes * 60 // length))],
+          wav, total_s=minutes * 60)
+    records, cpu, audio = _replay(wav, engine, tmp)
+    starts = [r for r in records if r["type"] == "StepStarted"]
+    errs = [r["spoken_at"] - r["at"] for r in starts]
+    # Drift: each step's start against its session's first start plus the planned lengths
+    # of the steps before it.
+    drift, first, elapsed = [], 0.0, 0.0
+    for r in starts:
+        if r["index"] == 0:
+            first, elapsed = r["at"], 0.0
+        drift.append(abs(r["at"] - (first + elapsed)))
+        elapsed += r["seconds"]
+    ends = [r for r in records if r["type"] == "SessionEnded"]
+    return {"steps": len(starts), "max_lag_ms": round(1000 * max(errs), 1) if errs else None,
+            "drift_ms": round(1000 * max(drift), 3) if drift else None,
+            "sessions_completed": sum(1 for e in ends if e["reason"] == "completed"),
+            "audio_s": round(audio)}
+
+
+def run(engine: str = "pocketsphinx", minutes: float = 30.0, data: Optional[Path] = None
+        ) -> dict:
+    noise = _noise(data)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        figures = {"engine": engine, "latency": latency(engine, tmp, noise),
+                   "idle": idle(engine, tmp, noise, min(minutes, 10.0)),
+                   "hold_timing": hold_timing(engine, tmp, minutes)}
+    # The largest companion process among the replays.
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                                   1)
+    return figures
+
+
+def table(f: dict) -> str:
+    lat, idl, hold = f["latency"], f["idle"], f["hold_timing"]
+    rows = [
+        ("end of speech -> action p50", f"{lat['p50_ms']} ms", "<= 300 ms"),
+        ("end of speech -> action p95", f"{lat['p95_ms']} ms", ""),
+        ("commands acted on", f"{lat['acted']}/{lat['phrases']}", ""),
+        ("RTF with commands", f"{lat['rtf']}", "<= 0.05"),
+        ("idle listening CPU share", f"{idl['cpu_share']} ({idl['audio_s']} s of noise)",
+         "<= 0.05"),
+        ("spurious commands while idle", f"{idl['spurious']}", "0"),
+        ("hold timing drift", f"{hold['drift_ms']} ms over {hold['audio_s']} s, "
+         f"{hold['steps']} steps", "<= 20 ms"),
+        ("cue lag behind its due time", f"{hold['max_lag_ms']} ms worst (one 30 ms frame)", ""),
+        ("peak RSS (companion process)", f"{f['peak_rss_mb']} MB", "<= 150 MB"),
+    ]
+    w = max(len(r[0]) for r in rows)
+    return "\n".join(f"{a:<{w}}  {b:<40} {c}" for a, b, c in rows)
