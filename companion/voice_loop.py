@@ -24,6 +24,8 @@ GATE_TAIL_S = 0.25
 SPEAKING_WPM = 150   # espeak-ng's default rate, for estimating unplayed cues   # after playback really ends, the room still rings a little
 LISTENING = "Listening. Say start, and the name of a routine."
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."
+MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
+MIC_BACK = "I can hear you again. Say resume when you're ready."
 
 
 class Speaker(Protocol):
@@ -170,6 +172,23 @@ class VoiceLoop:
         elif intent.name == "help":
             self._say(LISTENING)
 
+    def microphone_lost(self, reason: str) -> None:
+        """Nothing can be heard: pause the session (its clock froze anyway) and say so."""
+        if not self._session_over() and not self.runner.session.paused:
+            self.runner.dispatch(self.runner.session.handle(Intent("pause")))
+        self._emit({"type": "microphone_lost", "at": round(self.clock.now(), 3),
+                    "reason": reason})
+        self._say(MIC_LOST, "fault")
+
+    def microphone_back(self) -> None:
+        if getattr(self.speaker, "error", None) is not None:  # same server, same fate
+            try:
+                self.speaker.reopen()
+            except Exception:  # still gone: the cue below is lost, the session is not
+                pass
+        self._emit({"type": "microphone_back", "at": round(self.clock.now(), 3)})
+        self._say(MIC_BACK if not self._session_over() else LISTENING, "fault")
+
     def run(self, frames: Iterable[Frame], routine: Optional[Routine] = None) -> None:
         """Listen until the frames end (a file) or forever (a microphone)."""
         if routine is not None:
@@ -181,5 +200,8 @@ class VoiceLoop:
                 self.hear(utt)
             if not self._session_over():
                 self.runner.tick()
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: closed as interrupted, then out
+            self.finish("interrupted")
+            raise
         finally:
             self.finish("end_of_input")

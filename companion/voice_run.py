@@ -13,6 +13,7 @@ from companion import config, cues, trends
 from companion.clock import ManualClock
 from companion.errors import CompanionError
 from companion.library import Library
+from companion.mic_watch import watched
 from companion.safe_log import SafeLog
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
@@ -74,7 +75,10 @@ def run_voice(args: argparse.Namespace) -> int:
                          reminders=lambda: trends.reminders(log, time.time()))
         try:
             with sigterm_as_interrupt():
-                loop.run(source.frames(), routine)
+                frames = source.frames() if replay else watched(
+                    source, lambda: MicSource(cfg.input_device), loop.microphone_lost,
+                    loop.microphone_back)
+                loop.run(frames, routine)
         except KeyboardInterrupt:
             loop.finish("interrupted")
             return 130

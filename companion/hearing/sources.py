@@ -6,6 +6,7 @@ session look the same downstream and time in a replay is audio time, not wall ti
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,16 +81,23 @@ class WavSource:
             n += len(chunk) // 2
 
 
+class MicrophoneLost(CompanionError):
+    """The microphone stopped delivering audio (unplugged, or its sound server died)."""
+
+
 class MicSource:
     """The microphone through sounddevice. The PortAudio callback only enqueues (it must
     never block); frames() does the rest on the reader's thread. Audio time counts
-    samples received, so it keeps step with the audio even if the reader falls behind."""
+    samples received, so it keeps step with the audio even if the reader falls behind.
+    If no audio arrives for stall_s seconds, frames() raises MicrophoneLost."""
 
-    def __init__(self, device: Union[int, str, None] = None, max_queue: int = 400) -> None:
+    def __init__(self, device: Union[int, str, None] = None, max_queue: int = 400,
+                 stall_s: float = 1.5) -> None:
         # One place finds devices and lists the ones there are when the name is wrong.
         self.device = find_device(device, "input")
         self._q: "queue.Queue[Optional[bytes]]" = queue.Queue(maxsize=max_queue)
         self.dropped = 0
+        self.stall_s = stall_s
         self._stream = None
 
     def _callback(self, indata, frames, time_info, status) -> None:
@@ -105,17 +113,45 @@ class MicSource:
             self._stream = sd.RawInputStream(
                 samplerate=RATE, blocksize=FRAME_SAMPLES, device=self.device,
                 channels=1, dtype="int16", callback=self._callback)
+            self._stream.start()
         except Exception as e:
             raise CompanionError(f"cannot open the microphone: {e}") from None
         n = 0
-        with self._stream:
+        try:
             while True:
-                pcm = self._q.get()
+                try:
+                    pcm = self._q.get(timeout=self.stall_s)
+                except queue.Empty:
+                    raise MicrophoneLost(f"no audio from the microphone for {self.stall_s} s")
                 if pcm is None:
                     return
                 yield Frame(pcm, n / RATE)
                 n += len(pcm) // 2
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Close the stream off this thread: PortAudio can hang closing a stream whose
+        device has gone, and the session must not hang with it."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
 
     def close(self) -> None:
         """Make frames() end (from another thread, e.g. on shutdown)."""
-        self._q.put(None)
+        try:
+            self._q.put_nowait(None)
+        except queue.Full:  # the reader is behind; drop one block to make room
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                pass
+            self._q.put_nowait(None)
+
+
+def _close_quietly(stream) -> None:
+    try:
+        stream.abort()
+        stream.close()
+    except Exception:  # the device is gone; there is nothing left to tell anyone
+        pass

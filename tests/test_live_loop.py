@@ -1,0 +1,139 @@
+"""The hands-free loop through a real PortAudio device (the virtual sound card): phrases are
+played into the virtual microphone while the companion runs, and the log is checked. And the
+same session replayed from a file through --mic-file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from companion.sessionwav import build
+from companion.store import PainLog
+
+SCRIPT = [(1.0, "start neck routine"), (40.0, "pain six"), (46.0, "next"),
+          (52.0, "hold longer"), (58.0, "stop")]
+
+
+def companion(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "companion", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def events(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def check_session(log_dir: Path, ev: list[dict]) -> None:
+    heard = [e["intent"] for e in ev if e["type"] == "heard" and not e["gated"]]
+    for intent in ("start_routine", "pain", "next", "hold_longer", "stop"):
+        assert intent in heard, (intent, heard)
+    with PainLog.open(log_dir) as log:
+        (session,) = log.sessions()
+        assert session["routine"] == "neck" and session["end_reason"] == "stopped"
+        ratings = log.ratings()
+        assert [r["value"] for r in ratings] == [6] and ratings[0]["area"] == "neck"
+
+
+@pytest.fixture(scope="module")
+def session_wav(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wav") / "session.wav"
+    build(SCRIPT, out, total_s=64)
+    return out
+
+
+def test_replayed_session_from_a_file(tmp_path, session_wav):
+    ev = tmp_path / "events.jsonl"
+    out = tmp_path / "said.wav"
+    p = companion("run", "--mic-file", str(session_wav), "--speaker-file", str(out),
+                  "--events", str(ev), "--data-dir", str(tmp_path / "data"))
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    check_session(tmp_path / "data", events(ev))
+    said = [e for e in events(ev) if e["type"] == "cue"]
+    assert any(e["text"] == "Six, logged." for e in said)
+    assert out.stat().st_size > 16000 * 2 * 10  # the companion's speech was written
+
+
+@pytest.mark.skipif(shutil.which("pw-play") is None, reason="pw-play missing (pipewire-bin)")
+def test_live_session_through_the_virtual_sound_card(tmp_path, session_wav, virtual_audio):
+    ev = tmp_path / "events.jsonl"
+    p = companion("run", "--events", str(ev), "--data-dir", str(tmp_path / "data"),
+                  env={**os.environ, "COMPANION_CACHE_DIR": str(tmp_path / "cache")})
+    try:
+        deadline = time.monotonic() + 60
+        while not any(e["type"] == "cue" for e in events(ev)):  # listening and greeting
+            assert p.poll() is None, p.communicate()[1]
+            assert time.monotonic() < deadline, "the companion never started listening"
+            time.sleep(0.2)
+        subprocess.run(["pw-play", "--target", "vmic_in", str(session_wav)], check=True,
+                       timeout=120)
+        deadline = time.monotonic() + 20
+        while not any(e["type"] == "SessionEnded" for e in events(ev)):
+            assert time.monotonic() < deadline, [e for e in events(ev) if e["type"] == "heard"]
+            time.sleep(0.2)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=30)
+    check_session(tmp_path / "data", events(ev))
+    spoken = [e for e in events(ev) if e["type"] == "cue"]
+    assert any(e["text"] == "Six, logged." for e in spoken)
+
+
+def _start_card_in(runtime_dir: str) -> list[int]:
+    """Start the virtual card again under the same runtime dir (the mic 'plugged back')."""
+    os.makedirs(runtime_dir, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("AUDIO_PIDS",)}
+    env["XDG_RUNTIME_DIR"] = runtime_dir
+    cmd = '. "$0" >&2 || exit 1; printf "%s" "$AUDIO_PIDS"'
+    from audio_env import start_script
+
+    r = subprocess.run(["bash", "-c", cmd, str(start_script())], env=env, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    return [int(p) for p in r.stdout.split()]
+
+
+@pytest.mark.skipif(shutil.which("pipewire") is None, reason="pipewire not installed")
+def test_microphone_that_vanishes_pauses_and_recovers(tmp_path, virtual_audio):
+    import audio_env
+
+    va = audio_env.start()  # a card of its own, to unplug
+    ev = tmp_path / "events.jsonl"
+    env = {**os.environ, **va.env, "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
+    p = companion("run", "neck", "--events", str(ev), "--data-dir", str(tmp_path / "data"),
+                  env=env)
+    pids: list[int] = []
+    try:
+        wait_for(ev, p, lambda e: e["type"] == "StepStarted", 60)
+        audio_env.stop(va)  # unplugged
+        wait_for(ev, p, lambda e: e["type"] == "microphone_lost", 20)
+        wait_for(ev, p, lambda e: e["type"] == "Paused", 5)
+        pids = _start_card_in(va.env["XDG_RUNTIME_DIR"])  # plugged back in
+        wait_for(ev, p, lambda e: e["type"] == "microphone_back", 30)
+        assert p.poll() is None
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=30)
+        audio_env.stop(audio_env.VirtualAudio(va.env, pids))
+    with PainLog.open(tmp_path / "data") as log:
+        (session,) = log.sessions()
+        assert session["end_reason"] == "interrupted"
+
+
+def wait_for(ev: Path, p: subprocess.Popen, pred, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in events(ev) if pred(e)]
+        if found:
+            return found[0]
+        assert p.poll() is None, p.communicate()[1][-2000:]
+        time.sleep(0.1)
+    raise AssertionError(f"timed out; events: {[e['type'] for e in events(ev)][-15:]}")
