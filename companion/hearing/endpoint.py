@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+import numpy as np
+
 from companion.hearing.sources import FRAME_BYTES, FRAME_SAMPLES, RATE, Frame
 
 FRAME_S = FRAME_SAMPLES / RATE
@@ -36,6 +38,9 @@ class EndpointConfig:
     end_voiced_max: int = 1      # voiced frames allowed in that window
     max_length: float = 6.0      # cut an utterance this long regardless
     min_voiced: float = 0.09     # drop segments with less voiced audio (clicks, knocks)
+    noise_margin_db: float = 8.0  # voiced frames must beat the noise floor by this; 0 = off
+    noise_window: float = 3.0    # seconds of history the floor is taken from
+    noise_warmup: float = 1.0    # trust the VAD alone until this much history exists
 
 
 class Endpointer:
@@ -48,12 +53,23 @@ class Endpointer:
         self._vad = Vad(mode=config.vad_mode, sample_rate=RATE, frame_length=FRAME_S)
         if self._vad.frame_bytes != FRAME_BYTES:
             raise RuntimeError("VAD frame size differs from the source frame size")
+        self._energies: deque[float] = deque(maxlen=max(1, round(config.noise_window / FRAME_S)))
 
     def is_voiced(self, frame: Frame) -> bool:
         pcm = frame.pcm
         if len(pcm) < FRAME_BYTES:
             pcm = pcm + bytes(FRAME_BYTES - len(pcm))
-        return bool(self._vad.is_speech(pcm))
+        x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+        energy = 10.0 * np.log10(float(np.mean(x * x)) + 1.0)
+        history = self._energies
+        history.append(energy)
+        if not self._vad.is_speech(pcm):
+            return False
+        c = self.config
+        if c.noise_margin_db <= 0 or len(history) * FRAME_S < c.noise_warmup:
+            return True
+        floor = float(np.percentile(history, 10))
+        return energy >= floor + c.noise_margin_db
 
     def segments(self, frames: Iterable[Frame]) -> Iterator[Segment]:
         c = self.config

@@ -1,0 +1,69 @@
+"""Rebuild the WAV fixtures in this folder (run from the repo root):
+
+    python tests/audio/make_fixtures.py [../shared/data/speech]
+
+Names say what a file must produce: `<intent>[-<value>]__<origin>.wav`, `none__*` for
+audio that must produce no command. Recorded files are drawn with a fixed seed from the
+benchmark's *test* speakers (never the dev half thresholds were tuned on); synthetic ones
+are espeak-ng phrases mixed with recorded noise."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+import zlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+from companion.hearing import synth  # noqa: E402
+
+SC = {"stop": "stop", "yes": "yes", "no": "no", "go": "resume"}
+NEG = {"up": 3, "down": 3, "on": 2, "off": 2, "_unknown_": 3, "_silence_": 4}
+SYNTH = [  # phrase, fixture intent label, voice, speed, SNR dB
+    ("pain six", "pain-6", "en-us+m3", 150, 20), ("hold longer", "hold_longer", "en-us+f3", 175, 20),
+    ("start neck routine", "start_routine-neck", "en-gb+m1", 150, 20),
+    ("next", "next", "en-us+f2", 130, 10), ("how long left", "how_long", "en-us+m3", 175, 10),
+    ("pause", "pause", "en-gb+m1", 175, 10), ("go back", "back", "en-us+f3", 130, 20),
+    ("what's next", "whats_next", "en-us+m3", 130, 10), ("it's sharp", "safety-sharp", "en-us+f2", 150, 20),
+    ("seven out of ten", "pain-7", "en-gb+m1", 130, 20), ("keep going", "resume", "en-us+f3", 150, 10),
+    ("how am i doing", "how_am_i_doing", "en-us+f2", 175, 20),
+]
+
+
+def test_split(key: str) -> bool:
+    return zlib.crc32(key.encode()) % 2 == 1  # the benchmark's "test" half
+
+
+def main(data: Path) -> None:
+    rng = random.Random(20261122)
+    for old in HERE.glob("*.wav"):
+        old.unlink()
+    sc = data / "speech-commands"
+    for word, intent in SC.items():
+        files = [p for p in sorted((sc / word).glob("*.wav"))
+                 if test_split(p.name.split("_nohash")[0])]
+        for i, p in enumerate(rng.sample(files, 4)):
+            shutil.copy(p, HERE / f"{intent}__sc-{word}-{i}.wav")
+    for word, n in NEG.items():
+        files = [p for p in sorted((sc / word).glob("*.wav"))
+                 if word == "_silence_" or test_split(p.name.split("_nohash")[0])]
+        for i, p in enumerate(rng.sample(files, n)):
+            shutil.copy(p, HERE / f"none__sc-{word.strip('_')}-{i}.wav")
+    fsdd = data / "fsdd-digits"
+    for d in range(10):
+        speaker = "jackson" if d % 2 else "nicolas"
+        takes = [p for p in sorted(fsdd.glob(f"{d}_{speaker}_*.wav"))
+                 if int(p.stem.split("_")[2]) % 2 == 1]
+        shutil.copy(rng.choice(takes), HERE / f"number-{d}__fsdd-{speaker}.wav")
+    noises = sorted((sc / "_silence_").glob("*.wav"))
+    for phrase, label, voice, speed, snr in SYNTH:
+        out = HERE / f"{label}__espeak-{voice.replace('+', '-')}-{speed}-{snr}dB.wav"
+        synth.make_noisy_phrase(phrase, voice, speed, rng.choice(noises), snr, out)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else
+         HERE.parent.parent.parent / "shared" / "data" / "speech")

@@ -1,0 +1,179 @@
+"""`companion recognize` and `companion model download` as a user runs them: real
+subprocesses, bad input of every kind, a loopback HTTP server for the download."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from companion.hearing import download
+from companion.hearing.engines import VOSK_MODEL_NAME
+
+AUDIO = Path(__file__).parent / "audio"
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = dict(os.environ)
+    e.update(COMPANION_MODELS_DIR=str(tmp_path / "models"),
+             COMPANION_CONFIG_DIR=str(tmp_path / "config"),
+             COMPANION_CACHE_DIR=str(tmp_path / "cache"),
+             COMPANION_DATA_DIR=str(tmp_path / "data"))
+    return e
+
+
+def companion(env, *args, timeout=120):
+    p = subprocess.run([sys.executable, "-m", "companion", *args], env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in p.stderr, p.stderr
+    return p
+
+
+def test_recognize_prints_one_json_line_per_file_and_survives_bad_ones(env, tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00")
+    alaw = tmp_path / "alaw.wav"
+    alaw.write_bytes(b"RIFF\x2c\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x06\x00\x01\x00"
+                     b"\x40\x1f\x00\x00\x40\x1f\x00\x00\x01\x00\x08\x00data\x08\x00\x00\x00"
+                     + bytes(8))
+    good = AUDIO / "stop__sc-stop-0.wav"
+    p = companion(env, "recognize", str(empty), str(good), str(corrupt), str(alaw),
+                  str(tmp_path / "missing.wav"), "--engine", "pocketsphinx")
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [x["file"] for x in lines] == [str(empty), str(good), str(corrupt), str(alaw),
+                                          str(tmp_path / "missing.wav")]
+    assert "empty" in lines[0]["error"]
+    assert lines[1]["intent"] == "stop" and lines[1]["text"] == "stop"
+    assert set(lines[1]) == {"file", "text", "intent", "value", "confidence"}
+    assert 0.0 <= lines[1]["confidence"] <= 1.0
+    assert "corrupt or truncated" in lines[2]["error"]
+    assert "unsupported sample format" in lines[3]["error"]
+    assert "cannot open" in lines[4]["error"]
+    assert p.returncode != 0
+
+
+def test_recognize_number_with_value(env):
+    p = companion(env, "recognize", str(AUDIO / "number-7__fsdd-jackson.wav"))
+    line = json.loads(p.stdout)
+    assert (line["intent"], line["value"]) == ("number", 7)
+    assert p.returncode == 0
+
+
+def test_missing_model_dir_is_a_clear_error(env, tmp_path):
+    p = companion(env, "recognize", "--engine", "vosk", "--model", str(tmp_path / "nope"),
+                  str(AUDIO / "stop__sc-stop-0.wav"))
+    assert p.returncode != 0 and "no Vosk model at" in p.stderr
+    p = companion(env, "recognize", "--engine", "vosk", str(AUDIO / "stop__sc-stop-0.wav"))
+    assert p.returncode != 0 and "companion model download" in p.stderr
+
+
+def test_static_graph_model_is_refused_by_name(env, tmp_path):
+    big = tmp_path / "vosk-model-en-us-0.22"
+    (big / "am").mkdir(parents=True)
+    (big / "am" / "final.mdl").write_bytes(b"x")
+    (big / "graph").mkdir()
+    (big / "graph" / "HCLG.fst").write_bytes(b"x")
+    p = companion(env, "recognize", "--engine", "vosk", "--model", str(big),
+                  str(AUDIO / "stop__sc-stop-0.wav"))
+    assert p.returncode != 0
+    assert "static graph" in p.stderr and "HCLr.fst" in p.stderr
+
+
+# ---- model download against a loopback server ------------------------------------
+
+def _model_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name in ("am/final.mdl", "graph/HCLr.fst", "graph/Gr.fst", "graph/words.txt",
+                     "conf/model.conf"):
+            z.writestr(f"{VOSK_MODEL_NAME}/{name}", f"fake {name}\n" * 200)
+    return buf.getvalue()
+
+
+class _Server:
+    """Serves one zip with HTTP Range support and records the Range headers it saw."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload, self.ranges = payload, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                rng = self.headers.get("Range")
+                outer.ranges.append(rng)
+                start = int(rng.split("=")[1].rstrip("-")) if rng else 0
+                body = outer.payload[start:]
+                self.send_response(206 if rng else 200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/model.zip"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_download_resumes_verifies_and_installs_atomically(tmp_path):
+    payload = _model_zip()
+    sha = hashlib.sha256(payload).hexdigest()
+    srv = _Server(payload)
+    try:
+        part = tmp_path / f"{VOSK_MODEL_NAME}.zip.part"
+        part.write_bytes(payload[:1000])  # an earlier, interrupted try
+        path = download.download_model(tmp_path, url=srv.url, sha256=sha, size=len(payload))
+    finally:
+        srv.close()
+    assert srv.ranges == ["bytes=1000-"]
+    assert path == tmp_path / VOSK_MODEL_NAME and (path / "am" / "final.mdl").is_file()
+    assert not part.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".unpack-")]
+    # Installed: no network needed any more (the server is gone).
+    assert download.download_model(tmp_path, url=srv.url, sha256=sha) == path
+
+
+def test_download_checksum_mismatch_installs_nothing(env, tmp_path):
+    srv = _Server(_model_zip())
+    try:
+        p = companion(env, "model", "download", "--dest", str(tmp_path / "m"), "--url",
+                      srv.url, "--sha256", "0" * 64)
+    finally:
+        srv.close()
+    assert p.returncode != 0 and "does not match the pinned checksum" in p.stderr
+    assert not (tmp_path / "m" / VOSK_MODEL_NAME).exists()
+    assert not list((tmp_path / "m").glob("*.part"))
+
+
+def test_download_without_network_says_so(env, tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connection refused, like no network
+    p = companion(env, "model", "download", "--dest", str(tmp_path / "m"), "--url",
+                  f"http://127.0.0.1:{port}/model.zip", "--sha256", "0" * 64)
+    assert p.returncode != 0
+    assert "cannot download" in p.stderr and "network" in p.stderr
+
+
+def test_pinned_checksum_is_well_formed():
+    assert len(download.MODEL_SHA256) == 64 and int(download.MODEL_SHA256, 16) >= 0
+    assert download.MODEL_URL.endswith(f"{VOSK_MODEL_NAME}.zip")
