@@ -24,6 +24,11 @@ def register(sub, common) -> None:
     lp.add_argument("--minutes", type=float, default=30.0, help="length of the long replay")
     lp.add_argument("--json", action="store_true", help="print the figures as JSON")
     lp.set_defaults(func=cmd_loop)
+    st = bench.add_parser("startup", help="live on the default devices: time to listening, "
+                                          "idle CPU and memory")
+    st.add_argument("--idle-seconds", type=float, default=20.0)
+    st.add_argument("--json", action="store_true", help="print the figures as JSON")
+    st.set_defaults(func=cmd_startup)
     sp = bench.add_parser("speech", help="cue time-to-first-audio, render time, memory "
                                          "(runs scripts/bench_speech.py)")
     sp.add_argument("--virtual-audio", action="store_true",
@@ -42,6 +47,17 @@ def cmd_loop(args: argparse.Namespace) -> int:
 
     figures = loop_bench.run(args.engine, args.minutes)
     print(json.dumps(figures, indent=2) if args.json else loop_bench.table(figures))
+    return 0
+
+
+def cmd_startup(args: argparse.Namespace) -> int:
+    from companion import startup_bench
+
+    try:
+        figures = startup_bench.run(args.idle_seconds)
+    except RuntimeError as e:
+        raise CompanionError(f"{e}. Check the devices with `companion doctor`.") from None
+    print(json.dumps(figures, indent=2) if args.json else startup_bench.table(figures))
     return 0
 
 
@@ -69,6 +85,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     runs = [
         _run("recognition", me + ["recognition"] + (["--limit", "20"] if args.quick else [])),
         _run("loop", me + ["loop"] + (["--minutes", "10"] if args.quick else [])),
+        _run("startup", me + ["startup"]),
         _run("speech", [sys.executable, str(_speech_script())]
              + (["--virtual-audio"] if args.virtual_audio else [])),
     ]

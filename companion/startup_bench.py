@@ -1,0 +1,89 @@
+"""Start-up and idle figures of a live `companion run` on the real default devices (a Pi's,
+or the virtual sound card): time to listening, then CPU share and memory while it listens
+to a quiet room. These are the figures of the README's resource budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its children (the speech playback process is one)."""
+    out = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            for child in f.read().split():
+                out += _tree(int(child))
+    except OSError:
+        pass
+    return out
+
+
+def _kb(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+    return 0
+
+
+def run(idle_s: float = 20.0) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        ev = Path(d) / "events.jsonl"
+        t0 = time.monotonic()
+        p = subprocess.Popen([sys.executable, "-m", "companion", "run", "--events", str(ev),
+                              "--data-dir", str(Path(d) / "data")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            while not (ev.exists() and '"type": "cue"' in ev.read_text()):
+                if p.poll() is not None:
+                    raise RuntimeError(f"companion run exited: {p.stderr.read()[-500:]}")
+                if time.monotonic() - t0 > 120:
+                    raise RuntimeError("companion run did not start listening in 120 s")
+                time.sleep(0.02)
+            ready = time.monotonic() - t0
+            time.sleep(3.0)  # let the greeting finish playing
+            procs = _tree(p.pid)
+            c0 = sum(_cpu_s(q) for q in procs)
+            w0 = time.monotonic()
+            time.sleep(idle_s)
+            cpu = sum(_cpu_s(q) for q in procs) - c0
+            wall = time.monotonic() - w0
+            rss = {q: _kb(q, "VmRSS") for q in procs}
+            hwm = _kb(p.pid, "VmHWM")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=30)
+    return {"startup_to_listening_s": round(ready, 2), "idle_cpu_share": round(cpu / wall, 4),
+            "idle_rss_mb_main": round(rss[p.pid] / 1024, 1),
+            "idle_rss_mb_all": round(sum(rss.values()) / 1024, 1),
+            "peak_rss_mb_main": round(hwm / 1024, 1), "processes": len(procs)}
+
+
+def table(f: dict) -> str:
+    rows = [("start-up to listening", f"{f['startup_to_listening_s']} s"),
+            ("idle CPU share (all processes)", f"{f['idle_cpu_share']} of one core"),
+            ("idle RSS, main process", f"{f['idle_rss_mb_main']} MB"),
+            ("idle RSS, with speech process", f"{f['idle_rss_mb_all']} MB"),
+            ("peak RSS, main process", f"{f['peak_rss_mb_main']} MB")]
+    w = max(len(a) for a, _ in rows)
+    return "\n".join(f"{a:<{w}}  {b}" for a, b in rows)
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
