@@ -14,6 +14,7 @@ from companion.clock import ManualClock
 from companion.errors import CompanionError
 from companion.library import Library
 from companion.mic_watch import watched
+from companion.runlock import single_run
 from companion.safe_log import SafeLog
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
@@ -65,6 +66,7 @@ def run_voice(args: argparse.Namespace) -> int:
             print("companion: the speech model does not know these words, so phrases using "
                   f"them are left out: {', '.join(recognizer.missing_words)}", file=sys.stderr)
         log = stack.enter_context(PainLog.open(cfg.data_dir))
+        stack.enter_context(single_run(log.path.parent))
         log.close_interrupted(time.time())
         events = stack.enter_context(_open_private(args.events)) if args.events else None
         if hasattr(speaker, "prerender"):

@@ -93,3 +93,21 @@ def _read_until(p: subprocess.Popen, text: str, timeout: float = 30) -> str:
             break
         seen += line
     return seen
+
+
+def test_a_second_run_on_the_same_log_is_refused_and_leaves_the_first_alone(tmp_path):
+    first = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--text",
+                              "--data-dir", str(tmp_path)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first.stdin.write("pain 2\n")
+    first.stdin.flush()
+    assert "Two, logged." in _read_until(first, "Two, logged.")
+    second = companion("run", "neck", "--text", "--data-dir", str(tmp_path), stdin="")
+    assert second.returncode != 0 and "already running" in second.stderr
+    with PainLog.open(tmp_path) as log:
+        assert log.sessions()[0]["ended_at"] is None  # still running, not "interrupted"
+    first.stdin.write("stop\n")
+    first.stdin.close()
+    first.wait(timeout=30)
+    with PainLog.open(tmp_path) as log:
+        assert log.sessions()[0]["end_reason"] == "stopped"
