@@ -66,7 +66,11 @@ def build(script: Sequence[tuple[float, Union[str, np.ndarray]]], out: Union[str
         i = int(t * RATE)
         track[i:i + len(clip)] += clip[: max(0, length - i)]
         placed.append(Placed(text, t, t + len(clip) / RATE))
-    if noise is not None and len(noise):
+    if noise is None or not len(noise):
+        # A real microphone is never digitally silent: give it a faint self-noise floor.
+        noise = np.random.default_rng(0).normal(0.0, 1.0, RATE * 10)
+        noise_db = min(noise_db, -60.0)
+    if len(noise):
         reps = int(np.ceil(length / len(noise)))
         n = np.tile(noise, reps)[:length]
         rms = float(np.sqrt(np.mean(n ** 2))) or 1e-12
