@@ -55,6 +55,11 @@ def register(sub, common) -> None:
                    help="speakers to use (dev/test are disjoint halves)")
     b.add_argument("--no-synth", action="store_true", help="skip the espeak-ng phrases")
     b.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    b.add_argument("--garbage-loop", type=float, metavar="P",
+                   help="PocketSphinx: probability of each further garbage phone "
+                        "(lower accepts more)")
+    b.add_argument("--garbage-weight", type=float, metavar="W",
+                   help="PocketSphinx: prior of the garbage branch")
     b.set_defaults(func=cmd_bench)
 
 
@@ -78,10 +83,18 @@ def _vocabulary():
 
 
 def _recognizer(args, vocab):
+    from dataclasses import replace
+
     from companion.hearing.engines import make_recognizer, missing_words_message
+    from companion.hearing.sphinx import SphinxOptions
 
     engine, model = _settings(args)
-    rec = make_recognizer(vocab, engine, model)
+    opts = SphinxOptions()
+    if getattr(args, "garbage_loop", None) is not None:
+        opts = replace(opts, garbage_loop=args.garbage_loop)
+    if getattr(args, "garbage_weight", None) is not None:
+        opts = replace(opts, garbage_weight=args.garbage_weight)
+    rec = make_recognizer(vocab, engine, model, sphinx_options=opts)
     if rec.missing_words:
         print(f"companion: warning: {missing_words_message(rec)}", file=sys.stderr)
     return rec

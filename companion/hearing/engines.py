@@ -69,7 +69,7 @@ def choose_engine(engine: str = "auto", model_path: Union[str, Path, None] = Non
 
 def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
                     model_path: Union[str, Path, None] = None,
-                    strict: bool = False) -> Recognizer:
+                    strict: bool = False, sphinx_options=None) -> Recognizer:
     """Build the recognizer for the command grammar. strict=True turns grammar words the
     model does not know into an error; otherwise they are left out and listed in
     recognizer.missing_words for the caller to report."""
@@ -79,9 +79,9 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
 
         rec: Recognizer = VoskRecognizer(vocabulary, model)  # type: ignore[arg-type]
     else:
-        from companion.hearing.sphinx import SphinxRecognizer
+        from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer
 
-        rec = SphinxRecognizer(vocabulary)
+        rec = SphinxRecognizer(vocabulary, sphinx_options or SphinxOptions())
     if strict and rec.missing_words:
         raise CompanionError(missing_words_message(rec))
     return rec
