@@ -24,7 +24,7 @@ from companion.hearing import synth
 from companion.hearing.recognizer import Recognizer
 from companion.hearing.files import recognize_file
 from companion.hearing.wav import AudioFileError
-from companion.vocabulary import Intent, Vocabulary
+from companion.vocabulary import NUMBER_WORDS, Intent, Vocabulary
 
 SC_POSITIVE = {"stop": Intent("stop"), "yes": Intent("yes"), "no": Intent("no"),
                "go": Intent("resume")}
@@ -44,7 +44,7 @@ class Case:
 class Tally:
     n: int = 0
     right: int = 0            # positives: the expected intent; negatives: nothing
-    numbers: int = 0          # _unknown_ clips heard as a bare number (see report)
+    wrong: int = 0            # positives heard as a different command
     errors: list = field(default_factory=list)
 
 
@@ -70,10 +70,21 @@ def recorded_cases(data: Path, split: str, limit: Optional[int]) -> list[Case]:
         raise CompanionError(f"no speech recordings at {data} (need speech-commands/ and "
                              "fsdd-digits/); pass --data DIR")
     out: list[Case] = []
+    spoken_digits: list[Case] = []
     for word, intent in list(SC_POSITIVE.items()) + [(w, None) for w in SC_NEGATIVE]:
-        files = sorted((sc / word).glob("*.wav"))
-        cases = [Case(p, word, intent, _split(p.name.split("_nohash")[0])) for p in files]
+        cases = []
+        for p in sorted((sc / word).glob("*.wav")):
+            # Names are [word_]<speaker>_nohash_<n>.wav; _unknown_ holds six/nine/five/
+            # four, which the companion must hear as numbers: they count as positives.
+            said = p.name.split("_")[0]
+            case = Case(p, word, intent, _split(p.name.split("_nohash")[0].split("_")[-1]))
+            if word == "_unknown_" and said in NUMBER_WORDS:
+                spoken_digits.append(Case(p, "sc numbers", Intent(
+                    "number", NUMBER_WORDS.index(said)), case.split))
+            else:
+                cases.append(case)
         out += _take(cases, split, limit)
+    out += _take(spoken_digits, split, limit)
     for d in range(10):
         files = sorted(fsdd.glob(f"{d}_*.wav"), key=lambda p: (p.stem.split("_")[1],
                                                                 int(p.stem.split("_")[2])))
@@ -131,34 +142,32 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case]
             t.right += 1
         else:
             t.errors.append((case.path.name, text, got))
-            if case.cls == "_unknown_" and got is not None and got.name == "number":
-                t.numbers += 1
+            if case.expect is not None and got is not None:
+                t.wrong += 1
     return tallies, cpu, audio
 
 
 def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
            verbose: bool = False) -> str:
     lines = [f"engine: {engine}", f"{'class':<14}{'files':>6}{'right':>8}{'rate':>8}"]
-    pos_n = pos_r = neg_n = neg_fa = neg_num = 0
+    pos_n = pos_r = pos_w = neg_n = neg_fa = 0
     for cls, t in tallies.items():
         negative = cls in SC_NEGATIVE
-        what = "no-intent" if negative else "right"
-        lines.append(f"{cls:<14}{t.n:>6}{t.right:>8}{t.right / max(t.n, 1):>8.1%}"
-                     + (f"   ({what}; false accepts {t.n - t.right}"
-                        + (f", {t.numbers} as a bare number" if t.numbers else "") + ")"
-                        if negative else ""))
+        note = (f"   (no intent; false accepts {t.n - t.right})" if negative
+                else f"   (wrong command {t.wrong})" if t.wrong else "")
+        lines.append(f"{cls:<14}{t.n:>6}{t.right:>8}{t.right / max(t.n, 1):>8.1%}{note}")
         if negative:
-            neg_n, neg_fa, neg_num = neg_n + t.n, neg_fa + t.n - t.right, neg_num + t.numbers
+            neg_n, neg_fa = neg_n + t.n, neg_fa + t.n - t.right
         else:
-            pos_n, pos_r = pos_n + t.n, pos_r + t.right
+            pos_n, pos_r, pos_w = pos_n + t.n, pos_r + t.right, pos_w + t.wrong
         if verbose:
             lines += [f"    {name}: heard {text!r} -> {got}" for name, text, got in t.errors]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines += [
         f"accuracy      {pos_r}/{pos_n} = {pos_r / max(pos_n, 1):.1%}   (target >= 97%)",
         f"false accepts {neg_fa}/{neg_n} = {neg_fa / max(neg_n, 1):.1%}   (target <= 1%)",
-        f"  without bare numbers heard in _unknown_ (Speech Commands' unknown words include "
-        f"the digits): {neg_fa - neg_num}/{neg_n} = {(neg_fa - neg_num) / max(neg_n, 1):.1%}",
+        f"wrong command {pos_w}/{pos_n} = {pos_w / max(pos_n, 1):.1%}   (positives acted on "
+        "as another command; the rest of the misses were rejected)",
         f"real-time factor {cpu / max(audio, 1e-9):.3f}  (CPU {cpu:.1f} s / audio "
         f"{audio:.1f} s; target <= 0.05)",
         f"peak RSS {rss_mb:.0f} MB  (target <= 150 MB)",

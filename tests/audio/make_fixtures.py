@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 from companion.hearing import synth  # noqa: E402
+from companion.vocabulary import NUMBER_WORDS  # noqa: E402
 
 SC = {"stop": "stop", "yes": "yes", "no": "no", "go": "resume"}
 NEG = {"up": 3, "down": 3, "on": 2, "off": 2, "_unknown_": 3, "_silence_": 4}
@@ -33,6 +34,11 @@ SYNTH = [  # phrase, fixture intent label, voice, speed, SNR dB
 ]
 
 
+def speaker_of(p: Path) -> str:
+    """Speech Commands names are [word_]<speaker-hash>_nohash_<n>.wav."""
+    return p.name.split("_nohash")[0].split("_")[-1]
+
+
 def test_split(key: str) -> bool:
     return zlib.crc32(key.encode()) % 2 == 1  # the benchmark's "test" half
 
@@ -44,13 +50,17 @@ def main(data: Path) -> None:
     sc = data / "speech-commands"
     for word, intent in SC.items():
         files = [p for p in sorted((sc / word).glob("*.wav"))
-                 if test_split(p.name.split("_nohash")[0])]
+                 if test_split(speaker_of(p))]
         for i, p in enumerate(rng.sample(files, 4)):
             shutil.copy(p, HERE / f"{intent}__sc-{word}-{i}.wav")
     for word, n in NEG.items():
         files = [p for p in sorted((sc / word).glob("*.wav"))
-                 if word == "_silence_" or test_split(p.name.split("_nohash")[0])]
-        for i, p in enumerate(rng.sample(files, n)):
+                 if word == "_silence_" or test_split(speaker_of(p))]
+        pick = rng.sample
+        if word == "_unknown_":  # its files named six_/nine_/... are digits: not negatives
+            files = [p for p in files if p.name.split("_")[0] not in NUMBER_WORDS]
+            pick = random.Random(7).sample  # own stream: the other picks stay as they were
+        for i, p in enumerate(pick(files, n)):
             shutil.copy(p, HERE / f"none__sc-{word.strip('_')}-{i}.wav")
     fsdd = data / "fsdd-digits"
     for d in range(10):
