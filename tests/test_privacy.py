@@ -138,7 +138,7 @@ def test_typed_session_and_log_commands_stay_offline_and_private(tmp_path):
     assert run["stderr"].count("not a command, ignored") >= len(lines) - 4
 
     assert_private_tree(env.data)
-    assert {p.name for p in env.data.iterdir()} <= {"companion.sqlite3"}
+    assert {p.name for p in env.data.iterdir()} <= {"companion.sqlite3", "run.lock"}  # the lock is empty
     for f in (export_file, report_file):
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
     # The home folder, the config and cache folders: nothing written there.
