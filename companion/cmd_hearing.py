@@ -8,19 +8,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from companion.cli import nested_subcommands
 from companion.errors import CompanionError
-
-
-def _nested(sub, name: str, help_text: str) -> argparse._SubParsersAction:
-    """The sub-subcommand group `name`, created here or reused if another module
-    already registered it (so `bench` or `model` can grow more verbs elsewhere)."""
-    parser = sub.choices.get(name) if hasattr(sub, "choices") else None
-    if parser is None:
-        parser = sub.add_parser(name, help=help_text)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
@@ -37,7 +26,7 @@ def register(sub, common) -> None:
     _engine_args(p)
     p.set_defaults(func=cmd_recognize)
 
-    model = _nested(sub, "model", "speech model management")
+    model = nested_subcommands(sub, "model", "speech model management")
     d = model.add_parser("download", help="download the Vosk small English model "
                                           "(the only command that uses the network)")
     d.add_argument("--dest", metavar="DIR", help="models folder (default: models/)")
@@ -45,7 +34,7 @@ def register(sub, common) -> None:
     d.add_argument("--sha256", help="expected SHA-256 when using --url with another file")
     d.set_defaults(func=cmd_model_download)
 
-    bench = _nested(sub, "bench", "benchmarks")
+    bench = nested_subcommands(sub, "bench", "benchmarks")
     b = bench.add_parser("recognition", help="accuracy, false accepts, RTF and memory on "
                                              "the shared speech recordings")
     _engine_args(b)
