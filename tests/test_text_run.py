@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from companion.store import PainLog
 
@@ -63,12 +64,7 @@ def test_whole_routine_at_high_speed_completes(tmp_path):
 
 
 def test_sigterm_closes_the_session_in_the_log(tmp_path):
-    p = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--text",
-                          "--data-dir", str(tmp_path)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    p.stdin.write("pain 5\n")
-    p.stdin.flush()
-    assert "Five, logged." in _read_until(p, "Five, logged.")
+    p = _running_with_rating(tmp_path, "pain 5", "Five, logged.")
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=30)
     with PainLog.open(tmp_path) as log:
@@ -81,6 +77,17 @@ def test_unknown_routine_is_a_clear_error(tmp_path):
     r = companion("run", "elbows", "--text", "--data-dir", str(tmp_path))
     assert r.returncode != 0 and "no routine called 'elbows'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _running_with_rating(data: Path, line: str, confirmation: str) -> subprocess.Popen:
+    """A typed neck session left running after one rating has been confirmed."""
+    p = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--text",
+                          "--data-dir", str(data)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdin.write(line + "\n")
+    p.stdin.flush()
+    assert confirmation in _read_until(p, confirmation)
+    return p
 
 
 def _read_until(p: subprocess.Popen, text: str, timeout: float = 30) -> str:
@@ -96,12 +103,7 @@ def _read_until(p: subprocess.Popen, text: str, timeout: float = 30) -> str:
 
 
 def test_a_second_run_on_the_same_log_is_refused_and_leaves_the_first_alone(tmp_path):
-    first = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--text",
-                              "--data-dir", str(tmp_path)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first.stdin.write("pain 2\n")
-    first.stdin.flush()
-    assert "Two, logged." in _read_until(first, "Two, logged.")
+    first = _running_with_rating(tmp_path, "pain 2", "Two, logged.")
     second = companion("run", "neck", "--text", "--data-dir", str(tmp_path), stdin="")
     assert second.returncode != 0 and "already running" in second.stderr
     with PainLog.open(tmp_path) as log:
