@@ -1,4 +1,4 @@
-"""`companion bench loop|speech|all`: benchmarks that print figures (recognition's own
+"""`companion bench loop|soak|speech|all`: benchmarks that print figures (recognition's own
 benchmark registers itself under the same `bench` command in cmd_hearing)."""
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ def register(sub, common) -> None:
     lp.add_argument("--minutes", type=float, default=30.0, help="length of the long replay")
     lp.add_argument("--json", action="store_true", help="print the figures as JSON")
     lp.set_defaults(func=cmd_loop)
+    so = bench.add_parser("soak", help="hours of replayed idle room audio at full speed: "
+                                       "spurious commands, memory over time, stalls")
+    so.add_argument("--hours", type=float, default=8.0, help="length of the idle stream")
+    so.add_argument("--seed", type=int, default=0, help="which stream (same seed, same audio)")
+    so.add_argument("--engine", choices=("auto", "vosk", "pocketsphinx"), default="auto")
+    so.add_argument("--json", action="store_true", help="print the figures as JSON")
+    so.set_defaults(func=cmd_soak)
     st = bench.add_parser("startup", help="live on the default devices: time to listening, "
                                           "idle CPU and memory")
     st.add_argument("--idle-seconds", type=float, default=20.0)
@@ -36,7 +43,8 @@ def register(sub, common) -> None:
     sp.set_defaults(func=cmd_speech)
     al = bench.add_parser("all", help="every benchmark, one after another, one table")
     al.add_argument("--quick", action="store_true",
-                    help="smaller runs (recognition --limit 20, loop --minutes 10)")
+                    help="smaller runs (recognition --limit 20, loop --minutes 10, "
+                         "soak --hours 0.5)")
     al.add_argument("--virtual-audio", action="store_true",
                     help="start the virtual sound card for the speech benchmark")
     al.set_defaults(func=cmd_all)
@@ -47,6 +55,19 @@ def cmd_loop(args: argparse.Namespace) -> int:
 
     figures = loop_bench.run(args.engine, args.minutes)
     print(json.dumps(figures, indent=2) if args.json else loop_bench.table(figures))
+    return 0
+
+
+def cmd_soak(args: argparse.Namespace) -> int:
+    from companion import soak
+
+    if args.hours <= 0:
+        raise CompanionError("--hours must be more than 0")
+    try:
+        figures = soak.run(args.hours, args.seed, args.engine, progress=True)
+    except FileNotFoundError as e:
+        raise CompanionError(f"{e}: the soak is built from ../shared/data/speech") from None
+    print(json.dumps(figures, indent=2) if args.json else soak.table(figures))
     return 0
 
 
@@ -85,6 +106,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     runs = [
         _run("recognition", me + ["recognition"] + (["--limit", "20"] if args.quick else [])),
         _run("loop", me + ["loop"] + (["--minutes", "10"] if args.quick else [])),
+        _run("soak", me + ["soak"] + (["--hours", "0.5"] if args.quick else [])),
         _run("startup", me + ["startup"]),
         _run("speech", [sys.executable, str(_speech_script())]
              + (["--virtual-audio"] if args.virtual_audio else [])),

@@ -1,0 +1,70 @@
+"""The soak benchmark, short: three minutes of the idle stream through the voice loop and
+the real PocketSphinx recognizer. Behaviour only (timed assertions flake); the figures
+of the long run come from `companion bench soak`."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from companion import soak
+from companion.hearing import synth
+from companion.hearing.bench import default_data_dir
+from companion.library import Library
+from companion.vocabulary import Vocabulary
+
+MINUTES = 3
+SEED = 5  # a stream whose three minutes hold every kind of event and noise bed
+
+pytestmark = [
+    pytest.mark.skipif(not (default_data_dir() / "speech-commands").is_dir(),
+                       reason="no shared speech recordings"),
+    pytest.mark.skipif(not synth.espeak_available(), reason="espeak-ng is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def figures() -> dict:
+    return soak.run(MINUTES / 60, SEED, "pocketsphinx", scene_s=(20.0, 60.0))
+
+
+def test_idle_audio_starts_no_session(figures):
+    assert figures["engine"] == "pocketsphinx"
+    assert figures["spurious_starts"] == 0
+    assert figures["sessions_started"] == 0
+    assert figures["spurious_how_am_i"] == 0
+
+
+def test_every_frame_asked_for_is_processed(figures):
+    assert figures["requested_s"] == MINUTES * 60
+    assert figures["audio_s"] == pytest.approx(MINUTES * 60, abs=1e-6)
+    assert figures["frames"] == figures["frames_expected"] == MINUTES * 60 * 1000 // 30
+    hours = [h for h, _ in figures["rss_mb"]]
+    assert hours[0] == 0 and hours[-1] == pytest.approx(MINUTES / 60, abs=0.01)
+
+
+def test_stream_holds_the_audio_it_claims(figures):
+    s = figures["stream"]
+    assert set(s["events"]) == set(soak.EVENTS) and all(s["events"].values())
+    assert set(s["scene_s"]) == set(soak.SCENES)
+    assert sum(s["scene_s"].values()) == pytest.approx(MINUTES * 60, abs=1)
+    # The words and talk reach the recognizer as speech, within the endpointer's cap.
+    assert figures["utterances"] >= s["events"]["talk"] + s["events"]["word"]
+    assert 0 < figures["longest_utterance_s"] <= figures["cap_s"]
+
+
+def test_stream_is_repeatable_and_holds_no_command():
+    def digest(seed: int) -> str:
+        h = hashlib.sha1()
+        for f in soak.IdleStream(30, seed).frames():
+            h.update(f.pcm)
+        return h.hexdigest()
+
+    assert digest(1) == digest(1) != digest(2)
+    vocab = Vocabulary(Library().aliases())
+    stream = soak.IdleStream(1, 0, vocab=vocab)
+    words = {soak._said(p) for p in stream.words}
+    assert {"happy", "marvin", "up", "off"} <= words
+    assert not words & {"six", "nine", "five", "four", "go", "stop", "yes", "no"}
+    assert all(vocab.parse(text) is None for text, _, _ in stream.talk)
