@@ -66,8 +66,7 @@ class IdleStream:
                  vocab: Optional[Vocabulary] = None, scene_s: tuple = SCENE_S) -> None:
         vocab = vocab or Vocabulary(Library().aliases())
         sc = (data or default_data_dir()) / "speech-commands"
-        self.total = round(seconds * RATE)
-        self.rng = np.random.default_rng(seed)
+        self.total, self.rng = round(seconds * RATE), np.random.default_rng(seed)
         self.scene_range = scene_s
         self.noise = [(p.stem, synth.load_16k(p).astype(np.float32))
                       for p in sorted((sc / "_silence_").glob("*.wav"))]
@@ -115,18 +114,19 @@ class IdleStream:
         if kind == "talk":
             picks = [self.talk[self.rng.integers(len(self.talk))]
                      for _ in range(int(self.rng.integers(1, 4)))]
-            x = np.concatenate([synth.load_16k(p) for _, _, p in picks]).astype(np.float32)
+            # Sentences run on with short pauses, some under the endpointer's hangover.
+            x = np.concatenate([np.concatenate([_voiced(synth.load_16k(p)), np.zeros(int(
+                self.rng.uniform(0.05, 0.3) * RATE))]) for _, _, p in picks]).astype(np.float32)
             rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) or 1e-9
             x *= np.float32(10 ** (self.rng.uniform(-32, -18) / 20) / rms)
-            return kind, x, f"talk {picks[0][1]}: " + " / ".join(t for t, _, _ in picks)
+            return kind, x, "talk: " + " / ".join(f"{t} ({v})" for t, v, _ in picks)
         name, clip = self.noise[self.rng.integers(len(self.noise))]
         return kind, clip * np.float32(10 ** (self.rng.uniform(0, 10) / 20)), f"bang {name}"
 
     def frames(self) -> Iterator[Frame]:
         buf = np.zeros(BLOCK + MAX_EVENT + RATE, np.float32)
-        origin = piece = scene_end = 0   # sample positions on the stream's clock
-        next_event = self._gap()
-        scene, clip, gain = "quiet", self.noise[0], 1.0
+        # Sample positions on the stream's clock.
+        origin, piece, scene_end, next_event = 0, 0, 0, self._gap()
         while origin < self.total:
             t0 = time.perf_counter()
             horizon = min(origin + BLOCK, self.total)
@@ -171,16 +171,19 @@ class IdleStream:
         return "; ".join(sorted(hits, key=lambda h: "noise" in h)) or "?"
 
 
+def _voiced(x: np.ndarray) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(x) > 0.05 * np.abs(x).max())  # espeak pads with silence
+    return x[loud[0]:loud[-1] + 1]
+
+
 def _said(p: Path) -> str:
-    """The word a Speech Commands clip holds: its folder, or for _unknown_ its name."""
     return p.name.split("_")[0] if p.parent.name == "_unknown_" else p.parent.name
 
 
 class _Tap(Endpointer):
     """The live endpointer, unchanged, with the length of what it cuts noted."""
 
-    count = at_cap = 0
-    longest = 0.0
+    count, at_cap, longest = 0, 0, 0.0
 
     def segments(self, frames: Iterable[Frame]):
         for seg in super().segments(frames):
@@ -191,7 +194,6 @@ class _Tap(Endpointer):
 
 
 def rss_mb() -> float:
-    """Resident memory now (not the peak, which could not show it shrinking)."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
@@ -245,7 +247,6 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
         loop.run(frames())
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss.append((round(st["audio_s"] / 3600, 2), round(rss_mb(), 1)))
-        sessions = loop.sessions
     audio, gen, others = st["audio_s"], stream.gen_s, {
         k: v for k, v in accepted.items() if v and k not in ("start_routine", "how_am_i_doing")}
     return {
@@ -254,7 +255,7 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
         "frames": st["frames"], "frames_expected": -(-stream.total // FRAME_SAMPLES),
         "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "stream_gen_s": round(gen, 1),
         "rtf": round(wall / audio, 4), "rtf_listening": round((wall - gen) / audio, 4),
-        "spurious_starts": accepted["start_routine"], "sessions_started": sessions,
+        "spurious_starts": accepted["start_routine"], "sessions_started": loop.sessions,
         "spurious_how_am_i": accepted["how_am_i_doing"], "other_accepted": sum(others.values()),
         "other_accepted_by_intent": others, "heard_while_speaking": st["gated"],
         "heard": examples, "utterances": tap.count, "cap_s": tap.config.max_length,
@@ -276,8 +277,7 @@ def table(f: dict) -> str:
     rows = [
         ("audio processed", f"{f['audio_hours']} h, {f['frames']}/{f['frames_expected']} "
          f"frames ({f['engine']}, seed {f['seed']})", f"{f['requested_s'] / 3600:.3g} h"),
-        ("wall time", f"{f['wall_s']} s (CPU {f['cpu_s']} s; making the audio "
-         f"{f['stream_gen_s']} s)", ""),
+        ("wall time", f"{f['wall_s']} s (CPU {f['cpu_s']}; making audio {f['stream_gen_s']})", ""),
         ("RTF (wall / audio)", f"{f['rtf']} (listening only {f['rtf_listening']})", "<= 0.05"),
         ("spurious session starts", f"{f['spurious_starts']}", "0"),
         ("spurious 'how am I doing'", f"{f['spurious_how_am_i']}", "0"),
@@ -287,8 +287,8 @@ def table(f: dict) -> str:
          f"{f['utterances']} endpointed at the cap)", f"<= {f['cap_s']} s"),
         ("longest gap between frames", f"{f['longest_frame_gap_ms']} ms at "
          f"{f['longest_gap_at_h']} h (loop holding one: {f['longest_frame_held_ms']} ms)", ""),
-        ("RSS growth first to last", f"{f['rss_growth_mb']} MB (after the first 30 min "
-         f"{f['rss_growth_after_30min_mb']} MB); peak {f['peak_rss_mb']} MB", "~0"),
+        ("RSS growth first to last", f"{f['rss_growth_mb']} MB (from 30 min on: "
+         f"{f['rss_growth_after_30min_mb']}); peak {f['peak_rss_mb']} MB", "~0"),
         ("RSS every 30 min (h:MB)", " ".join(f"{h}:{m}" for h, m in f["rss_mb"]), ""),
         ("stream", ", ".join([f"{k} {v} ({s['event_s'][k]:.0f} s)" for k, v in sorted(
             s["events"].items())] + [f"{k} noise {v:.0f} s" for k, v in sorted(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 
 from companion import soak
@@ -68,3 +69,20 @@ def test_stream_is_repeatable_and_holds_no_command():
     assert {"happy", "marvin", "up", "off"} <= words
     assert not words & {"six", "nine", "five", "four", "go", "stop", "yes", "no"}
     assert all(vocab.parse(text) is None for text, _, _ in stream.talk)
+
+
+def test_counts_are_not_vacuous(monkeypatch):
+    """Control: the same harness with real commands in place of the talk counts them,
+    and a started session is ended so the rest of the stream is heard while waiting."""
+    said = [synth.render(t, "en-us+m3", 150) for t in ("start neck routine", "how am i doing")]
+
+    class WithCommands(soak.IdleStream):
+        def _event(self):
+            x = said[sum(self.events.values()) % 2]
+            return "talk", (x * 0.1 / np.sqrt(np.mean(x ** 2))).astype(np.float32), "command"
+
+    monkeypatch.setattr(soak, "IdleStream", WithCommands)
+    f = soak.run(2 / 60, 0, "pocketsphinx")
+    assert f["spurious_starts"] >= 1 and f["sessions_started"] == f["spurious_starts"]
+    assert f["spurious_how_am_i"] >= 1
+    assert all(h["audio"].startswith("command") for h in f["heard"])
