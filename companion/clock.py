@@ -43,3 +43,35 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.t += max(0.0, seconds)
+
+
+class SpeechAwareClock:
+    """A session's clock in a spoken loop: audio time that stands still while the companion
+    is still saying what to do. A step's seconds then count from the end of its instructions,
+    not from when they were queued behind a long intro."""
+
+    def __init__(self, base: ManualClock) -> None:
+        self.base = base
+        self._last = base.now()
+        self._lag = 0.0          # audio seconds the session clock stood still
+        self._until = self._last  # audio time the current stand-still lasts to
+
+    def _sync(self) -> None:
+        t = self.base.now()
+        if t > self._last:
+            self._lag += max(0.0, min(t, self._until) - self._last)
+            self._last = t
+
+    def now(self) -> float:
+        self._sync()
+        return self._last - self._lag
+
+    def hold_until(self, audio_t: float) -> None:
+        """Stand still until audio time audio_t (the end of the instructions queued)."""
+        self._sync()
+        self._until = max(self._until, audio_t)
+
+    def release(self) -> None:
+        """Run again at once (the speech was cut short)."""
+        self._sync()
+        self._until = self._last

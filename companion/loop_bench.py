@@ -18,6 +18,7 @@ from companion.errors import CompanionError
 from companion.hearing import WavSource
 from companion.library import Library
 from companion.sessionwav import build, load_16k
+from companion.voice_loop import instruction_seconds
 
 SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
 COMMANDS = ["pain six", "next", "hold longer", "how long left", "pain three", "repeat",
@@ -84,19 +85,21 @@ def hold_timing(engine: str, tmp: Path, minutes: float) -> dict:
     """A long session replayed at full speed: how far step changes land from when they
     were due (audio clock), over the whole replay."""
     wav = tmp / "long.wav"
-    length = Library().find("daily").duration_s + 30
+    daily = Library().find("daily")
+    # Steps wait for their instructions to be said, so a session outlasts duration_s.
+    length = daily.duration_s + instruction_seconds(daily) + 30
     build([(1.0 + k * length, "start daily routine") for k in range(int(minutes * 60 // length))],
           wav, total_s=minutes * 60)
     records, cpu, audio = _replay(wav, engine, tmp)
     starts = [r for r in records if r["type"] == "StepStarted"]
-    errs = [r["spoken_at"] - r["at"] for r in starts]
+    errs = [r["acted"] - r["due"] for r in starts]
     # Drift: each step's start against its session's first start plus the planned lengths
     # of the steps before it.
     drift, first, elapsed = [], 0.0, 0.0
     for r in starts:
         if r["index"] == 0:
-            first, elapsed = r["at"], 0.0
-        drift.append(abs(r["at"] - (first + elapsed)))
+            first, elapsed = r["due"], 0.0
+        drift.append(abs(r["due"] - (first + elapsed)))
         elapsed += r["seconds"]
     ends = [r for r in records if r["type"] == "SessionEnded"]
     return {"steps": len(starts), "max_lag_ms": round(1000 * max(errs), 1) if errs else None,

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import IO, Callable, Iterable, Iterator, Optional, Protocol
 
-from companion.clock import ManualClock
+from companion.clock import ManualClock, SpeechAwareClock
 from companion.engine import Session
 from companion.events import Cue, Event
 from companion.library import Library
@@ -20,12 +20,29 @@ from companion.vocabulary import Intent, Vocabulary
 
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({"stop", "pause", "safety"})
-GATE_TAIL_S = 0.25
-SPEAKING_WPM = 150   # espeak-ng's default rate, for estimating unplayed cues   # after playback really ends, the room still rings a little
+GATE_TAIL_S = 0.25   # after playback really ends, the room still rings a little
+SPEAKING_WPM = 150   # espeak-ng's default rate, for estimating unplayed cues
+# Cues that say what to do next: the session clock waits until they have been said, so a
+# step's time is the user's, not eaten by speech queued before it.
+INSTRUCTION_KINDS = frozenset({"intro", "safety", "step"})
 LISTENING = "Listening. Say start, and the name of a routine."
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."
 MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
 MIC_BACK = "I can hear you again. Say resume when you're ready."
+
+
+def speaking_seconds(text: str) -> float:
+    """How long a cue takes to say, estimated from its words (for cues nobody plays)."""
+    return len(text.split()) * 60.0 / SPEAKING_WPM
+
+
+def instruction_seconds(routine: Routine) -> float:
+    """About how long a session stands still for its instructions, beyond duration_s."""
+    from companion import cues
+
+    texts = [cues.intro(routine.title, routine.duration_s), *routine.safety]
+    texts += [t for s in routine.plan() for t in (s.cue, s.safety) if t]
+    return sum(speaking_seconds(t) for t in texts)
 
 
 class Speaker(Protocol):
@@ -83,12 +100,15 @@ class VoiceLoop:
         self.summary = summary
         self.greeting = greeting
         self.reminders = reminders
-        self.clock = clock or ManualClock()
+        self.clock = clock or ManualClock()           # audio time
+        self.session_clock = SpeechAwareClock(self.clock)  # what the session's timers see
         self.runner: Optional[Runner] = None
         # The recent utterances only: an always-on service must not grow without end.
         self.heard: deque[Heard] = deque(maxlen=500)
         self.sessions = 0
         self._gate_until = 0.0
+        self._speech_end = 0.0  # audio time the queued speech will have been said by
+        self._speaking_since = 0.0  # audio time that stretch of speech began
         self._wall0 = time.time()
 
     # ----- output ---------------------------------------------------------------------
@@ -102,22 +122,29 @@ class VoiceLoop:
         now = self.clock.now()
         # A speaker that plays nothing (--no-speaker) reports 0 s; gate as if it had spoken,
         # so a replay of a recording that holds the companion's voice behaves as live did.
-        seconds = self.speaker.say(text, now) or len(text.split()) * 60.0 / SPEAKING_WPM
-        self._gate_until = max(self._gate_until, now) + seconds + GATE_TAIL_S
+        seconds = self.speaker.say(text, now) or speaking_seconds(text)
+        if now >= self._speech_end:  # quiet until now: this cue starts a stretch of speech
+            self._speaking_since = now
+        self._speech_end = max(self._speech_end, now) + seconds
+        self._gate_until = self._speech_end + GATE_TAIL_S
+        if kind in INSTRUCTION_KINDS:
+            self.session_clock.hold_until(self._speech_end)
         self._emit({"type": "cue", "at": round(now, 3), "text": text, "kind": kind,
                     "seconds": round(seconds, 3)})
 
     def _on_event(self, e: Event) -> None:
         if not isinstance(e, Cue):  # cues are written when said
-            self._emit({**e.to_dict(), "at": round(e.at, 3), "spoken_at": round(
-                self.clock.now(), 3)})
+            # at: audio time, like every record; due/acted: the session's own clock.
+            self._emit({**e.to_dict(), "at": round(self.clock.now(), 3), "due": round(e.at, 3),
+                        "acted": round(self.session_clock.now(), 3)})
 
     # ----- sessions -------------------------------------------------------------------
 
     def start_session(self, routine: Routine) -> None:
-        session = Session(routine, self.clock, self.hold_step_s)
+        session = Session(routine, self.session_clock, self.hold_step_s)
+        # Rows are stored as they happen, so the wall time is the audio clock's.
         self.runner = Runner(session, self.log, lambda c: self._say(c.text, c.kind),
-                             self.vocab, wall=lambda t: self._wall0 + t,
+                             self.vocab, wall=lambda _t: self._wall0 + self.clock.now(),
                              on_event=self._on_event)
         self.sessions += 1
         for line in (self.reminders() if self.reminders else []):
@@ -146,7 +173,10 @@ class VoiceLoop:
         """Act on one utterance. Over our own voice only barge-in words count."""
         self.clock.set(utt.end)
         intent = self.vocab.parse(utt.text) if utt.text else None
-        gated = utt.start < self._gate_until and (intent is None or intent.name not in BARGE_IN)
+        # Only what began while we spoke can be our own voice: a user who was already
+        # talking when a cue started is heard.
+        over_us = self._speaking_since <= utt.start < self._gate_until
+        gated = over_us and (intent is None or intent.name not in BARGE_IN)
         self.heard.append(Heard(utt.text, intent, utt.start, utt.end, self.clock.now(), gated))
         self._emit({"type": "heard", "at": round(self.clock.now(), 3), "text": utt.text,
                     "intent": intent.name if intent else None,
@@ -155,9 +185,10 @@ class VoiceLoop:
                     "start": round(utt.start, 3), "end": round(utt.end, 3), "gated": gated})
         if intent is None or gated:
             return None
-        if utt.start < self._gate_until:  # barge-in: cut our own cue short
+        if over_us:  # barge-in: cut our own cue short
             self.speaker.stop()
-            self._gate_until = self.clock.now()
+            self._gate_until = self._speech_end = self.clock.now()
+            self.session_clock.release()
         if self._session_over():
             self._waiting(intent)
         else:

@@ -11,7 +11,7 @@ from companion.clock import ManualClock
 from companion.library import Library
 from companion.speech import NullSpeaker
 from companion.store import PainLog
-from companion.voice_loop import VoiceLoop
+from companion.voice_loop import VoiceLoop, instruction_seconds
 
 
 @dataclass
@@ -105,11 +105,40 @@ def test_end_of_file_ends_the_session_cleanly(tmp_path):
 
 
 def test_timers_run_on_audio_time(tmp_path):
+    calves = Library().find("calves")
     loop, log, out = make(tmp_path, [Utt("start calves", 6, 7)])
-    loop.run(frames(7 + Library().find("calves").duration_s + 30))
+    loop.run(frames(7 + calves.duration_s + instruction_seconds(calves) + 30))
     (session,) = log.sessions()
     assert session["end_reason"] == "completed"
     records = [json.loads(x) for x in out.getvalue().splitlines()]
     starts = [r for r in records if r["type"] == "StepStarted"]
     # Every step is acted on within one frame of when it was due.
-    assert max(r["spoken_at"] - r["at"] for r in starts) <= 0.031
+    assert max(r["acted"] - r["due"] for r in starts) <= 0.031
+
+
+def test_a_step_counts_from_the_end_of_its_instructions(tmp_path):
+    """The intro and safety notes take many seconds to say; the first step's own time must
+    start once its cue has been said, not run out while the user is still listening."""
+    loop, log, out = make(tmp_path, [Utt("start neck", 6, 7)])
+    loop.run(frames(120))
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    # Everything said on "start" is queued back to back: intro, safety notes, first cue.
+    said_by = 7 + sum(r["seconds"] for r in records if r["type"] == "cue" and r["at"] == 7)
+    assert said_by > 7 + 12, "the neck intro should outlast the 12 s position step"
+    (second,) = [r for r in records if r["type"] == "StepStarted" and r["index"] == 1]
+    planned = Library().find("neck").plan()[0].seconds
+    # Audio time of the next step = end of the instructions + the step's own seconds.
+    assert abs(second["at"] - (said_by + planned)) <= 0.031
+    assert second["acted"] - second["due"] <= 0.031
+
+
+def test_barge_in_stops_the_wait_for_instructions(tmp_path):
+    """"pause" over the intro cuts it short; "resume" then runs the step's clock at once."""
+    loop, log, out = make(tmp_path, [Utt("start neck", 6, 7), Utt("pause", 8, 8.5),
+                                     Utt("resume", 15, 15.5)])
+    loop.run(frames(40))
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    (second,) = [r for r in records if r["type"] == "StepStarted" and r["index"] == 1]
+    # Stood still 7 -> 8.5 (speech, cut short) and 8.5 -> 15.5 (paused), then 12 s of step:
+    # the resume cue is "info", not an instruction, so the clock runs while it is said.
+    assert abs(second["at"] - (15.5 + Library().find("neck").plan()[0].seconds)) <= 0.031
