@@ -4,9 +4,10 @@ and benchmarks replay these through `companion run --mic-file`."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -77,3 +78,102 @@ def build(script: Sequence[tuple[float, Union[str, np.ndarray]]], out: Union[str
         track += n * (10 ** (noise_db / 20) / rms)
     write_wav(Path(out), track)
     return placed
+
+
+Wish = Union[float, Callable[[list[dict]], Optional[float]]]
+
+
+def after_step(kind: str, delay: float = 0.0) -> Callable[[list[dict]], Optional[float]]:
+    """A wish for place_when_quiet: `delay` seconds after the first step of this kind began."""
+    def when(records: list[dict]) -> Optional[float]:
+        for r in records:
+            if r["type"] == "StepStarted" and r["kind"] == kind:
+                return r["at"] + delay
+        return None
+    return when
+
+
+def _speech_spans(records: list[dict]) -> list[tuple[float, float]]:
+    """When the companion is audible, from its cue records: cues queue back to back."""
+    spans, end = [], 0.0
+    for r in records:
+        if r["type"] == "cue":
+            start = max(r["at"], end)
+            end = start + r["seconds"]
+            spans.append((start, end))
+    return spans
+
+
+def place_when_quiet(script: Sequence[tuple[Wish, str, np.ndarray]],
+                     speaker: Optional[Callable[[Any], Any]] = None, margin: float = 0.8,
+                     horizon: float = 240.0) -> list[tuple[float, np.ndarray]]:
+    """Place each (wish, text, clip) at the first moment at or after its wish when the
+    companion is quiet for the whole clip, as a person waits for a cue to finish before
+    answering. The schedule comes from the real VoiceLoop, run on a recognizer that hears
+    exactly the texts, with `speaker(clock)` (default NullSpeaker, as --no-speaker): pass
+    the kind of speaker the replay will use, since it decides how long cues last."""
+    from companion.speech import NullSpeaker
+
+    make = speaker or (lambda clock: NullSpeaker(clock=clock))
+    placed: list[tuple[float, str, np.ndarray]] = []
+    for wish, text, clip in script:
+        records = _simulate(placed, make, horizon + (placed[-1][0] if placed else 0.0))
+        t = wish(records) if callable(wish) else wish
+        if t is None:
+            raise ValueError(f"the wish for {text!r} never came true in the simulation")
+        dur = len(clip) / RATE
+        for start, end in _speech_spans(records):
+            if start < t + dur + margin and end + margin > t:
+                t = end + margin
+        placed.append((t, text, clip))
+    return [(t, clip) for t, _, clip in placed]
+
+
+@dataclass(frozen=True)
+class _Heard:
+    """What a perfect recognizer makes of a placed clip (the endpointer's hangover added)."""
+
+    text: str
+    start: float
+    end: float
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class _Tick:
+    start: float
+    end: float
+
+
+def _simulate(placed: list, make: Callable[[Any], Any], until: float) -> list[dict]:
+    """The loop's event records for the clips placed so far, up to audio time `until`."""
+    import io
+    import tempfile
+
+    from companion.clock import ManualClock
+    from companion.library import Library
+    from companion.store import PainLog
+    from companion.voice_loop import VoiceLoop
+
+    pending = [_Heard(text, t, t + len(clip) / RATE + 0.3) for t, text, clip in placed]
+    out = io.StringIO()
+
+    def recognize(frames):
+        for f in frames:
+            while pending and pending[0].end <= f.end:
+                yield pending.pop(0)
+
+    def frames():
+        for i in range(int(until / 0.03)):
+            yield _Tick(i * 0.03, (i + 1) * 0.03)
+
+    clock = ManualClock()
+    with tempfile.TemporaryDirectory() as d, PainLog.open(Path(d)) as log:
+        spk = make(clock)
+        try:
+            VoiceLoop(Library(), log, spk, recognize, events_out=out, clock=clock).run(frames())
+        finally:
+            close = getattr(spk, "close", None)
+            if close:
+                close()
+    return [json.loads(x) for x in out.getvalue().splitlines()]
