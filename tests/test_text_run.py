@@ -113,3 +113,20 @@ def test_a_second_run_on_the_same_log_is_refused_and_leaves_the_first_alone(tmp_
     first.wait(timeout=30)
     with PainLog.open(tmp_path) as log:
         assert log.sessions()[0]["end_reason"] == "stopped"
+
+
+def test_a_fast_session_killed_at_once_does_not_end_before_it_began(tmp_path):
+    """--speed runs the session clock ahead of real time; the log must keep real times,
+    or the next start closes the crashed session at a time before its start."""
+    p = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--text",
+                          "--speed", "500", "--data-dir", str(tmp_path)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    _read_until(p, "Starting")
+    p.kill()
+    p.communicate(timeout=10)
+    with PainLog.open(tmp_path) as log:
+        log.close_interrupted(time.time())
+        (session,) = log.sessions()
+        assert session["started_at"] <= time.time()  # no time from the future in the log
+        assert session["ended_at"] >= session["started_at"]
