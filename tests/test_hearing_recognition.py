@@ -15,7 +15,7 @@ import pytest
 
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource
-from companion.hearing.sphinx import SphinxRecognizer
+from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer
 from companion.library import Library
 from companion.vocabulary import Vocabulary
 
@@ -108,3 +108,13 @@ def test_stream_of_commands_comes_out_in_order_with_audio_times(rec, outcomes):
     assert len(utts) == len(names)
     for utt, (start, end), n in zip(utts, where, names):
         assert start - 0.4 <= utt.start and utt.end <= end + 0.5, (n, utt, start, end)
+
+
+def test_talk_that_begins_like_a_command_is_not_one(rec, vocab):
+    """"begin the story again" must not start a routine: garbage may follow a first word
+    that is no command alone. Without that branch, some of this talk is taken as a command."""
+    talk = sorted(AUDIO.glob("none__talk-*.wav"))
+    assert len(talk) >= 8
+    assert {w.name: recognize_file(rec, vocab, w).text for w in talk} == {w.name: "" for w in talk}
+    plain = SphinxRecognizer(vocab, SphinxOptions(prefix_garbage=0.0))
+    assert any(recognize_file(plain, vocab, w).intent is not None for w in talk)

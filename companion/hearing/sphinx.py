@@ -4,12 +4,16 @@ Rejection, measured on the shared recordings (see README in this folder): a plai
 grammar forces ~90 % of other words into some command, so the grammar competes with a
 garbage branch, a loop over all 39 phones. Whatever the phone loop explains better than
 any command is rejected. Each extra phone in the loop costs `garbage_loop`, which sets
-how easily garbage wins. A second pass (free phone decoding of the same audio) gives a
+how easily garbage wins. A second, stricter loop may follow the first word of a phrase
+when that word is no command alone ("start", "begin", "pain", "how"): talk that only
+begins like a command ("start with the dishes") is then rejected instead of being forced
+into "start lumbar routine". A second pass (free phone decoding of the same audio) gives a
 likelihood ratio per frame that becomes the confidence and an optional second gate."""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
@@ -20,6 +24,7 @@ from companion.vocabulary import Vocabulary
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S "
           "SH T TH UH UW V W Y Z ZH").split()
 GARBAGE_PREFIX = "__gbg_"
+PREFIX_GARBAGE = "__pfx_"  # garbage after a first word: the whole utterance is rejected
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"}
 _LOG_BASE = math.log(1.0001)  # PocketSphinx's log base; scores come back exponentiated
 
@@ -39,6 +44,10 @@ class SphinxOptions:
     wbeam: float = 7e-29
     fillprob: float = 1e-8        # noise-filler insertion between words
     edge_garbage: float = 0.0     # prior of phone-loop garbage before/after a command
+    # Garbage may follow a phrase's first word ("start" + anything): talk that merely begins
+    # like a command ("start with the dishes") is then explained without forcing a phrase.
+    prefix_garbage: float = 0.1
+    prefix_loop: float = 1e-6     # garbage_loop of that branch: only clearly other words win
     hmm: Optional[str] = None     # acoustic model dir; default the bundled en-us
     dictionary: Optional[str] = None
 
@@ -72,7 +81,8 @@ class SphinxRecognizer(Recognizer):
             raise CompanionError("none of the command phrases can be said with the "
                                  "PocketSphinx dictionary")
         for i, p in enumerate(PHONES):
-            d.add_word(GARBAGE_PREFIX + p.lower(), p, i == len(PHONES) - 1)
+            d.add_word(GARBAGE_PREFIX + p.lower(), p, False)
+            d.add_word(PREFIX_GARBAGE + p.lower(), p, i == len(PHONES) - 1)
         d.add_fsg("commands", self._fsg())
         d.activate_search("commands")
         if options.verify:
@@ -97,16 +107,41 @@ class SphinxRecognizer(Recognizer):
                           (tail, tail, o.garbage_loop / len(gwords), w)]
             trans += [(lead, begin, 1.0 - o.garbage_loop), (tail, final, 1.0 - o.garbage_loop)]
         p_phrase = (1.0 - o.garbage_weight) / len(self.phrases)
+        # With prefix garbage, multi-word phrases share a state after their first word
+        # (entered with the summed prior and left with 1/n each, so every phrase keeps
+        # its own prior) from which the garbage loop can also take over.
+        # Only for first words that are no command alone: "stop talking" may well mean stop,
+        # and a lone "six" must not lose to "six" + trailing noise.
+        alone = {p for p in self.phrases if " " not in p}
+        shared = Counter(p.split()[0] for p in self.phrases
+                         if " " in p and p.split()[0] not in alone) \
+            if o.prefix_garbage > 0 else Counter()
+        after_first: dict[str, int] = {}
         for phrase in self.phrases:
             words = phrase.split()
-            state = begin
+            state, p = begin, p_phrase
+            if len(words) > 1 and words[0] in shared:
+                if words[0] not in after_first:
+                    after_first[words[0]], nxt = nxt, nxt + 1
+                    trans.append((begin, after_first[words[0]], p_phrase * shared[words[0]],
+                                  words[0]))
+                state, p, words = after_first[words[0]], 1.0 / shared[words[0]], words[1:]
             for i, w in enumerate(words):
                 if i == len(words) - 1:
                     to = end
                 else:
                     to, nxt = nxt, nxt + 1
-                trans.append((state, to, p_phrase if i == 0 else 1.0, w))
+                trans.append((state, to, p if i == 0 else 1.0, w))
                 state = to
+        if after_first:
+            pwords = [PREFIX_GARBAGE + p.lower() for p in PHONES]
+            tail, nxt = nxt, nxt + 1
+            for state in after_first.values():
+                for w in pwords:
+                    trans.append((state, tail, o.prefix_garbage / len(pwords), w))
+            for w in pwords:
+                trans.append((tail, tail, o.prefix_loop / len(pwords), w))
+            trans.append((tail, final, 1.0 - o.prefix_loop))
         for w in gwords:
             trans.append((0, garbage, o.garbage_weight / len(gwords), w))
             trans.append((garbage, garbage, o.garbage_loop / len(gwords), w))
@@ -126,6 +161,8 @@ class SphinxRecognizer(Recognizer):
         if len(pcm) < 3200:  # under 0.1 s: nothing a command fits in
             return Hearing("", 0.0)
         text, segs = self._run("commands", pcm)
+        if PREFIX_GARBAGE in text:  # began like a command, went on as something else
+            return Hearing("", 0.0, "")
         words = [s for s in segs if s.word not in _FILLERS and not s.word.startswith("+")
                  and not s.word.startswith(GARBAGE_PREFIX)]
         text = " ".join(w.split("(")[0] for w in text.split() if not w.startswith(GARBAGE_PREFIX))

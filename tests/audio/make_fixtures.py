@@ -33,6 +33,12 @@ SYNTH = [  # phrase, fixture intent label, voice, speed, SNR dB
     ("how am i doing", "how_am_i_doing", "en-us+f2", 175, 20),
 ]
 
+# Talk that begins like a command and goes on as something else: must produce nothing.
+TALK = [("start the kettle for me", "en-us+m3", 150), ("begin with the easy part", "en-us+f3", 130),
+        ("pain in the back of the car", "en-gb+m1", 150), ("how about a walk later", "en-us+f2", 175),
+        ("what a lovely morning", "en-us+m3", 130), ("start from the beginning", "en-gb+m1", 175),
+        ("begin the story again", "en-us+f2", 150), ("what's for lunch today", "en-us+f3", 150)]
+
 
 def speaker_of(p: Path) -> str:
     """Speech Commands names are [word_]<speaker-hash>_nohash_<n>.wav."""
@@ -72,8 +78,20 @@ def main(data: Path) -> None:
     for phrase, label, voice, speed, snr in SYNTH:
         out = HERE / f"{label}__espeak-{voice.replace('+', '-')}-{speed}-{snr}dB.wav"
         synth.make_noisy_phrase(phrase, voice, speed, rng.choice(noises), snr, out)
+    make_talk(noises)
+
+
+def make_talk(noises: list[Path]) -> None:
+    rng = random.Random(31)  # own stream, so adding talk leaves the other picks as they were
+    for text, voice, speed in TALK:
+        out = HERE / f"none__talk-{'-'.join(text.replace(chr(39), '').split()[:3])}.wav"
+        synth.make_noisy_phrase(text, voice, speed, rng.choice(noises), 20, out)
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--talk-only"]:
+        make_talk(sorted((HERE.parent.parent.parent / "shared" / "data" / "speech" /
+                          "speech-commands" / "_silence_").glob("*.wav")))
+        sys.exit(0)
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else
          HERE.parent.parent.parent / "shared" / "data" / "speech")
