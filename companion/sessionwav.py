@@ -177,3 +177,46 @@ def _simulate(placed: list, make: Callable[[Any], Any], until: float) -> list[di
             if close:
                 close()
     return [json.loads(x) for x in out.getvalue().splitlines()]
+
+
+def steady_hiss(seed: int = 7) -> np.ndarray:
+    """Room hiss that is the same everywhere, so a take heard in a short trial is heard the
+    same anywhere in a session built over it."""
+    return np.random.default_rng(seed).normal(0.0, 1.0, RATE * 10)
+
+
+def heard_take(phrase: str, rec: Any, vocab: Any, tmp: Path, noise_db: float = -50.0,
+               recordings: Sequence[Path] = ()) -> np.ndarray:
+    """A take of the phrase's intent that `rec` hears over steady_hiss() at noise_db: the
+    given recordings first, then espeak-ng voices saying the phrase or another of the same
+    intent ("next" or "next step"), as users vary. For tests and benchmarks of the loop,
+    not of recognition: how often phrases are heard is `companion bench recognition`'s."""
+    from companion.hearing import synth
+    from companion.hearing.files import recognize_file
+
+    want = vocab.parse(phrase)
+    said = [phrase] + sorted(p for p, i in vocab.phrases.items() if i == want and p != phrase)
+    renders = ((text, voice, speed) for text in said for voice in synth.VOICES
+               for speed in (150, *synth.SPEEDS))
+
+    def heard(clip: np.ndarray, db: float) -> bool:
+        trial = tmp / "trial.wav"
+        build([(3.0, clip)], trial, noise=steady_hiss(), noise_db=db)
+        return recognize_file(rec, vocab, trial).intent == want
+
+    def takes():
+        yield from (load_16k(p) for p in recordings)
+        for text, voice, speed in renders:
+            clip = load_16k(synth.make_noisy_phrase(
+                text, voice, speed, None, None, tmp / f"{text.replace(' ', '-')}__{voice}-{speed}.wav"))
+            voiced = np.flatnonzero(np.abs(clip) > 1e-4)  # a clean render: cut its padding,
+            yield clip[voiced[0]:voiced[-1] + 1] if len(voiced) else clip  # so end = speech end
+
+    for clip in takes():
+        # Heard also quieter and after a trip through 48 kHz (a sound server's rate), so a
+        # live run through a sound card hears it too.
+        if all(heard(c, db) for c, db in [(clip, noise_db), (clip * 0.5, noise_db + 3),
+                                          (resample(resample(clip, RATE, 48000), 48000, RATE),
+                                           noise_db)]):
+            return clip
+    raise ValueError(f"no take of {phrase!r} is heard by the recognizer at all")

@@ -13,15 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from companion.hearing import synth
-from companion.hearing.files import recognize_file
-from companion.hearing.resample import resample
 from companion.hearing.sphinx import SphinxRecognizer
 from companion.library import Library
-from companion.sessionwav import after_step, build, load_16k, place_when_quiet
+from companion.sessionwav import (after_step, build, heard_take, place_when_quiet,
+                                  steady_hiss)
 from companion.speech import make_speaker
 from companion.store import PainLog
 from companion.vocabulary import Vocabulary
@@ -37,38 +34,6 @@ SCRIPT = [(4.0, "start neck routine", "start_routine-neck"),
 
 
 ROOM_DB = -50.0  # dBFS of the room's steady hiss under the whole session
-
-
-def room_noise() -> np.ndarray:
-    """Steady, so a phrase heard in a short trial is heard the same anywhere in the session."""
-    return np.random.default_rng(7).normal(0.0, 1.0, 16000 * 10)
-
-
-def heard_clip(phrase: str, label: str, tmp: Path, rec, vocab) -> Path:
-    """A recording that the recognizer hears in this room noise as the phrase's intent: the
-    recognition fixtures first (real recordings among them), then espeak-ng voices saying
-    the phrase or another of the same intent ("next" or "next step"), as users vary. This
-    test is about the loop; how often phrases are heard is the recognition benchmark's."""
-    want = vocab.parse(phrase)
-    said = [phrase] + sorted(p for p, i in vocab.phrases.items() if i == want and p != phrase)
-    candidates = sorted(AUDIO.glob(f"{label}__*.wav")) + [
-        synth.make_noisy_phrase(text, voice, speed, None, None,
-                                tmp / f"{text.replace(' ', '-')}__{voice}-{speed}.wav")
-        for text in said for voice in synth.VOICES for speed in (150, *synth.SPEEDS)]
-    def heard(clip: np.ndarray, noise_db: float) -> bool:
-        trial = tmp / "trial.wav"
-        build([(3.0, clip)], trial, noise=room_noise(), noise_db=noise_db)
-        return recognize_file(rec, vocab, trial).intent == want
-
-    for wav in candidates:
-        clip = load_16k(wav)
-        # Heard also quieter and after a trip through 48 kHz (the sound server's rate), so
-        # the live run through the virtual card hears it too.
-        if all(heard(c, db) for c, db in [(clip, ROOM_DB), (clip * 0.5, ROOM_DB + 3),
-                                          (resample(resample(clip, 16000, 48000), 48000,
-                                                    16000), ROOM_DB)]):
-            return wav
-    raise AssertionError(f"no recording of {phrase!r} is heard by the recognizer at all")
 
 
 def companion(*args, **kw):
@@ -97,13 +62,16 @@ def session_wav(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("wav")
     vocab = Vocabulary(Library().aliases())
     rec = SphinxRecognizer(vocab)
-    script = [(wish, text, load_16k(heard_clip(text, label, tmp, rec, vocab)))
+    # Recordings the recognizer hears (fixtures first, real ones among them): this test is
+    # about the loop, recognition has its own tests and benchmark.
+    script = [(wish, text, heard_take(text, rec, vocab, tmp, ROOM_DB,
+                                      sorted(AUDIO.glob(f"{label}__*.wav"))))
               for wish, text, label in SCRIPT]
     # Cue lengths decide the quiet moments: simulate with real espeak-ng renders.
     placed = place_when_quiet(script, lambda clock: make_speaker(
         speaker_file=tmp / "simulated.wav", clock=clock))
     out = tmp / "session.wav"
-    build(placed, out, total_s=placed[-1][0] + 8, noise=room_noise(), noise_db=ROOM_DB)
+    build(placed, out, total_s=placed[-1][0] + 8, noise=steady_hiss(), noise_db=ROOM_DB)
     return out
 
 
