@@ -42,6 +42,9 @@ def register(sub, common) -> None:
     v.add_argument("--events", metavar="FILE.jsonl",
                    help="write every utterance heard, cue spoken and rating logged, one JSON "
                         "object per line")
+    v.add_argument("--debug-record", metavar="WAV",
+                   help="keep what the microphone heard in this WAV (private; off unless "
+                        "asked for)")
     v.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], default=None)
     v.add_argument("--model", dest="model_path", metavar="DIR", help="Vosk model folder")
     v.add_argument("--input-device", default=None, help="microphone name or index")

@@ -11,6 +11,7 @@ from contextlib import ExitStack
 
 from companion import config, cues, trends
 from companion.clock import ManualClock
+from companion.debug_record import DebugRecording
 from companion.errors import CompanionError
 from companion.library import Library
 from companion.mic_watch import watched
@@ -80,6 +81,10 @@ def run_voice(args: argparse.Namespace) -> int:
                 frames = source.frames() if replay else watched(
                     source, lambda: MicSource(cfg.input_device), loop.microphone_lost,
                     loop.microphone_back)
+                if getattr(args, "debug_record", None):
+                    recording = DebugRecording(args.debug_record)
+                    stack.callback(recording.close)
+                    frames = recording.tee(frames)
                 loop.run(frames, routine)
         except KeyboardInterrupt:
             loop.finish("interrupted")

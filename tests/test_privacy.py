@@ -278,3 +278,38 @@ print(json.dumps({{"sockets": p.sockets, "network": p.network, "processes": p.pr
         assert_no_shell_from_user_text(rep, [])
     with pytest.raises(AssertionError, match="audio written|outside"):
         assert_writes_only(rep, [tmp_path])
+
+
+def test_a_voice_replay_keeps_no_audio_unless_a_debug_recording_is_asked_for(tmp_path):
+    """Hands-free runs write the log and the files asked for, never the user's voice; with
+    --debug-record exactly the microphone audio is kept, in a private file."""
+    import wave
+
+    from companion.sessionwav import build
+
+    mic = tmp_path / "in" / "mic.wav"
+    mic.parent.mkdir()
+    build([(4.0, "start neck routine"), (50.0, "stop")], mic, total_s=60,
+          cache_dir=tmp_path / "render-cache")
+    env = Env(tmp_path)
+    ev = tmp_path / "out" / "events.jsonl"
+    ev.parent.mkdir()
+    plain = env.probe("run", "--mic-file", str(mic), "--no-speaker", "--events", str(ev),
+                      name="replay")
+    assert plain["exit"] == 0, plain["stderr"]
+    assert_offline(plain)
+    assert_writes_only(plain, [env.data, ev])
+    assert_private_tree(env.data)
+
+    rec = tmp_path / "out" / "heard.wav"
+    debug = env.probe("run", "--mic-file", str(mic), "--no-speaker", "--debug-record",
+                      str(rec), name="debug")
+    assert debug["exit"] == 0, debug["stderr"]
+    assert_offline(debug)
+    audio = [w["path"] for w in debug["writes"]
+             if Path(w["path"]).suffix.lower() in AUDIO_SUFFIXES]
+    assert set(audio) == {str(rec)}, audio
+    assert stat.S_IMODE(rec.stat().st_mode) == 0o600
+    with wave.open(str(rec)) as got, wave.open(str(mic)) as want:
+        assert (got.getframerate(), got.getnchannels(), got.getsampwidth()) == (16000, 1, 2)
+        assert got.readframes(got.getnframes()) == want.readframes(want.getnframes())
