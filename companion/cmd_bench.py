@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
 
 from companion.cli import nested_subcommands
 from companion.errors import CompanionError
@@ -46,7 +48,7 @@ def register(sub, common) -> None:
                     help="smaller runs (recognition --limit 20, loop --minutes 10, "
                          "soak --hours 0.5)")
     al.add_argument("--virtual-audio", action="store_true",
-                    help="start the virtual sound card for the speech benchmark")
+                    help="start the virtual sound card for the startup and speech benchmarks")
     al.set_defaults(func=cmd_all)
 
 
@@ -101,19 +103,105 @@ def _run(title: str, argv: list[str]) -> tuple[str, float, int, str]:
                                                                      else "")).rstrip()
 
 
+def _ms(d: Optional[dict]) -> str:
+    return f"{d['median']} ms median, {d['max']} max" if d else "-"
+
+
+# Per benchmark: (figure, how to read it from that benchmark's --json, target).
+ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
+    "recognition": [
+        ("commands right", lambda f: f"{f['accuracy']:.1%} ({f['right']}/{f['positives']})",
+         ">= 97 %"),
+        ("false accepts", lambda f: f"{f['false_accept_rate']:.1%} ({f['false_accepts']}/"
+                                    f"{f['negatives']})", "<= 1 %"),
+        ("taken as another command", lambda f: f"{f['wrong_command_rate']:.1%}", ""),
+        ("real-time factor", lambda f: f["rtf"], "<= 0.05"),
+        ("peak RSS", lambda f: f"{f['peak_rss_mb']} MB", "<= 150 MB")],
+    "loop": [
+        ("end of speech -> action p50 / p95", lambda f: f"{f['latency']['p50_ms']} / "
+                                                        f"{f['latency']['p95_ms']} ms", "<= 300 ms p50"),
+        ("commands acted on", lambda f: f"{f['latency']['acted']}/{f['latency']['phrases']}", ""),
+        ("idle listening CPU share", lambda f: f["idle"]["cpu_share"], "<= 0.05"),
+        ("hold timing drift (accumulated)", lambda f: f"{f['hold_timing']['drift_ms']} ms "
+                                                      f"over {f['hold_timing']['audio_s']} s",
+         "<= 20 ms"),
+        ("step lag behind due (one frame)", lambda f: f"{f['hold_timing']['max_lag_ms']} ms",
+         ""),
+        ("peak RSS (companion)", lambda f: f"{f['peak_rss_mb']} MB", "<= 150 MB")],
+    "soak": [
+        ("spurious session starts", lambda f: f"{f['spurious_starts']} in "
+                                              f"{f['audio_hours']} h", "0"),
+        ("other commands accepted", lambda f: f["other_accepted"], ""),
+        ("RSS growth first -> last", lambda f: f"{f['rss_growth_mb']} MB", "flat"),
+        ("longest frame gap", lambda f: f"{f['longest_frame_gap_ms']} ms", ""),
+        ("real-time factor", lambda f: f["rtf"], "<= 0.05")],
+    "startup": [
+        ("start-up to listening", lambda f: f"{f['startup_to_listening_s']} s", ""),
+        ("idle CPU share (all processes)", lambda f: f["idle_cpu_share"], "<= 0.05"),
+        ("idle RSS with speech process", lambda f: f"{f['idle_rss_mb_all']} MB", "<= 150 MB")],
+    "speech": [
+        ("cue first frame, cached", lambda f: _ms(f["first_frame_cached_ms"]), "<= 30 ms"),
+        ("cue first frame, uncached", lambda f: _ms(f["first_frame_uncached_ms"]), ""),
+        ("peak RSS companion / player", lambda f: f"{f['peak_rss_mb']['companion']} / "
+                                                  f"{f['peak_rss_mb']['player_process']} MB", "")],
+}
+
+
+@contextmanager
+def _virtual_audio(wanted: bool) -> Iterator[None]:
+    """The tests' virtual sound card for the live benchmarks, on a machine without one."""
+    if not wanted:
+        yield
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    import audio_env
+
+    va = audio_env.start()
+    audio_env.activate(va)  # its environment is inherited by the benchmark processes
+    try:
+        yield
+    finally:
+        audio_env.deactivate(va)
+        audio_env.stop(va)
+
+
 def cmd_all(args: argparse.Namespace) -> int:
+    with _virtual_audio(args.virtual_audio):
+        return _all(args)
+
+
+def _all(args: argparse.Namespace) -> int:
     me = [sys.executable, "-m", "companion", "bench"]
     runs = [
-        _run("recognition", me + ["recognition"] + (["--limit", "20"] if args.quick else [])),
-        _run("loop", me + ["loop"] + (["--minutes", "10"] if args.quick else [])),
-        _run("soak", me + ["soak"] + (["--hours", "0.5"] if args.quick else [])),
-        _run("startup", me + ["startup"]),
-        _run("speech", [sys.executable, str(_speech_script())]
-             + (["--virtual-audio"] if args.virtual_audio else [])),
+        _run("recognition", me + ["recognition", "--json"]
+             + (["--limit", "20"] if args.quick else [])),
+        _run("loop", me + ["loop", "--json"] + (["--minutes", "10"] if args.quick else [])),
+        _run("soak", me + ["soak", "--json"] + (["--hours", "0.5"] if args.quick else [])),
+        _run("startup", me + ["startup", "--json"]),
+        _run("speech", [sys.executable, str(_speech_script()), "--json"]),
     ]
+    rows: list[tuple[str, str, str, str]] = []
+    failed = []
     for title, seconds, code, text in runs:
-        status = "ok" if code == 0 else f"FAILED (exit {code})"
-        print(f"== {title}: {status}, {seconds:.0f} s")
-        print(text)
-        print()
-    return 0 if all(code == 0 for _, _, code, _ in runs) else 1
+        try:
+            figures = json.loads(text[text.index("{"):]) if code == 0 else None
+        except ValueError:
+            figures = None
+        if figures is None:
+            failed.append((title, code, text))
+            rows.append((title, "FAILED", f"exit {code}", ""))
+            continue
+        for i, (name, read, target) in enumerate(ROWS[title]):
+            try:
+                value = str(read(figures))
+            except (KeyError, TypeError):
+                value = "-"
+            rows.append((title if i == 0 else "", name, value, target))
+        rows.append(("", "(benchmark time)", f"{seconds:.0f} s", ""))
+    w = [max(len(r[i]) for r in rows + [("benchmark", "figure", "value", "target")])
+         for i in range(4)]
+    for r in [("benchmark", "figure", "value", "target"), tuple("-" * n for n in w)] + rows:
+        print("  ".join(c.ljust(n) for c, n in zip(r, w)).rstrip())
+    for title, code, text in failed:
+        print(f"\n== {title} failed (exit {code}):\n{text}")
+    return 0 if not failed else 1

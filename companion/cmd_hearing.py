@@ -44,6 +44,7 @@ def register(sub, common) -> None:
                    help="speakers to use (dev/test are disjoint halves)")
     b.add_argument("--no-synth", action="store_true", help="skip the espeak-ng phrases")
     b.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    b.add_argument("--json", action="store_true", help="print the figures as JSON")
     b.add_argument("--garbage-loop", type=float, metavar="P",
                    help="PocketSphinx: probability of each further garbage phone "
                         "(lower accepts more)")
@@ -153,5 +154,8 @@ def cmd_bench(args) -> int:
                                        paths.cache_dir() / "bench-speech")
     rec = _recognizer(args, vocab)
     tallies, cpu, audio = bench.run(rec, vocab, cases)
-    print(bench.report(tallies, cpu, audio, rec.engine, args.verbose))
+    if getattr(args, "json", False):
+        print(json.dumps(bench.figures(tallies, cpu, audio, rec.engine), indent=2))
+    else:
+        print(bench.report(tallies, cpu, audio, rec.engine, args.verbose))
     return 0

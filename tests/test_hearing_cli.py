@@ -177,3 +177,19 @@ def test_download_without_network_says_so(env, tmp_path):
 def test_pinned_checksum_is_well_formed():
     assert len(download.MODEL_SHA256) == 64 and int(download.MODEL_SHA256, 16) >= 0
     assert download.MODEL_URL.endswith(f"{VOSK_MODEL_NAME}.zip")
+
+
+def test_bench_recognition_json_feeds_the_bench_all_table():
+    """`bench recognition --json` on real recordings: the figures `bench all` reads."""
+    from companion.cmd_bench import ROWS
+
+    r = subprocess.run([sys.executable, "-m", "companion", "bench", "recognition", "--json",
+                        "--limit", "2", "--no-synth"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    f = json.loads(r.stdout)
+    assert f["positives"] == sum(c["files"] for k, c in f["classes"].items()
+                                 if k not in ("up", "down", "on", "off", "_unknown_", "_silence_"))
+    assert 0 <= f["accuracy"] <= 1 and f["rtf"] > 0 and f["peak_rss_mb"] > 10
+    for _, read, _ in ROWS["recognition"]:
+        assert str(read(f))

@@ -147,29 +147,45 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case]
     return tallies, cpu, audio
 
 
+def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str) -> dict:
+    """The headline figures (and per-class rates) as plain data, for --json and bench all."""
+    pos = [t for c, t in tallies.items() if c not in SC_NEGATIVE]
+    neg = [t for c, t in tallies.items() if c in SC_NEGATIVE]
+    pos_n, pos_r = sum(t.n for t in pos), sum(t.right for t in pos)
+    neg_n, neg_fa = sum(t.n for t in neg), sum(t.n - t.right for t in neg)
+    return {"engine": engine,
+            "classes": {c: {"files": t.n, "right": t.right, "wrong": t.wrong}
+                        for c, t in tallies.items()},
+            "right": pos_r, "positives": pos_n, "accuracy": round(pos_r / max(pos_n, 1), 4),
+            "false_accepts": neg_fa, "negatives": neg_n,
+            "false_accept_rate": round(neg_fa / max(neg_n, 1), 4),
+            "wrong_command_rate": round(sum(t.wrong for t in pos) / max(pos_n, 1), 4),
+            "rtf": round(cpu / max(audio, 1e-9), 4), "cpu_s": round(cpu, 1),
+            "audio_s": round(audio, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
            verbose: bool = False) -> str:
+    f = figures(tallies, cpu, audio, engine)
     lines = [f"engine: {engine}", f"{'class':<14}{'files':>6}{'right':>8}{'rate':>8}"]
-    pos_n = pos_r = pos_w = neg_n = neg_fa = 0
     for cls, t in tallies.items():
         negative = cls in SC_NEGATIVE
         note = (f"   (no intent; false accepts {t.n - t.right})" if negative
                 else f"   (wrong command {t.wrong})" if t.wrong else "")
         lines.append(f"{cls:<14}{t.n:>6}{t.right:>8}{t.right / max(t.n, 1):>8.1%}{note}")
-        if negative:
-            neg_n, neg_fa = neg_n + t.n, neg_fa + t.n - t.right
-        else:
-            pos_n, pos_r, pos_w = pos_n + t.n, pos_r + t.right, pos_w + t.wrong
         if verbose:
             lines += [f"    {name}: heard {text!r} -> {got}" for name, text, got in t.errors]
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pos_n, neg_n = f["positives"], f["negatives"]
     lines += [
-        f"accuracy      {pos_r}/{pos_n} = {pos_r / max(pos_n, 1):.1%}   (target >= 97%)",
-        f"false accepts {neg_fa}/{neg_n} = {neg_fa / max(neg_n, 1):.1%}   (target <= 1%)",
-        f"wrong command {pos_w}/{pos_n} = {pos_w / max(pos_n, 1):.1%}   (positives acted on "
+        f"accuracy      {f['right']}/{pos_n} = {f['accuracy']:.1%}   (target >= 97%)",
+        f"false accepts {f['false_accepts']}/{neg_n} = {f['false_accept_rate']:.1%}   "
+        "(target <= 1%)",
+        f"wrong command {round(f['wrong_command_rate'] * pos_n)}/{pos_n} = "
+        f"{f['wrong_command_rate']:.1%}   (positives acted on "
         "as another command; the rest of the misses were rejected)",
-        f"real-time factor {cpu / max(audio, 1e-9):.3f}  (CPU {cpu:.1f} s / audio "
+        f"real-time factor {f['rtf']:.3f}  (CPU {cpu:.1f} s / audio "
         f"{audio:.1f} s; target <= 0.05)",
-        f"peak RSS {rss_mb:.0f} MB  (target <= 150 MB)",
+        f"peak RSS {f['peak_rss_mb']:.0f} MB  (target <= 150 MB)",
     ]
     return "\n".join(lines)
