@@ -16,7 +16,7 @@ from companion.errors import CompanionError
 from companion.events import Cue
 from companion.library import Library
 from companion.runner import EOF, Runner
-from companion.runlock import single_run
+from companion.runlock import close_left_open, single_run
 from companion.safe_log import SafeLog
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
@@ -103,7 +103,7 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         print(f'(not a command, ignored: "{text.strip()}"; type help)', file=sys.stderr)
 
     with PainLog.open(config.effective(args).data_dir) as log, single_run(log.path.parent):
-        log.close_interrupted(time.time())
+        close_left_open(log)
         runner = Runner(session, SafeLog(log), say, vocab, on_unknown=unknown)
         inbox: "queue.Queue[object]" = queue.Queue()
         threading.Thread(target=_reader, args=(stdin, inbox), daemon=True).start()

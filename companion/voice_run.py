@@ -15,7 +15,7 @@ from companion.debug_record import DebugRecording
 from companion.errors import CompanionError
 from companion.library import Library
 from companion.mic_watch import watched
-from companion.runlock import single_run
+from companion.runlock import close_left_open, single_run
 from companion.safe_log import SafeLog
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
@@ -68,7 +68,7 @@ def run_voice(args: argparse.Namespace) -> int:
                   f"them are left out: {', '.join(recognizer.missing_words)}", file=sys.stderr)
         log = stack.enter_context(PainLog.open(cfg.data_dir))
         stack.enter_context(single_run(log.path.parent))
-        log.close_interrupted(time.time())
+        close_left_open(log)
         events = stack.enter_context(_open_private(args.events)) if args.events else None
         if hasattr(speaker, "prerender"):
             speaker.prerender(cues.fixed())

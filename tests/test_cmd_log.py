@@ -40,14 +40,14 @@ def seed(data_dir: Path) -> None:
 
 
 def run(*args: str, env: Optional[dict[str, str]] = None, home: Path,
-        prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+        prefix: tuple[str, ...] = (), stdin: str = "") -> subprocess.CompletedProcess[str]:
     """`python -m companion ARGS` with a clean environment: HOME and XDG point into tmp, so a
     test can never read or write the real pain log."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("COMPANION_")}
     full_env.update(HOME=str(home), XDG_DATA_HOME=str(home / "xdg-data"), TZ="UTC")
     full_env.update(env or {})
     return subprocess.run([*prefix, sys.executable, "-m", "companion", *args], env=full_env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, input=stdin)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -249,3 +249,24 @@ def test_history_shows_advice_while_it_applies_without_using_it_up(tmp_path: Pat
         assert len(trends.reminders(log, time.time())) == 1
         assert trends.reminders(log, time.time()) == []
     assert "Advice:" in ok(run("history", "--data-dir", str(data), home=tmp_path))
+
+
+def test_a_session_is_still_guided_when_the_data_dir_turned_read_only(tmp_path: Path) -> None:
+    """A log that exists (with a session a crash left open) in a folder that has since
+    become read-only: no traceback, the session runs, ratings are said to be unsaved."""
+    data = tmp_path / "data"
+    with PainLog.open(data) as log:
+        log.start_session("neck", time.time() - 60)  # never ended: a crash
+    for f in [data, *data.iterdir()]:
+        f.chmod(0o555 if f.is_dir() else 0o444)
+    try:
+        result = run("run", "neck", "--text", "--speed", "200", "--data-dir", str(data),
+                     home=tmp_path, prefix=without_permission_override(),
+                     stdin="pain six\nstop\n")
+    finally:
+        for f in [data, *data.iterdir()]:
+            f.chmod(0o700 if f.is_dir() else 0o600)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "Six, noted" in result.stdout and "could not be saved" in result.stdout, result.stdout
+    assert "could not close the session a crash left open" in result.stderr
