@@ -108,7 +108,12 @@ class PainLog:
         self._routine_of(session_id)  # fail now, not at a later flush
         self._pending.append((session_id, float(at), kind, step_index, step, area, detail))
         if len(self._pending) >= _BATCH_EVENTS or float(at) - self._pending[0][1] >= _BATCH_SECONDS:
-            self.flush()
+            try:
+                self.flush()
+            except CompanionError:
+                # The event is queued already and goes with the next write that succeeds;
+                # raising would make a caller's retry queue it a second time.
+                pass
 
     def log_rating(self, session_id: int, at: float, value: int, step_index: Optional[int],
                    step: Optional[str], area: Optional[str]) -> int:

@@ -3,6 +3,9 @@ is told, and ratings reach the disk once it takes them again."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import contextmanager
+
 from companion.clock import ManualClock
 from companion.engine import Session
 from companion.errors import CompanionError
@@ -73,3 +76,43 @@ def test_user_is_told_at_the_end_if_ratings_could_not_be_saved(tmp_path):
     runner.feed("pain six")
     runner.feed("stop")
     assert any("Two pain ratings could not be saved" in s for s in said)
+
+
+class FullDisk(PainLog):
+    """The real pain log on a disk that refuses every SQLite write while `full` is set."""
+
+    full = False
+
+    @contextmanager
+    def _transaction(self):
+        if self.full:
+            raise sqlite3.OperationalError("database or disk is full")
+        with super()._transaction() as db:
+            yield db
+
+
+def test_step_events_are_written_once_after_the_disk_was_full(tmp_path):
+    lib = Library()
+    clock = ManualClock()
+    store = FullDisk(tmp_path / "log.sqlite3")
+    said: list[str] = []
+    runner = Runner(Session(lib.find("neck"), clock), SafeLog(store),
+                    lambda c: said.append(c.text), Vocabulary(lib.aliases()))
+    runner.start()
+    store.full = True
+    for _ in range(15):  # steps move on while nothing can be written
+        runner.feed("next")
+        clock.advance(5)
+        runner.tick()
+    runner.feed("pain five")
+    store.full = False
+    runner.feed("next")
+    runner.feed("pain six")
+    runner.feed("stop")
+    keys = [(e["at"], e["kind"], e["step_index"]) for e in store.events()]
+    assert len(keys) == len(set(keys)), "a step event was stored more than once"
+    started = [k for k in keys if k[1] == "started"]
+    assert [k[2] for k in started] == list(range(len(started))) and len(started) >= 17
+    assert [r["value"] for r in store.ratings()] == [5, 6]
+    (session,) = store.sessions()
+    assert session["end_reason"] == "stopped"
