@@ -111,9 +111,11 @@ class PainLog:
             try:
                 self.flush()
             except CompanionError:
-                # The event is queued already and goes with the next write that succeeds;
-                # raising would make a caller's retry queue it a second time.
-                pass
+                # A call that fails has not happened: take this event back out, so a caller
+                # that retries the call (SafeLog) does not queue it twice. Earlier events
+                # stay queued for the next write that succeeds.
+                self._pending.pop()
+                raise
 
     def log_rating(self, session_id: int, at: float, value: int, step_index: Optional[int],
                    step: Optional[str], area: Optional[str]) -> int:
