@@ -50,6 +50,9 @@ def register(sub, common) -> None:
     al.add_argument("--virtual-audio", action="store_true",
                     help="start the virtual sound card for the startup and speech benchmarks")
     al.set_defaults(func=cmd_all)
+    # Bare `companion bench` runs them all, as `bench all` does.
+    bench.required = False
+    sub.choices["bench"].set_defaults(func=cmd_all, quick=False, virtual_audio=False)
 
 
 def cmd_loop(args: argparse.Namespace) -> int:

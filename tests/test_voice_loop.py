@@ -142,3 +142,19 @@ def test_barge_in_stops_the_wait_for_instructions(tmp_path):
     # Stood still 7 -> 8.5 (speech, cut short) and 8.5 -> 15.5 (paused), then 12 s of step:
     # the resume cue is "info", not an instruction, so the clock runs while it is said.
     assert abs(second["at"] - (15.5 + Library().find("neck").plan()[0].seconds)) <= 0.031
+
+
+def test_stop_and_safety_words_cut_in_over_a_cue_and_waiting_resumes(tmp_path):
+    """Over the intro (our own voice), "sharp" and "stop" still act; the loop then waits
+    for the next "start", and a second session runs on the same log."""
+    loop, log, out = make(tmp_path, [Utt("start neck", 5, 6), Utt("next", 6.2, 6.4),
+                                     Utt("sharp", 6.5, 7.0), Utt("stop", 8, 8.4),
+                                     Utt("start calves", 40, 41), Utt("stop", 41.5, 41.9)])
+    loop.run(frames(60))
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    heard = [(r["text"], r["gated"]) for r in records if r["type"] == "heard"]
+    assert heard == [("start neck", False), ("next", True), ("sharp", False),
+                     ("stop", False), ("start calves", False), ("stop", False)]
+    assert any(r["type"] == "SafetyStop" and r["word"] == "sharp" for r in records)
+    assert [(s["routine"], s["end_reason"]) for s in log.sessions()] == [
+        ("neck", "stopped"), ("calves", "stopped")]
