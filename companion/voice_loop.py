@@ -29,6 +29,8 @@ LISTENING = "Listening. Say start, and the name of a routine."
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."
 MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
 MIC_BACK = "I can hear you again. Say resume when you're ready."
+SPEAKER_BACK = "I can speak again. I paused while I couldn't; say resume when you're ready."
+REOPEN_EVERY_S = 2.0  # audio seconds between tries to get a lost speaker back
 
 
 def speaking_seconds(text: str) -> float:
@@ -110,6 +112,8 @@ class VoiceLoop:
         self._speech_end = 0.0  # audio time the queued speech will have been said by
         self._speaking_since = 0.0  # audio time that stretch of speech began
         self._wall0 = time.time()
+        self._speaker_lost = False
+        self._next_reopen = 0.0
 
     # ----- output ---------------------------------------------------------------------
 
@@ -164,6 +168,7 @@ class VoiceLoop:
         """Pass frames on to the recognizer, moving the clock and the session timers."""
         for f in frames:
             self.clock.set(f.start)
+            self._check_speaker()
             if not self._session_over():
                 self.runner.tick()
             yield f
@@ -202,6 +207,27 @@ class VoiceLoop:
             self._say(self.summary() if self.summary else HOW_AM_I_NO_DATA)
         elif intent.name == "help":
             self._say(LISTENING)
+
+    def _check_speaker(self) -> None:
+        """A speaker that vanished: pause (nobody hears the cues), keep trying to get it
+        back, and say so once it is there again. Cheap when all is well."""
+        error = getattr(self.speaker, "error", None)
+        now = self.clock.now()
+        if error is not None and not self._speaker_lost:
+            self._speaker_lost, self._next_reopen = True, now + REOPEN_EVERY_S
+            if not self._session_over() and not self.runner.session.paused:
+                self.runner.dispatch(self.runner.session.handle(Intent("pause")))
+            self._emit({"type": "speaker_lost", "at": round(now, 3), "reason": str(error)})
+        elif self._speaker_lost and now >= self._next_reopen:
+            self._next_reopen = now + REOPEN_EVERY_S
+            try:
+                self.speaker.reopen()
+            except Exception:  # still gone; try again later
+                return
+            if getattr(self.speaker, "error", None) is None:
+                self._speaker_lost = False
+                self._emit({"type": "speaker_back", "at": round(now, 3)})
+                self._say(SPEAKER_BACK if not self._session_over() else LISTENING, "fault")
 
     def microphone_lost(self, reason: str) -> None:
         """Nothing can be heard: pause the session (its clock froze anyway) and say so."""

@@ -158,3 +158,52 @@ def test_stop_and_safety_words_cut_in_over_a_cue_and_waiting_resumes(tmp_path):
     assert any(r["type"] == "SafetyStop" and r["word"] == "sharp" for r in records)
     assert [(s["routine"], s["end_reason"]) for s in log.sessions()] == [
         ("neck", "stopped"), ("calves", "stopped")]
+
+
+class VanishingSpeaker(NullSpeaker):
+    """An injected fault: a speaker unplugged at `lost_at` and back from `back_at` (audio
+    seconds); reopen() only works once it is back, as DeviceSpeaker's does."""
+
+    def __init__(self, clock, lost_at: float, back_at: float) -> None:
+        super().__init__(clock=clock)
+        self.clock, self.lost_at, self.back_at = clock, lost_at, back_at
+        self.reopened = False
+        self.tries = 0
+
+    @property
+    def error(self):
+        t = self.clock.now()
+        return None if t < self.lost_at or self.reopened else RuntimeError("device gone")
+
+    def reopen(self) -> None:
+        self.tries += 1
+        if self.clock.now() < self.back_at:
+            raise RuntimeError("still gone")
+        self.reopened = True
+
+
+def test_a_speaker_that_vanishes_pauses_the_session_and_it_says_so_when_back(tmp_path):
+    clock = ManualClock()
+    speaker = VanishingSpeaker(clock, lost_at=60.0, back_at=75.0)
+    log = PainLog.open(tmp_path)
+    out = io.StringIO()
+    utts = [Utt("start neck", 5, 6), Utt("resume", 90, 90.5)]
+
+    def recognize(fs):
+        for f in fs:
+            while utts and utts[0].end <= f.end:
+                yield utts.pop(0)
+
+    loop = VoiceLoop(Library(), log, speaker, recognize, events_out=out, clock=clock)
+    loop.run(frames(100))
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    kinds = [r["type"] for r in records]
+    lost, back = kinds.index("speaker_lost"), kinds.index("speaker_back")
+    assert 60 <= records[lost]["at"] <= 60.05
+    assert "Paused" in kinds[lost - 2:lost + 1] or "Paused" in kinds[lost:back]
+    assert 75 <= records[back]["at"] <= 77.1 and speaker.tries >= 7  # tried every 2 s
+    said_back = records[back + 1]
+    assert said_back["type"] == "cue" and said_back["text"].startswith("I can speak again")
+    assert "Resumed" in kinds[back:]
+    (session,) = log.sessions()
+    assert session["end_reason"] == "end_of_input"  # paused and resumed, never lost
