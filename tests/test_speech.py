@@ -262,3 +262,22 @@ def test_make_speaker_chooses_null_or_file(tmp_path):
     fs.say("Halfway.", at=0.0)
     fs.close()
     assert (tmp_path / "x.wav").exists()
+
+
+def test_the_cue_cache_is_private(tmp_path):
+    """Cached cues can be personal (the spoken pain summary): folder 0700, files 0600, even
+    under a permissive umask and in a folder that existed with looser rights."""
+    import stat
+
+    from companion.speech.render import CueRenderer
+
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o755)
+    cache.chmod(0o755)
+    old = os.umask(0)
+    try:
+        cue = CueRenderer(cache_dir=cache).render("Neck: from seven to four over ten days.")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(cue.path).stat().st_mode) == 0o600

@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import queue
 import re
 import shutil
@@ -396,7 +397,10 @@ class CueRenderer:
                 self.hits += 1
             return Cue(text, final, *info)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            # Private: some cues are personal ("how am I doing" speaks the pain trend).
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if stat.S_IMODE(self.dir.stat().st_mode) & 0o077:
+                self.dir.chmod(0o700)
             if not os.access(self.dir, os.W_OK):
                 raise PermissionError(13, "not writable")
         except OSError as e:
@@ -413,6 +417,7 @@ class CueRenderer:
             info = _wav_info(tmp)
             if info is None:
                 raise CompanionError(f"espeak-ng rendered no audio for {text!r}")
+            os.chmod(tmp, 0o600)  # espeak-ng creates it with the umask's mode
             os.replace(tmp, final)  # atomic: readers see the old state or the whole file
         except PermissionError as e:
             raise CompanionError(f"cannot write to the cue cache {self.dir} ({e.strerror}); "
