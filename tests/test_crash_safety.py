@@ -1,4 +1,5 @@
-"""Crash safety (issue 7): SIGKILL a running companion at random moments. Every rating it
+"""Crash safety (issue 7): SIGKILL a running companion at random moments, typed and in
+replayed voice sessions. Every rating it
 confirmed ("Six, logged.") before dying is in the log, the log passes
 `PRAGMA integrity_check`, and the next start closes the killed session as "interrupted".
 
@@ -11,6 +12,7 @@ COMPANION_CRASH_SEED picks other kill points; COMPANION_CRASH_CHAINS runs more."
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -203,3 +205,82 @@ def test_sigkill_at_random_points_loses_no_confirmed_rating(tmp_path):
     assert len(runs) >= 50
     # The kills must land in sessions, not only at start-up, for the test to mean something.
     assert with_ratings >= len(runs) // 3, f"only {with_ratings} runs confirmed a rating"
+
+
+# --- replayed voice sessions -----------------------------------------------------------------
+
+VOICE_RUNS = int(os.environ.get("COMPANION_CRASH_VOICE_RUNS", "50"))
+RATINGS = [("pain six", 6), ("pain four", 4), ("pain three", 3), ("pain seven", 7),
+           ("pain two", 2), ("pain five", 5)]
+
+
+def _voice_session_wav(tmp: Path) -> Path:
+    """A neck session in which six ratings are said, each when the companion is quiet."""
+    from companion.hearing.sphinx import SphinxRecognizer
+    from companion.library import Library
+    from companion.sessionwav import after_step, build, heard_take, place_when_quiet, steady_hiss
+    from companion.vocabulary import Vocabulary
+
+    vocab = Vocabulary(Library().aliases())
+    rec = SphinxRecognizer(vocab)
+    script = [(4.0, "start neck routine", heard_take("start neck routine", rec, vocab, tmp))]
+    script += [(after_step("hold", 3.0 + 6.0 * i), text, heard_take(text, rec, vocab, tmp))
+               for i, (text, _) in enumerate(RATINGS)]
+    out = tmp / "session.wav"
+    placed = place_when_quiet(script)
+    build(placed, out, total_s=placed[-1][0] + 5, noise=steady_hiss(), noise_db=-50.0)
+    return out
+
+
+def test_sigkill_during_replayed_voice_sessions_loses_no_confirmed_rating(tmp_path):
+    wav = _voice_session_wav(tmp_path)
+    rng = random.Random(SEED + 1)
+    data = tmp_path / "voice-data"
+    confirmed_total, killed_mid_session = 0, 0
+    # Kill points spread over a whole replay on this machine (it runs as fast as it can).
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-m", "companion", "run", "--mic-file", str(wav),
+                    "--no-speaker", "--data-dir", str(tmp_path / "timing")], check=True,
+                   capture_output=True, timeout=120)
+    whole = time.monotonic() - t0
+    for k in range(VOICE_RUNS):
+        ev = tmp_path / f"ev{k}.jsonl"
+        p = subprocess.Popen([sys.executable, "-m", "companion", "run", "--mic-file", str(wav),
+                              "--no-speaker", "--events", str(ev), "--data-dir", str(data)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.2, whole))
+        exited = p.poll() is not None
+        p.kill()
+        _, err = p.communicate(timeout=30)
+        assert b"Traceback" not in err, err.decode()
+        said = [json.loads(x) for x in ev.read_text().splitlines()] if ev.exists() else []
+        confirmed = [int(NUMBER_WORDS.index(CONFIRMED.match(e["text"]).group(1).lower()))
+                     for e in said if e["type"] == "cue" and CONFIRMED.match(e["text"])]
+        confirmed_total += len(confirmed)
+        killed_mid_session += not exited and any(e["type"] == "StepStarted" for e in said)
+        with sqlite3.connect(data / "companion.sqlite3") as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            last = conn.execute("SELECT max(id) FROM sessions").fetchone()[0]
+            stored = [v for (v,) in conn.execute(
+                "SELECT value FROM ratings WHERE session_id = ? ORDER BY id", (last,))]
+        # Every rating confirmed aloud before the kill is on disk, in order.
+        assert stored[:len(confirmed)] == confirmed, (k, confirmed, stored)
+    # The next start closes what the last kill left open.
+    r = subprocess.run([sys.executable, "-m", "companion", "history", "--data-dir", str(data)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(data / "companion.sqlite3") as conn:
+        open_left = conn.execute("SELECT count(*) FROM sessions WHERE ended_at IS NULL"
+                                 ).fetchone()[0]
+    assert open_left <= 1  # `history` does not close sessions; a run would:
+    subprocess.run([sys.executable, "-m", "companion", "run", "--mic-file", str(wav),
+                    "--no-speaker", "--data-dir", str(data)], capture_output=True, timeout=120)
+    with sqlite3.connect(data / "companion.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM sessions WHERE ended_at IS NULL"
+                            ).fetchone()[0] == 0
+        reasons = {r for (r,) in conn.execute("SELECT end_reason FROM sessions")}
+    assert "interrupted" in reasons
+    print(f"{VOICE_RUNS} kills, {killed_mid_session} inside a session, {confirmed_total} "
+          "confirmed ratings checked on disk")
+    assert confirmed_total >= 20 and killed_mid_session >= 25, (confirmed_total,
+                                                                killed_mid_session)
