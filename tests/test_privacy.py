@@ -313,3 +313,30 @@ def test_a_voice_replay_keeps_no_audio_unless_a_debug_recording_is_asked_for(tmp
     with wave.open(str(rec)) as got, wave.open(str(mic)) as want:
         assert (got.getframerate(), got.getnchannels(), got.getsampwidth()) == (16000, 1, 2)
         assert got.readframes(got.getnframes()) == want.readframes(want.getnframes())
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_a_live_hands_free_run_owns_no_network_socket(tmp_path, virtual_audio):
+    """Microphone, recognizer, speaker and its playback process, listening for 'start':
+    neither the companion nor any process it started holds an internet socket."""
+    env = Env(tmp_path)
+    ev = tmp_path / "events.jsonl"
+    p = subprocess.Popen([sys.executable, "-m", "companion", "run", "--events", str(ev),
+                          "--data-dir", str(env.data)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, env={**env.env, **virtual_audio.env})
+    try:
+        deadline = time.monotonic() + 60
+        while not (ev.exists() and '"cue"' in ev.read_text()):  # listening and greeting
+            assert p.poll() is None, p.stderr.read().decode()
+            assert time.monotonic() < deadline, "the companion never started listening"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        pids = [p.pid] + [int(c) for c in
+                          Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()]
+        assert len(pids) >= 2, "the playback process should be running"
+        table = _inet_table()
+        owned = {pid: [table[i] for i in _socket_inodes(pid) if i in table] for pid in pids}
+        assert not any(owned.values()), f"network sockets held: {owned}"
+    finally:
+        p.kill()
+        p.wait(timeout=30)
