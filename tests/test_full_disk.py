@@ -38,10 +38,10 @@ class FillingLog(PainLog):
         return super().end_session(*a, **k)
 
 
-def setup(tmp_path):
+def setup(tmp_path, log_class: type = None):
     lib = Library()
     clock = ManualClock()
-    store = FillingLog(tmp_path / "log.sqlite3")
+    store = (log_class or FillingLog)(tmp_path / "log.sqlite3")
     said: list[str] = []
     runner = Runner(Session(lib.find("neck"), clock), SafeLog(store),
                     lambda c: said.append(c.text), Vocabulary(lib.aliases()))
@@ -92,13 +92,7 @@ class FullDisk(PainLog):
 
 
 def test_step_events_are_written_once_after_the_disk_was_full(tmp_path):
-    lib = Library()
-    clock = ManualClock()
-    store = FullDisk(tmp_path / "log.sqlite3")
-    said: list[str] = []
-    runner = Runner(Session(lib.find("neck"), clock), SafeLog(store),
-                    lambda c: said.append(c.text), Vocabulary(lib.aliases()))
-    runner.start()
+    clock, store, runner, said = setup(tmp_path, FullDisk)
     store.full = True
     for _ in range(15):  # steps move on while nothing can be written
         runner.feed("next")
