@@ -163,3 +163,21 @@ def wait_for(ev: Path, p: subprocess.Popen, pred, timeout: float) -> dict:
         assert p.poll() is None, p.communicate()[1][-2000:]
         time.sleep(0.1)
     raise AssertionError(f"timed out; events: {[e['type'] for e in events(ev)][-15:]}")
+
+
+@pytest.mark.skipif(shutil.which("pipewire") is None, reason="pipewire not installed")
+def test_ctrl_c_closes_a_live_session_in_the_log(tmp_path, virtual_audio):
+    ev = tmp_path / "events.jsonl"
+    p = companion("run", "neck", "--events", str(ev), "--data-dir", str(tmp_path / "data"),
+                  env={**os.environ, "COMPANION_CACHE_DIR": str(tmp_path / "cache")})
+    try:
+        wait_for(ev, p, lambda e: e["type"] == "StepStarted", 60)
+        p.send_signal(signal.SIGINT)
+        _, stderr = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert "Traceback" not in stderr, stderr
+    with PainLog.open(tmp_path / "data") as log:
+        (session,) = log.sessions()
+        assert session["end_reason"] == "interrupted" and session["ended_at"] is not None

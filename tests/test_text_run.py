@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from companion.store import PainLog
 
 
@@ -63,10 +65,12 @@ def test_whole_routine_at_high_speed_completes(tmp_path):
         assert log.sessions()[0]["end_reason"] in ("completed", "end_of_input")
 
 
-def test_sigterm_closes_the_session_in_the_log(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])  # a service stop; Ctrl-C
+def test_sigterm_closes_the_session_in_the_log(tmp_path, sig):
     p = _running_with_rating(tmp_path, "pain 5", "Five, logged.")
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(sig)
     p.wait(timeout=30)
+    assert "Traceback" not in p.stderr.read()
     with PainLog.open(tmp_path) as log:
         (session,) = log.sessions()
         assert session["end_reason"] == "interrupted"
