@@ -181,3 +181,20 @@ def test_ctrl_c_closes_a_live_session_in_the_log(tmp_path, virtual_audio):
     with PainLog.open(tmp_path / "data") as log:
         (session,) = log.sessions()
         assert session["end_reason"] == "interrupted" and session["ended_at"] is not None
+
+
+@pytest.mark.parametrize("extra, device, setting", [([], "output", "output_device"),
+                                                    (["--no-speaker"], "input", "input_device")])
+def test_no_speaker_or_microphone_is_a_clear_error(tmp_path, extra, device, setting):
+    """No sound server reachable (an empty runtime dir): the devices there are listed and
+    the setting to change is named; no traceback."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PULSE_SERVER", "PIPEWIRE_REMOTE", "DBUS_SESSION_BUS_ADDRESS", "AUDIO_PIDS")}
+    env.update(XDG_RUNTIME_DIR=str(runtime), COMPANION_CACHE_DIR=str(tmp_path / "cache"))
+    p = companion("run", *extra, "--data-dir", str(tmp_path / "data"), env=env)
+    _, stderr = p.communicate(timeout=60)
+    assert p.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    assert f"no default {device} device" in stderr and setting in stderr, stderr
