@@ -9,14 +9,14 @@ import threading
 import time
 from typing import Optional, TextIO
 
-from companion import config
+from companion import config, paths
 from companion.clock import MonotonicClock
 from companion.engine import Session
 from companion.errors import CompanionError
 from companion.events import Cue
 from companion.library import Library
 from companion.runner import EOF, Runner
-from companion.runlock import close_left_open, single_run
+from companion.runlock import LateLog, close_left_open, single_run
 from companion.safe_log import SafeLog
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
@@ -86,8 +86,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    from companion.store import PainLog
-
     library = Library()
     routine = load_routine(library, args.routine)
     clock = MonotonicClock(args.speed)
@@ -102,7 +100,8 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     def unknown(text: str) -> None:
         print(f'(not a command, ignored: "{text.strip()}"; type help)', file=sys.stderr)
 
-    with PainLog.open(config.effective(args).data_dir) as log, single_run(log.path.parent):
+    with LateLog(paths.data_dir(config.effective(args).data_dir)) as log, \
+            single_run(log.path.parent):
         close_left_open(log)
         runner = Runner(session, SafeLog(log), say, vocab, on_unknown=unknown)
         inbox: "queue.Queue[object]" = queue.Queue()

@@ -78,3 +78,5 @@ def fixed() -> list[str]:
              CONTINUE_AFTER_SAFETY, STOPPED, COMPLETED, NO_PREVIOUS, HELP, NO_QUESTION,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values()]
     return lines + [confirm(v) for v in range(11)]
+
+NO_LOG_SUMMARY = "I can't read your pain log right now, so I can't say how you're doing."

@@ -45,8 +45,51 @@ def single_run(data_dir: Path) -> Iterator[None]:
 def close_left_open(log: "PainLog") -> None:
     """Close what a crash left open; if the log cannot be written now (full disk, read-only
     folder), say so and carry on: the session must still be guided."""
+    if not getattr(log, "opened", True):  # already said that it cannot be opened
+        return
     try:
         log.close_interrupted(time.time())
     except CompanionError as e:
         print(f"companion: could not close the session a crash left open: {e}",
               file=sys.stderr)
+
+
+class LateLog:
+    """The pain log, opened when it can be: a data folder that is read-only (or full) from
+    the start still lets a session be guided. Every call tries to open the log; until that
+    works it raises CompanionError, which SafeLog answers by keeping the write in memory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from companion.store import DB_NAME
+
+        self.path = data_dir / DB_NAME
+        self._log: "PainLog | None" = None
+        try:
+            self._open()
+        except CompanionError as e:
+            print(f"companion: {str(e).rstrip('.')}. Guiding the session anyway; ratings "
+                  "wait in memory.", file=sys.stderr)
+
+    def _open(self) -> "PainLog":
+        from companion.store import PainLog
+
+        if self._log is None:
+            self._log = PainLog(self.path)
+        return self._log
+
+    @property
+    def opened(self) -> bool:
+        return self._log is not None
+
+    def __getattr__(self, name: str):
+        return getattr(self._open(), name)
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+
+    def __enter__(self) -> "LateLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

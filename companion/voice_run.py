@@ -9,13 +9,13 @@ import sys
 import time
 from contextlib import ExitStack
 
-from companion import config, cues, trends
+from companion import config, cues, paths, trends
 from companion.clock import ManualClock
 from companion.debug_record import DebugRecording
 from companion.errors import CompanionError
 from companion.library import Library
 from companion.mic_watch import watched
-from companion.runlock import close_left_open, single_run
+from companion.runlock import LateLog, close_left_open, single_run
 from companion.safe_log import SafeLog
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
@@ -38,12 +38,19 @@ def _open_private(path: str):
     return os.fdopen(fd, "w", encoding="utf-8")
 
 
+def _or(read, fallback):
+    """A reading of the log, or the fallback when the log cannot be read or written now."""
+    try:
+        return read()
+    except CompanionError:
+        return fallback
+
+
 def run_voice(args: argparse.Namespace) -> int:
     from companion.cmd_run import load_routine
     from companion.hearing import make_recognizer
     from companion.hearing.sources import MicSource, WavSource
     from companion.speech import make_speaker
-    from companion.store import PainLog
 
     cfg = config.effective(args)
     library = Library()
@@ -66,7 +73,7 @@ def run_voice(args: argparse.Namespace) -> int:
         if recognizer.missing_words:
             print("companion: the speech model does not know these words, so phrases using "
                   f"them are left out: {', '.join(recognizer.missing_words)}", file=sys.stderr)
-        log = stack.enter_context(PainLog.open(cfg.data_dir))
+        log = stack.enter_context(LateLog(paths.data_dir(cfg.data_dir)))
         stack.enter_context(single_run(log.path.parent))
         close_left_open(log)
         events = stack.enter_context(_open_private(args.events)) if args.events else None
@@ -74,8 +81,9 @@ def run_voice(args: argparse.Namespace) -> int:
             speaker.prerender(cues.fixed())
         loop = VoiceLoop(library, SafeLog(log), speaker, recognizer.utterances,
                          hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
-                         summary=lambda: trends.spoken_summary(log, time.time()),
-                         reminders=lambda: trends.reminders(log, time.time()))
+                         summary=lambda: _or(lambda: trends.spoken_summary(log, time.time()),
+                                             cues.NO_LOG_SUMMARY),
+                         reminders=lambda: _or(lambda: trends.reminders(log, time.time()), []))
         try:
             with sigterm_as_interrupt():
                 frames = source.frames() if replay else watched(

@@ -270,3 +270,22 @@ def test_a_session_is_still_guided_when_the_data_dir_turned_read_only(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert "Six, noted" in result.stdout and "could not be saved" in result.stdout, result.stdout
     assert "could not close the session a crash left open" in result.stderr
+
+
+def test_a_session_is_guided_in_a_read_only_folder_that_has_no_log_yet(tmp_path: Path) -> None:
+    """Nothing can be created: the session still runs, says ratings could not be saved,
+    and the log is written on a later run once the folder is writable."""
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o555)
+    try:
+        result = run("run", "neck", "--text", "--speed", "200", "--data-dir", str(data),
+                     home=tmp_path, prefix=without_permission_override(),
+                     stdin="pain six\nstop\n")
+    finally:
+        data.chmod(0o700)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "ratings wait in memory" in result.stderr
+    assert "Six, noted" in result.stdout and "could not be saved" in result.stdout, result.stdout
+    assert not (data / DB_NAME).exists()
