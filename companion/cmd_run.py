@@ -16,8 +16,8 @@ from companion.errors import CompanionError
 from companion.events import Cue
 from companion.library import Library
 from companion.runner import EOF, Runner
-from companion.runlock import LateLog, close_left_open, single_run
-from companion.safe_log import SafeLog
+from companion.runlock import close_left_open, single_run
+from companion.safe_log import LateLog, SafeLog
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
 

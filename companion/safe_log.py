@@ -3,11 +3,16 @@ in memory, in order, and go to disk as soon as it takes them again."""
 
 from __future__ import annotations
 
+import sys
 from collections import deque
-from typing import Any, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 from companion.errors import CompanionError
 from companion.runner import Log
+
+if TYPE_CHECKING:
+    from companion.store import PainLog
 
 
 class SafeLog:
@@ -68,3 +73,44 @@ class SafeLog:
 
     def end_session(self, session_id: int, at: float, reason: str) -> None:
         self._queue("end_session", session_id, at, reason)
+
+
+class LateLog:
+    """The pain log, opened when it can be: a data folder that is read-only (or full) from
+    the start still lets a session be guided. Every call tries to open the log; until that
+    works it raises CompanionError, which SafeLog answers by keeping the write in memory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from companion.store import DB_NAME
+
+        self.path = data_dir / DB_NAME
+        self._log: "PainLog | None" = None
+        try:
+            self._open()
+        except CompanionError as e:
+            print(f"companion: {str(e).rstrip('.')}. Guiding the session anyway; ratings "
+                  "wait in memory.", file=sys.stderr)
+
+    def _open(self) -> "PainLog":
+        from companion.store import PainLog
+
+        if self._log is None:
+            self._log = PainLog(self.path)
+        return self._log
+
+    @property
+    def opened(self) -> bool:
+        return self._log is not None
+
+    def __getattr__(self, name: str):
+        return getattr(self._open(), name)
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+
+    def __enter__(self) -> "LateLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -15,8 +15,8 @@ from companion.debug_record import DebugRecording
 from companion.errors import CompanionError
 from companion.library import Library
 from companion.mic_watch import watched
-from companion.runlock import LateLog, close_left_open, single_run
-from companion.safe_log import SafeLog
+from companion.runlock import close_left_open, single_run
+from companion.safe_log import LateLog, SafeLog
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
 from companion.voice_loop import VoiceLoop
