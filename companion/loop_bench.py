@@ -70,16 +70,21 @@ def _replay(wav: Path, engine: str, tmp: Path) -> tuple[list[dict], float, float
     return records, cpu, WavSource(wav).duration, peak
 
 
+def _takes(engine: str, tmp: Path, texts: set[str]) -> dict[str, np.ndarray]:
+    """Takes the recognizer hears, over steady hiss: the loop bench measures timing, not
+    recognition."""
+    vocab = Vocabulary(Library().aliases())
+    rec = make_recognizer(vocab, engine)
+    return {text: heard_take(text, rec, vocab, tmp, NOISE_DB) for text in sorted(texts)}
+
+
 def latency(engine: str, tmp: Path) -> dict:
     """A command about every 12 s after a start, each said once the companion is quiet
     (as users do; over its voice they would be gated); latency = when the intent acted -
     when the phrase's audio really ended (both audio clock)."""
     wishes = [(1.0, "start calves")] + [(20.0 + 12.0 * i, COMMANDS[i % len(COMMANDS)])
                                         for i in range(30)]
-    # Takes the recognizer hears, over steady hiss: this measures timing, not recognition.
-    vocab = Vocabulary(Library().aliases())
-    rec = make_recognizer(vocab, engine)
-    takes = {text: heard_take(text, rec, vocab, tmp, NOISE_DB) for _, text in wishes}
+    takes = _takes(engine, tmp, {text for _, text in wishes})
     script = place_when_quiet([(t, text, takes[text]) for t, text in wishes])
     wav = tmp / "latency.wav"
     placed = build(script, wav, total_s=script[-1][0] + 8, noise=steady_hiss(),
@@ -114,9 +119,7 @@ def hold_timing(engine: str, tmp: Path, minutes: float) -> dict:
     daily = Library().find("daily")
     # Steps wait for their instructions to be said, so a session outlasts duration_s.
     length = daily.duration_s + instruction_seconds(daily) + 30
-    vocab = Vocabulary(Library().aliases())
-    start = heard_take("start daily routine", make_recognizer(vocab, engine), vocab, tmp,
-                       NOISE_DB)
+    start = _takes(engine, tmp, {"start daily routine"})["start daily routine"]
     # The first after the greeting ("Listening...", ~4 s), which would gate it.
     build([(5.0 + k * length, start) for k in range(max(1, int(minutes * 60 // length)))],
           wav, total_s=minutes * 60, noise=steady_hiss(), noise_db=NOISE_DB)
