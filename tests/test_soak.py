@@ -12,6 +12,7 @@ import pytest
 from companion import soak
 from companion.hearing import synth
 from companion.hearing.bench import default_data_dir
+from companion.hearing.sources import FRAME_SAMPLES, RATE
 from companion.library import Library
 from companion.vocabulary import Vocabulary
 
@@ -40,7 +41,7 @@ def test_idle_audio_starts_no_session(figures):
 def test_every_frame_asked_for_is_processed(figures):
     assert figures["requested_s"] == MINUTES * 60
     assert figures["audio_s"] == pytest.approx(MINUTES * 60, abs=1e-6)
-    assert figures["frames"] == figures["frames_expected"] == MINUTES * 60 * 1000 // 30
+    assert figures["frames"] == figures["frames_expected"] == MINUTES * 60 * RATE // FRAME_SAMPLES
     hours = [h for h, _ in figures["rss_mb"]]
     assert hours[0] == 0 and hours[-1] == pytest.approx(MINUTES / 60, abs=0.01)
 

@@ -14,9 +14,27 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from companion.hearing.sources import FRAME_BYTES, FRAME_SAMPLES, RATE, Frame
+from companion.hearing.sources import RATE, Frame
 
-FRAME_S = FRAME_SAMPLES / RATE
+VAD_SAMPLES = 480  # 30 ms: the voice detector's frame at 16 kHz
+VAD_BYTES = VAD_SAMPLES * 2
+FRAME_S = VAD_SAMPLES / RATE
+
+
+def vad_frames(frames: Iterable[Frame]) -> Iterator[Frame]:
+    """Regroup frames of any size into 30 ms ones. Each is yielded as soon as its last
+    sample has arrived, so regrouping adds no delay; a short remainder ends the stream."""
+    pending, start = b"", 0.0
+    for f in frames:
+        if not pending:
+            start = f.start
+        pending += f.pcm
+        while len(pending) >= VAD_BYTES:
+            yield Frame(pending[:VAD_BYTES], start)
+            pending = pending[VAD_BYTES:]
+            start += FRAME_S
+    if pending:
+        yield Frame(pending, start)
 
 
 @dataclass(frozen=True)
@@ -51,14 +69,14 @@ class Endpointer:
 
         self.config = config
         self._vad = Vad(mode=config.vad_mode, sample_rate=RATE, frame_length=FRAME_S)
-        if self._vad.frame_bytes != FRAME_BYTES:
+        if self._vad.frame_bytes != VAD_BYTES:
             raise RuntimeError("VAD frame size differs from the source frame size")
         self._energies: deque[float] = deque(maxlen=max(1, round(config.noise_window / FRAME_S)))
 
     def is_voiced(self, frame: Frame) -> bool:
         pcm = frame.pcm
-        if len(pcm) < FRAME_BYTES:
-            pcm = pcm + bytes(FRAME_BYTES - len(pcm))
+        if len(pcm) < VAD_BYTES:
+            pcm = pcm + bytes(VAD_BYTES - len(pcm))
         x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
         energy = 10.0 * np.log10(float(np.mean(x * x)) + 1.0)
         history = self._energies
@@ -78,7 +96,7 @@ class Endpointer:
         max_n = round(c.max_length / FRAME_S)
         history: deque[tuple[Frame, bool]] = deque(maxlen=pre_n)
         current: list[tuple[Frame, bool]] = []
-        for frame in frames:
+        for frame in vad_frames(frames):
             voiced = self.is_voiced(frame)
             if not current:
                 history.append((frame, voiced))

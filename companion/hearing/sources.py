@@ -20,13 +20,15 @@ from companion.hearing.resample import Resampler
 from companion.hearing.wav import read_blocks
 
 RATE = 16000
-FRAME_SAMPLES = 480  # 30 ms: the VAD's frame size at 16 kHz
+# 10 ms: the clock moves, and session timers fire, this often (a cue is at most 10 ms
+# late). The endpointer regroups frames into the 30 ms its voice detector needs.
+FRAME_SAMPLES = 160
 FRAME_BYTES = FRAME_SAMPLES * 2
 
 
 @dataclass(frozen=True)
 class Frame:
-    """30 ms (the last of a file may be shorter) of 16 kHz mono int16 little-endian."""
+    """10 ms (the last of a file may be shorter) of 16 kHz mono int16 little-endian."""
 
     pcm: bytes
     start: float  # audio seconds since the source began
