@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import IO, Callable, Iterable, Iterator, Optional, Protocol
 
 from companion.clock import ManualClock, SpeechAwareClock
+from companion.echo import OwnVoice
 from companion.engine import Session
 from companion.events import Cue, Event
+from companion.hearing.endpoint import EndpointConfig
 from companion.library import Library
 from companion.routines import Routine
 from companion.runner import Log, Runner
@@ -21,6 +23,9 @@ from companion.vocabulary import Intent, Vocabulary
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({"stop", "pause", "safety"})
 GATE_TAIL_S = 0.25   # after playback really ends, the room still rings a little
+# An utterance reaches back a pre-roll before its first voiced frame, so our own echo can
+# appear to begin that much before we began speaking.
+ONSET_SLACK_S = EndpointConfig().pre_roll + 0.05
 SPEAKING_WPM = 150   # espeak-ng's default rate, for estimating unplayed cues
 # Cues that say what to do next: the session clock waits until they have been said, so a
 # step's time is the user's, not eaten by speech queued before it.
@@ -56,6 +61,9 @@ class Speaker(Protocol):
     def stop(self) -> None:
         """Stop at once (barge-in)."""
 
+    # Optional: busy_for() -> seconds until playback has really ended, tail included
+    # (a device knows its own latency; the loop's estimate from cue lengths does not).
+
 
 class Frame(Protocol):
     start: float
@@ -79,6 +87,7 @@ class Heard:
     end: float
     acted_at: float
     gated: bool
+    echo: bool = False  # a barge-in word we were saying ourselves at that moment
 
 
 class VoiceLoop:
@@ -111,6 +120,7 @@ class VoiceLoop:
         self._gate_until = 0.0
         self._speech_end = 0.0  # audio time the queued speech will have been said by
         self._speaking_since = 0.0  # audio time that stretch of speech began
+        self.own_voice = OwnVoice()
         self._wall0 = time.time()
         self._speaker_lost = False
         self._next_reopen = 0.0
@@ -129,6 +139,7 @@ class VoiceLoop:
         seconds = self.speaker.say(text, now) or speaking_seconds(text)
         if now >= self._speech_end:  # quiet until now: this cue starts a stretch of speech
             self._speaking_since = now
+        self.own_voice.said(text, max(self._speech_end, now), seconds)
         self._speech_end = max(self._speech_end, now) + seconds
         self._gate_until = self._speech_end + GATE_TAIL_S
         if kind in INSTRUCTION_KINDS:
@@ -169,10 +180,19 @@ class VoiceLoop:
         for f in frames:
             self.clock.set(f.start)
             self._check_speaker()
+            self._gate_to_playback(f.end)
             if not self._session_over():
                 self.runner.tick()
             yield f
             self.clock.set(f.end)
+
+    def _gate_to_playback(self, audio_now: float) -> None:
+        """Keep the gate shut until the speaker has really finished: its output latency
+        (and a sound server's) comes on top of the cue lengths the gate was set from."""
+        busy_for = getattr(self.speaker, "busy_for", None)
+        left = busy_for() if busy_for else 0.0
+        if left > 0:
+            self._gate_until = max(self._gate_until, audio_now + left)
 
     def hear(self, utt: Utterance) -> Optional[Intent]:
         """Act on one utterance. Over our own voice only barge-in words count."""
@@ -180,18 +200,23 @@ class VoiceLoop:
         intent = self.vocab.parse(utt.text) if utt.text else None
         # Only what began while we spoke can be our own voice: a user who was already
         # talking when a cue started is heard.
-        over_us = self._speaking_since <= utt.start < self._gate_until
-        gated = over_us and (intent is None or intent.name not in BARGE_IN)
-        self.heard.append(Heard(utt.text, intent, utt.start, utt.end, self.clock.now(), gated))
+        over_us = self._speaking_since - ONSET_SLACK_S <= utt.start < self._gate_until
+        echo = (over_us and intent is not None and intent.name in BARGE_IN
+                and self.own_voice.is_echo(utt.text, utt.start, utt.end))
+        gated = over_us and (intent is None or intent.name not in BARGE_IN or echo)
+        self.heard.append(Heard(utt.text, intent, utt.start, utt.end, self.clock.now(), gated,
+                                echo))
         self._emit({"type": "heard", "at": round(self.clock.now(), 3), "text": utt.text,
                     "intent": intent.name if intent else None,
                     "value": intent.value if intent else None,
                     "confidence": round(float(utt.confidence), 3),
-                    "start": round(utt.start, 3), "end": round(utt.end, 3), "gated": gated})
+                    "start": round(utt.start, 3), "end": round(utt.end, 3), "gated": gated,
+                    "echo": echo})
         if intent is None or gated:
             return None
         if over_us:  # barge-in: cut our own cue short
             self.speaker.stop()
+            self.own_voice.cut(self.clock.now())
             self._gate_until = self._speech_end = self.clock.now()
             self.session_clock.release()
         if self._session_over():

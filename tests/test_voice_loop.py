@@ -207,3 +207,98 @@ def test_a_speaker_that_vanishes_pauses_the_session_and_it_says_so_when_back(tmp
     assert "Resumed" in kinds[back:]
     (session,) = log.sessions()
     assert session["end_reason"] == "end_of_input"  # paused and resumed, never lost
+
+
+def _cues(out) -> list[dict]:
+    return [r for r in map(json.loads, out.getvalue().splitlines()) if r["type"] == "cue"]
+
+
+def test_a_barge_in_word_we_are_saying_ourselves_is_our_echo(tmp_path):
+    """The safety note says "sharp ... numb or tingling ... we stop": heard at the moment we
+    say it, that is our own voice through the microphone, not the user. The same words at
+    another moment of our speech, and other barge-in words at that moment, still act."""
+    loop, log, out = make(tmp_path, [])
+    loop.start_session(Library().find("neck"))
+    (note,) = [c for c in _cues(out) if "tingling" in c["text"]]
+    start = sum(c["seconds"] for c in _cues(out)[:_cues(out).index(note)])
+    at = start + note["seconds"] * note["text"].lower().index("tingling") / len(note["text"])
+    assert loop.hear(Utt("tingling", at - 0.35, at + 0.5)) is None
+    assert loop.heard[-1].gated and loop.heard[-1].echo
+    assert not loop.runner.session.ended
+    # "pause" is not in that note: the user, heard over us, and it cuts our speech.
+    assert loop.hear(Utt("pause", at + 0.6, at + 1.0)).name == "pause"
+    assert not loop.heard[-1].echo and loop.runner.session.paused
+
+
+def test_the_same_word_far_from_where_we_say_it_still_barges_in(tmp_path):
+    loop, log, out = make(tmp_path, [])
+    loop.start_session(Library().find("neck"))
+    # "sharp" in the first second, long before the safety note says it.
+    assert loop.hear(Utt("sharp", 0.5, 1.0)).name == "safety"
+    assert not loop.heard[-1].echo
+
+
+def test_our_echo_reaching_back_a_pre_roll_is_still_gated(tmp_path):
+    """An utterance starts a pre-roll (0.3 s) before its first voiced frame: the echo of a
+    cue seems to begin just before the cue did. Seen in a replay of the companion's own
+    voice: 'breathe in slowly' heard as 'previous' went back a step, again and again."""
+    loop, log, out = make(tmp_path, [])
+    loop.start_session(Library().find("neck"))
+    loop.hear(Utt("pause", 0.5, 0.9))          # cut the intro; now quiet
+    loop.clock.set(30.0)
+    loop.hear(Utt("resume", 30.0, 30.4))       # "Resumed..." starts at 30.4
+    resumed = _cues(out)[-1]
+    assert resumed["at"] == 30.4
+    assert loop.hear(Utt("previous", 30.15, 31.0)) is None and loop.heard[-1].gated
+    # A user who began talking well before the cue is not our voice.
+    loop.clock.set(60.0)
+    loop.hear(Utt("repeat", 59.0, 59.5))
+    assert loop.hear(Utt("next", 59.6, 62.0)) is not None
+
+
+class LaggingSpeaker(NullSpeaker):
+    """A device whose sound comes out `delay` seconds after the cue length says it ends
+    (a sound server's buffering, a Bluetooth speaker): busy_for() is what it reports."""
+
+    def __init__(self, clock, delay: float) -> None:
+        super().__init__(clock=clock)
+        self.clock, self.delay, self.until = clock, delay, 0.0
+
+    def say(self, text, at=None):
+        from companion.voice_loop import speaking_seconds
+
+        now = self.clock.now()
+        seconds = speaking_seconds(text)
+        self.until = max(self.until, now) + seconds
+        super().say(text, at)
+        return seconds
+
+    def busy_for(self) -> float:
+        return max(0.0, self.until + self.delay + 0.25 - self.clock.now())
+
+
+def test_the_gate_lasts_until_the_device_has_really_finished(tmp_path):
+    """Cue lengths say the speech ends at said_by; the device says 1.5 s later. A command
+    heard in between is the tail of our own voice."""
+    probe, _, _ = make(tmp_path / "probe", [])
+    probe.clock.set(9.0)
+    probe.start_session(Library().find("neck"))
+    said_by = probe._speech_end                 # the end by the cues' lengths alone
+    clock = ManualClock()
+    utts = [Utt("start neck", 8, 9), Utt("how long left", said_by + 0.5, said_by + 1.0)]
+
+    def recognize(fs):
+        for f in fs:
+            while utts and utts[0].end <= f.end:
+                yield utts.pop(0)
+
+    loop = VoiceLoop(Library(), PainLog.open(tmp_path), LaggingSpeaker(clock, delay=1.5),
+                     recognize, clock=clock)
+    loop.run(frames(said_by + 5))
+    assert [(h.text, h.gated) for h in loop.heard] == [("start neck", False),
+                                                         ("how long left", True)]
+    # With a speaker that only knows cue lengths, the same words are the user's.
+    loop2, _, _ = make(tmp_path / "plain", [Utt("start neck", 8, 9),
+                                           Utt("how long left", said_by + 0.5, said_by + 1.0)])
+    loop2.run(frames(said_by + 5))
+    assert not [h for h in loop2.heard if h.text == "how long left"][0].gated

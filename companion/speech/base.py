@@ -45,6 +45,9 @@ class Speaker(Protocol):
     def busy_until(self) -> float:
         """When playback really ends (output latency included) plus the gate tail."""
 
+    def busy_for(self) -> float:
+        """Seconds from now until busy_until() (0 when quiet): clock-free, for the loop."""
+
     def close(self) -> None:
         """Stop and release the device or finish the file. Safe to call twice."""
 
@@ -119,6 +122,9 @@ class NullSpeaker:
 
     def busy_until(self) -> float:
         return self._last
+
+    def busy_for(self) -> float:
+        return 0.0
 
     def prerender(self, texts: Iterable[str]) -> list:
         return []

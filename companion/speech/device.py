@@ -327,6 +327,9 @@ class DeviceSpeaker:
     def busy(self) -> bool:
         return monotonic() < self.busy_until()
 
+    def busy_for(self) -> float:
+        return max(0.0, self.busy_until() - monotonic())
+
     @property
     def speaking(self) -> bool:
         """A cue is queued or playing, or its sound is still on its way to the speaker."""

@@ -127,8 +127,11 @@ class FileSpeaker:
         return self._end / self.samplerate + self.tail
 
     def busy(self) -> bool:
+        return self.busy_for() > 0
+
+    def busy_for(self) -> float:
         now = self._time(None) if self._clock is not None else self._now
-        return now < self.busy_until()
+        return max(0.0, self.busy_until() - now)
 
     def prerender(self, texts: Iterable[str]) -> list[Cue]:
         return self.renderer.prerender(texts)
