@@ -27,6 +27,10 @@ class Config(BaseModel):
     output_device: Device = None
     """Speaker: a name (or part of one) or an index from `companion devices`; empty for the
     system default."""
+    speaker_delay_s: float = Field(default=0.0, ge=0.0, le=2.0)
+    """Seconds the speaker plays later than PortAudio reports: a sound server's buffering
+    (about 0.13 with PipeWire), a Bluetooth speaker (0.2 to 0.5). The companion ignores its
+    own voice until then; too low, and the end of a cue may be heard as a command."""
     engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
     """Recognizer: auto uses Vosk when a model is installed, else PocketSphinx."""
     model_path: Optional[Path] = None

@@ -244,3 +244,21 @@ def test_a_vanishing_device_is_reported_and_nothing_hangs(virtual_audio, rendere
         assert time.monotonic() - t0 < 3
         assert sp._player.proc.poll() is not None
         audio_env.stop(va)
+
+
+def test_a_configured_speaker_delay_keeps_it_busy_that_much_longer(virtual_audio, renderer):
+    """speaker_delay_s (a sound server's or Bluetooth speaker's own buffering, which
+    PortAudio cannot see) is added to the device's end of playback, so the companion goes on
+    ignoring its own voice until the sound has really come out."""
+    from companion.config import Config
+
+    cue = renderer.render("Breathe out slowly.")
+    with make_speaker(Config(speaker_delay_s=0.6), renderer=renderer) as sp:
+        assert sp.extra_latency == 0.6
+        t0 = time.monotonic()
+        sp.play(cue)
+        assert sp.wait(timeout=10)
+        took = time.monotonic() - t0
+        assert sp.busy_for() <= sp.tail
+    # Plays for the cue's length, then 0.6 s more before it counts as finished.
+    assert took >= cue.seconds + 0.6

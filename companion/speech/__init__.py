@@ -56,6 +56,7 @@ def make_speaker(cfg: Any = None, *, no_speaker: bool = False,
         return FileSpeaker(speaker_file, renderer=renderer, clock=clock)
     if device is _UNSET:
         device = getattr(cfg, "output_device", None)
+    device_options.setdefault("extra_latency", getattr(cfg, "speaker_delay_s", 0.0))
     return DeviceSpeaker(device, renderer=renderer, **device_options)
 
 
