@@ -23,8 +23,12 @@ class Session:
     """One run of one routine. Call start(), then handle(intent) and tick() as time
     passes; both return the events that happened, in order."""
 
-    def __init__(self, routine: Routine, clock: Clock, hold_step_s: float = 15.0) -> None:
+    def __init__(self, routine: Routine, clock: Clock, hold_step_s: float = 15.0,
+                 spoken_s: float = 0.0) -> None:
         self.routine = routine
+        # Seconds the clock will stand still while instructions are said (a spoken loop):
+        # part of how long the user is told the session takes.
+        self.spoken_s = spoken_s
         self.plan: list[PlannedStep] = routine.plan()
         self.clock = clock
         self.hold_step_s = hold_step_s
@@ -109,7 +113,8 @@ class Session:
     def start(self) -> list[Event]:
         now = self.clock.now()
         self.started = True
-        out: list[Event] = [Cue(now, cues.intro(self.routine.title, self.routine.duration_s),
+        out: list[Event] = [Cue(now, cues.intro(self.routine.title,
+                                                   self.routine.duration_s + self.spoken_s),
                                 "intro")]
         out += [Cue(now, note, "safety") for note in self.routine.safety]
         return out + self._begin(0, now)

@@ -156,7 +156,8 @@ class VoiceLoop:
     # ----- sessions -------------------------------------------------------------------
 
     def start_session(self, routine: Routine) -> None:
-        session = Session(routine, self.session_clock, self.hold_step_s)
+        session = Session(routine, self.session_clock, self.hold_step_s,
+                          spoken_s=instruction_seconds(routine))
         # Rows are stored as they happen, so the wall time is the audio clock's.
         self.runner = Runner(session, self.log, lambda c: self._say(c.text, c.kind),
                              self.vocab, wall=lambda _t: self._wall0 + self.clock.now(),

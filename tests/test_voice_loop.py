@@ -304,3 +304,21 @@ def test_the_gate_lasts_until_the_device_has_really_finished(tmp_path):
                                            Utt("how long left", said_by + 0.5, said_by + 1.0)])
     loop2.run(frames(said_by + 5))
     assert not [h for h in loop2.heard if h.text == "how long left"][0].gated
+
+
+def test_the_intro_counts_the_time_its_instructions_take_to_say(tmp_path):
+    """Steps wait for their instructions, so a spoken session lasts longer than its steps:
+    the "About N minutes" the user hears includes that time."""
+    import re
+
+    differ = 0
+    for routine in Library().routines.values():
+        loop, _, out = make(tmp_path / routine.name, [])
+        loop.start_session(routine)
+        intro = _cues(out)[0]["text"]
+        said = int(re.search(r"About (\d+) minute", intro).group(1))
+        total = routine.duration_s + instruction_seconds(routine)
+        assert said == max(1, round(total / 60)), (routine.name, intro)
+        differ += said != max(1, round(routine.duration_s / 60))
+    assert differ, "no routine's instructions change its minutes: the test shows nothing"
+
