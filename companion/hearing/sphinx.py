@@ -43,7 +43,6 @@ class SphinxOptions:
     pbeam: float = 1e-48
     wbeam: float = 7e-29
     fillprob: float = 1e-8        # noise-filler insertion between words
-    pl_window: int = 0            # phone lookahead frames (0: off, PocketSphinx's default)
     edge_garbage: float = 0.0     # prior of phone-loop garbage before/after a command
     # Garbage may follow a phrase's first word ("start" + anything): talk that merely begins
     # like a command ("start with the dishes") is then explained without forcing a phrase.
@@ -72,7 +71,7 @@ class SphinxRecognizer(Recognizer):
         try:
             self._d = Decoder(lm=None, loglevel="FATAL", bestpath=False, beam=options.beam,
                               pbeam=options.pbeam, wbeam=options.wbeam,
-                              fillprob=options.fillprob, pl_window=options.pl_window, **kw)
+                              fillprob=options.fillprob, **kw)
         except (RuntimeError, ValueError) as e:
             raise CompanionError(f"PocketSphinx could not load its model: {e}") from None
         d = self._d
