@@ -18,11 +18,11 @@ from companion.hearing.endpoint import EndpointConfig
 from companion.library import Library
 from companion.routines import Routine
 from companion.runner import Log, Runner
+from companion.speech.base import GATE_TAIL_S  # the room still rings after playback ends
 from companion.vocabulary import Intent, Vocabulary
 
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({"stop", "pause", "safety"})
-GATE_TAIL_S = 0.25   # after playback really ends, the room still rings a little
 # An utterance reaches back a pre-roll before its first voiced frame, so our own echo can
 # appear to begin that much before we began speaking.
 ONSET_SLACK_S = EndpointConfig().pre_roll + 0.05
