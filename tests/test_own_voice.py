@@ -6,7 +6,6 @@ speaker looped into the virtual microphone while the user speaks too."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -23,6 +22,7 @@ from companion.library import Library
 from companion.sessionwav import build, heard_take, load_16k, steady_hiss
 from companion.store import PainLog
 from companion.vocabulary import Vocabulary
+from test_live_loop import events, wait_for
 
 AUDIO = Path(__file__).parent / "audio"
 ROOM_DB = -50.0
@@ -32,10 +32,6 @@ SESSION_S = 400.0   # the neck routine's first three steps and their hold, with 
 def companion(*args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "companion", *args], capture_output=True,
                           text=True, timeout=300, env=env)
-
-
-def events(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
 def steps(ev: list[dict]) -> list[tuple]:
@@ -75,17 +71,6 @@ def _loop_speaker_into_mic(env: dict) -> None:
     assert r.returncode == 0, r.stderr
 
 
-def _wait_for(ev: Path, p: subprocess.Popen, pred, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [e for e in events(ev) if pred(e)]
-        if found:
-            return found[0]
-        assert p.poll() is None, p.communicate()[1][-2000:]
-        time.sleep(0.1)
-    raise AssertionError(f"timed out; events: {[e['type'] for e in events(ev)][-15:]}")
-
-
 @pytest.mark.skipif(shutil.which("pw-play") is None, reason="pw-play missing (pipewire-bin)")
 def test_live_with_its_voice_looped_into_the_microphone(tmp_path, virtual_audio):
     """Through the real device: every cue reaches the microphone ~0.2 s later. Before the
@@ -109,11 +94,11 @@ def test_live_with_its_voice_looped_into_the_microphone(tmp_path, virtual_audio)
     hiss = subprocess.Popen(["pw-play", "--target", "vmic_in", str(room)], env=env)
     try:
         _loop_speaker_into_mic(env)
-        hold = _wait_for(ev, p, lambda e: e["type"] == "StepStarted" and e["kind"] == "hold", 120)
+        hold = wait_for(ev, p, lambda e: e["type"] == "StepStarted" and e["kind"] == "hold", 120)
         time.sleep(6.0)   # the hold's cue has been said; the user speaks into the echo path
         subprocess.run(["pw-play", "--target", "vmic_in", str(take)], env=env, check=True,
                        timeout=30)
-        _wait_for(ev, p, lambda e: e["type"] == "SessionEnded", 20)
+        wait_for(ev, p, lambda e: e["type"] == "SessionEnded", 20)
     finally:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
