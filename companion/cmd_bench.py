@@ -124,7 +124,9 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
         ("end of speech -> action p50 / p95", lambda f: f"{f['latency']['p50_ms']} / "
                                                         f"{f['latency']['p95_ms']} ms", "<= 300 ms p50"),
         ("commands acted on", lambda f: f"{f['latency']['acted']}/{f['latency']['phrases']}", ""),
-        ("idle listening CPU share", lambda f: f["idle"]["cpu_share"], "<= 0.05"),
+        ("idle listening CPU share, loud / quiet", lambda f: f"{f['idle']['cpu_share']} / "
+                                                             f"{f['idle_quiet']['cpu_share']}",
+         "<= 0.05"),
         ("hold timing drift (accumulated)", lambda f: f"{f['hold_timing']['drift_ms']} ms "
                                                       f"over {f['hold_timing']['audio_s']} s",
          "<= 20 ms"),

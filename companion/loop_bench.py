@@ -102,10 +102,13 @@ def latency(engine: str, tmp: Path) -> dict:
             "rtf": round(cpu / audio, 4), "peak_rss_mb": round(rss, 1)}
 
 
-def idle(engine: str, tmp: Path, noise: Optional[np.ndarray], minutes: float) -> dict:
-    """Listening to room noise with nobody talking: CPU share and spurious commands."""
+def idle(engine: str, tmp: Path, noise: Optional[np.ndarray], minutes: float,
+         noise_db: float = -35.0) -> dict:
+    """Listening to room noise with nobody talking: CPU share and spurious commands. The
+    default is hard: Speech Commands noise clips, a new one every second, at -35 dBFS; the
+    voice detector lets much of it through to the recognizer."""
     wav = tmp / "idle.wav"
-    build([], wav, total_s=minutes * 60, noise=noise, noise_db=-35)
+    build([], wav, total_s=minutes * 60, noise=noise, noise_db=noise_db)
     records, cpu, audio, rss = _replay(wav, engine, tmp)
     acted = [r for r in records if r["type"] == "heard" and r["intent"]]
     return {"audio_s": round(audio), "cpu_share": round(cpu / audio, 4),
@@ -150,10 +153,12 @@ def run(engine: str = "pocketsphinx", minutes: float = 30.0, data: Optional[Path
         tmp = Path(d)
         figures = {"engine": engine, "latency": latency(engine, tmp),
                    "idle": idle(engine, tmp, noise, min(minutes, 10.0)),
+                   "idle_quiet": idle(engine, tmp, steady_hiss(), min(minutes, 10.0),
+                                      NOISE_DB),
                    "hold_timing": hold_timing(engine, tmp, minutes)}
     # The largest companion process among the replays.
-    figures["peak_rss_mb"] = max(figures[k]["peak_rss_mb"] for k in ("latency", "idle",
-                                                                       "hold_timing"))
+    figures["peak_rss_mb"] = max(figures[k]["peak_rss_mb"] for k in (
+        "latency", "idle", "idle_quiet", "hold_timing"))
     return figures
 
 
@@ -164,8 +169,10 @@ def table(f: dict) -> str:
         ("end of speech -> action p95", f"{lat['p95_ms']} ms", ""),
         ("commands acted on", f"{lat['acted']}/{lat['phrases']}", ""),
         ("RTF with commands", f"{lat['rtf']}", "<= 0.05"),
-        ("idle listening CPU share", f"{idl['cpu_share']} ({idl['audio_s']} s of noise)",
-         "<= 0.05"),
+        ("idle listening CPU share, loud noise", f"{idl['cpu_share']} ({idl['audio_s']} s of "
+         "changing noise, -35 dBFS)", "<= 0.05"),
+        ("idle listening CPU share, quiet room", f"{f['idle_quiet']['cpu_share']} (steady "
+         f"hiss, {NOISE_DB:g} dBFS)", "<= 0.05"),
         ("spurious commands while idle", f"{idl['spurious']}", "0"),
         ("hold timing drift (accumulated)", f"{hold['drift_ms']} ms over {hold['audio_s']} s, "
          f"{hold['steps']} steps", "<= 20 ms"),
