@@ -176,7 +176,8 @@ def table(f: dict) -> str:
         ("spurious commands while idle", f"{idl['spurious']}", "0"),
         ("hold timing drift (accumulated)", f"{hold['drift_ms']} ms over {hold['audio_s']} s, "
          f"{hold['steps']} steps", "<= 20 ms"),
-        ("cue lag behind its due time", f"{hold['max_lag_ms']} ms worst (one 30 ms frame at most)", ""),
+        ("cue lag behind its due time", f"{hold['max_lag_ms']} ms worst (one 30 ms frame at "
+         "most)", ""),
         ("peak RSS (companion process)", f"{f['peak_rss_mb']} MB", "<= 150 MB"),
     ]
     w = max(len(r[0]) for r in rows)

@@ -70,7 +70,7 @@ class Endpointer:
         self.config = config
         self._vad = Vad(mode=config.vad_mode, sample_rate=RATE, frame_length=FRAME_S)
         if self._vad.frame_bytes != VAD_BYTES:
-            raise RuntimeError("VAD frame size differs from the source frame size")
+            raise RuntimeError("the voice detector's frame is not 30 ms")
         self._energies: deque[float] = deque(maxlen=max(1, round(config.noise_window / FRAME_S)))
 
     def is_voiced(self, frame: Frame) -> bool:

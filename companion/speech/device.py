@@ -329,7 +329,7 @@ class DeviceSpeaker:
             return end + self.tail
 
     def busy(self) -> bool:
-        return monotonic() < self.busy_until()
+        return self.busy_for() > 0
 
     def busy_for(self) -> float:
         return max(0.0, self.busy_until() - monotonic())
