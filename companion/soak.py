@@ -47,7 +47,7 @@ TALK = (
     "next week we're visiting my sister", "my calves ache after that long walk",
     "is there any coffee left in the pot", "start with the dishes and I'll dry",
 )
-BLOCK = 480 * 334                  # ~10 s generated at a time, a whole number of frames
+BLOCK = FRAME_SAMPLES * 334        # ~10 s generated at a time, a whole number of frames
 MAX_EVENT = 20 * RATE              # longest event the buffer takes
 HOP = RATE // 2                    # noise bed: 1 s pieces, 50 % overlap
 WINDOW = np.sqrt(np.hanning(RATE + 1)[:RATE]).astype(np.float32)  # sum of squares = 1
