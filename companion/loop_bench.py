@@ -29,7 +29,9 @@ COMMANDS = ["pain six", "next", "hold longer", "how long left", "pain three", "r
             "shorter", "what's next", "pain seven", "back"]
 
 
-def _noise(data: Optional[Path]) -> Optional[np.ndarray]:
+def room_noise(data: Optional[Path] = None) -> Optional[np.ndarray]:
+    """The idle benchmark's noise: 20 Speech Commands noise clips (taps, dishes, a bike,
+    hiss) one after another at their own relative levels; None without the recordings."""
     folder = (data or SPEECH) / "speech-commands" / "_silence_"
     clips = sorted(folder.glob("*.wav"))[:20] if folder.is_dir() else []
     return np.concatenate([load_16k(p) for p in clips]) if clips else None
@@ -148,7 +150,7 @@ def hold_timing(engine: str, tmp: Path, minutes: float) -> dict:
 
 def run(engine: str = "pocketsphinx", minutes: float = 30.0, data: Optional[Path] = None
         ) -> dict:
-    noise = _noise(data)
+    noise = room_noise(data)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         figures = {"engine": engine, "latency": latency(engine, tmp),
