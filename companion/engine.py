@@ -4,7 +4,7 @@ runs in a test in milliseconds."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from companion import cues
 from companion.clock import Clock
@@ -19,17 +19,32 @@ MIN_STEP_S = 5.0          # "shorter" never leaves less than this
 MIN_RATED_HOLD_S = 5.0    # a hold cut shorter than this is not worth a rating prompt
 
 
+def _said(speech_s: Callable[[str], float], step: PlannedStep) -> float:
+    return speech_s(step.cue) + (speech_s(step.safety) if step.safety else 0.0)
+
+
+def instruction_seconds(routine: Routine, speech_s: Callable[[str], float]) -> float:
+    """How long a spoken session stands still for its instructions, beyond duration_s:
+    the intro, the safety notes and each step's cue, speech_s(text) seconds each."""
+    return (speech_s(cues.intro(routine.title, routine.duration_s))
+            + sum(speech_s(t) for t in routine.safety)
+            + sum(_said(speech_s, p) for p in routine.plan()))
+
+
 class Session:
     """One run of one routine. Call start(), then handle(intent) and tick() as time
     passes; both return the events that happened, in order."""
 
     def __init__(self, routine: Routine, clock: Clock, hold_step_s: float = 15.0,
-                 spoken_s: float = 0.0) -> None:
+                 speech_s: Optional[Callable[[str], float]] = None) -> None:
         self.routine = routine
-        # Seconds the clock will stand still while instructions are said (a spoken loop):
-        # part of how long the user is told the session takes.
-        self.spoken_s = spoken_s
         self.plan: list[PlannedStep] = routine.plan()
+        # In a spoken loop the clock stands still while instructions are said
+        # (speech_s(text): how long that takes), so the intro's minutes and "how long
+        # left" count that time too.
+        say = speech_s or (lambda _text: 0.0)
+        self.spoken_s = instruction_seconds(routine, say)
+        self._said = [_said(say, p) for p in self.plan]
         self.clock = clock
         self.hold_step_s = hold_step_s
         self.idx = 0
@@ -60,7 +75,9 @@ class Session:
         return self._length - self.elapsed()
 
     def session_remaining(self) -> float:
-        return max(0.0, self.remaining()) + sum(p.seconds for p in self.plan[self.idx + 1:])
+        later = range(self.idx + 1, len(self.plan))
+        return max(0.0, self.remaining()) + sum(self.plan[i].seconds + self._said[i]
+                                                for i in later)
 
     def _markers(self) -> list[tuple[float, str, str]]:
         """(time, key, text) of the current step's timed cues, from its current length."""

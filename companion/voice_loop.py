@@ -13,6 +13,7 @@ from typing import IO, Callable, Iterable, Iterator, Optional, Protocol
 from companion.clock import ManualClock, SpeechAwareClock
 from companion.echo import OwnVoice
 from companion.engine import Session
+from companion.engine import instruction_seconds as _instruction_seconds
 from companion.events import Cue, Event
 from companion.hearing.endpoint import EndpointConfig
 from companion.library import Library
@@ -45,11 +46,7 @@ def speaking_seconds(text: str) -> float:
 
 def instruction_seconds(routine: Routine) -> float:
     """About how long a session stands still for its instructions, beyond duration_s."""
-    from companion import cues
-
-    texts = [cues.intro(routine.title, routine.duration_s), *routine.safety]
-    texts += [t for s in routine.plan() for t in (s.cue, s.safety) if t]
-    return sum(speaking_seconds(t) for t in texts)
+    return _instruction_seconds(routine, speaking_seconds)
 
 
 class Speaker(Protocol):
@@ -157,7 +154,7 @@ class VoiceLoop:
 
     def start_session(self, routine: Routine) -> None:
         session = Session(routine, self.session_clock, self.hold_step_s,
-                          spoken_s=instruction_seconds(routine))
+                          speech_s=speaking_seconds)
         # Rows are stored as they happen, so the wall time is the audio clock's.
         self.runner = Runner(session, self.log, lambda c: self._say(c.text, c.kind),
                              self.vocab, wall=lambda _t: self._wall0 + self.clock.now(),

@@ -260,3 +260,19 @@ def test_random_intents_never_crash_overrun_or_lose_ratings(script, name):
             assert e.ran_s <= plan[e.index].max_s + 1e-6
     # Exactly one end, and it is the last event.
     assert len(of(events, SessionEnded)) == 1 and isinstance(events[-1], SessionEnded)
+
+
+def test_how_long_left_counts_the_instructions_still_to_be_said():
+    """In a spoken loop the clock stands still while each later step's cue is said, so
+    "how long left" adds that time; the intro's minutes count all of it."""
+    clock = ManualClock()
+    silent, spoken = Session(SMALL, clock), Session(SMALL, clock, speech_s=lambda t: 30.0)
+    silent.start(), spoken.start()
+    texts = sum(1 + bool(p.safety) for p in spoken.plan[1:])
+    assert spoken.session_remaining() == silent.session_remaining() + 30.0 * texts
+    assert spoken.spoken_s == 30.0 * (1 + len(SMALL.safety) + texts + 1)  # + intro, step 0
+    clock.advance(10)
+    silent.tick(), spoken.tick()
+    assert spoken.idx == silent.idx == 1
+    assert spoken.session_remaining() == silent.session_remaining() + 30.0 * (
+        texts - 1 - bool(spoken.plan[1].safety))
