@@ -31,6 +31,7 @@ from collections import OrderedDict, deque
 from pathlib import Path
 
 monotonic = time.monotonic
+FLUSH_ABOVE_S = 0.05  # output latency above which stop() also drops the device's buffer
 _out_lock = threading.Lock()
 
 
@@ -234,9 +235,12 @@ class Player:
                 self.ready.append(Item(int(cmd["id"]), samples))
             elif op == "stop":
                 self.stop_upto = max(self.stop_upto, int(cmd.get("upto", 0)))
-                if cmd.get("flush", True):
+                if cmd.get("flush", True) and self.latency > FLUSH_ABOVE_S:
                     # Drop what PortAudio/ALSA already buffered, so the cut is heard at
                     # once; the callback applies stop_upto before writing anything new.
+                    # Below FLUSH_ABOVE_S the buffer plays out about as fast, and a cue
+                    # said right after the stop would wait behind the silence a restarted
+                    # stream begins with (one or two buffers, 23-45 ms at 512 samples).
                     t = monotonic()
                     self.flushing = t         # the watchdog times the abort too
                     self.stream.abort()
