@@ -23,12 +23,16 @@ def _said(speech_s: Callable[[str], float], step: PlannedStep) -> float:
     return speech_s(step.cue) + (speech_s(step.safety) if step.safety else 0.0)
 
 
+def _said_first(speech_s: Callable[[str], float], routine: Routine) -> float:
+    """The intro and the routine's safety notes, said before the first step."""
+    return (speech_s(cues.intro(routine.title, routine.duration_s))
+            + sum(speech_s(t) for t in routine.safety))
+
+
 def instruction_seconds(routine: Routine, speech_s: Callable[[str], float]) -> float:
     """How long a spoken session stands still for its instructions, beyond duration_s:
     the intro, the safety notes and each step's cue, speech_s(text) seconds each."""
-    return (speech_s(cues.intro(routine.title, routine.duration_s))
-            + sum(speech_s(t) for t in routine.safety)
-            + sum(_said(speech_s, p) for p in routine.plan()))
+    return _said_first(speech_s, routine) + sum(_said(speech_s, p) for p in routine.plan())
 
 
 class Session:
@@ -43,8 +47,8 @@ class Session:
         # (speech_s(text): how long that takes), so the intro's minutes and "how long
         # left" count that time too.
         say = speech_s or (lambda _text: 0.0)
-        self.spoken_s = instruction_seconds(routine, say)
         self._said = [_said(say, p) for p in self.plan]
+        self.spoken_s = _said_first(say, routine) + sum(self._said)
         self.clock = clock
         self.hold_step_s = hold_step_s
         self.idx = 0

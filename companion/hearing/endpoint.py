@@ -61,8 +61,8 @@ class EndpointConfig:
     noise_window: float = 3.0    # seconds of history the floor is taken from
     noise_warmup: float = 1.0    # trust the VAD alone until this much history exists
     # A spoken command has a vowel, so a pitch: some 60 ms of it repeats itself at a lag of
-    # 2-25 ms. Running taps, fans, dishes and hiss that fool the VAD do not, and are
-    # dropped before they cost a decode. 0 = off.
+    # 2.5-16.7 ms (PITCH_LAGS). Running taps, fans, dishes and hiss that fool the VAD do
+    # not, and are dropped before they cost a decode. 0 = off.
     min_periodicity: float = 0.5
 
 
