@@ -72,8 +72,10 @@ def start(force_rate: Optional[int] = None) -> VirtualAudio:
     env = {k: v for k, v in os.environ.items() if k not in EXPORTED}
     if force_rate:
         env["AUDIO_FORCE_RATE"] = str(force_rate)
-    cmd = ('. "$0" >&2 || exit 1; printf "%s=%s\\0" XDG_RUNTIME_DIR "$XDG_RUNTIME_DIR" '
-           'DBUS_SESSION_BUS_ADDRESS "$DBUS_SESSION_BUS_ADDRESS" AUDIO_PIDS "$AUDIO_PIDS"')
+    # The variables are printed on failure too, so stop() can end what did start.
+    cmd = ('. "$0" >&2; rc=$?; printf "%s=%s\\0" XDG_RUNTIME_DIR "$XDG_RUNTIME_DIR" '
+           'DBUS_SESSION_BUS_ADDRESS "$DBUS_SESSION_BUS_ADDRESS" AUDIO_PIDS "$AUDIO_PIDS"; '
+           'exit $rc')
     r = subprocess.run(["bash", "-c", cmd, str(start_script())], env=env, capture_output=True,
                        timeout=60, stdin=subprocess.DEVNULL)
     pairs = [p.split("=", 1) for p in r.stdout.decode().split("\0") if "=" in p]
