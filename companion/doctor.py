@@ -76,17 +76,20 @@ def check_recognizer(cfg: config.Config) -> Check:
 
     try:
         t0 = time.monotonic()
-        rec = make_recognizer(Vocabulary(Library().aliases()), cfg.engine, cfg.model_path)
+        rec = make_recognizer(Vocabulary(Library().aliases()), cfg.engine, cfg.model_path,
+                              whisper_model=cfg.whisper_model)
         loaded = time.monotonic() - t0
     except CompanionError as e:
         lines = str(e).splitlines()
         return Check("recognizer", False, lines[0], lines[-1] if len(lines) > 1 else
-                     "run `companion model download`, or set engine = \"pocketsphinx\"")
+                     "run scripts/setup.sh to install the Whisper model, or see "
+                     "`companion model`")
     if rec.missing_words:
         return Check("recognizer", False, f"{rec.engine}: the model lacks the words "
                      f"{', '.join(rec.missing_words)}",
                      "change those routine aliases, or use a model that knows them")
-    return Check("recognizer", True, f"{rec.engine}, every command word known "
+    name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
+    return Check("recognizer", True, f"{name}, every command word known "
                  f"(loaded in {loaded:.1f} s)")
 
 

@@ -11,7 +11,7 @@ from companion.clock import Clock
 from companion.events import (Cue, Event, HoldChanged, PainLogged, Paused, RatingAsked,
                               Resumed, SafetyStop, SessionEnded, StepEnded, StepStarted)
 from companion.routines import PlannedStep, Routine
-from companion.vocabulary import Intent
+from companion.vocabulary import SESSION_INTENTS, Intent
 
 TIMED_EXTENSIBLE = ("hold", "stretch", "rest")
 STEP_MOVES = ("next", "back", "skip", "pause", "resume", "hold_longer", "shorter", "repeat")
@@ -183,6 +183,16 @@ class Session:
                 *self._end(reason, now, None)]
 
     # ----- intents --------------------------------------------------------------------
+
+    def listening_for(self) -> frozenset[str]:
+        """The intents that mean something now: a bare number only right after a rating
+        was asked for, yes/no only while a question waits for its answer."""
+        names = set(SESSION_INTENTS)
+        if self._asked is not None:
+            names.add("number")
+        if self._question == "continue":
+            names |= {"yes", "no"}
+        return frozenset(names)
 
     def handle(self, intent: Intent) -> list[Event]:
         """Act on one intent. Unknown or irrelevant intents produce no events."""

@@ -158,7 +158,7 @@ def _simulate(placed: list, make: Callable[[Any], Any], until: float) -> list[di
     pending = [_Heard(text, t, t + len(clip) / RATE + 0.3) for t, text, clip in placed]
     out = io.StringIO()
 
-    def recognize(frames):
+    def recognize(frames, expect=None):
         for f in frames:
             while pending and pending[0].end <= f.end:
                 yield pending.pop(0)

@@ -225,8 +225,8 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
                 st["gap"], st["gap_at"] = now - last, f.start
             last, st["frames"], st["audio_s"] = now, st["frames"] + 1, f.end
 
-    def recognize(fs: Iterable[Frame]):
-        for utt in rec.utterances(fs, endpointer=tap):   # exactly what `companion run` does
+    def recognize(fs: Iterable[Frame], expect=None):
+        for utt in rec.utterances(fs, endpointer=tap, expect=expect):  # as `companion run` does
             yield utt
             h = loop.heard[-1]   # the loop has acted on utt by now
             if h.intent is not None:

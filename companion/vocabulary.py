@@ -60,6 +60,11 @@ COMMANDS: tuple[tuple[str, Value, tuple[str, ...]], ...] = (
 )
 
 INTENT_NAMES: frozenset[str] = frozenset(row[0] for row in COMMANDS)
+# What makes sense while no session runs; in a session, everything else but the answers
+# (a bare number, yes/no) that only mean something right after their question.
+WAITING_INTENTS: frozenset[str] = frozenset({"start_routine", "how_am_i_doing", "help"})
+ANSWER_INTENTS: frozenset[str] = frozenset({"number", "yes", "no"})
+SESSION_INTENTS: frozenset[str] = INTENT_NAMES - WAITING_INTENTS - ANSWER_INTENTS | {"help"}
 
 _DIGITS = {str(i): w for i, w in enumerate(NUMBER_WORDS)}
 _SECONDS_DIGITS = {str(v): k for k, v in SECONDS_WORDS.items()}
@@ -121,6 +126,11 @@ class Vocabulary:
             if words.endswith(" " + c):
                 words = words[: -len(c) - 1]
         return self.phrases.get(words)
+
+    def phrases_for(self, intents: Iterable[str]) -> frozenset[str]:
+        """The phrases of these intents: what the recognizer listens for at a moment."""
+        names = set(intents)
+        return frozenset(p for p, i in self.phrases.items() if i.name in names)
 
     def grammar_phrases(self) -> list[str]:
         """All phrases, as words a recognizer dictionary knows."""

@@ -20,7 +20,7 @@ from companion.library import Library
 from companion.routines import Routine
 from companion.runner import Log, Runner
 from companion.speech.base import GATE_TAIL_S  # the room still rings after playback ends
-from companion.vocabulary import Intent, Vocabulary
+from companion.vocabulary import WAITING_INTENTS, Intent, Vocabulary
 
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({"stop", "pause", "safety"})
@@ -87,12 +87,16 @@ class Heard:
     echo: bool = False  # a barge-in word we were saying ourselves at that moment
 
 
+Expect = Callable[[], frozenset[str]]
+
+
 class VoiceLoop:
     """Waits for "start <routine>", runs that session, returns to waiting; or runs one
-    given routine. `recognize(frames)` yields utterances; frames move the clock."""
+    given routine. `recognize(frames, expect)` yields utterances, asking expect() which
+    phrases make sense at that moment; frames move the clock."""
 
     def __init__(self, library: Library, log: Log, speaker: Speaker,
-                 recognize: Callable[[Iterable[Frame]], Iterator[Utterance]],
+                 recognize: Callable[[Iterable[Frame], Expect], Iterator[Utterance]],
                  hold_step_s: float = 15.0, events_out: Optional[IO[str]] = None,
                  summary: Optional[Callable[[], str]] = None,
                  reminders: Optional[Callable[[], list[str]]] = None,
@@ -121,6 +125,7 @@ class VoiceLoop:
         self._wall0 = time.time()
         self._speaker_lost = False
         self._next_reopen = 0.0
+        self._phrase_sets: dict[frozenset[str], frozenset[str]] = {}
 
     # ----- output ---------------------------------------------------------------------
 
@@ -163,6 +168,15 @@ class VoiceLoop:
         for line in (self.reminders() if self.reminders else []):
             self._say(line, "reminder")
         self.runner.start()
+
+    def expected_phrases(self) -> frozenset[str]:
+        """What the recognizer should listen for now: a routine's start while waiting;
+        in a session, what the session says makes sense (a bare number only after "rate
+        your pain", yes/no only while its question is open)."""
+        names = WAITING_INTENTS if self._session_over() else self.runner.session.listening_for()
+        if names not in self._phrase_sets:
+            self._phrase_sets[names] = self.vocab.phrases_for(names)
+        return self._phrase_sets[names]
 
     def _session_over(self) -> bool:
         return self.runner is None or bool(self.runner.session.ended)
@@ -276,7 +290,7 @@ class VoiceLoop:
         elif self.greeting:
             self._say(self.greeting)
         try:
-            for utt in self.recognize(self._clocked(frames)):
+            for utt in self.recognize(self._clocked(frames), self.expected_phrases):
                 self.hear(utt)
             if not self._session_over():
                 self.runner.tick()

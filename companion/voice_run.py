@@ -69,7 +69,8 @@ def run_voice(args: argparse.Namespace) -> int:
             if not replay:  # say it out loud: there is no screen to read
                 time.sleep(speaker.say(NO_MIC, clock.now()) + 0.3)
             raise
-        recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path)
+        recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path,
+                                     whisper_model=cfg.whisper_model)
         if recognizer.missing_words:
             print("companion: the speech model does not know these words, so phrases using "
                   f"them are left out: {', '.join(recognizer.missing_words)}", file=sys.stderr)
@@ -79,7 +80,8 @@ def run_voice(args: argparse.Namespace) -> int:
         events = stack.enter_context(_open_private(args.events)) if args.events else None
         if hasattr(speaker, "prerender"):
             speaker.prerender(cues.fixed())
-        loop = VoiceLoop(library, SafeLog(log), speaker, recognizer.utterances,
+        loop = VoiceLoop(library, SafeLog(log), speaker,
+                         lambda frames, expect: recognizer.utterances(frames, expect=expect),
                          hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
                          summary=lambda: _or(lambda: trends.spoken_summary(log, time.time()),
                                              cues.NO_LOG_SUMMARY),

@@ -25,7 +25,7 @@ def test_defaults_and_valid_file():
 @pytest.mark.parametrize("text,expected", [
     ('voise = "en-gb"\n', "config.toml:1: voise: unknown setting (did you mean 'voice'?)"),
     ('\nrate = "fast"\n', "config.toml:2: rate: Input should be a valid integer"),
-    ('engine = "whisper"\n', "config.toml:1: engine: Input should be 'auto', 'vosk' or"),
+    ('engine = "kaldi"\n', "config.toml:1: engine: Input should be 'auto', 'whisper', 'vosk' or"),
     ('volume = 3\n', "config.toml:1: volume: Input should be less than or equal to 1"),
     ('rate = \n', "config.toml: not valid TOML"),
 ])

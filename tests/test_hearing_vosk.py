@@ -78,13 +78,13 @@ def test_vosk_results_are_judged_not_guessed():
     assert rec.judge(low).text == "" and rec.judge(low).confidence == 0.3
 
 
-def test_engine_choice_is_pocketsphinx_without_a_model(tmp_path, monkeypatch):
+def test_engine_choice_is_whisper_without_a_vosk_model(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPANION_MODELS_DIR", str(tmp_path))
-    assert choose_engine("auto") == ("pocketsphinx", None)
+    assert choose_engine("auto") == ("whisper", None)
     with pytest.raises(CompanionError, match="no Vosk model installed"):
         choose_engine("vosk")
     with pytest.raises(CompanionError, match="unknown engine"):
-        choose_engine("whisper")
+        choose_engine("kaldi")
     model = fake_model(tmp_path / VOSK_MODEL_NAME)
     assert find_vosk_model() == model
     assert choose_engine("auto") == ("vosk", model)

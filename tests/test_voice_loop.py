@@ -42,7 +42,7 @@ def make(tmp_path, utterances):
     log = PainLog.open(tmp_path)
     out = io.StringIO()
 
-    def recognize(fs):
+    def recognize(fs, expect=None):
         pending = sorted(utterances, key=lambda u: u.end)
         for f in fs:
             while pending and pending[0].end <= f.end:
@@ -195,7 +195,7 @@ def test_a_speaker_that_vanishes_pauses_the_session_and_it_says_so_when_back(tmp
     out = io.StringIO()
     utts = [Utt("start neck", 5, 6), Utt("resume", 90, 90.5)]
 
-    def recognize(fs):
+    def recognize(fs, expect=None):
         for f in fs:
             while utts and utts[0].end <= f.end:
                 yield utts.pop(0)
@@ -293,7 +293,7 @@ def test_the_gate_lasts_until_the_device_has_really_finished(tmp_path):
     clock = ManualClock()
     utts = [Utt("start neck", 8, 9), Utt("how long left", said_by + 0.5, said_by + 1.0)]
 
-    def recognize(fs):
+    def recognize(fs, expect=None):
         for f in fs:
             while utts and utts[0].end <= f.end:
                 yield utts.pop(0)

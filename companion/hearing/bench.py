@@ -24,7 +24,8 @@ from companion.hearing import synth
 from companion.hearing.recognizer import Recognizer
 from companion.hearing.files import recognize_file
 from companion.hearing.wav import AudioFileError
-from companion.vocabulary import NUMBER_WORDS, Intent, Vocabulary
+from companion.vocabulary import (ANSWER_INTENTS, INTENT_NAMES, NUMBER_WORDS, SESSION_INTENTS,
+                                   WAITING_INTENTS, Intent, Vocabulary)
 
 SC_POSITIVE = {"stop": Intent("stop"), "yes": Intent("yes"), "no": Intent("no"),
                "go": Intent("resume")}
@@ -123,6 +124,19 @@ def synthetic_cases(data: Path, vocab: Vocabulary, split: str, limit: Optional[i
     return out
 
 
+def context(vocab: Vocabulary, expect: Optional[Intent]) -> frozenset[str]:
+    """The phrases the live loop listens for when this command would be said: a start
+    while waiting, a bare number after "rate your pain", yes/no after a question, the rest
+    in a session. Negatives are heard against every phrase at once, the hardest case."""
+    if expect is None:
+        return vocab.phrases_for(INTENT_NAMES)
+    if expect.name in WAITING_INTENTS:
+        return vocab.phrases_for(WAITING_INTENTS)
+    if expect.name in ANSWER_INTENTS:
+        return vocab.phrases_for(SESSION_INTENTS | {expect.name})
+    return vocab.phrases_for(SESSION_INTENTS)
+
+
 def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case]
         ) -> tuple[dict[str, Tally], float, float]:
     tallies: dict[str, Tally] = defaultdict(Tally)
@@ -130,7 +144,7 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case]
     for case in cases:
         t0 = time.process_time()
         try:
-            res = recognize_file(rec, vocab, case.path)
+            res = recognize_file(rec, vocab, case.path, context(vocab, case.expect))
         except AudioFileError as e:
             raise CompanionError(f"benchmark file unreadable: {e}") from None
         cpu += time.process_time() - t0

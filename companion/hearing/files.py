@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Collection, Optional
 
 from companion.hearing.recognizer import Recognizer
 from companion.hearing.sources import WavSource
@@ -21,11 +21,13 @@ class FileResult:
     duration: float    # audio seconds
 
 
-def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path) -> FileResult:
-    """Raises AudioFileError for a file that cannot be read."""
+def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path,
+                   allowed: Optional[Collection[str]] = None) -> FileResult:
+    """The first command in the file among the allowed phrases (None: any).
+    Raises AudioFileError for a file that cannot be read."""
     src = WavSource(path)
     heard, best = "", 0.0
-    for utt in rec.utterances(src.frames(), include_rejected=True):
+    for utt in rec.utterances(src.frames(), include_rejected=True, expect=lambda: allowed):
         intent = vocab.parse(utt.text) if utt.text else None
         if intent is not None:
             return FileResult(intent, utt.text, utt.confidence, utt.raw, src.duration)

