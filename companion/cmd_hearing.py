@@ -29,7 +29,12 @@ def register(sub, common) -> None:
     _engine_args(p)
     p.set_defaults(func=cmd_recognize)
 
-    model = nested_subcommands(sub, "model", "speech model management")
+    mp = sub.add_parser("model", help="speech models: which can be used, which is in "
+                                      "effect; download Vosk's")
+    mp.set_defaults(func=cmd_model_list)
+    model = mp.add_subparsers(dest="model_command", metavar="WHAT")
+    model.add_parser("list", help="the models the companion can use and which is in effect "
+                                  "(the default)").set_defaults(func=cmd_model_list)
     d = model.add_parser("download", help="download the Vosk small English model "
                                           "(the only command that uses the network)")
     d.add_argument("--dest", metavar="DIR", help="models folder (default: models/)")
@@ -114,6 +119,36 @@ def cmd_recognize(args) -> int:
                 "confidence": round(r.confidence, 3)}
         print(json.dumps(line), flush=True)
     return 1 if failed else 0
+
+
+def cmd_model_list(args) -> int:
+    """Every engine and model with its state; the one `run` would use is marked."""
+    from companion.config import load_config
+    from companion.hearing import whisper_model
+    from companion.hearing.engines import choose_engine, find_vosk_model
+
+    cfg = load_config()
+    try:
+        engine, vosk_path = choose_engine(cfg.engine, cfg.model_path)
+    except CompanionError as e:
+        engine, vosk_path = "", None
+        print(f"in effect: none ({e})")
+    in_use = {"whisper": f"whisper {cfg.whisper_model}", "vosk": "vosk",
+              "pocketsphinx": "pocketsphinx"}.get(engine, "")
+    rows = []
+    for spec in whisper_model.SPECS.values():
+        rows.append((f"whisper {spec.name}", whisper_model.describe(spec)))
+    found = vosk_path or find_vosk_model(cfg.model_path)
+    rows.append(("vosk", f"installed at {found}" if found else
+                 "not installed: `companion model download` (41 MB; the only network use)"))
+    rows.append(("pocketsphinx", "bundled with its Python package (the old default, kept "
+                                 "for comparison; hears about a third of commands)"))
+    if in_use:
+        print(f"in effect: {in_use} (engine = {cfg.engine}"
+              f"{', whisper_model = ' + cfg.whisper_model if engine == 'whisper' else ''})")
+    for name, state in rows:
+        print(f"{'*' if name == in_use else ' '} {name:<16} {state}")
+    return 0
 
 
 def cmd_model_download(args) -> int:

