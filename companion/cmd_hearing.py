@@ -193,8 +193,10 @@ def cmd_bench(args) -> int:
                                        paths.cache_dir() / "bench-speech")
     rec = _recognizer(args, vocab)
     tallies, cpu, audio = bench.run(rec, vocab, cases)
+    name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
+    ms = getattr(rec, "decode_ms", None)
     if getattr(args, "json", False):
-        print(json.dumps(bench.figures(tallies, cpu, audio, rec.engine), indent=2))
+        print(json.dumps(bench.figures(tallies, cpu, audio, name, ms), indent=2))
     else:
-        print(bench.report(tallies, cpu, audio, rec.engine, args.verbose))
+        print(bench.report(tallies, cpu, audio, name, args.verbose, ms))
     return 0

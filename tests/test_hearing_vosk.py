@@ -3,6 +3,8 @@ only when a Vosk model is installed (none can be downloaded where tests usually 
 
 from __future__ import annotations
 
+import sys
+
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,12 @@ def test_engine_choice_is_whisper_without_a_vosk_model(tmp_path, monkeypatch):
     assert find_vosk_model() == model
     assert choose_engine("auto") == ("vosk", model)
     assert choose_engine("pocketsphinx") == ("pocketsphinx", None)
+
+
+def test_auto_falls_back_to_pocketsphinx_where_ctranslate2_cannot_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPANION_MODELS_DIR", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # as on 32-bit ARM: no wheel
+    assert choose_engine("auto") == ("pocketsphinx", None)
 
 
 REAL_MODEL = find_vosk_model()

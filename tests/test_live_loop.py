@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.hearing.sphinx import SphinxRecognizer
+from companion.hearing import make_recognizer
 from companion.library import Library
 from companion.sessionwav import (after_step, build, heard_take, place_when_quiet,
                                   steady_hiss)
@@ -61,7 +61,7 @@ def check_session(log_dir: Path, ev: list[dict]) -> None:
 def session_wav(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("wav")
     vocab = Vocabulary(Library().aliases())
-    rec = SphinxRecognizer(vocab)
+    rec = make_recognizer(vocab)  # the default engine: what `companion run` hears with
     # Recordings the recognizer hears (fixtures first, real ones among them): this test is
     # about the loop, recognition has its own tests and benchmark.
     script = [(wish, text, heard_take(text, rec, vocab, tmp, ROOM_DB,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.hearing.sphinx import SphinxRecognizer
+from companion.hearing import make_recognizer
 from companion.library import Library
 from companion.sessionwav import build, heard_take, load_16k, steady_hiss
 from companion.store import PainLog
@@ -78,7 +78,7 @@ def test_live_with_its_voice_looped_into_the_microphone(tmp_path, virtual_audio)
     import audio_env
 
     vocab = Vocabulary(Library().aliases())
-    stop = heard_take("stop", SphinxRecognizer(vocab), vocab, tmp_path, ROOM_DB,
+    stop = heard_take("stop", make_recognizer(vocab), vocab, tmp_path, ROOM_DB,
                       sorted(AUDIO.glob("stop__*.wav")))
     take, room = tmp_path / "stop.wav", tmp_path / "room.wav"
     build([(0.5, stop)], take, total_s=len(stop) / 16000 + 1.0, noise=np.zeros(0))

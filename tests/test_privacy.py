@@ -298,7 +298,10 @@ def test_a_voice_replay_keeps_no_audio_unless_a_debug_recording_is_asked_for(tmp
                       name="replay")
     assert plain["exit"] == 0, plain["stderr"]
     assert_offline(plain)
-    assert_writes_only(plain, [env.data, ev])
+    # Besides the log and the events file asked for, only the note that the speech model's
+    # checksum was verified (no audio, nothing the user said).
+    model_note = env.root / "cache" / "verified-models.json"
+    assert_writes_only(plain, [env.data, ev, model_note, model_note.with_suffix(".tmp")])
     assert_private_tree(env.data)
 
     rec = tmp_path / "out" / "heard.wav"

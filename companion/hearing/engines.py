@@ -2,8 +2,8 @@
 
 auto: Vosk when a Vosk model is installed (the user went and got it: the configured path,
 else models/), otherwise Whisper tiny.en from its pinned PyPI package, decoded against the
-command grammar, so the companion hears well with zero downloads. PocketSphinx stays
-selectable by name (`--engine pocketsphinx`) for comparison."""
+command grammar, so the companion hears well with zero downloads. PocketSphinx is the
+fallback where CTranslate2 cannot be imported, and selectable by name for comparison."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def find_vosk_model(model_path: Union[str, Path, None] = None) -> Optional[Path]
     return None
 
 
-def _vosk_importable() -> bool:
+def _importable(module: str) -> bool:
     try:
-        import vosk  # noqa: F401
+        __import__(module)
     except Exception:
         return False
     return True
@@ -66,9 +66,11 @@ def choose_engine(engine: str = "auto", model_path: Union[str, Path, None] = Non
                 f"no Vosk model installed (looked in {paths.models_dir()}). Run "
                 "`companion model download`, pass --model PATH, or use --engine whisper.")
         return engine, model
-    if model is not None and _vosk_importable():
+    if model is not None and _importable("vosk"):
         return "vosk", model
-    return "whisper", None
+    # CTranslate2 has wheels for x86-64 and 64-bit ARM; elsewhere (32-bit Raspberry Pi OS)
+    # PocketSphinx is what can run, poor as it is.
+    return ("whisper" if _importable("ctranslate2") else "pocketsphinx"), None
 
 
 def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",

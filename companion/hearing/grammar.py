@@ -65,6 +65,7 @@ class Trie:
     def __init__(self) -> None:
         self.children: dict[tuple[int, ...], set[int]] = {(): set()}
         self.phrase: dict[tuple[int, ...], str] = {}
+        self.phrases: set[str] = set()
         self.depth = 0
 
     def add(self, seq: tuple[int, ...], phrase: str) -> None:
@@ -72,4 +73,5 @@ class Trie:
             self.children.setdefault(seq[:i], set()).add(tok)
             self.children.setdefault(seq[:i + 1], set())
         self.phrase.setdefault(seq, phrase)
+        self.phrases.add(phrase)
         self.depth = max(self.depth, len(seq))
