@@ -55,8 +55,9 @@ def test_its_own_voice_played_back_into_the_microphone_changes_nothing(tmp_path)
                   "--data-dir", str(tmp_path / "b"))
     assert r.returncode == 0, r.stderr
     heard = [e for e in events(tmp_path / "echo.jsonl") if e["type"] == "heard"]
-    # It does hear itself (so the gate is what keeps it out)...
-    assert len(heard) >= 3, heard
+    # It does hear itself now and then (a safety word in its own safety note: the gate is
+    # what keeps that out; the rest of its talk the recognizer rejects as no command)...
+    assert len(heard) >= 1, heard
     # ...and acts on none of it: the session runs exactly as it did in a quiet room.
     assert [(e["text"], e["start"]) for e in heard if not e["gated"]] == []
     assert steps(events(tmp_path / "echo.jsonl")) == steps(alone)
