@@ -118,9 +118,13 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
          ">= 97 %"),
         ("false accepts", lambda f: f"{f['false_accept_rate']:.1%} ({f['false_accepts']}/"
                                     f"{f['negatives']})", "<= 1 %"),
+        ("false accepts, every phrase allowed", lambda f: f"{f['false_accept_rate_all_phrases']:.1%}",
+         ""),
         ("taken as another command", lambda f: f"{f['wrong_command_rate']:.1%}", ""),
-        ("real-time factor", lambda f: f["rtf"], "<= 0.05"),
-        ("peak RSS", lambda f: f"{f['peak_rss_mb']} MB", "<= 150 MB")],
+        ("decode per utterance p50 / p95", lambda f: f"{f['decode_p50_ms']} / "
+                                                     f"{f['decode_p95_ms']} ms", "<= 150 ms p95"),
+        ("real-time factor", lambda f: f["rtf"], ""),
+        ("peak RSS", lambda f: f"{f['peak_rss_mb']} MB", "<= 250 MB")],
     "loop": [
         ("end of speech -> action p50 / p95", lambda f: f"{f['latency']['p50_ms']} / "
                                                         f"{f['latency']['p95_ms']} ms", "<= 300 ms p50"),
@@ -133,7 +137,7 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
          "<= 20 ms"),
         ("step lag behind due (one frame)", lambda f: f"{f['hold_timing']['max_lag_ms']} ms",
          ""),
-        ("peak RSS (companion)", lambda f: f"{f['peak_rss_mb']} MB", "<= 150 MB")],
+        ("peak RSS (companion)", lambda f: f"{f['peak_rss_mb']} MB", "<= 250 MB")],
     "soak": [
         ("spurious session starts", lambda f: f"{f['spurious_starts']} in "
                                               f"{f['audio_hours']} h", "0"),
@@ -144,7 +148,7 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
     "startup": [
         ("start-up to listening", lambda f: f"{f['startup_to_listening_s']} s", ""),
         ("idle CPU share (all processes)", lambda f: f["idle_cpu_share"], "<= 0.05"),
-        ("idle RSS with speech process", lambda f: f"{f['idle_rss_mb_all']} MB", "<= 150 MB")],
+        ("idle RSS with speech process", lambda f: f"{f['idle_rss_mb_all']} MB", "<= 250 MB")],
     "speech": [
         ("cue first frame, cached", lambda f: _ms(f["first_frame_cached_ms"]), "<= 30 ms"),
         ("cue first frame, uncached", lambda f: _ms(f["first_frame_uncached_ms"]), ""),

@@ -57,6 +57,12 @@ class Decoded:
     calls: int = 0           # decoder calls the search added
 
 
+def _log_softmax(rows: np.ndarray) -> np.ndarray:
+    """Rows of logits to log-probabilities (np.logaddexp.reduce is 30x slower here)."""
+    top = rows.max(axis=1, keepdims=True)
+    return rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
+
+
 class WhisperRecognizer(Recognizer):
     engine = "whisper"
 
@@ -120,15 +126,12 @@ class WhisperRecognizer(Recognizer):
             # Whisper's own list: "[", "(", music notes... never part of a command, and
             # kept out, the free pass says which words it heard instead of "[inaudible]".
             suppress_blank=False, suppress_tokens=[-1])
-        out = []
-        for r in res:
-            rows = np.asarray(r.logits[0], dtype=np.float32)
-            out.append(rows - np.logaddexp.reduce(rows, axis=1, keepdims=True))
-        return out, res
+        return [_log_softmax(np.asarray(r.logits[0], dtype=np.float32)) for r in res], res
 
     def _end(self, row: np.ndarray) -> float:
         """Log-probability that the transcript ends here (end-of-text or a closing mark)."""
-        return float(np.logaddexp.reduce(row[self._end_ids]))
+        ends = row[self._end_ids]
+        return float(ends.max() + np.log(np.exp(ends - ends.max()).sum()))
 
     def analyse(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Decoded:
         """Encode one segment of 16 kHz mono int16 audio, decode it freely, then find the
