@@ -2,14 +2,17 @@
 
 Per endpointed segment: log-mel features of the segment plus a little trailing silence
 (never a 30 s pad), one encoder pass, then:
-- a free pass: greedy, unconstrained, as long as the longest phrase. Its rows are the
-  model's next-token distributions along its own path, kept for the search below; its
-  first sentence and score say what the model itself thinks was said.
-- a grammar search: uniform-cost search over a token trie of every spelling of every
-  allowed phrase, with the model's own log-probabilities. Prefixes on the free path cost
-  nothing; any other costs one decoder call (a few at most).
-Rejection uses what the model knows: its no-speech probability, and how far the best
-phrase's log-probability trails the free transcript's."""
+1. free pass: greedy and unconstrained, as long as the longest phrase. Its rows are the
+   model's next-token distributions along its own path; its first sentence and score say
+   what the model itself thinks was said.
+2. estimate: a uniform-cost search over a token trie of every spelling of every allowed
+   phrase, using the real rows on the free path and, off it, the free path's row at the same
+   depth (what the model expected next at that point of the audio). No decoder call.
+3. rank: the estimated best few, closed by a full stop, scored for real in one parallel
+   teacher-forced pass (CTranslate2's align).
+4. score the winner exactly (from the free pass when it lies on it, else one forced call).
+Rejection uses what the model knows: its no-speech probability, the phrase's probability,
+and how far it trails the free transcript's."""
 
 from __future__ import annotations
 
@@ -36,11 +39,11 @@ class WhisperOptions:
 
     model: str = whisper_model.DEFAULT
     tail_s: float = 0.5            # silence appended after the segment before encoding
-    calls: int = 3                 # decoder calls the grammar search may add to the free pass
-    batch: int = 3                 # prefixes expanded together in one such call
+    candidates: int = 6            # phrases estimated best, then ranked on real scores
     max_no_speech: float = 0.9     # reject when the model is this sure nobody spoke
-    margin: float = 2.5            # the grammar path may trail the free one by this (log-prob)
-    safety_margin: float = 4.0     # ... a safety word by this: missing "sharp" is worse
+    min_score: float = -6.0        # reject a phrase less probable than this (log-prob)
+    margin: float = 3.0            # the phrase may trail the free transcript by this
+    safety_margin: float = 4.5     # ... a safety word by this: missing "sharp" is worse
     threads: int = 0               # 0: the machine's cores, at most 4
 
 
@@ -54,7 +57,7 @@ class Decoded:
     best: str                # the most probable allowed phrase, or "" (search gave up)
     best_score: float        # its log-probability, end included
     seconds: float           # segment length
-    calls: int = 0           # decoder calls the search added
+    calls: int = 0           # decoder calls (align included) after the free pass
 
 
 def _log_softmax(rows: np.ndarray) -> np.ndarray:
@@ -98,6 +101,7 @@ class WhisperRecognizer(Recognizer):
         self.phrases = self.vocabulary.grammar_phrases()
         self.grammar = TokenGrammar(self.phrases, self._encode)
         self._end_set = self.grammar.end_tokens
+        self._dot = self._encode(".")[0]
         self._end_ids = np.array(sorted(self._end_set | {self._eot}))
         self._tries: dict[frozenset[str], Trie] = {}
 
@@ -147,9 +151,18 @@ class WhisperRecognizer(Recognizer):
         cache = {tuple(ids[:i]): rows[i] for i in range(len(rows))}
         free_ids, free_score = self._first_sentence(ids, rows)
         free_text = self._tok.decode(free_ids).strip()
-        best, best_score, calls = self._search(enc, trie, cache, o.calls)
-        return Decoded(free_text, free_score, float(res.no_speech_prob), best, best_score,
-                       seconds, calls)
+        no_speech = float(res.no_speech_prob)
+        seq = self._best(enc, feats.shape[1], trie, cache, rows, free_ids)
+        if seq is None:
+            return Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0)
+        calls = 1
+        if seq not in cache:  # its exact log-probability, taken as the free path's was
+            calls += 1
+            (seq_rows,), _ = self._rows(enc, [seq], 0)
+            for i in range(min(len(seq_rows), len(seq) + 1)):
+                cache.setdefault(seq[:i], seq_rows[i])
+        score = sum(float(cache[seq[:i]][t]) for i, t in enumerate(seq)) + self._end(cache[seq])
+        return Decoded(free_text, free_score, no_speech, trie.phrase[seq], score, seconds, calls)
 
     def _first_sentence(self, ids: list[int], rows: np.ndarray) -> tuple[list[int], float]:
         """The free transcript, scored like a phrase (its tokens, then ending), up to where
@@ -167,41 +180,52 @@ class WhisperRecognizer(Recognizer):
         score = float(sum(rows[i][ids[i]] for i in range(end)))
         return ids[:end], score + (self._end(rows[end]) if end < len(rows) else 0.0)
 
-    def _search(self, enc: Any, trie: Trie, cache: dict, budget: int
-                ) -> tuple[str, float, int]:
-        """Uniform-cost search over the phrase trie: log-probabilities only fall as a
-        prefix grows, so the first complete phrase popped is the most probable one. A
-        prefix off the known paths needs a decoder call; the next few such prefixes in
-        line ride along in the same call (a batch costs far less than separate calls).
-        A search that runs out of calls finds nothing: the best phrase among the known
-        paths would be a guess (measured: more false accepts at the same accuracy)."""
+    def _candidates(self, trie: Trie, cache: dict, free_rows: np.ndarray, n: int
+                    ) -> list[tuple[int, ...]]:
+        """The n most probable phrases by a cheap estimate: known rows where the prefix
+        lies on the free path, elsewhere the free path's row at the same depth (what the
+        model expected next at that point of the audio)."""
         heap: list[tuple[float, bool, tuple[int, ...]]] = [(0.0, False, ())]
-        calls = 0
-        while heap:
+        found: list[tuple[int, ...]] = []
+        seen: set[str] = set()
+        last = len(free_rows) - 1
+        while heap and len(found) < n:
             cost, done, prefix = heapq.heappop(heap)
             if done:
-                return trie.phrase[prefix], -cost, calls
-            if prefix not in cache:
-                if calls >= budget:
-                    break  # too many near-equal paths: noise or talk, not a command
-                calls += 1
-                batch = [prefix] + [p for _, d, p in heapq.nsmallest(self.options.batch * 3, heap)
-                                    if not d and p not in cache][:self.options.batch - 1]
-                for p, rows in zip(batch, self._rows(enc, batch, 0)[0]):
-                    for i in range(min(len(rows), len(p) + 1)):
-                        cache.setdefault(p[:i], rows[i])
-            row = cache[prefix]
+                if trie.phrase[prefix] not in seen:
+                    seen.add(trie.phrase[prefix])
+                    found.append(prefix)
+                continue
+            row = cache.get(prefix)
+            if row is None:
+                row = free_rows[min(len(prefix), last)]
             for tok in trie.children.get(prefix, ()):
                 heapq.heappush(heap, (cost - float(row[tok]), False, prefix + (tok,)))
             if prefix in trie.phrase:
                 heapq.heappush(heap, (cost - self._end(row), True, prefix))
-        return "", -1e9, calls
+        return found
+
+    def _best(self, enc: Any, frames: int, trie: Trie, cache: dict, free_rows: np.ndarray,
+                  free_ids: list[int]) -> Optional[tuple[int, ...]]:
+        """The best of the estimated candidates by their real log-probabilities, each
+        closed by a full stop, all in one parallel teacher-forced pass (CTranslate2's
+        align: its probabilities leave out end-of-text, so they only rank)."""
+        cands = self._candidates(trie, cache, free_rows, self.options.candidates)
+        if not cands or not free_ids:
+            return None
+        if len(cands) == 1:
+            return cands[0]
+        seqs = [list(c) + [self._dot] for c in cands]
+        feats = self._ct2.StorageView.from_array(np.repeat(np.asarray(enc), len(seqs), axis=0))
+        res = self._model.align(feats, self._prompt[:-1], seqs, frames)
+        scores = [float(np.log(np.maximum(r.text_token_probs, 1e-12)).sum()) for r in res]
+        return cands[int(np.argmax(scores))]
 
     def judge(self, d: Decoded) -> Hearing:
         """Accept or reject one decode; confidence falls as the phrase trails the free
         transcript."""
         o = self.options
-        if not d.best or d.no_speech > o.max_no_speech:
+        if not d.best or d.no_speech > o.max_no_speech or d.best_score < o.min_score:
             return Hearing("", 0.0, d.free_text)
         gap = max(0.0, d.free_score - d.best_score)  # < 0 only when greedy missed it
         margin = o.safety_margin if self._is_safety(d.best) else o.margin
