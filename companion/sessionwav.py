@@ -204,7 +204,9 @@ def heard_take(phrase: str, rec: Any, vocab: Any, tmp: Path, noise_db: float = -
     def heard(clip: np.ndarray, db: float, at: float = 3.0) -> bool:
         trial = tmp / "trial.wav"
         build([(at, clip)], trial, noise=steady_hiss(), noise_db=db)
-        return recognize_file(rec, vocab, trial, allowed).intent == want
+        got = recognize_file(rec, vocab, trial, allowed)
+        # Clearly, not on the edge of rejection: a live run's level and resampling differ.
+        return got.intent == want and got.confidence >= 0.5
 
     def takes():
         yield from (load_16k(p) for p in recordings)

@@ -210,8 +210,10 @@ def test_sigkill_at_random_points_loses_no_confirmed_rating(tmp_path):
 # --- replayed voice sessions -----------------------------------------------------------------
 
 VOICE_RUNS = int(os.environ.get("COMPANION_CRASH_VOICE_RUNS", "50"))
+# Six ratings the recognizer hears in some espeak-ng voice (this test is about SIGKILL, not
+# hearing: espeak-ng's "five" sounds like "time" to Whisper tiny.en in every voice here).
 RATINGS = [("pain six", 6), ("pain four", 4), ("pain three", 3), ("pain seven", 7),
-           ("pain two", 2), ("pain five", 5)]
+           ("pain two", 2), ("pain eight", 8)]
 
 
 def _voice_session_wav(tmp: Path) -> Path:

@@ -41,7 +41,7 @@ class WhisperOptions:
     tail_s: float = 0.5            # silence appended after the segment before encoding
     candidates: int = 6            # phrases estimated best, then ranked on real scores
     max_no_speech: float = 0.9     # reject when the model is this sure nobody spoke
-    min_score: float = -6.0        # reject a phrase less probable than this (log-prob)
+    min_mean: float = -3.0         # reject a phrase whose tokens (end included) average less
     margin: float = 3.0            # the phrase may trail the free transcript by this
     safety_margin: float = 4.5     # ... a safety word by this: missing "sharp" is worse
     threads: int = 0               # 0: the machine's cores, at most 4
@@ -58,6 +58,7 @@ class Decoded:
     best_score: float        # its log-probability, end included
     seconds: float           # segment length
     calls: int = 0           # decoder calls (align included) after the free pass
+    tokens: int = 0          # tokens of the best phrase's spelling
 
 
 def _log_softmax(rows: np.ndarray) -> np.ndarray:
@@ -162,7 +163,8 @@ class WhisperRecognizer(Recognizer):
             for i in range(min(len(seq_rows), len(seq) + 1)):
                 cache.setdefault(seq[:i], seq_rows[i])
         score = sum(float(cache[seq[:i]][t]) for i, t in enumerate(seq)) + self._end(cache[seq])
-        return Decoded(free_text, free_score, no_speech, trie.phrase[seq], score, seconds, calls)
+        return Decoded(free_text, free_score, no_speech, trie.phrase[seq], score, seconds, calls,
+                       len(seq))
 
     def _first_sentence(self, ids: list[int], rows: np.ndarray) -> tuple[list[int], float]:
         """The free transcript, scored like a phrase (its tokens, then ending), up to where
@@ -225,7 +227,8 @@ class WhisperRecognizer(Recognizer):
         """Accept or reject one decode; confidence falls as the phrase trails the free
         transcript."""
         o = self.options
-        if not d.best or d.no_speech > o.max_no_speech or d.best_score < o.min_score:
+        if (not d.best or d.no_speech > o.max_no_speech
+                or d.best_score / (d.tokens + 1) < o.min_mean):
             return Hearing("", 0.0, d.free_text)
         gap = max(0.0, d.free_score - d.best_score)  # < 0 only when greedy missed it
         margin = o.safety_margin if self._is_safety(d.best) else o.margin
