@@ -206,7 +206,7 @@ def heard_take(phrase: str, rec: Any, vocab: Any, tmp: Path, noise_db: float = -
         build([(at, clip)], trial, noise=steady_hiss(), noise_db=db)
         got = recognize_file(rec, vocab, trial, allowed)
         # Clearly, not on the edge of rejection: a live run's level and resampling differ.
-        return got.intent == want and got.confidence >= 0.5
+        return got.intent == want and got.confidence >= 0.7
 
     def takes():
         yield from (load_16k(p) for p in recordings)

@@ -234,6 +234,13 @@ def _voice_session_wav(tmp: Path) -> Path:
     return out
 
 
+def _has_step(ev: Path) -> bool:
+    try:
+        return '"StepStarted"' in ev.read_text()
+    except OSError:
+        return False
+
+
 def test_sigkill_during_replayed_voice_sessions_loses_no_confirmed_rating(tmp_path):
     wav = _voice_session_wav(tmp_path)
     rng = random.Random(SEED + 1)
@@ -250,7 +257,16 @@ def test_sigkill_during_replayed_voice_sessions_loses_no_confirmed_rating(tmp_pa
         p = subprocess.Popen([sys.executable, "-m", "companion", "run", "--mic-file", str(wav),
                               "--no-speaker", "--events", str(ev), "--data-dir", str(data)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.2, whole))
+        if k % 3:
+            # Two runs in three are killed inside the session: wait (counting events, not
+            # guessing start-up time on a busy machine) for its first step, then pick a point
+            # in the rest of the replay.
+            started = time.monotonic()
+            while p.poll() is None and not _has_step(ev) and time.monotonic() - started < 60:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.8 * max(0.1, whole - (time.monotonic() - started))))
+        else:  # anywhere, start-up included
+            time.sleep(rng.uniform(0.2, whole))
         exited = p.poll() is not None
         p.kill()
         _, err = p.communicate(timeout=30)
