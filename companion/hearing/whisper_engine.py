@@ -116,22 +116,18 @@ class WhisperRecognizer(Recognizer):
             self._tries[allowed] = self.grammar.trie(allowed)
         return self._tries[allowed]
 
-    def _rows(self, enc: Any, prefixes: list[tuple[int, ...]], extra: int
-              ) -> tuple[list[np.ndarray], Any]:
-        """Log-probability rows per prefix, all in one decoder call: row i is the
-        next-token distribution after the first i tokens (forced), then greedy steps."""
-        longest = max(len(p) for p in prefixes)
-        feats = enc if len(prefixes) == 1 else self._ct2.StorageView.from_array(
-            np.repeat(np.asarray(enc), len(prefixes), axis=0))
+    def _rows(self, enc: Any, prefix: tuple[int, ...], extra: int) -> tuple[np.ndarray, Any]:
+        """Log-probability rows: row i is the next-token distribution after the first i
+        tokens of `prefix` (forced), then up to `extra` greedy steps beyond it."""
         res = self._model.generate(
-            feats, [self._prompt + list(p) for p in prefixes], beam_size=1,
+            enc, [self._prompt + list(prefix)], beam_size=1,
             # CTranslate2 counts a forced prefix twice against max_length (measured).
-            max_length=len(self._prompt) + 2 * longest + max(1, extra),
-            return_logits_vocab=True, return_no_speech_prob=not longest,
+            max_length=len(self._prompt) + 2 * len(prefix) + max(1, extra),
+            return_logits_vocab=True, return_no_speech_prob=not prefix,
             # Whisper's own list: "[", "(", music notes... never part of a command, and
             # kept out, the free pass says which words it heard instead of "[inaudible]".
-            suppress_blank=False, suppress_tokens=[-1])
-        return [_log_softmax(np.asarray(r.logits[0], dtype=np.float32)) for r in res], res
+            suppress_blank=False, suppress_tokens=[-1])[0]
+        return _log_softmax(np.asarray(res.logits[0], dtype=np.float32)), res
 
     def _end(self, row: np.ndarray) -> float:
         """Log-probability that the transcript ends here (end-of-text or a closing mark)."""
@@ -147,7 +143,7 @@ class WhisperRecognizer(Recognizer):
         feats = mel.log_mel(audio, pad_to=len(audio) + int(o.tail_s * mel.RATE))
         enc = self._model.encode(self._ct2.StorageView.from_array(feats[None]))
         trie = self._trie(frozenset(allowed if allowed is not None else self.phrases))
-        (rows,), (res,) = self._rows(enc, [()], trie.depth + 2)
+        rows, res = self._rows(enc, (), trie.depth + 2)
         ids = [int(t) for t in res.sequences_ids[0]]
         cache = {tuple(ids[:i]): rows[i] for i in range(len(rows))}
         free_ids, free_score = self._first_sentence(ids, rows)
@@ -159,7 +155,7 @@ class WhisperRecognizer(Recognizer):
         calls = 1
         if seq not in cache:  # its exact log-probability, taken as the free path's was
             calls += 1
-            (seq_rows,), _ = self._rows(enc, [seq], 0)
+            seq_rows, _ = self._rows(enc, seq, 0)
             for i in range(min(len(seq_rows), len(seq) + 1)):
                 cache.setdefault(seq[:i], seq_rows[i])
         score = sum(float(cache[seq[:i]][t]) for i, t in enumerate(seq)) + self._end(cache[seq])
