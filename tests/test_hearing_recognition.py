@@ -9,20 +9,18 @@ the search or the rejection fails them."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
 from companion.hearing import bench
 from companion.hearing.files import recognize_file
-from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource
+from companion.hearing.sources import WavSource
 from companion.hearing.whisper_engine import WhisperRecognizer
 from companion.hearing.whisper_model import package_dir
 from companion.library import Library
+from fixture_names import AUDIO, check_groups, check_pass_rate, group, label, stream_of
 from companion.vocabulary import (SESSION_INTENTS, WAITING_INTENTS, Intent, Vocabulary)
 
-AUDIO = Path(__file__).parent / "audio"
 # group -> lowest share of its fixtures that must come out right (today: none 25/25,
 # sc 13/16, fsdd 6/10, espeak 9/12)
 BARS = {"none": 1.0, "sc": 0.8, "fsdd": 0.5, "espeak": 0.6}
@@ -51,16 +49,6 @@ def expected(name: str):
     return Intent(intent, int(value) if value.isdigit() else (value or None))
 
 
-def label(intent) -> str:
-    if intent is None:
-        return "none"
-    return intent.name + ("" if intent.value is None else f"-{intent.value}")
-
-
-def group(name: str) -> str:
-    if name.startswith("none__"):
-        return "none"
-    return name.split("__")[1].split("-")[0]
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +63,12 @@ def outcomes(rec, vocab) -> dict[str, tuple[str, str]]:
 
 
 def test_fixture_set_is_complete(outcomes):
-    groups = defaultdict(int)
-    for name in outcomes:
-        groups[group(name)] += 1
-    assert set(groups) == set(BARS) and min(groups.values()) >= 10
+    check_groups(outcomes, BARS)
 
 
 @pytest.mark.parametrize("which", sorted(BARS))
 def test_pass_rate_per_group(outcomes, which):
-    mine = {n: o for n, o in outcomes.items() if group(n) == which}
-    right = [n for n, (want, got) in mine.items() if want == got]
-    wrong = {n: got for n, (want, got) in mine.items() if want != got}
-    assert len(right) >= BARS[which] * len(mine), f"{len(right)}/{len(mine)}; wrong: {wrong}"
+    check_pass_rate(outcomes, BARS, which)
 
 
 def test_never_more_than_one_wrong_command(outcomes):
@@ -121,18 +103,7 @@ def test_stream_of_commands_comes_out_in_order_with_audio_times(rec, outcomes):
     streaming loop yields them in order, each stamped with audio time."""
     names = [n for n, (want, got) in outcomes.items()
              if want == got and group(n) == "sc" and want != "none"][:3]
-    parts, where = [], []
-    t = 0.0
-    for n in names:
-        quiet = bytes(2 * RATE)
-        pcm = b"".join(f.pcm for f in WavSource(AUDIO / n).frames())
-        parts += [quiet, pcm]
-        t += 1.0
-        where.append((t, t + len(pcm) / 2 / RATE))
-        t += len(pcm) / 2 / RATE
-    stream = b"".join(parts) + bytes(RATE * 2)
-    step = FRAME_SAMPLES * 2
-    frames = (Frame(stream[i:i + step], i / 2 / RATE) for i in range(0, len(stream), step))
+    frames, where = stream_of(names)
     utts = list(rec.utterances(frames))
     assert [u.text for u in utts] == [outcomes[n][0].replace("resume", "go") for n in names]
     for utt, (start, end), n in zip(utts, where, names):

