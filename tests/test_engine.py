@@ -276,3 +276,22 @@ def test_how_long_left_counts_the_instructions_still_to_be_said():
     assert spoken.idx == silent.idx == 1
     assert spoken.session_remaining() == silent.session_remaining() + 30.0 * (
         texts - 1 - bool(spoken.plan[1].safety))
+
+
+def test_what_the_session_listens_for_follows_its_questions():
+    """The recognizer is told what makes sense now: a bare number only while a rating is
+    asked for, yes/no only while the safety question is open, never a routine's start."""
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    now = s.listening_for()
+    assert {"next", "stop", "pain", "safety", "help"} <= now
+    assert not now & {"number", "yes", "no", "start_routine", "how_am_i_doing"}
+    run_until(s, clock, 51)  # the hold ends and asks for a rating
+    assert "number" in s.listening_for()
+    s.handle(Intent("number", 6))
+    assert "number" not in s.listening_for()  # answered
+    s.handle(Intent("safety", "sharp"))
+    assert {"yes", "no"} <= s.listening_for()
+    s.handle(Intent("yes"))
+    assert not s.listening_for() & {"yes", "no", "number"}

@@ -326,3 +326,28 @@ def test_the_intro_counts_the_time_its_instructions_take_to_say(tmp_path):
         differ += said != max(1, round(routine.duration_s / 60))
     assert differ, "no routine's instructions change its minutes: the test shows nothing"
 
+
+
+def test_the_recognizer_is_asked_for_what_makes_sense_at_each_utterance(tmp_path):
+    """Each utterance is decoded against expect() at that moment: starts while waiting,
+    the session's commands once it runs, starts again after it ends."""
+    asked = []
+    utts = [Utt("start neck routine", 5, 6), Utt("pain six", 30, 31), Utt("stop", 40, 41),
+            Utt("help", 50, 51)]
+
+    def recognize(fs, expect):
+        pending = list(utts)
+        for f in fs:
+            while pending and pending[0].end <= f.end:
+                asked.append(expect())
+                yield pending.pop(0)
+
+    clock = ManualClock()
+    loop = VoiceLoop(Library(), PainLog.open(tmp_path), NullSpeaker(clock=clock), recognize,
+                     clock=clock)
+    loop.run(frames(60))
+    waiting, in_session, _, after = asked
+    assert "start neck routine" in waiting and "stop" not in waiting
+    assert {"stop", "pain six", "next"} <= in_session and "start neck routine" not in in_session
+    assert "six" not in in_session  # a bare number: only right after "rate your pain"
+    assert after == waiting
