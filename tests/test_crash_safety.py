@@ -234,11 +234,11 @@ def _voice_session_wav(tmp: Path) -> Path:
     return out
 
 
-def _has_step(ev: Path) -> bool:
+def _lines(ev: Path) -> int:
     try:
-        return '"StepStarted"' in ev.read_text()
+        return ev.read_text().count("\n")
     except OSError:
-        return False
+        return 0
 
 
 def test_sigkill_during_replayed_voice_sessions_loses_no_confirmed_rating(tmp_path):
@@ -248,23 +248,26 @@ def test_sigkill_during_replayed_voice_sessions_loses_no_confirmed_rating(tmp_pa
     confirmed_total, killed_mid_session = 0, 0
     # Kill points spread over a whole replay on this machine (it runs as fast as it can).
     t0 = time.monotonic()
+    timing = tmp_path / "timing.jsonl"
     subprocess.run([sys.executable, "-m", "companion", "run", "--mic-file", str(wav),
-                    "--no-speaker", "--data-dir", str(tmp_path / "timing")], check=True,
-                   capture_output=True, timeout=120)
+                    "--no-speaker", "--events", str(timing), "--data-dir",
+                    str(tmp_path / "timing")], check=True, capture_output=True, timeout=120)
     whole = time.monotonic() - t0
+    lines = timing.read_text().splitlines()
+    first_step = next(i for i, x in enumerate(lines) if '"StepStarted"' in x) + 1
     for k in range(VOICE_RUNS):
         ev = tmp_path / f"ev{k}.jsonl"
         p = subprocess.Popen([sys.executable, "-m", "companion", "run", "--mic-file", str(wav),
                               "--no-speaker", "--events", str(ev), "--data-dir", str(data)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if k % 3:
-            # Two runs in three are killed inside the session: wait (counting events, not
-            # guessing start-up time on a busy machine) for its first step, then pick a point
-            # in the rest of the replay.
+            # Two runs in three are killed inside the session, at a point counted in events
+            # (a replay runs as fast as the CPU allows, so a time would race it): once the
+            # events file holds a chosen number of lines between the first step and the end.
+            target = rng.randint(first_step, max(first_step, len(lines) - 3))
             started = time.monotonic()
-            while p.poll() is None and not _has_step(ev) and time.monotonic() - started < 60:
-                time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 0.8 * max(0.1, whole - (time.monotonic() - started))))
+            while p.poll() is None and _lines(ev) < target and time.monotonic() - started < 60:
+                time.sleep(0.005)
         else:  # anywhere, start-up included
             time.sleep(rng.uniform(0.2, whole))
         exited = p.poll() is not None
