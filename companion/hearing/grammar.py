@@ -1,5 +1,5 @@
 """The command grammar as a decoder sees it: every way Whisper may write each phrase
-("Pain 6.", "pain six", "What's next?"), as token sequences, and the set of tokens those use.
+("Pain 6", "pain six", "What's next"), as token sequences, gathered into a token trie.
 
 Built from the Vocabulary's phrase list (one source of truth); which phrases are allowed at
 a moment is decided by the caller, this module only renders and looks them up."""
@@ -40,14 +40,13 @@ def renderings(phrase: str) -> list[str]:
 
 
 class TokenGrammar:
-    """Token sequences for each phrase, and the token set the decoder may use."""
+    """Token sequences for each phrase's spellings, and the tokens that end a transcript."""
 
     def __init__(self, phrases: Iterable[str], encode: Callable[[str], list[int]]) -> None:
         self.sequences: dict[str, list[tuple[int, ...]]] = {}
         for phrase in phrases:
             self.sequences[phrase] = [tuple(encode(r)) for r in renderings(phrase)]
         self.end_tokens = frozenset(t for m in END_MARKS for t in encode(m))
-        self._encode = encode
 
     def trie(self, phrases: Iterable[str]) -> "Trie":
         """A token trie over every rendering of these phrases."""

