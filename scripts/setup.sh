@@ -32,8 +32,6 @@ else
     .venv/bin/python -m pip install -q -e .
 fi
 
-# Put `companion` on PATH without activating the venv.
-if [ -w /usr/local/bin ]; then bindir=/usr/local/bin; else bindir="$HOME/.local/bin"; mkdir -p "$bindir"; fi
-ln -sf "$PWD/.venv/bin/companion" "$bindir/companion"
-case ":$PATH:" in *":$bindir:"*) ;; *) echo "setup: add $bindir to your PATH to type 'companion'";; esac
+# Put `companion` on PATH without activating the venv (never over another checkout's).
+scripts/link-command.sh
 echo "setup: done ($(.venv/bin/companion --version))"

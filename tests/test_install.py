@@ -21,7 +21,8 @@ def sh(*args, **kw):
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed "
                     "(scripts/setup.sh --test installs it)")
 def test_scripts_pass_shellcheck():
-    scripts = [INSTALL, ROOT / "scripts/setup.sh", ROOT / "scripts/test.sh", ROOT / ".ci/run"]
+    scripts = [INSTALL, ROOT / ".ci/run"] + [ROOT / "scripts" / n for n in (
+        "setup.sh", "test.sh", "start.sh", "link-command.sh")]
     r = subprocess.run(["shellcheck", *map(str, scripts)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
 
@@ -66,3 +67,52 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "companion.service" not in r.stderr  # no warnings about our unit
+
+
+LINK = ROOT / "scripts" / "link-command.sh"
+
+
+def link(bindir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, COMPANION_BINDIR=str(bindir), PATH="/usr/bin:/bin")
+    return subprocess.run([str(LINK), *args], capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+def test_command_link_is_made_and_says_when_not_on_path(tmp_path):
+    r = link(tmp_path / "bin")
+    assert r.returncode == 0, r.stderr
+    assert os.readlink(tmp_path / "bin" / "companion") == str(ROOT / ".venv/bin/companion")
+    assert "not on PATH in this shell" in r.stdout and str(ROOT / ".venv/bin/companion") in r.stdout
+
+
+def test_second_checkout_does_not_take_over_the_first_ones_command(tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    first = "/home/someone/companion/.venv/bin/companion"
+    os.symlink(first, bindir / "companion")
+    r = link(bindir)
+    assert r.returncode == 0, r.stderr
+    assert os.readlink(bindir / "companion") == first  # untouched
+    assert f"already runs {first}" in r.stdout and "--force" in r.stdout
+    r = link(bindir, "--force")
+    assert r.returncode == 0 and os.readlink(bindir / "companion") == str(
+        ROOT / ".venv/bin/companion")
+
+
+@pytest.mark.skipif(not (ROOT / ".venv/bin/python").exists(),
+                    reason="no .venv in this checkout (scripts/setup.sh makes it)")
+def test_first_command_sets_up_and_runs_in_one_shell_without_path(tmp_path):
+    """The README's first command, as a normal user's shell has it: no ~/.local/bin on
+    PATH. It sets up (idempotent) and runs this checkout's companion all the same."""
+    env = dict(os.environ, COMPANION_BINDIR=str(tmp_path / "bin"), PATH="/usr/bin:/bin",
+               COMPANION_DATA_DIR=str(tmp_path / "data"), HOME=str(tmp_path / "home"))
+    env.pop("VIRTUAL_ENV", None)
+    r = subprocess.run([str(ROOT / "scripts/start.sh"), "neck", "--text", "--speed", "200"],
+                       input="pain six\nstop\n", capture_output=True, text=True, timeout=600,
+                       env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "setup: done" in r.stdout
+    assert "Six, logged." in r.stdout, r.stdout
+    h = subprocess.run([str(ROOT / ".venv/bin/companion"), "history"], capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert h.returncode == 0 and "neck" in h.stdout and "6" in h.stdout, h.stdout + h.stderr
