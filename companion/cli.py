@@ -35,12 +35,19 @@ def nested_subcommands(sub, name: str, help_text: str) -> argparse._SubParsersAc
     return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line that names the fix, not a screen of usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--data-dir", metavar="DIR",
                         help="where the pain log lives (default: $COMPANION_DATA_DIR or the "
                              "XDG data dir)")
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="companion", description="Voice-guided trigger-point self-massage companion.")
     parser.add_argument("--version", action="version", version=f"companion {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import queue
 import sys
 import threading
@@ -17,7 +18,7 @@ from companion.events import Cue
 from companion.library import Library
 from companion.runner import EOF, Runner
 from companion.runlock import close_left_open, single_run
-from companion.safe_log import LateLog, SafeLog
+from companion.safe_log import LateLog, SafeLog, saved_or_said
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
 
@@ -29,7 +30,7 @@ def register(sub, common) -> None:
     p.add_argument("routine", nargs="?", help="routine name or alias (e.g. neck)")
     p.add_argument("--text", action="store_true",
                    help="typed front end: read commands from standard input, print cues")
-    p.add_argument("--speed", type=float, default=1.0, metavar="N",
+    p.add_argument("--speed", type=speed, default=1.0, metavar="N",
                    help="run the session clock N times faster (default 1)")
     p.add_argument("--hold-step", type=int, default=None, metavar="S", dest="hold_step_s",
                    help="seconds added or removed by 'hold longer' and 'shorter' (default 15)")
@@ -54,6 +55,24 @@ def register(sub, common) -> None:
     v.add_argument("--volume", type=float, default=None, help="speech volume 0.0-1.0")
     v.add_argument("--config", metavar="FILE", help="config file (default: XDG config dir)")
     p.set_defaults(func=run)
+
+
+def speed(text: str) -> float:
+    """--speed: a finite number above zero (nan or inf would stop the clock or divide by
+    it, after the session row was written)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, e.g. 50 (not {text!r})")
+    return value
+
+
+def shown(text: str) -> str:
+    """A typed line as it may be echoed: control characters escaped, so "\\x1b[2J" is
+    printed as text instead of clearing the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def load_routine(library: Library, name: Optional[str]):
@@ -98,12 +117,14 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         stdout.flush()
 
     def unknown(text: str) -> None:
-        print(f'(not a command, ignored: "{text.strip()}"; type help)', file=sys.stderr)
+        hint = vocab.hint(text) or "type help"
+        print(f'(not a command, ignored: "{shown(text.strip())}"; {hint})', file=sys.stderr)
 
     with LateLog(paths.data_dir(config.effective(args).data_dir)) as log, \
             single_run(log.path.parent):
         close_left_open(log)
-        runner = Runner(session, SafeLog(log), say, vocab, on_unknown=unknown)
+        safe = SafeLog(log)
+        runner = Runner(session, safe, say, vocab, on_unknown=unknown)
         inbox: "queue.Queue[object]" = queue.Queue()
         threading.Thread(target=_reader, args=(stdin, inbox), daemon=True).start()
         try:
@@ -111,5 +132,5 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
                 runner.run_queue(inbox, clock.real_seconds)
         except KeyboardInterrupt:
             runner.finish("interrupted")
-            return 130
-    return 0
+            return saved_or_said(safe) or 130
+        return saved_or_said(safe)

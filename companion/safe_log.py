@@ -75,6 +75,17 @@ class SafeLog:
         self._queue("end_session", session_id, at, reason)
 
 
+def saved_or_said(log: SafeLog) -> int:
+    """0 when every write reached the disk; else say what was lost and return 1."""
+    if log.flush():
+        return 0
+    n = log.unsaved_ratings()
+    what = f"{n} pain rating{'s' * (n != 1)}" if n else "the session record"
+    print(f"companion: {what} could not be saved and {'are' if n > 1 else 'is'} lost: "
+          f"{log.error}", file=sys.stderr)
+    return 1
+
+
 class LateLog:
     """The pain log, opened when it can be: a data folder that is read-only (or full) from
     the start still lets a session be guided. Every call tries to open the log; until that

@@ -72,10 +72,16 @@ _SECONDS_DIGITS = {str(v): k for k, v in SECONDS_WORDS.items()}
 _COURTESY = ("please", "companion", "okay companion")
 
 
+# Words of a rating outside zero..ten, for hint().
+_OUT_OF_RANGE = frozenset({"minus", "eleven", "twelve", "thirteen", "fifteen", "twenty",
+                           "hundred", "eleventy", "million"})
+
+
 def normalize(text: str) -> str:
     """Lower-case, spell out digits 0-10 and named second counts, drop punctuation but
     keep apostrophes, squeeze spaces."""
     text = text.lower().replace("’", "'")
+    text = re.sub(r"(?<![a-z0-9])-(?=\d)", " minus ", text)  # "pain -1" is not "pain 1"
     text = re.sub(r"[^a-z0-9' ]+", " ", text)
     words = []
     for w in text.split():
@@ -126,6 +132,22 @@ class Vocabulary:
             if words.endswith(" " + c):
                 words = words[: -len(c) - 1]
         return self.phrases.get(words)
+
+    def hint(self, text: str) -> Optional[str]:
+        """For typed text that is not a command but looks like a rating out of range
+        ("pain eleven", "pain -1", "12"): how ratings go. None otherwise."""
+        words = normalize(text).split()
+        if not words or self.parse(text) is not None:
+            return None
+        def numeric(w: str) -> bool:
+            return w.isdigit() or w in _OUT_OF_RANGE or w in NUMBER_WORDS
+
+        out_of_ten = words[-3:] == ["out", "of", "ten"]
+        said = words[:-3] if out_of_ten else words
+        looks_rated = words[0] == "pain" or out_of_ten or all(numeric(w) for w in words)
+        if looks_rated and any(numeric(w) for w in said):
+            return 'pain is rated from zero (none) to ten (worst), e.g. "pain six"'
+        return None
 
     def phrases_for(self, intents: Iterable[str]) -> frozenset[str]:
         """The phrases of these intents: what the recognizer listens for at a moment."""

@@ -16,7 +16,7 @@ from companion.errors import CompanionError
 from companion.library import Library
 from companion.mic_watch import watched
 from companion.runlock import close_left_open, single_run
-from companion.safe_log import LateLog, SafeLog
+from companion.safe_log import LateLog, SafeLog, saved_or_said
 from companion.shutdown import sigterm_as_interrupt
 from companion.vocabulary import Vocabulary
 from companion.voice_loop import VoiceLoop
@@ -80,7 +80,8 @@ def run_voice(args: argparse.Namespace) -> int:
         events = stack.enter_context(_open_private(args.events)) if args.events else None
         if hasattr(speaker, "prerender"):
             speaker.prerender(cues.fixed())
-        loop = VoiceLoop(library, SafeLog(log), speaker,
+        safe = SafeLog(log)
+        loop = VoiceLoop(library, safe, speaker,
                          lambda frames, expect: recognizer.utterances(frames, expect=expect),
                          hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
                          summary=lambda: _or(lambda: trends.spoken_summary(log, time.time()),
@@ -98,9 +99,9 @@ def run_voice(args: argparse.Namespace) -> int:
                 loop.run(frames, routine)
         except KeyboardInterrupt:
             loop.finish("interrupted")
-            return 130
+            return saved_or_said(safe) or 130
         finally:
             close = getattr(source, "close", None)
             if close:
                 close()
-    return 0
+        return saved_or_said(safe)

@@ -134,3 +134,43 @@ def test_a_fast_session_killed_at_once_does_not_end_before_it_began(tmp_path):
         (session,) = log.sessions()
         assert session["started_at"] <= time.time()  # no time from the future in the log
         assert session["ended_at"] >= session["started_at"]
+
+
+@pytest.mark.parametrize("speed", ["nan", "inf", "-5", "0", "fast"])
+def test_a_speed_that_is_not_a_positive_number_is_one_line_and_opens_no_session(tmp_path, speed):
+    data = tmp_path / "x"
+    r = companion("run", "neck", "--text", "--speed", speed, "--data-dir", str(data),
+                  stdin="pain six\nstop\n")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "--speed: must be a positive number" in r.stderr
+    assert not data.exists()  # no session row left open, no log at all
+
+
+def test_ratings_out_of_range_are_explained_and_never_logged(tmp_path):
+    r = companion("run", "neck", "--text", "--speed", "50", "--data-dir", str(tmp_path),
+                  stdin="pain -1\npain eleven\n11 out of ten\npain 2\nstop\n")
+    assert r.returncode == 0, r.stderr
+    for said in ("pain -1", "pain eleven", "11 out of ten"):
+        assert f'ignored: "{said}"; pain is rated from zero (none) to ten (worst)' in r.stderr
+    with PainLog.open(tmp_path) as log:
+        assert [x["value"] for x in log.ratings()] == [2]  # -1 was not taken for 1
+
+
+def test_control_characters_in_an_ignored_line_are_shown_escaped(tmp_path):
+    r = companion("run", "neck", "--text", "--speed", "50", "--data-dir", str(tmp_path),
+                  stdin="\x1b[2Jhello\x07\nstop\n")
+    assert r.returncode == 0
+    assert '"\\x1b[2Jhello\\x07"' in r.stderr and "\x1b" not in r.stderr + r.stdout
+
+
+def test_ratings_that_could_not_be_saved_fail_the_run_and_say_why(tmp_path):
+    db = tmp_path / "companion.sqlite3"
+    db.write_bytes(b"not a database, " * 300)  # a corrupt log: kept, never overwritten
+    before = db.read_bytes()
+    r = companion("run", "neck", "--text", "--speed", "50", "--data-dir", str(tmp_path),
+                  stdin="pain six\nstop\n")
+    assert r.returncode == 1
+    assert "Six, logged." not in r.stdout  # never confirmed aloud when not on disk
+    assert "1 pain rating could not be saved and is lost" in r.stderr
+    assert "not a usable pain log" in r.stderr and "read-only" not in r.stderr
+    assert db.read_bytes() == before
