@@ -90,6 +90,44 @@ def test_resampler_removes_what_cannot_be_represented():
     assert np.max(np.abs(y[300:-300])) < 0.01
 
 
+@pytest.mark.parametrize("rate", [383987, 44101, 7919, 1000, 384000])
+def test_any_rate_resamples_in_a_bounded_bank_and_stays_accurate(rate):
+    """Odd rates (383987 Hz: up 16000, down 383987 after the gcd) used to build a bank of
+    9 million coefficients (1 GB while building). Now no bank is over MAX_BANK, outputs
+    keep their exact times and length, and a tone comes out within 16-bit noise."""
+    from companion.hearing.resample import MAX_BANK
+
+    r = Resampler(rate, RATE)
+    assert r.bank.size <= MAX_BANK + r.taps
+    x = tone(rate, 0.5, f=300.0)
+    y = resample(x, rate, RATE)
+    assert len(y) == -(-len(x) * RATE // rate)
+    ideal = 0.5 * np.sin(2 * np.pi * 300.0 * np.arange(len(y)) / RATE)
+    assert np.max(np.abs(y - ideal)[400:-400]) < 1e-4
+
+
+def test_an_interpolated_bank_streams_like_one_shot():
+    x = np.random.default_rng(1).normal(0, 0.1, 44101)
+    r, parts, i = Resampler(44101, 16000), [], 0
+    assert r.phases < r.up  # the bounded, interpolated bank
+    for k in [1, 7, 500, 3000, 10, 40000, 999999]:
+        parts.append(r.feed(x[i:i + k]))
+        i += k
+    parts.append(r.flush())
+    assert np.allclose(np.concatenate(parts), resample(x, 44101, 16000), atol=1e-6)
+
+
+def test_a_fifo_is_not_a_recording(tmp_path):
+    import os
+
+    fifo = tmp_path / "live.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioFileError, match="live.wav: cannot open: not a regular file"):
+        WavSource(fifo)
+    with pytest.raises(AudioFileError, match="cannot open: no such sound file"):
+        WavSource(tmp_path / "missing.wav")
+
+
 @pytest.mark.parametrize("content,message", [
     (b"", "empty"), (b"hello world, not audio", "not a WAV"),
     (b"RIFF\x24\x00\x00\x00WAVEfmt ", "corrupt or truncated")])

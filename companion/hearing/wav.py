@@ -14,8 +14,10 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from companion.errors import CompanionError
+from companion.userfiles import open_regular
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+_MAX_READ = 4 * 1024 * 1024  # bytes read and decoded at once, whatever the layout
 _FORMAT_NAMES = {2: "ADPCM", 6: "A-law", 7: "mu-law", 0x11: "IMA ADPCM", 0x55: "MP3"}
 
 
@@ -125,10 +127,11 @@ def read_blocks(path: Path, block_seconds: float = 0.5) -> tuple[WavInfo, Iterat
     """Open a WAV file: its header info now (so errors surface before any audio flows) and
     an iterator of mono float32 blocks at the file's own rate."""
     name = str(path)
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise AudioFileError(f"{name}: cannot open: {e.strerror or e}") from None
+    try:  # a regular file only: a FIFO would hang, /dev/zero would never end
+        f = open(open_regular(path, "sound file"), "rb")
+    except CompanionError as e:  # "x.wav: no such sound file" -> "x.wav: cannot open: ..."
+        raise AudioFileError(str(e).replace(f"{name}: ", f"{name}: cannot open: ", 1)) \
+            from None
     try:
         info = read_info(f, name)
     except Exception:
@@ -139,7 +142,8 @@ def read_blocks(path: Path, block_seconds: float = 0.5) -> tuple[WavInfo, Iterat
         with f:
             f.seek(info.data_offset)
             left = info.data_bytes
-            step = max(1, int(block_seconds * info.rate)) * info.width * info.channels
+            frame = info.width * info.channels
+            step = max(1, min(int(block_seconds * info.rate), _MAX_READ // frame)) * frame
             while left > 0:
                 raw = f.read(min(step, left))
                 if not raw:
