@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,15 +24,32 @@ from companion.store import PainLog
 
 CSV_FIELDS = ("session_id", "time", "routine", "step", "area", "value")
 _MAX_PROBLEMS = 5
+# Imported times must fall in this span: nobody rated pain with this companion before 2000,
+# and a time far ahead is a typo or a wrong clock (a day of slack for time zones and clocks).
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_SLACK_S = 86_400.0
+_INT_MAX = 2 ** 63 - 1  # what SQLite can store in an INTEGER
+# A spreadsheet runs a cell that starts with one of these (CSV injection; OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _WANTED = ('a JSON object with "sessions" and "ratings" lists, as written by '
            "`companion export --format json`")
 
 
-def iso(at: Optional[float]) -> Optional[str]:
-    """Unix seconds as local ISO 8601 with its offset: readable and still unambiguous."""
+def iso(at: Any) -> Optional[str]:
+    """Unix seconds as local ISO 8601 with its offset: readable and still unambiguous. A value
+    that is no time a datetime can hold (text, a blob, 1e300: the log keeps what was written)
+    comes back as it is stored, so an export still gets every row out."""
     if at is None:
         return None
-    return datetime.fromtimestamp(at, timezone.utc).astimezone().isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(at, timezone.utc).astimezone().isoformat(timespec="seconds")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return raw(at)
+
+
+def raw(value: Any) -> str:
+    """A stored value as text: bytes as an SQL blob literal, anything else as str()."""
+    return f"x'{value.hex()}'" if isinstance(value, bytes) else str(value)
 
 
 def export_json(sessions: list[dict[str, Any]], ratings: list[dict[str, Any]]) -> str:
@@ -49,12 +67,23 @@ def export_json(sessions: list[dict[str, Any]], ratings: list[dict[str, Any]]) -
 
 def export_csv(ratings: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
+    csv.writer(buffer, lineterminator="\n").writerow(CSV_FIELDS)
+    # Text cells in double quotes (OWASP's advice, and a CR in a step name would otherwise
+    # end the row: "\n" lines quote only cells holding "\n"); numbers stay bare.
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     for r in ratings:
-        writer.writerow([r["session_id"], iso(r["at"]), r["routine"], r["step"], r["area"],
-                         r["value"]])
+        writer.writerow([_cell(v) for v in (r["session_id"], iso(r["at"]), r["routine"],
+                                            r["step"], r["area"], r["value"])])
     return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading ' (OWASP). Only
+    text cells: the numeric columns (session id, value) are never negative, so no number needs
+    it, and times are ISO text starting with a digit unless the log holds a raw value."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def write_private(path: Path, text: str, what: str = "the export",
@@ -78,9 +107,11 @@ class ImportResult:
     ratings_skipped: int = 0
 
 
-def parse_export(text: str, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def parse_export(text: str, source: str, now: Optional[float] = None
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Check an export and return its sessions and ratings with times as Unix seconds.
-    Raises CompanionError listing what is wrong, by field, e.g. ratings[3].value."""
+    Raises CompanionError listing what is wrong, by field, e.g. ratings[3].value. Times must
+    be from 2000 to a day after `now` (default: the clock)."""
     if text.lstrip().startswith("session_id,"):
         raise CompanionError(f"{source} is a CSV export; import needs the JSON one "
                              "(companion export --format json -o FILE.json).")
@@ -90,14 +121,21 @@ def parse_export(text: str, source: str) -> tuple[list[dict[str, Any]], list[dic
         where = (f"line {e.lineno}, column {e.colno}: {e.msg}"
                  if isinstance(e, json.JSONDecodeError) else str(e))
         raise CompanionError(f"{source} is not JSON ({where}). Import needs {_WANTED}.") from None
+    except RecursionError:
+        raise CompanionError(f"{source} is not a usable export: its JSON is nested too deeply. "
+                             f"Import needs {_WANTED}.") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("sessions"), list) \
             or not isinstance(doc.get("ratings"), list):
         found = "an object without them" if isinstance(doc, dict) else f"a {_kind(doc)}"
         raise CompanionError(f"{source}: expected {_WANTED}; found {found}.")
     problems: list[str] = []
-    sessions = [_checked(s, f"sessions[{i}]", _SESSION, problems)
+    latest = (time.time() if now is None else now) + _SLACK_S
+    session_fields = {**_SESSION, "started_at": (_time_until(latest), True),
+                      "ended_at": (_maybe(_time_until(latest)), False)}
+    sessions = [_checked(s, f"sessions[{i}]", session_fields, problems)
                 for i, s in enumerate(doc["sessions"])]
-    ratings = [_checked(r, f"ratings[{i}]", _RATING, problems)
+    ratings = [_checked(r, f"ratings[{i}]", {**_RATING, "time": (_time_until(latest), True)},
+                        problems)
                for i, r in enumerate(doc["ratings"])]
     ids = Counter(s["id"] for s in sessions if "id" in s)
     for i, s in enumerate(sessions):
@@ -166,7 +204,9 @@ def _rating_key(r: dict[str, Any]) -> tuple[Any, ...]:
 # Field checks: each returns the value to keep, or raises ValueError saying what is wrong.
 def _int(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"must be a whole number, not {json.dumps(v)}")
+        raise ValueError(f"must be a whole number, not {_show(v)}")
+    if not -_INT_MAX <= v <= _INT_MAX:
+        raise ValueError(f"is too large to store (at most {_INT_MAX}), not {_show(v)}")
     return v
 
 
@@ -178,13 +218,18 @@ def _count(v: Any) -> int:
 
 def _value(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10:
-        raise ValueError(f"must be a pain rating, a whole number from 0 to 10, not {json.dumps(v)}")
+        raise ValueError(f"must be a pain rating, a whole number from 0 to 10, not {_show(v)}")
     return v
 
 
 def _text(v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
-        raise ValueError(f"must be a non-empty string, not {json.dumps(v)}")
+        raise ValueError(f"must be a non-empty string, not {_show(v)}")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as e:  # JSON can spell half a UTF-16 pair: "\ud800"
+        raise ValueError(f"is not valid text: it holds {_show(v[e.start])}, half of a UTF-16 "
+                         "surrogate pair") from None
     return v
 
 
@@ -195,8 +240,32 @@ def _time(v: Any) -> float:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise ValueError("must be a time with its UTC offset like 2023-11-14T22:13:20+00:00, "
-                         f"not {json.dumps(v)}")
-    return moment.timestamp()
+                         f"not {_show(v)}")
+    try:
+        return moment.timestamp()
+    except (OverflowError, ValueError):  # 0001-01-01T00:00:00+14:00 is in year 0 in UTC
+        return -math.inf
+
+
+def _time_until(latest: float) -> Callable[[Any], float]:
+    """A time check that also wants a plausible time: from 2000 to `latest`."""
+    def check(v: Any) -> float:
+        at = _time(v)
+        if not EARLIEST.timestamp() <= at <= latest:
+            until = datetime.fromtimestamp(latest, timezone.utc).isoformat(timespec="seconds")
+            raise ValueError(f"must be a time from {EARLIEST:%Y-%m-%d} to a day from now "
+                             f"({until}), not {_show(v)}")
+        return at
+    return check
+
+
+def _show(v: Any) -> str:
+    """A value from the file for a message: JSON, ASCII only, at most about 60 characters."""
+    try:
+        shown = json.dumps(v)
+    except (RecursionError, ValueError):
+        shown = f"a {_kind(v)}"
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _maybe(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
