@@ -13,6 +13,8 @@ from html import escape
 from typing import Any, Iterable, Optional
 
 from companion import trends
+from companion.portability import raw
+from companion.store import usable_time
 
 Row = dict[str, Any]
 
@@ -50,10 +52,14 @@ def render(sessions: list[Row], ratings: list[Row], now: float) -> str:
                 "a spot; they will show up here.</p>")
     else:
         advice = trends.advice_areas(ratings, sessions, now)
+        # Charts need real times; rows whose stored time is not one are counted, not drawn.
+        timed = [{**r, "at": at} for r in ratings if (at := usable_time(r["at"])) is not None]
+        started = [s for s in sessions if usable_time(s["started_at"]) is not None]
         body = "".join([
             f'<p class="advice">{escape(trends.advice_line(advice))}</p>' if advice else "",
-            "<h2>Pain per body area</h2>", pain_chart(ratings),
-            "<h2>Sessions per week</h2>", week_bars(sessions),
+            _untimed_note(len(ratings) - len(timed), len(sessions) - len(started)),
+            "<h2>Pain per body area</h2>", pain_chart(timed),
+            "<h2>Sessions per week</h2>", week_bars(started),
             "<h2>Sessions</h2>", session_table(sessions, ratings)])
     summary = f"{len(sessions)} sessions and {len(ratings)} pain ratings" if sessions or ratings \
         else "an empty log"
@@ -161,12 +167,15 @@ def session_table(sessions: list[Row], ratings: list[Row]) -> str:
     for r in ratings:
         said.setdefault(r["session_id"], []).append(f"{r['area'] or '(no area)'} {r['value']}")
     rows = []
-    for s in sorted(sessions, key=lambda s: -s["started_at"]):
-        ended = s["ended_at"] is not None
+    for s in sorted(sessions, key=lambda s: -_sortable(s["started_at"])):
+        start, end = usable_time(s["started_at"]), usable_time(s["ended_at"])
+        when = f"{_local(start):%Y-%m-%d %H:%M}" if start is not None else \
+            escape(raw(s["started_at"])[:40])
         rows.append("<tr>" + "".join([
-            f'<td class="num">{_local(s["started_at"]):%Y-%m-%d %H:%M}</td>',
+            f'<td class="num">{when}</td>',
             f"<td>{escape(s['routine'])}</td>",
-            f'<td class="num">{_duration(s["ended_at"] - s["started_at"]) if ended else "&ndash;"}'
+            f'<td class="num">'
+            f'{_duration(end - start) if start is not None and end is not None else "&ndash;"}'
             "</td>",
             f"<td>{escape(s['end_reason'] or 'not ended')}</td>",
             f'<td class="ratings">{escape(", ".join(said.get(s["id"], [])) or "-")}</td>'])
@@ -174,6 +183,22 @@ def session_table(sessions: list[Row], ratings: list[Row]) -> str:
     return ('<div class="scroll"><table class="sessions"><thead><tr><th>date</th><th>routine'
             "</th><th>duration</th><th>end</th><th>ratings</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table></div>")
+
+
+def _sortable(at: object) -> float:
+    """A stored start for sorting: its time, or before everything if it is not a time."""
+    t = usable_time(at)
+    return -math.inf if t is None else t
+
+
+def _untimed_note(ratings: int, sessions: int) -> str:
+    if not ratings and not sessions:
+        return ""
+    what = " and ".join(f"{n} {word}{'s' * (n != 1)}" for n, word in (
+        (ratings, "pain rating"), (sessions, "session")) if n)
+    return (f'<p class="note">{what} in the log {"has" if ratings + sessions == 1 else "have"} '
+            "a time that is not a date between 1970 and 2100 (edited by hand?); they are left "
+            "out of the charts. <code>companion export</code> shows them as stored.</p>")
 
 
 def _by_area(ratings: Iterable[Row]) -> list[tuple[Optional[str], list[Row]]]:

@@ -60,6 +60,20 @@ _LAST_SEEN = (f"SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM step_events {_OF_SE
 
 _FIX_DIR = "choose another folder with --data-dir DIR or $COMPANION_DATA_DIR"
 
+# Times the commands chart, count and compare: Unix seconds from 1970 to 2100. A log can hold
+# anything in a time column (a hand edit, text, an import from before imports were checked);
+# such rows are shown raw and left out of trends and charts instead of crashing them.
+SHOWN_FROM, SHOWN_UNTIL = 0.0, 4_102_444_800.0  # 1970-01-01, 2100-01-01 UTC
+# Columns that hold text. SQLite keeps whatever was written: these read back as str or None.
+_TEXT_COLUMNS = ("routine", "step", "area", "end_reason", "kind", "detail", "key")
+
+
+def usable_time(value: Any) -> Optional[float]:
+    """`value` as Unix seconds if it is a number between 1970 and 2100, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if SHOWN_FROM <= value < SHOWN_UNTIL else None
+
 
 class PainLog:
     """One open pain log. Use as a context manager, or call close()."""
@@ -77,6 +91,8 @@ class PainLog:
                 uri = "file:" + _uri_path(self.path) + "?mode=rw"
                 self._conn = sqlite3.connect(uri, uri=True, timeout=5.0, isolation_level=None)
                 self._conn.row_factory = sqlite3.Row
+                # Bytes that are not UTF-8 (a hand edit) read as U+FFFD, not as an error.
+                self._conn.text_factory = lambda b: b.decode("utf-8", "replace")
                 self._conn.execute("PRAGMA foreign_keys = ON")
                 self._conn.execute("PRAGMA synchronous = FULL")
                 # The rollback journal takes its mode from the db file (tested); WAL adds files.
@@ -265,7 +281,7 @@ class PainLog:
 
     def _select(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._guard("read"):
-            return [dict(row) for row in self._db.execute(sql, args)]
+            return [_as_text(dict(row)) for row in self._db.execute(sql, args)]
 
     @contextmanager
     def _guard(self, doing: str) -> Iterator[None]:
@@ -300,6 +316,17 @@ class PainLog:
         else:
             why = str(err)
         return CompanionError(f"cannot {doing} the pain log {where}: {why}")
+
+
+def _as_text(row: dict[str, Any]) -> dict[str, Any]:
+    """Text columns as str or None, whatever SQLite held (a number, a blob): every command
+    that shows them can rely on it. Times and numbers are left as stored (see usable_time)."""
+    for name in _TEXT_COLUMNS:
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            row[name] = (value.decode("utf-8", "replace") if isinstance(value, bytes)
+                         else str(value))
+    return row
 
 
 def _count_sets() -> str:

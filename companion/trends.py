@@ -2,7 +2,8 @@
 (rate pain every few days; see a professional after two weeks without improvement).
 
 Everything but reminders() is a pure function of rating and session rows (as PainLog returns
-them) and an injected `now` in Unix seconds, so tests need no clock and no sleeping.
+them) and an injected `now` in Unix seconds, so tests need no clock and no sleeping. Rows
+whose time is not a usable one (store.usable_time) are left out.
 
 Definitions (also in the README):
 - rolling median: the median of an area's ratings in the 7 days up to and including its latest
@@ -21,6 +22,8 @@ import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
+
+from companion.store import usable_time
 
 if TYPE_CHECKING:
     from companion.store import PainLog
@@ -82,7 +85,7 @@ def area_trends(ratings: Iterable[Row], now: Optional[float] = None) -> list[Are
 
 def regular_sessions(sessions: Iterable[Row], now: float) -> bool:
     """Has the latest run of sessions (no gap over 7 days) had 4 or more over 14 days?"""
-    starts = sorted(s["started_at"] for s in sessions if s["started_at"] <= now)
+    starts = sorted(t for t in _starts(sessions) if t <= now)
     if not starts:
         return False
     run_start, count = starts[-1], 1
@@ -122,7 +125,7 @@ def rate_reminder(ratings: Iterable[Row], sessions: Iterable[Row], now: float) -
         days = int((now - max(rated)) // DAY)
         start = f"It has been {number_words(days)} days since you last rated your pain. "
     else:
-        if not any(s["started_at"] <= now - RATE_EVERY_S for s in sessions):
+        if not any(t <= now - RATE_EVERY_S for t in _starts(sessions)):
             return None
         start = "You have not rated your pain yet. "
     return start + ("When a spot feels tender, say pain and a number from zero to ten, "
@@ -228,4 +231,16 @@ def _join(words: list[str]) -> str:
 
 
 def _until(rows: Iterable[Row], now: Optional[float]) -> list[Row]:
-    return [r for r in rows if now is None or r["at"] <= now]
+    """Ratings up to `now` whose time is usable (store.usable_time): a log edited by hand
+    may hold text or 1e300 there, and those are left out rather than crash a summary."""
+    out = []
+    for r in rows:
+        at = usable_time(r["at"])
+        if at is not None and (now is None or at <= now):
+            out.append({**r, "at": at})
+    return out
+
+
+def _starts(sessions: Iterable[Row]) -> list[float]:
+    """Session starts that are usable times (see _until)."""
+    return [t for t in (usable_time(s["started_at"]) for s in sessions) if t is not None]

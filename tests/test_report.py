@@ -163,6 +163,7 @@ def test_cli_writes_a_private_file(tmp_path: Path) -> None:
     assert "10 sessions and 14 ratings" in result.stderr
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert len(svgs(target.read_text())) == 2
+    (tmp_path / "empty").mkdir()
     empty = ok(run("report", "--html", "-", "--data-dir", str(tmp_path / "empty"), home=tmp_path))
     assert "Nothing here yet" in empty
     bad = run("report", "--html", str(tmp_path / "no" / "dir.html"), "--data-dir",

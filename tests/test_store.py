@@ -246,3 +246,20 @@ def test_closed_log_refuses_politely(tmp_path: Path) -> None:
     log.close()  # twice is fine
     with pytest.raises(CompanionError, match="closed"):
         log.log_rating(session, T0, 5, 0, "press", "neck")
+
+
+def test_whatever_a_hand_edit_stored_reads_back_as_text_and_times_as_stored(log: PainLog) -> None:
+    """SQLite keeps any type in any column: text columns read back as str (bytes that are not
+    UTF-8 as U+FFFD), times as stored, with usable_time saying which ones can be charted."""
+    from companion.store import usable_time
+
+    session = log.start_session("neck", T0)
+    log.log_rating(session, T0 + 60, 5, 1, "hold", "neck")
+    with raw(log.path) as other:
+        other.execute("UPDATE ratings SET area = X'ff6e65636b', step = 42, at = 'garbage'")
+        other.execute("UPDATE sessions SET routine = X'00'")
+    [rating] = log.ratings()
+    assert (rating["area"], rating["step"], rating["at"]) == ("\ufffdneck", "42", "garbage")
+    assert log.sessions()[0]["routine"] == "\x00"
+    assert [usable_time(v) for v in (T0, 0, "garbage", b"", True, float("inf"), 1e300,
+                                     -1.0, None)] == [T0, 0.0] + [None] * 7

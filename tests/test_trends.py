@@ -282,3 +282,20 @@ def test_ratings_without_an_area_are_general_pain(log: PainLog) -> None:
     last = seed(log, STALLED, area=None)  # type: ignore[arg-type]
     [line] = trends.reminders(log, last)
     assert line.startswith("Your general pain has not really improved")
+
+
+def test_rows_without_a_usable_time_are_left_out(tmp_path: Path) -> None:
+    """A hand-edited log (text, 1e300 or inf as a time) still gives trends and a summary."""
+    with PainLog.open(tmp_path) as log:
+        last = seed(log, IMPROVING)
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("UPDATE ratings SET at = 'garbage' WHERE id = 1")
+        db.execute("UPDATE ratings SET at = 1e300 WHERE id = 2")
+        db.execute("UPDATE sessions SET started_at = 9e999 WHERE id = 3")
+    with PainLog.open(tmp_path) as log:
+        ratings, sessions = log.ratings(), log.sessions()
+    [neck] = trends.area_trends(ratings)
+    assert (neck.first, neck.count) == (6, 6)
+    assert trends.spoken_summary(ratings, last).startswith("Neck: from six to three")
+    assert trends.advice_areas(ratings, sessions, last) == []
+    assert trends.rate_reminder(ratings, sessions, last + 4 * DAY) is not None
