@@ -120,3 +120,26 @@ def test_talk_that_begins_like_a_command_is_not_one(rec, vocab):
     for allowed in (session, waiting):
         heard = {w.name: recognize_file(rec, vocab, w, allowed).text for w in talk}
         assert heard == {w.name: "" for w in talk}
+
+
+def test_what_was_just_asked_for_is_favoured_and_only_then(rec, vocab):
+    """After "rate your pain" a number, or "pain six", is the likelier thing said: it gets
+    the answer prior. The same audio in a session (no question open) or with every phrase
+    allowed (a context that knows nothing of the moment) gets none."""
+    from companion.hearing.endpoint import Endpointer
+    from companion.hearing.sources import WavSource
+
+    def first_segment(name: str) -> bytes:
+        return next(Endpointer().segments(WavSource(AUDIO / name).frames())).pcm
+
+    rating = vocab.phrases_for(SESSION_INTENTS | {"number"})
+    prior = rec.options.answer_prior
+    assert prior > 0
+    said = rec.analyse(first_segment("pain-6__espeak-en-us-m3-150-20dB.wav"), rating)
+    assert vocab.parse(said.best) == Intent("pain", 6) and said.prior == prior
+    digit = rec.analyse(first_segment("number-1__fsdd-jackson.wav"), rating)
+    assert vocab.parse(digit.best) == Intent("number", 1) and digit.prior == prior
+    assert rec.analyse(first_segment("number-1__fsdd-jackson.wav"),
+                       vocab.phrases_for(SESSION_INTENTS)).prior == 0.0
+    assert rec.analyse(first_segment("number-1__fsdd-jackson.wav"),
+                       set(vocab.phrases)).prior == 0.0

@@ -27,7 +27,7 @@ from companion.errors import CompanionError
 from companion.hearing import mel, whisper_model
 from companion.hearing.grammar import TokenGrammar, Trie
 from companion.hearing.recognizer import Hearing, Recognizer
-from companion.vocabulary import Vocabulary
+from companion.vocabulary import ANSWER_INTENTS, Vocabulary
 
 SOT, EOT = "<|startoftranscript|>", "<|endoftext|>"
 NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe|>"
@@ -42,9 +42,14 @@ class WhisperOptions:
     bucket_s: float = 0.25         # ... and more, up to a whole number of these
     candidates: int = 6            # phrases estimated best, then ranked on real scores
     max_no_speech: float = 0.9     # reject when the model is this sure nobody spoke
-    min_mean: float = -3.0         # reject a phrase whose tokens (end included) average less
-    margin: float = 3.0            # the phrase may trail the free transcript by this
+    min_mean: float = -2.5         # reject a phrase whose tokens (end included) average less
+    margin: float = 2.5            # the phrase may trail the free transcript by this
     safety_margin: float = 4.5     # ... a safety word by this: missing "sharp" is worse
+    # An answer (a number, yes/no) is allowed only when the loop has just asked for one, so
+    # it is the likelier thing said: log-odds it gets when ranking and against the free
+    # transcript, and (less, as noise must still not rate pain) against the floor above.
+    answer_prior: float = 2.0
+    answer_floor: float = 1.0
     threads: int = 0               # 0: the machine's cores, at most 4
 
 
@@ -60,6 +65,7 @@ class Decoded:
     seconds: float           # segment length
     calls: int = 0           # decoder calls (align included) after the free pass
     tokens: int = 0          # tokens of the best phrase's spelling
+    prior: float = 0.0       # log-odds the caller's context gave the best phrase
 
 
 def _log_softmax(rows: np.ndarray) -> np.ndarray:
@@ -106,6 +112,9 @@ class WhisperRecognizer(Recognizer):
         self._dot = self._encode(".")[0]
         self._end_ids = np.array(sorted(self._end_set | {self._eot}))
         self._tries: dict[frozenset[str], Trie] = {}
+        self._answers = vocabulary.phrases_for(ANSWER_INTENTS)
+        self._ratings = vocabulary.phrases_for({"number", "pain"})
+        self._all = frozenset(self.phrases)
 
     def _encode(self, text: str) -> list[int]:
         return self._tok.encode(text, add_special_tokens=False).ids
@@ -153,7 +162,8 @@ class WhisperRecognizer(Recognizer):
         free_ids, free_score = self._first_sentence(ids, rows)
         free_text = self._tok.decode(free_ids).strip()
         no_speech = float(res.no_speech_prob)
-        seq = self._best(enc, feats.shape[1], trie, cache, rows, free_ids)
+        bonus = dict.fromkeys(self._favoured(trie.phrases), o.answer_prior)
+        seq = self._best(enc, feats.shape[1], trie, cache, rows, bonus)
         if seq is None:
             return Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0)
         calls = 1
@@ -163,8 +173,20 @@ class WhisperRecognizer(Recognizer):
             for i in range(min(len(seq_rows), len(seq) + 1)):
                 cache.setdefault(seq[:i], seq_rows[i])
         score = sum(float(cache[seq[:i]][t]) for i, t in enumerate(seq)) + self._end(cache[seq])
-        return Decoded(free_text, free_score, no_speech, trie.phrase[seq], score, seconds, calls,
-                       len(seq))
+        best = trie.phrase[seq]
+        return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
+                       bonus.get(best, 0.0))
+
+    def _favoured(self, allowed: set[str]) -> set[str]:
+        """The answers to what was just asked: the allowed ones among numbers and yes/no,
+        and, when a number is asked for, "pain six" as much as "six". Only a context that
+        asked (not "everything", which knows nothing of the moment) favours any."""
+        if allowed == self._all:
+            return set()
+        asked = allowed & self._answers
+        if asked & self._ratings:
+            asked |= allowed & self._ratings
+        return asked
 
     def _first_sentence(self, ids: list[int], rows: np.ndarray) -> tuple[list[int], float]:
         """The free transcript, scored like a phrase (its tokens, then ending), up to where
@@ -182,8 +204,8 @@ class WhisperRecognizer(Recognizer):
         score = float(sum(rows[i][ids[i]] for i in range(end)))
         return ids[:end], score + (self._end(rows[end]) if end < len(rows) else 0.0)
 
-    def _candidates(self, trie: Trie, cache: dict, free_rows: np.ndarray, n: int
-                    ) -> list[tuple[int, ...]]:
+    def _candidates(self, trie: Trie, cache: dict, free_rows: np.ndarray, n: int,
+                    bonus: dict[str, float]) -> list[tuple[int, ...]]:
         """The n most probable phrases by a cheap estimate: known rows where the prefix
         lies on the free path, elsewhere the free path's row at the same depth (what the
         model expected next at that point of the audio)."""
@@ -204,33 +226,36 @@ class WhisperRecognizer(Recognizer):
             for tok in trie.children.get(prefix, ()):
                 heapq.heappush(heap, (cost - float(row[tok]), False, prefix + (tok,)))
             if prefix in trie.phrase:
-                heapq.heappush(heap, (cost - self._end(row), True, prefix))
+                heapq.heappush(heap, (cost - self._end(row) - bonus.get(trie.phrase[prefix], 0.0),
+                                      True, prefix))
         return found
 
     def _best(self, enc: Any, frames: int, trie: Trie, cache: dict, free_rows: np.ndarray,
-                  free_ids: list[int]) -> Optional[tuple[int, ...]]:
+              bonus: dict[str, float]) -> Optional[tuple[int, ...]]:
         """The best of the estimated candidates by their real log-probabilities, each
         closed by a full stop, all in one parallel teacher-forced pass (CTranslate2's
         align: its probabilities leave out end-of-text, so they only rank)."""
-        cands = self._candidates(trie, cache, free_rows, self.options.candidates)
-        if not cands or not free_ids:
+        cands = self._candidates(trie, cache, free_rows, self.options.candidates, bonus)
+        if not cands:
             return None
         if len(cands) == 1:
             return cands[0]
         seqs = [list(c) + [self._dot] for c in cands]
         feats = self._ct2.StorageView.from_array(np.repeat(np.asarray(enc), len(seqs), axis=0))
         res = self._model.align(feats, self._prompt[:-1], seqs, frames)
-        scores = [float(np.log(np.maximum(r.text_token_probs, 1e-12)).sum()) for r in res]
+        scores = [float(np.log(np.maximum(r.text_token_probs, 1e-12)).sum())
+                  + bonus.get(trie.phrase[c], 0.0) for r, c in zip(res, cands)]
         return cands[int(np.argmax(scores))]
 
     def judge(self, d: Decoded) -> Hearing:
         """Accept or reject one decode; confidence falls as the phrase trails the free
         transcript."""
         o = self.options
+        lift = o.answer_floor if d.prior > 0 else 0.0
         if (not d.best or d.no_speech > o.max_no_speech
-                or d.best_score / (d.tokens + 1) < o.min_mean):
+                or (d.best_score + lift) / (d.tokens + 1) < o.min_mean):
             return Hearing("", 0.0, d.free_text)
-        gap = max(0.0, d.free_score - d.best_score)  # < 0 only when greedy missed it
+        gap = max(0.0, d.free_score - d.best_score - d.prior)  # < 0 when greedy missed it
         margin = o.safety_margin if self._is_safety(d.best) else o.margin
         conf = round(max(0.0, 1.0 - gap / (2 * margin)), 3)
         if gap > margin:
