@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from companion import report, trends
+from companion import config, report, trends
 from companion.errors import CompanionError
 from companion.portability import (export_csv, export_json, import_export, iso, parse_export,
                                    write_private)
-from companion.store import PainLog
+from companion.store import DB_NAME, PainLog, usable_time
+from companion.userfiles import MB, read_limited
+
+IMPORT_LIMIT = 64 * MB  # years of daily sessions are well under 1 MB of JSON
+REPORT_FILE = "pain-report.html"
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -50,10 +56,70 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     page = sub.add_parser(
         "report", parents=[common], help="write an HTML page with charts of the pain log",
         description="One self-contained HTML file (no network needed): pain per body area "
-                    "over time, sessions per week and a table of sessions.")
-    page.add_argument("--html", metavar="FILE", required=True,
-                      help="write the page here (mode 0600); - for standard output")
+                    f"over time, sessions per week and a table of sessions. Written to "
+                    f"{REPORT_FILE} in the current folder unless --html says where; open it "
+                    "in any browser.")
+    page.add_argument("--html", "-o", metavar="FILE", default=REPORT_FILE,
+                      help=f"write the page here (mode 0600; default: {REPORT_FILE} in the "
+                           "current folder); - for standard output")
     page.set_defaults(func=run_report)
+
+
+def open_log(args: argparse.Namespace, create: bool = False) -> PainLog:
+    """The pain log of the folder every command agrees on (config.data_dir_choice). Only
+    commands that add ratings create the folder: a mistyped --data-dir must not look like an
+    empty log, nor leave one behind."""
+    folder, chosen_by = config.data_dir_choice(args)
+    if not create and not folder.exists():
+        by = "" if chosen_by == config.DEFAULT_SOURCE else f" (from {chosen_by})"
+        raise CompanionError(f"no pain log: the folder {folder}{by} does not exist. "
+                             "`companion run` creates it with the first session; check the "
+                             "path if you have sessions elsewhere.")
+    return PainLog(folder / DB_NAME)
+
+
+class _ReaderGone(Exception):
+    """Standard output's reader went away (`| head` has all it wanted)."""
+
+
+def writes_stdout(command: Callable[[argparse.Namespace], int]
+                  ) -> Callable[[argparse.Namespace], int]:
+    """A command whose output goes through emit(): a reader that went away ends it quietly."""
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except _ReaderGone:
+            return 0
+    return run
+
+
+def emit(text: str) -> None:
+    """Print `text` and make sure it got out: a full disk behind `> file` is one clear line
+    and exit status 1, a closed pipe a quiet end (see writes_stdout). Either way standard
+    output then points at /dev/null, so the interpreter's own last flush has nothing left to
+    fail on."""
+    if sys.stdout is None:  # started with standard output closed
+        return
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+        raise _ReaderGone from None
+    except OSError as e:
+        _drop_stdout()
+        raise CompanionError(f"cannot write to standard output: {e.strerror}",
+                             exit_code=1) from None
+
+
+def _drop_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def summarise(ratings: list[dict[str, Any]], sessions: Optional[list[dict[str, Any]]] = None,
@@ -73,25 +139,34 @@ def _num(x: float) -> float | int:
     return int(x) if float(x).is_integer() else x
 
 
+@writes_stdout
 def run_history(args: argparse.Namespace) -> int:
     now = time.time()
-    with PainLog.open(args.data_dir) as log:
+    with open_log(args) as log:
         ratings, sessions = log.ratings(), log.sessions()
         where = log.path
     if args.spoken:
-        print(trends.spoken_summary(ratings, now))
+        emit(trends.spoken_summary(ratings, now) + "\n")
         return 0
     rows = summarise(ratings, sessions, now)
+    untimed = sum(usable_time(r["at"]) is None for r in ratings)
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif not rows:
-        print(f"No pain ratings yet (log: {where}).\n"
-              "Say \"pain six\" during a session and they will show up here.")
+        emit(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    lines = []
+    if not rows:
+        lines.append(f"No pain ratings yet (log: {where}).\n"
+                     "Say \"pain six\" during a session and they will show up here.")
     else:
-        print(format_table(rows))
+        lines.append(format_table(rows))
         advised = [row["area"] for row in rows if row["see_professional"]]
         if advised:  # shown every time while it applies; spoken only once
-            print("\nAdvice: " + trends.advice_line(advised))
+            lines.append("\nAdvice: " + trends.advice_line(advised))
+    if untimed:
+        lines.append(f"\n{untimed} rating{'s' * (untimed != 1)} left out: the log holds no "
+                     "usable time for them (edited by hand?); `companion export` shows them "
+                     "as stored.")
+    emit("\n".join(lines) + "\n")
     return 0
 
 
@@ -122,13 +197,13 @@ def _signed(x: float) -> str:
     return f"{x:+g}" if x else "0"
 
 
+@writes_stdout
 def run_export(args: argparse.Namespace) -> int:
-    with PainLog.open(args.data_dir) as log:
+    with open_log(args) as log:
         sessions, ratings = log.sessions(), log.ratings()
     text = export_json(sessions, ratings) if args.format == "json" else export_csv(ratings)
     if args.output in (None, "-"):
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        emit(text)
     else:
         write_private(Path(args.output), text)
         print(f"wrote {len(ratings)} ratings from {len(sessions)} sessions to {args.output}",
@@ -136,37 +211,53 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@writes_stdout
 def run_import(args: argparse.Namespace) -> int:
     source = "standard input" if args.file == "-" else args.file
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+        data = read_stdin(IMPORT_LIMIT) if args.file == "-" else \
+            read_limited(Path(args.file), IMPORT_LIMIT, "JSON export file")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise CompanionError(f"{source} is not a text file; import needs the file written by "
                              "`companion export --format json`.") from None
-    except OSError as e:
-        raise CompanionError(f"cannot read {source}: {e.strerror}.") from None
+    except CompanionError as e:
+        raise CompanionError(f"cannot read {e}.") from None
     sessions, ratings = parse_export(text, source)  # all checked before anything is written
-    with PainLog.open(args.data_dir) as log:
+    with open_log(args, create=True) as log:
         done = import_export(log, sessions, ratings)
         where = log.path
-    print(f"imported {done.sessions_added} sessions and {done.ratings_added} ratings into "
-          f"{where}")
+    emit(f"imported {done.sessions_added} sessions and {done.ratings_added} ratings into "
+         f"{where}\n")
     if done.sessions_skipped or done.ratings_skipped:
-        print(f"skipped {done.sessions_skipped} sessions and {done.ratings_skipped} ratings "
-              "already in the log")
+        emit(f"skipped {done.sessions_skipped} sessions and {done.ratings_skipped} ratings "
+             "already in the log\n")
     return 0
 
 
+def read_stdin(limit: int) -> bytes:
+    """Standard input, up to `limit` bytes: the same bound as a file."""
+    try:
+        data = sys.stdin.buffer.read(limit + 1)
+    except OSError as e:
+        raise CompanionError(f"standard input: {e.strerror}") from None
+    if len(data) > limit:
+        raise CompanionError(f"standard input: too large for a JSON export file "
+                             f"({limit // MB} MB at most)")
+    return data
+
+
+@writes_stdout
 def run_report(args: argparse.Namespace) -> int:
-    with PainLog.open(args.data_dir) as log:
+    with open_log(args) as log:
         sessions, ratings = log.sessions(), log.ratings()
     page = report.render(sessions, ratings, time.time())
     if args.html == "-":
-        sys.stdout.write(page)
-        sys.stdout.flush()
+        emit(page)
         return 0
-    write_private(Path(args.html), page, "the report",
+    target = Path(args.html)
+    write_private(target, page, "the report",
                   "Choose another file with --html, or - to print the page.")
     print(f"wrote the report of {len(sessions)} sessions and {len(ratings)} ratings to "
-          f"{args.html}", file=sys.stderr)
+          f"{target.absolute()}; open it in a browser", file=sys.stderr)
     return 0

@@ -4,10 +4,11 @@ override it; one function merges the two so every subcommand sees the same setti
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Callable, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -51,7 +52,8 @@ class Config(BaseModel):
     hold_step_s: int = Field(default=15, ge=5, le=60)
     """Seconds added by "hold longer" and removed by "shorter"."""
     data_dir: Optional[Path] = None
-    """Where the pain log lives; default the XDG data dir."""
+    """Where the pain log lives; default the XDG data dir. --data-dir and
+    $COMPANION_DATA_DIR win over it."""
 
     @field_validator("model_path", "data_dir")
     @classmethod
@@ -111,15 +113,47 @@ def load_config(path: Optional[Path] = None) -> Config:
     return parse_config(text, str(path))
 
 
+def _config_file(args) -> Path:
+    return Path(args.config) if getattr(args, "config", None) else config_path()
+
+
 def effective(args) -> Config:
-    """The config file with command-line flags laid over it (flags win)."""
-    cfg = load_config(Path(args.config) if getattr(args, "config", None) else None)
+    """The config file with command-line flags laid over it (flags win). Its data_dir is the
+    folder data_dir_choice() picks (None when that is the default)."""
+    cfg = load_config(_config_file(args))
     overrides = {k: getattr(args, k) for k in Config.model_fields
                  if getattr(args, k, None) is not None}
-    if not overrides:
-        return cfg
-    try:
-        return Config.model_validate({**cfg.model_dump(), **overrides})
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise CompanionError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+    if overrides:
+        try:
+            cfg = Config.model_validate({**cfg.model_dump(), **overrides})
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise CompanionError(
+                f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+    folder, source = data_dir_choice(args, lambda: cfg)
+    return cfg.model_copy(update={"data_dir": None if source == DEFAULT_SOURCE else folder})
+
+
+DEFAULT_SOURCE = "the default"
+
+
+def data_dir_choice(args=None, loaded: Optional[Callable[[], Config]] = None) -> tuple[Path, str]:
+    """The pain log's folder for every command, and what chose it: --data-dir, else
+    $COMPANION_DATA_DIR, else data_dir in the config file, else the XDG data folder. The
+    config file is read only when neither of the first two is given."""
+    flag = getattr(args, "data_dir", None)
+    if flag:
+        return Path(flag).expanduser(), "--data-dir"
+    env = os.environ.get("COMPANION_DATA_DIR")
+    if env:
+        return Path(env).expanduser(), "$COMPANION_DATA_DIR"
+    path = _config_file(args)
+    cfg = loaded() if loaded else load_config(path)
+    if cfg.data_dir:
+        return cfg.data_dir.expanduser(), f"data_dir in {path}"
+    return paths.default_data_dir(), DEFAULT_SOURCE
+
+
+def data_dir(args=None) -> Path:
+    """The pain log's folder (see data_dir_choice)."""
+    return data_dir_choice(args)[0]

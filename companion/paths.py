@@ -13,9 +13,16 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def data_dir(override: Optional[str | Path] = None) -> Path:
-    """The pain log's folder: --data-dir, else $COMPANION_DATA_DIR, else the XDG data dir."""
+    """The pain log's folder: `override`, else $COMPANION_DATA_DIR, else the XDG data dir.
+    Commands pass what config.data_dir_choice() chose (--data-dir, $COMPANION_DATA_DIR, the
+    config file's data_dir, in that order), so every command finds the same log."""
     chosen = override or os.environ.get("COMPANION_DATA_DIR")
-    return Path(chosen).expanduser() if chosen else Path(platformdirs.user_data_dir(APP))
+    return Path(chosen).expanduser() if chosen else default_data_dir()
+
+
+def default_data_dir() -> Path:
+    """The XDG data folder, where the log lives when nothing else is chosen."""
+    return Path(platformdirs.user_data_dir(APP))
 
 
 def config_dir() -> Path:
