@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from companion import config, devices
@@ -31,11 +32,13 @@ def _toml_value(v) -> str:
 
 def show(args: argparse.Namespace) -> int:
     path = Path(args.config) if args.config else config.config_path()
-    cfg = config.effective(args)
     print(f"# {path}" + ("" if path.exists() else " (not there: defaults)"))
-    for name, field in config.Config.model_fields.items():
-        print(f"# {field.description}")
-        print(f"{name} = {_toml_value(getattr(cfg, name))}")
+    for name, value, description, source in config.explained(args):
+        print()
+        for line in textwrap.wrap(description, 86):
+            print(f"# {line}")
+        print(f"# from {source}")
+        print(f"{name} = {_toml_value(value)}")
     return 0
 
 

@@ -24,7 +24,8 @@ WHISPER_MODELS = ("tiny.en", "base")
 class Config(BaseModel):
     """Everything a user may set in config.toml."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Attribute docstrings become field descriptions: `config show` prints them.
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     input_device: Device = None
     """Microphone: a name (or part of one) or an index from `companion devices`; empty for
     the system default."""
@@ -135,6 +136,28 @@ def effective(args) -> Config:
 
 
 DEFAULT_SOURCE = "the default"
+
+
+def explained(args) -> list[tuple[str, object, str, str]]:
+    """Every setting in effect as (name, value, description, where it came from: the
+    default, the config file, an environment variable or a flag)."""
+    path = _config_file(args)
+    from_file = load_config(path).model_fields_set
+    cfg = effective(args)
+    folder, folder_source = data_dir_choice(args)
+    out = []
+    for name, field in Config.model_fields.items():
+        value = getattr(cfg, name)
+        if name == "data_dir":
+            value, source = folder, folder_source
+        elif getattr(args, name, None) is not None:
+            source = "--" + name.replace("_", "-")
+        elif name in from_file:
+            source = str(path)
+        else:
+            source = DEFAULT_SOURCE
+        out.append((name, value, " ".join((field.description or "").split()), source))
+    return out
 
 
 def data_dir_choice(args=None, loaded: Optional[Callable[[], Config]] = None) -> tuple[Path, str]:

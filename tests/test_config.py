@@ -51,3 +51,24 @@ def test_config_check_cli(tmp_path):
     assert bad.returncode != 0 and "config.toml:1: hold_step_s:" in bad.stderr
     shown = companion("config", "show", "--config", str(tmp_path / "nothing.toml"), env=env)
     assert shown.returncode == 0 and 'engine = "auto"' in shown.stdout
+
+
+def test_config_show_says_what_each_setting_is_and_where_it_came_from(tmp_path):
+    import os
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('rate = 170\nvoice = "en-gb"\n')
+    env = dict(os.environ, COMPANION_DATA_DIR=str(tmp_path / "from-env"))
+    r = companion("config", "show", "--config", str(cfg), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "# None" not in r.stdout
+    blocks = {b.splitlines()[-1].split(" = ")[0]: b for b in r.stdout.split("\n\n")[1:]}
+    assert set(blocks) == set(Config.model_fields)
+    assert "Speaking rate in words per minute." in blocks["rate"]
+    assert f"# from {cfg}\nrate = 170" in blocks["rate"]
+    assert f"# from {cfg}\nvoice = \"en-gb\"" in blocks["voice"]
+    assert "# from the default\nvolume = 1.0" in blocks["volume"]
+    assert f"# from $COMPANION_DATA_DIR\ndata_dir = \"{tmp_path / 'from-env'}\"" in blocks["data_dir"]
+    flag = companion("config", "show", "--config", str(cfg), "--data-dir", str(tmp_path / "f"),
+                     env=env)
+    assert f"# from --data-dir\ndata_dir = \"{tmp_path / 'f'}\"" in flag.stdout
