@@ -11,7 +11,16 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from companion import paths
+from companion.errors import CompanionError
 from companion.routines import Routine
+from companion.userfiles import read_limited
+
+MAX_FILE_BYTES = 256 * 1024  # the longest shipped routine is 4.4 KB
+# Values (mappings, lists, scalars) in a routine once YAML aliases are expanded: pydantic
+# checks, and reports on, every one. The largest shipped routine has 270; a 1.1 KB file of
+# aliases of aliases came to 1.5 million and took 4 s and 600 MB before this cap.
+MAX_VALUES = 20_000
+MAX_PROBLEMS = 50  # per file: more only scroll the first ones away
 
 
 class RoutineError(Exception):
@@ -43,6 +52,50 @@ def _line_map(node: yaml.Node, path: tuple = (), out: Optional[dict] = None,
         for i, v in enumerate(node.value):
             _line_map(v, path + (i,), out, seen)
     return out
+
+
+class _TooManyValues(Exception):
+    """args[0]: whether aliases made the difference."""
+
+
+class _SelfReference(Exception):
+    pass
+
+
+def _children(node: yaml.Node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [x for kv in node.value for x in kv]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _expanded_size(root: yaml.Node, cap: int) -> int:
+    """How many values the document holds once every alias (*name) is replaced by what it
+    points at, counted without expanding anything (each node once, memoised), and
+    without recursion (a 5000-deep nesting is fine). _TooManyValues past `cap`;
+    _SelfReference for a node that contains itself."""
+    size: dict[int, Optional[int]] = {}  # None: on the path being walked
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    shared = False  # a node reached twice: an alias
+    while stack:
+        node, done = stack.pop()
+        if done:
+            n = 1 + sum(size[id(c)] for c in _children(node))
+            if n > cap:
+                raise _TooManyValues(shared)
+            size[id(node)] = n
+            continue
+        if id(node) in size:
+            shared = True
+            continue
+        size[id(node)] = None
+        stack.append((node, True))
+        for c in _children(node):
+            if id(c) in size and size[id(c)] is None:
+                raise _SelfReference
+            stack.append((c, False))
+    return size[id(root)] or 0
 
 
 class _Loader(yaml.SafeLoader):
@@ -79,6 +132,8 @@ def _format_loc(loc: tuple, data) -> tuple[tuple, str]:
                 clean.append(part)
                 node = node[part]
             continue
+        if isinstance(node, dict) and part in _KINDS and node.get("kind") == part:
+            continue  # the union tag, even where the step has a field of that name (sides)
         if isinstance(node, dict) and part in node:
             clean.append(part)
             node = node[part]
@@ -144,6 +199,7 @@ def parse_routine(text: str, source: str = "<routine>") -> Routine:
     if not isinstance(data, dict):
         raise RoutineError([f"{source}: a routine file must be a mapping of fields "
                             "(name:, title:, steps: ...)"])
+    _check_size(node, source)
     lines = _line_map(node) if node is not None else {}
     try:
         return Routine.model_validate(data)
@@ -158,15 +214,41 @@ def parse_routine(text: str, source: str = "<routine>") -> Routine:
                         None)
             where = f"{source}:{line}" if line else source
             problems.append(f"{where}: {path}: {_message(err, fields)}")
-        raise RoutineError(sorted(set(problems), key=problems.index)) from None
+        problems = list(dict.fromkeys(problems))
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            problems = problems[:MAX_PROBLEMS] + [f"{source}: ... and {more} more problems"]
+        raise RoutineError(problems) from None
+
+
+def _check_size(node: Optional[yaml.Node], source: str) -> None:
+    """Refuse a document that aliases (&name, *name) multiply past MAX_VALUES values,
+    or that refers to itself, before pydantic walks (and reports on) every copy."""
+    if node is None:
+        return
+    try:
+        _expanded_size(node, MAX_VALUES)
+    except _SelfReference:
+        raise RoutineError([f"{source}: an alias (*name) refers to the block it is part "
+                            "of, so the routine would never end"]) from None
+    except _TooManyValues as e:
+        if e.args[0]:
+            raise RoutineError([f"{source}: its aliases (*name) repeat blocks inside "
+                                f"blocks, to more than {MAX_VALUES} values; write the "
+                                "steps out, or use a repeat or sides block"]) from None
+        raise RoutineError([f"{source}: more than {MAX_VALUES} values; that is far more "
+                            "than any routine needs"]) from None
 
 
 def load_routine_file(path: Path) -> Routine:
+    """A routine file, read only if it is a regular file of at most MAX_FILE_BYTES (a
+    FIFO called x.yaml would hang every command, /dev/zero would fill memory)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise RoutineError([f"{path}: cannot read: {getattr(e, 'strerror', None) or e}"]) \
-            from None
+        text = read_limited(path, MAX_FILE_BYTES, "routine file").decode("utf-8")
+    except CompanionError as e:
+        raise RoutineError([str(e)]) from None
+    except UnicodeDecodeError as e:
+        raise RoutineError([f"{path}: cannot read: {e}"]) from None
     return parse_routine(text, path.name)
 
 

@@ -199,15 +199,28 @@ def test_alias_bomb_in_a_routine_file_is_not_a_hang():
 
 
 def test_aliases_cannot_multiply_a_routine_into_millions_of_steps():
-    """1.8 KB that used to plan to 20 million steps (75 s, 4.5 GB)."""
+    """1.8 KB that used to plan to 20 million steps (75 s, 4.5 GB): refused from the
+    YAML's own shape, before pydantic sees a single copy."""
     holds = "&h {kind: hold, cue: c, hold_s: 30}" + ", *h" * 49
     repeat = f"&r {{kind: repeat, times: 5, rest_s: 0, steps: [{holds}]}}" + ", *r" * 19
     sides = "[" + ", ".join(["left"] * 200) + "]"
     text = ("name: bomb\ntitle: t\naliases: [bomb]\nareas: [a]\ntool: wall\nsteps:\n"
             f"  - &s {{kind: sides, sides: {sides}, pause_s: 0, steps: [{repeat}]}}\n"
             + "  - *s\n" * 19)
+    with pytest.raises(RoutineError, match=r"^fuzz.yaml: its aliases \(\*name\) repeat "
+                                           r"blocks inside blocks, to more than 20000 values"):
+        with bounded(5):
+            parse_routine(text, "fuzz.yaml")
+
+
+def test_a_routine_cannot_plan_millions_of_steps_without_aliases_either():
+    """A few hundred sides and rounds, written out: small as values, huge as a plan."""
+    sides = "[" + ", ".join(["left"] * 300) + "]"
+    text = ("name: long\ntitle: t\naliases: [long]\nareas: [a]\ntool: wall\nsteps:\n"
+            f"  - {{kind: sides, sides: {sides}, pause_s: 0, steps: [{{kind: repeat, "
+            "times: 5, rest_s: 0, steps: [{kind: hold, cue: c, hold_s: 30}]}]}\n")
     with pytest.raises(RoutineError, match=r"^fuzz.yaml:6: steps: the routine comes to "
-                                           r"20003980 timed steps; at most 1000"):
+                                           r"1799 timed steps; at most 1000"):
         with bounded(5):
             parse_routine(text, "fuzz.yaml")
 
