@@ -8,9 +8,12 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Optional
 
+from companion import cues
 from companion.errors import CompanionError
-from companion.library import Library, RoutineError, load_routine_file
+from companion.library import (Library, RoutineError, load_routine_file, normalise,
+                               routine_files)
 from companion.routines import Routine
 
 _SPOKEN = re.compile(r"^[a-z]+( [a-z]+)*$")
@@ -41,8 +44,10 @@ def register(sub, common) -> None:
 
     vp = rsub.add_parser("validate", parents=[common], help="check routine files",
                          description="Check routine files; each problem names the file, "
-                                     "the line and the field.")
-    vp.add_argument("files", metavar="FILE", nargs="+", help="routine .yaml files")
+                                     "the line and the field. With no FILE, checks every "
+                                     "routine, shipped and your own.")
+    vp.add_argument("files", metavar="FILE", nargs="*",
+                    help="routine .yaml files (default: every routine)")
     vp.set_defaults(func=cmd_validate)
 
 
@@ -51,16 +56,25 @@ def _minutes(seconds: int) -> str:
     return f"{m} min {s} s" if s else f"{m} min"
 
 
+def session_minutes(r: Routine) -> int:
+    """The "about N minutes" of a spoken session, as its intro says it: the steps' own
+    time plus the time the companion stands still while it says the instructions (the
+    intro, the safety notes, each step's cue), estimated the way the voice loop does."""
+    from companion.voice_loop import instruction_seconds
+
+    return cues.minutes(r.duration_s + instruction_seconds(r))
+
+
 def _tool(r: Routine) -> str:
     return r.tool.value.replace("_", " ")
 
 
 def _warn_library(lib: Library) -> None:
-    for problem in lib.problems:
+    for problem in lib.problems + lib.warnings:
         print(f"warning: {problem}", file=sys.stderr)
     seen: dict[str, str] = {}
     for r in lib.routines.values():
-        for a in sorted({r.name.replace("_", " ").replace("-", " "), *(x.lower() for x in r.aliases)}):
+        for a in sorted({normalise(r.name), *(normalise(x) for x in r.aliases)}):
             if a in seen and seen[a] != r.name:
                 print(f"warning: '{a}' is an alias of both '{seen[a]}' and '{r.name}'; "
                       f"saying it starts '{seen[a]}'", file=sys.stderr)
@@ -74,14 +88,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{
             "name": r.name, "title": r.title, "aliases": r.aliases, "areas": r.areas,
-            "tool": r.tool.value, "duration_s": r.duration_s, "description": r.description,
+            "tool": r.tool.value, "duration_s": r.duration_s, "minutes": session_minutes(r),
+            "description": r.description,
         } for r in routines], indent=2))
         return 0
     if not routines:
         print("No routines found.", file=sys.stderr)
         return 1
     rows = [("NAME", "TITLE", "AREAS", "TOOL", "MIN")]
-    rows += [(r.name, r.title, ", ".join(r.areas), _tool(r), str(max(1, round(r.duration_s / 60))))
+    rows += [(r.name, r.title, ", ".join(r.areas), _tool(r), str(session_minutes(r)))
              for r in routines]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
@@ -91,18 +106,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _find(name: str) -> Routine:
     candidate = Path(name).expanduser()
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+    if candidate.suffix in (".yaml", ".yml") and (candidate.exists() or candidate.is_symlink()):
         try:
             return load_routine_file(candidate)
         except RoutineError as e:
             raise CompanionError(f"{candidate} has mistakes:\n" + str(e), exit_code=1) from None
     lib = Library()
-    for problem in lib.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+    _warn_library(lib)
     try:
         return lib.find(name)
-    except KeyError as e:
-        raise CompanionError(e.args[0], exit_code=1) from None
+    except KeyError as e:  # the same message and exit code as `companion run NAME`
+        raise CompanionError(e.args[0]) from None
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -137,33 +151,46 @@ def cmd_show(args: argparse.Namespace) -> int:
               f"{p.cue}{extra}")
         if p.safety:
             print(f"  {'':>{iw}}  {'':<{kw}}  {'':<{nw}}         safety: {p.safety}")
-    print(f"\nTotal: {_minutes(r.duration_s)} ({r.duration_s} s, {len(plan)} steps)")
+    print(f"\nTotal: {_minutes(r.duration_s)} ({r.duration_s} s, {len(plan)} steps); "
+          f"about {session_minutes(r)} min spoken, with the instructions")
     return 0
 
 
-def _check_file(f: Path) -> tuple[list[str], list[str]]:
-    """Problems (the file cannot be used) and warnings (it can, but something is off)."""
-    if not f.exists():
-        return [f"{f}: no such file"], []
+def _check_file(f: Path) -> tuple[list[str], list[str], Optional[Routine]]:
+    """Problems (the file cannot be used), warnings (it can, but something is off) and
+    the routine when it loads."""
+    if not f.exists() and not f.is_symlink():
+        return [f"{f}: no such file"], [], None
     if f.is_dir():
-        return [f"{f}: is a folder; give the routine files in it, e.g. {f}/*.yaml"], []
+        return [f"{f}: is a folder; give the routine files in it, e.g. {f}/*.yaml"], [], None
     problems: list[str] = []
     if f.suffix not in (".yaml", ".yml"):
         problems.append(f"{f}: routine files must end in .yaml or .yml, or they are not loaded")
     try:
         r = load_routine_file(f)
     except RoutineError as e:
-        return problems + e.problems, []
+        return problems + e.problems, [], None
     warnings = [f"{f.name}: aliases: '{a}' should be plain lowercase words without digits "
                 "or punctuation, or the speech recognizer cannot hear it"
                 for a in r.aliases if not _SPOKEN.match(a)]
-    return problems, warnings
+    return problems, warnings, r
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Each FILE, or with none every routine file the companion loads: `ok: FILE` on
+    stdout, or each problem on stderr; exit 1 if any file has one."""
+    lib = Library()
+    names = args.files or [str(f) for f in routine_files()]
+    if not args.files:
+        for line in lib.warnings:  # two files with one name: only one is used
+            print(f"warning: {line}", file=sys.stderr)
     failed = False
-    for name in args.files:
-        problems, warnings = _check_file(Path(name))
+    for name in names:
+        problems, warnings, r = _check_file(Path(name))
+        other = lib.files.get(r.name) if r and args.files else None
+        if other is not None and other.resolve() != Path(name).resolve():
+            warnings.append(f"{name}: the routine '{r.name}' is also defined by {other}; "
+                            "rename one to keep both")
         for line in warnings:
             print(f"warning: {line}", file=sys.stderr)
         if problems:

@@ -50,9 +50,15 @@ def confirm(value: int) -> str:
     return f"{NUMBER_WORDS[value].capitalize()}, logged."
 
 
+def minutes(seconds: float) -> int:
+    """Whole minutes as the companion says "about N minutes": at least one. `routines
+    list` shows the same number for the same seconds."""
+    return max(1, round(seconds / 60))
+
+
 def intro(title: str, seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    return (f"Starting {title}. About {minutes} minute{'s' if minutes > 1 else ''}. "
+    n = minutes(seconds)
+    return (f"Starting {title}. About {n} minute{'s' if n > 1 else ''}. "
             "Say help at any time.")
 
 

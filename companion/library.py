@@ -4,6 +4,7 @@ the line and the field so a non-programmer can fix a typo."""
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -261,20 +262,33 @@ def routine_files(dirs: Optional[list[Path]] = None) -> list[Path]:
     return files
 
 
+def normalise(name: str) -> str:
+    """How names and aliases are matched: case, '-', '_' and runs of spaces do not count,
+    so `desk-break`, `Desk_Break` and `desk break` are one name."""
+    return " ".join(re.split(r"[\s_-]+", name.strip().lower())).strip()
+
+
 class Library:
     """All routines: the shipped ones, then the user's own (which win on a name clash).
-    Files with mistakes are kept aside in `problems`, never silently dropped."""
+    Files with mistakes are kept aside in `problems`, never silently dropped; two files
+    with the same routine name are named in `warnings`, with the one that is used."""
 
     def __init__(self, dirs: Optional[list[Path]] = None) -> None:
         self.routines: dict[str, Routine] = {}
+        self.files: dict[str, Path] = {}  # routine name -> the file it was loaded from
         self.problems: list[str] = []
+        self.warnings: list[str] = []
         for f in routine_files(dirs):
             try:
                 r = load_routine_file(f)
             except RoutineError as e:
                 self.problems += e.problems
                 continue
+            before = self.files.get(r.name)
+            if before is not None:
+                self.warnings.append(_clash(r.name, before, f))
             self.routines[r.name] = r
+            self.files[r.name] = f
 
     def aliases(self) -> dict[str, str]:
         """Spoken alias -> routine name. Only the files' own aliases: they are what goes
@@ -287,12 +301,27 @@ class Library:
         return out
 
     def find(self, name: str) -> Routine:
-        """A routine by name or alias; KeyError with the choices if there is none."""
-        key = name.strip().lower()
-        if key in self.routines:
-            return self.routines[key]
-        key = key.replace("_", " ")
-        by_alias = self.aliases().get(key)
-        if by_alias:
-            return self.routines[by_alias]
-        raise KeyError(f"no routine called '{name}'. Known: {', '.join(sorted(self.routines))}")
+        """A routine by name or alias, however it is spelt in case, '-' and '_'; KeyError
+        with the closest names ("did you mean neck?") and the choices if there is none."""
+        key = normalise(name)
+        names = {normalise(n): n for n in self.routines}
+        if key in names:
+            return self.routines[names[key]]
+        spoken = {normalise(a): n for a, n in self.aliases().items()}
+        if key in spoken:
+            return self.routines[spoken[key]]
+        every = {**spoken, **names}
+        near = list(dict.fromkeys(every[m] for m in
+                                  difflib.get_close_matches(key, list(every), n=3, cutoff=0.75)))
+        hint = f"; did you mean {' or '.join(near)}?" if near else "."
+        raise KeyError(f"no routine called '{name}'{hint} "
+                       f"Known: {', '.join(sorted(self.routines))}")
+
+
+def _clash(name: str, before: Path, after: Path) -> str:
+    builtin = paths.builtin_routines_dir()
+    if before.parent == builtin and after.parent != builtin:
+        return (f"{after} replaces the built-in routine '{name}' ({before}); "
+                "rename one to keep both")
+    return (f"{before} and {after} both define the routine '{name}'; using {after.name}, "
+            "rename one to keep both")

@@ -83,6 +83,22 @@ def test_hold_out_of_range_names_line_and_path():
                               "steps[0].steps[0].steps[2].hold_s: must be between 5 and 180"]
 
 
+def test_a_sides_block_that_names_its_sides_keeps_the_path():
+    """pydantic's union tag 'sides' is also a field of a sides block: the path read
+    steps[0].sides[0] for a hold inside it."""
+    text = bad("hold_s: 45", "hold_s: 400").replace(
+        "    label: base of skull\n", "    label: base of skull\n    sides: [right, left]\n", 1)
+    assert problems(text) == [f"bad.yaml:{line_of(text, 'hold_s: 400')}: "
+                              "steps[0].steps[0].steps[2].hold_s: must be between 5 and 180"]
+
+
+def test_too_many_problems_are_cut_short():
+    holds = "".join(f"  - {{kind: hold, cue: c, hold_s: {400 + i}}}\n" for i in range(80))
+    text = "name: x\ntitle: t\naliases: [x]\nareas: [a]\ntool: wall\nsteps:\n" + holds
+    found = problems(text)
+    assert len(found) == 51 and found[-1] == "bad.yaml: ... and 30 more problems"
+
+
 def test_unknown_field_suggests_the_right_one():
     text = bad("breaths: 5", "breths: 5")
     assert problems(text) == [f"bad.yaml:{line_of(text, 'breths')}: "
@@ -241,9 +257,26 @@ def test_validate_warns_about_aliases_a_recognizer_cannot_hear(tmp_path):
     assert "warning: odd.yaml: aliases: 'neck #2'" in res.stderr
 
 
-def test_validate_needs_a_file(tmp_path):
+def test_validate_with_no_file_checks_every_routine(tmp_path):
+    """Issue 14: `routines validate` alone checks the shipped routines and the user's own,
+    one line per file, and fails if any file does."""
+    shipped = sorted((REPO / "routines").glob("*.yaml"))
     res = run_cli("routines", "validate", cwd=tmp_path)
-    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [f"ok: {f}" for f in shipped]
+    assert res.stderr == ""
+
+    user = tmp_path / "config" / "routines"
+    user.mkdir(parents=True)
+    (user / "good.yaml").write_text(GOOD, encoding="utf-8")
+    (user / "range.yaml").write_text(bad("hold_s: 45", "hold_s: 400").replace(
+        "name: test_neck", "name: other_neck"), encoding="utf-8")
+    res = run_cli("routines", "validate", cwd=tmp_path)
+    assert res.returncode == 1
+    assert res.stdout.splitlines() == [f"ok: {f}" for f in shipped] + [f"ok: {user / 'good.yaml'}"]
+    assert res.stderr.splitlines() == [
+        f"range.yaml:{line_of(GOOD, 'hold_s')}: steps[0].steps[0].steps[2].hold_s: "
+        "must be between 5 and 180"]
 
 
 def test_show_a_file_with_mistakes(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from companion.cmd_routines import session_minutes
 from companion.library import Library, load_routine_file, routine_files
 from companion.routines import (HoldStep, MicroStep, RepeatBlock, RestStep, Routine, SidesBlock,
                                 StretchStep)
@@ -280,7 +281,7 @@ def test_cli_list_table_and_user_routines(tmp_path):
     names = {line.split()[0] for line in lines[1:]}
     assert names == set(LIB.routines) | {"my_calves"}
     daily = next(line for line in lines if line.startswith("daily "))
-    assert daily.split()[-1] == str(round(LIB.routines["daily"].duration_s / 60))
+    assert daily.split()[-1] == str(session_minutes(LIB.routines["daily"]))
     # The broken user file is reported, with its line, but does not hide the others.
     assert "warning: broken.yaml:3: not valid YAML" in res.stderr
     assert "notes.txt" not in res.stderr
@@ -335,3 +336,108 @@ def test_cli_data_dir_is_accepted(tmp_path):
     res = run_cli("routines", "list", "--json", "--data-dir", str(tmp_path),
                   config_dir=tmp_path)
     assert res.returncode == 0, res.stderr
+
+
+# --- issue 14: names, duplicates and minutes, as a user meets them ----------------------
+
+def run_env(tmp_path: Path) -> dict:
+    """A user's folders under tmp_path, so `run` never touches the real pain log."""
+    return dict(os.environ, COMPANION_CONFIG_DIR=str(tmp_path / "cfg"),
+                COMPANION_DATA_DIR=str(tmp_path / "data"),
+                COMPANION_CACHE_DIR=str(tmp_path / "cache"))
+
+
+def companion(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    res = subprocess.run([sys.executable, "-m", "companion", *args], capture_output=True,
+                         text=True, env=run_env(tmp_path), cwd=tmp_path, timeout=60,
+                         stdin=subprocess.DEVNULL)
+    assert "Traceback" not in res.stderr, res.stderr
+    return res
+
+
+def test_a_misspelt_name_suggests_the_routine_and_show_and_run_agree(tmp_path):
+    show = companion(tmp_path, "routines", "show", "nek")
+    run = companion(tmp_path, "run", "nek", "--text")
+    for res in (show, run):
+        assert "no routine called 'nek'; did you mean neck?" in res.stderr, res.stderr
+        assert "Known: calves, daily" in res.stderr
+    assert show.returncode == run.returncode == 2
+    assert not (tmp_path / "data").exists() or not list((tmp_path / "data").iterdir())
+
+
+@pytest.mark.parametrize("name", ["desk-break", "Desk_Break", "DESK BREAK", "lower-back"])
+def test_names_match_whatever_the_case_hyphens_and_underscores(tmp_path, name):
+    res = companion(tmp_path, "routines", "show", name)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(name.lower().replace("-", "_").replace(" ", "_") + ":")
+    res = companion(tmp_path, "run", name, "--text", "--speed", "1000")
+    assert res.returncode == 0, res.stderr
+    assert "] Starting " in res.stdout
+
+
+def _user_routine(folder: Path, file: str, name: str, title: str, alias: str) -> Path:
+    text = (ROUTINES_DIR / "calves.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: calves", f"name: {name}").replace(
+        "title: Calves and lower legs", f"title: {title}").replace(
+        "aliases: [calves, calf, lower legs, calf muscles]", f"aliases: [{alias}]")
+    assert f"title: {title}" in text
+    (folder / file).write_text(text, encoding="utf-8")
+    return folder / file
+
+
+def test_two_files_with_one_name_are_both_named_with_the_one_used(tmp_path):
+    user = tmp_path / "cfg" / "routines"
+    user.mkdir(parents=True)
+    first = _user_routine(user, "legs.yaml", "legs", "First legs", "my legs")
+    second = _user_routine(user, "legs_copy.yaml", "legs", "Second legs", "copied legs")
+    mine = _user_routine(user, "my_neck.yaml", "neck", "My own neck", "my neck")
+    clash = (f"warning: {first} and {second} both define the routine 'legs'; "
+             "using legs_copy.yaml, rename one to keep both")
+    override = (f"warning: {mine} replaces the built-in routine 'neck' "
+                f"({ROUTINES_DIR / 'neck.yaml'}); rename one to keep both")
+
+    res = companion(tmp_path, "routines", "list")
+    assert res.returncode == 0
+    assert clash in res.stderr.splitlines() and override in res.stderr.splitlines(), res.stderr
+    assert "Second legs" in res.stdout and "First legs" not in res.stdout
+
+    res = companion(tmp_path, "routines", "validate")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.splitlines() == [clash, override]
+    assert f"ok: {first}" in res.stdout and f"ok: {second}" in res.stdout
+
+    res = companion(tmp_path, "routines", "validate", str(first))
+    assert res.returncode == 0
+    assert res.stderr == (f"warning: {first}: the routine 'legs' is also defined by "
+                          f"{second}; rename one to keep both\n")
+
+    res = companion(tmp_path, "routines", "show", "legs")
+    assert res.returncode == 0 and res.stdout.startswith("legs: Second legs")
+    assert clash in res.stderr
+
+
+def test_the_minutes_in_the_list_are_the_minutes_the_intro_says(tmp_path):
+    """`routines list` said 14 for neck while the spoken intro said "About 19 minutes":
+    the intro counts the time the instructions take to say, and the list now does too."""
+    import numpy as np
+
+    from companion.hearing.wav import write_wav
+
+    listed = json.loads(companion(tmp_path, "routines", "list", "--json").stdout)
+    table = {line.split()[0]: line.split()[-1]
+             for line in companion(tmp_path, "routines", "list").stdout.splitlines()[1:]}
+    silence = tmp_path / "silence.wav"
+    write_wav(silence, np.zeros(1600))
+    for entry in listed:
+        events = tmp_path / f"{entry['name']}.jsonl"
+        res = companion(tmp_path, "run", entry["name"], "--mic-file", str(silence),
+                        "--no-speaker", "--engine", "pocketsphinx", "--events", str(events))
+        assert res.returncode == 0, res.stderr
+        intro = next(json.loads(line)["text"] for line in events.read_text("utf-8").splitlines()
+                     if json.loads(line).get("kind") == "intro")
+        said = int(re.search(r"About (\d+) minutes?\.", intro).group(1))
+        assert said == entry["minutes"] == int(table[entry["name"]]), (entry["name"], intro)
+        assert said > entry["duration_s"] / 60  # the instructions take time to say
+    show = companion(tmp_path, "routines", "show", "neck").stdout
+    neck = next(e for e in listed if e["name"] == "neck")
+    assert f"about {neck['minutes']} min spoken, with the instructions" in show
