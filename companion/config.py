@@ -114,14 +114,14 @@ def load_config(path: Optional[Path] = None) -> Config:
     return parse_config(text, str(path))
 
 
-def _config_file(args) -> Path:
+def config_file(args) -> Path:
     return Path(args.config) if getattr(args, "config", None) else config_path()
 
 
 def effective(args) -> Config:
     """The config file with command-line flags laid over it (flags win). Its data_dir is the
     folder data_dir_choice() picks (None when that is the default)."""
-    cfg = load_config(_config_file(args))
+    cfg = load_config(config_file(args))
     overrides = {k: getattr(args, k) for k in Config.model_fields
                  if getattr(args, k, None) is not None}
     if overrides:
@@ -141,7 +141,7 @@ DEFAULT_SOURCE = "the default"
 def explained(args) -> list[tuple[str, object, str, str]]:
     """Every setting in effect as (name, value, description, where it came from: the
     default, the config file, an environment variable or a flag)."""
-    path = _config_file(args)
+    path = config_file(args)
     from_file = load_config(path).model_fields_set
     cfg = effective(args)
     folder, folder_source = data_dir_choice(args)
@@ -170,7 +170,7 @@ def data_dir_choice(args=None, loaded: Optional[Callable[[], Config]] = None) ->
     env = os.environ.get("COMPANION_DATA_DIR")
     if env:
         return Path(env).expanduser(), "$COMPANION_DATA_DIR"
-    path = _config_file(args)
+    path = config_file(args)
     cfg = loaded() if loaded else load_config(path)
     if cfg.data_dir:
         return cfg.data_dir.expanduser(), f"data_dir in {path}"

@@ -57,7 +57,7 @@ def find_device(spec: Union[int, str, None], kind: Kind) -> Optional[int]:
         except Exception:  # sounddevice raises PortAudioError with no default device
             default = None
         if not default or default[channels] < 1:
-            raise CompanionError(f"no default {kind} device. Devices here:\n{describe(kind)}\n"
+            raise CompanionError(f"no default {kind} device. {_here(kind)}"
                                  f"Plug one in or set {kind}_device in config.toml.")
         return None
     devices = sd.query_devices()
@@ -70,4 +70,13 @@ def find_device(spec: Union[int, str, None], kind: Kind) -> Optional[int]:
                    if spec.lower() in d["name"].lower() and d[channels] > 0]
         if matches:
             return matches[0]
-    raise CompanionError(f"no {kind} device '{spec}'. Devices here:\n{describe(kind)}")
+    raise CompanionError(f"no {kind} device '{spec}'. {_here(kind)}".rstrip())
+
+
+def _here(kind: Kind) -> str:
+    """What an error should list: the devices of that kind, or that there are none."""
+    listed = describe(kind)
+    if listed.strip().startswith("(no "):
+        what = "microphone" if kind == "input" else "speaker"
+        return f"PortAudio sees no {kind} device at all (no sound card or USB {what}). "
+    return f"Devices here:\n{listed}\n"

@@ -34,7 +34,7 @@ def check_microphone(cfg: config.Config, seconds: float = 2.0) -> Check:
         rec = sd.rec(int(16000 * seconds), samplerate=16000, channels=1, dtype="int16",
                      device=index, blocking=True)
     except CompanionError as e:
-        return Check("microphone", False, str(e).splitlines()[0],
+        return Check("microphone", False, _first_line(e),
                      "plug in a USB microphone, then set input_device (see `companion devices`)")
     except Exception as e:  # PortAudio errors have no common base worth naming here
         return Check("microphone", False, f"cannot record: {e}",
@@ -57,9 +57,16 @@ def check_speaker(cfg: config.Config) -> Check:
         time.sleep(seconds + 0.3)
         speaker.close()
     except CompanionError as e:
-        return Check("speaker", False, str(e).splitlines()[0],
+        return Check("speaker", False, _first_line(e).removeprefix("speaker: "),
                      "plug in a speaker, then set output_device (see `companion devices`)")
     return Check("speaker", True, f"played a {seconds:.1f} s cue (you should have heard it)")
+
+
+def _first_line(e: Exception) -> str:
+    """An error's first line, its device list (if any) folded onto it."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    listed = [ln for ln in lines[1:] if ln.startswith("[")]
+    return lines[0] + (" " + "; ".join(listed) if listed else "") if lines else ""
 
 
 def check_espeak() -> Check:

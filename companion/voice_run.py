@@ -46,6 +46,14 @@ def _or(read, fallback):
         return fallback
 
 
+def _device_help(args: argparse.Namespace) -> str:
+    """Where to go from a missing microphone or speaker."""
+    path = config.config_file(args)
+    return (f"Devices are set in {path} (input_device, output_device); `companion devices` "
+            "lists what PortAudio sees and `companion doctor` checks each part. Without "
+            "audio, try a session from the keyboard: `companion run neck --text`.")
+
+
 def run_voice(args: argparse.Namespace) -> int:
     from companion.cmd_run import load_routine
     from companion.hearing import make_recognizer
@@ -60,15 +68,21 @@ def run_voice(args: argparse.Namespace) -> int:
     clock = ManualClock()
     replay = bool(args.mic_file)
     with ExitStack() as stack:
-        speaker = make_speaker(cfg, no_speaker=args.no_speaker or False,
-                               speaker_file=args.speaker_file, clock=clock)
+        try:
+            speaker = make_speaker(cfg, no_speaker=args.no_speaker or False,
+                                   speaker_file=args.speaker_file, clock=clock)
+        except CompanionError as e:
+            raise CompanionError(f"{str(e).removeprefix('speaker: ')}\n{_device_help(args)}"
+                                 ) from None
         stack.callback(speaker.close)
         try:
             source = WavSource(args.mic_file) if replay else MicSource(cfg.input_device)
-        except CompanionError:
-            if not replay:  # say it out loud: there is no screen to read
-                time.sleep(speaker.say(NO_MIC, clock.now()) + 0.3)
-            raise
+        except CompanionError as e:
+            if replay:
+                raise
+            # Say it out loud as well: there may be no screen to read.
+            time.sleep(speaker.say(NO_MIC, clock.now()) + 0.3)
+            raise CompanionError(f"{e}\n{_device_help(args)}") from None
         recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path,
                                      whisper_model=cfg.whisper_model)
         if recognizer.missing_words:

@@ -192,9 +192,15 @@ def test_no_speaker_or_microphone_is_a_clear_error(tmp_path, extra, device, sett
     runtime.mkdir(mode=0o700)
     env = {k: v for k, v in os.environ.items()
            if k not in ("PULSE_SERVER", "PIPEWIRE_REMOTE", "DBUS_SESSION_BUS_ADDRESS", "AUDIO_PIDS")}
-    env.update(XDG_RUNTIME_DIR=str(runtime), COMPANION_CACHE_DIR=str(tmp_path / "cache"))
+    env.update(XDG_RUNTIME_DIR=str(runtime), COMPANION_CACHE_DIR=str(tmp_path / "cache"),
+               COMPANION_CONFIG_DIR=str(tmp_path / "cfg"))
     p = companion("run", *extra, "--data-dir", str(tmp_path / "data"), env=env)
     _, stderr = p.communicate(timeout=60)
     assert p.returncode == 2, stderr
     assert "Traceback" not in stderr
     assert f"no default {device} device" in stderr and setting in stderr, stderr
+    # Where to go from here: the config file, the two commands that look, the keyboard.
+    for hint in (str(tmp_path / "cfg" / "config.toml"), "`companion devices`",
+                 "`companion doctor`", "--text"):
+        assert hint in stderr, (hint, stderr)
+    assert "speaker: " not in stderr and "Devices here:\n\n" not in stderr
