@@ -39,6 +39,8 @@ def register(sub, common) -> None:
                    help="replay a recorded session instead of the microphone, as fast as the "
                         "CPU allows, on the audio's own clock")
     v.add_argument("--no-speaker", action="store_true", help="say nothing aloud")
+    v.add_argument("--quiet", action="store_true",
+                   help="print no live transcript (what was heard and what it did)")
     v.add_argument("--speaker-file", metavar="WAV", help="write what is said into this WAV")
     v.add_argument("--events", metavar="FILE.jsonl",
                    help="write every utterance heard, cue spoken and rating logged, one JSON "

@@ -16,7 +16,9 @@ class Event:
         return type(self).__name__
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        # Times to the millisecond: a difference of clock readings is not "-4.44e-15 s".
+        return {"type": self.type, **{k: round(v, 3) + 0.0 if isinstance(v, float) else v
+                                      for k, v in asdict(self).items()}}
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ class VoiceLoop:
                  summary: Optional[Callable[[], str]] = None,
                  reminders: Optional[Callable[[], list[str]]] = None,
                  greeting: Optional[str] = LISTENING,
-                 clock: Optional[ManualClock] = None) -> None:
+                 clock: Optional[ManualClock] = None,
+                 transcript: Optional[Callable[[dict], None]] = None) -> None:
         self.library = library
         self.vocab = Vocabulary(library.aliases())
         self.log = log
@@ -109,6 +110,7 @@ class VoiceLoop:
         self.recognize = recognize
         self.hold_step_s = hold_step_s
         self.events_out = events_out
+        self.transcript = transcript
         self.summary = summary
         self.greeting = greeting
         self.reminders = reminders
@@ -130,6 +132,8 @@ class VoiceLoop:
     # ----- output ---------------------------------------------------------------------
 
     def _emit(self, record: dict) -> None:
+        if self.transcript:
+            self.transcript(record)
         if self.events_out:
             self.events_out.write(json.dumps(record) + "\n")
             self.events_out.flush()

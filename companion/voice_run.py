@@ -18,6 +18,7 @@ from companion.mic_watch import watched
 from companion.runlock import close_left_open, single_run
 from companion.safe_log import LateLog, SafeLog, saved_or_said
 from companion.shutdown import sigterm_as_interrupt
+from companion.transcript import Transcript
 from companion.vocabulary import Vocabulary
 from companion.voice_loop import VoiceLoop
 
@@ -100,7 +101,9 @@ def run_voice(args: argparse.Namespace) -> int:
                          hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
                          summary=lambda: _or(lambda: trends.spoken_summary(log, time.time()),
                                              cues.NO_LOG_SUMMARY),
-                         reminders=lambda: _or(lambda: trends.reminders(log, time.time()), []))
+                         reminders=lambda: _or(lambda: trends.reminders(log, time.time()), []),
+                         transcript=None if args.quiet else Transcript(
+                             sys.stdout, says="JOURNAL_STREAM" not in os.environ))
         try:
             with sigterm_as_interrupt():
                 frames = source.frames() if replay else watched(

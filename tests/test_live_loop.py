@@ -86,6 +86,24 @@ def test_replayed_session_from_a_file(tmp_path, session_wav):
     said = [e for e in events(ev) if e["type"] == "cue"]
     assert any(e["text"] == "Six, logged." for e in said)
     assert out.stat().st_size > 16000 * 2 * 10  # the companion's speech was written
+    # The live transcript: what was heard, what it did, in order, with times.
+    lines = stdout.splitlines()
+    order = ["-> start_routine neck", "step 1:", "-> hold_longer", "-> pain 6",
+             "pain 6 logged (neck", "-> next", "-> stop", "session ended (stopped), 1 rating"]
+    found = [next(i for i, ln in enumerate(lines) if want in ln) for want in order]
+    assert found == sorted(found), stdout
+    assert all(ln.startswith("[") and ln[6] == "]" for ln in lines), stdout
+    assert 'says "Six, logged."' in stdout
+
+
+def test_quiet_replay_prints_no_transcript(tmp_path, session_wav):
+    p = companion("run", "--mic-file", str(session_wav), "--no-speaker", "--quiet",
+                  "--data-dir", str(tmp_path / "data"))
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    assert stdout == ""
+    with PainLog.open(tmp_path / "data") as log:
+        assert [r["value"] for r in log.ratings()] == [6]
 
 
 @pytest.mark.skipif(shutil.which("pw-play") is None, reason="pw-play missing (pipewire-bin)")
