@@ -17,6 +17,7 @@ from companion.library import Library
 from companion.mic_watch import watched
 from companion.runlock import close_left_open, single_run
 from companion.safe_log import LateLog, SafeLog, saved_or_said
+from companion.portaudio_noise import PortAudioNoiseFilter
 from companion.shutdown import sigterm_as_interrupt
 from companion.transcript import Transcript
 from companion.vocabulary import Vocabulary
@@ -69,6 +70,8 @@ def run_voice(args: argparse.Namespace) -> int:
     clock = ManualClock()
     replay = bool(args.mic_file)
     with ExitStack() as stack:
+        if not replay:  # a live device that goes away makes PortAudio print screenfuls
+            stack.callback(PortAudioNoiseFilter().install().restore)
         try:
             speaker = make_speaker(cfg, no_speaker=args.no_speaker or False,
                                    speaker_file=args.speaker_file, clock=clock)
