@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import operator
 import os
+import pwd
 import sqlite3
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -311,11 +313,79 @@ class PainLog:
             why = f"a file is in the way of the folder {where.parent}. Move it, or {_FIX_DIR}."
         elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or says(
                 "readonly", "cantopen", "unable to open", "perm"):
-            why = (f"it or its folder is not writable. Fix the permissions (chmod u+rwx "
+            found = in_the_way(where)
+            why = (f"{found[0]}. {found[1]}." if found else
+                   f"it or its folder is not writable. Fix the permissions (chmod u+rwx "
                    f"{where.parent}; chmod u+rw {where}) or {_FIX_DIR}.")
         else:
             why = str(err)
         return CompanionError(f"cannot {doing} the pain log {where}: {why}")
+
+
+def in_the_way(path: Path) -> Optional[tuple[str, str]]:
+    """Why this user cannot write `path` (a file in the data folder) as (what is wrong, what
+    to do), or None if nothing in the way can be seen. It names the part that blocks: the
+    folder; when that does not exist or cannot be looked into, the nearest folder above it
+    that can; or the file. chmod is only suggested for what this user owns: nobody else can
+    run it."""
+    folder = path.parent
+    start, need = "", os.W_OK
+    parts: list[Path] = []
+    for part in (folder, *folder.parents):
+        try:
+            st = os.stat(part)
+        except (FileNotFoundError, NotADirectoryError):
+            start = start or f"the folder {folder} does not exist and cannot be created: "
+            continue
+        except (OSError, ValueError):  # a folder above it cannot be looked into
+            start, need = f"the folder {folder} cannot be reached: ", os.X_OK
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            return (f"{folder} is a file, not a folder" if part == folder else
+                    f"a file is in the way of the folder {folder}: {part}",
+                    f"Move it, or {_FIX_DIR}")
+        parts.append(part)
+        break
+    if not start and os.path.lexists(path):
+        parts.append(path)
+    for part in parts:
+        said = _blocks(part, need)
+        if said:
+            return start + said[0], said[1]
+    return None
+
+
+def _blocks(part: Path, need: int) -> Optional[tuple[str, str]]:
+    """What keeps this user from writing in (need=W_OK) or passing through (X_OK) `part`."""
+    try:
+        st = os.stat(part)
+        read_only = bool(os.statvfs(part).f_flag & os.ST_RDONLY)
+    except (OSError, ValueError):
+        return None
+    kind = "the folder" if part.is_dir() else "the file"
+    if read_only and need == os.W_OK:
+        return (f"{kind} {part} is not writable (a read-only file system)",
+                "Choose another folder with --data-dir DIR or $COMPANION_DATA_DIR, or "
+                "remount it read-write")
+    if os.access(part, need):
+        return None
+    me = os.geteuid()
+    if me != 0 and st.st_uid != me:
+        owner = _user_name(st.st_uid)
+        run_as = f"Run the companion as {owner}, or c" if st.st_uid != 0 else "C"
+        by = "is not writable by" if need == os.W_OK else "cannot be entered by"
+        return (f"{kind} {part} belongs to {owner} and {by} this user ({_user_name(me)})",
+                run_as + _FIX_DIR[1:])
+    mode = "rw" if kind == "the file" else ("rwx" if need == os.W_OK else "x")
+    return (f"{kind} {part} {'is not writable' if need == os.W_OK else 'cannot be entered'}",
+            f"Fix the permissions (chmod u+{mode} {part}) or {_FIX_DIR}")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, OverflowError):
+        return f"uid {uid}"
 
 
 def _as_text(row: dict[str, Any]) -> dict[str, Any]:
