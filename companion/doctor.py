@@ -101,21 +101,37 @@ def check_recognizer(cfg: config.Config) -> Check:
 
 
 def check_data_dir(cfg: config.Config) -> Check:
+    """The pain log opens and is private. A folder that does not exist yet is not made here
+    (only `companion run` makes it, with the first session): it is fine if it can be."""
+    from companion.store import DB_NAME, PainLog, in_the_way
+
     folder = paths.data_dir(cfg.data_dir)
     try:
-        from companion.store import PainLog
-
-        with PainLog.open(folder) as log:
+        os.stat(folder)
+    except FileNotFoundError:
+        blocked = in_the_way(folder / DB_NAME)
+        if blocked:
+            return Check("pain log", False, blocked[0], blocked[1])
+        return Check("pain log", True, f"{folder} does not exist yet; `companion run` "
+                     "creates it with the first session")
+    except OSError:
+        pass  # opening the log below says what is in the way
+    try:
+        with PainLog(folder / DB_NAME) as log:
             db = log.path
     except CompanionError as e:
-        return Check("pain log", False, str(e).splitlines()[0],
+        said, blocked = str(e).splitlines()[0], in_the_way(folder / DB_NAME)
+        if blocked and blocked[0] in said:  # the same words, the fix on its own line
+            return Check("pain log", False, blocked[0], blocked[1])
+        return Check("pain log", False, said, "" if "--data-dir" in said else
                      f"make {folder} writable by this user, or pass --data-dir")
     loose = [p for p in (folder, db) if stat.S_IMODE(os.stat(p).st_mode) & 0o077]
     if loose:
         return Check("pain log", False, f"{', '.join(map(str, loose))} readable by others",
                      f"chmod 700 {folder} && chmod 600 {db}")
-    if not os.access(folder, os.W_OK):
-        return Check("pain log", False, f"{folder} is not writable", f"chown $USER {folder}")
+    blocked = in_the_way(db)
+    if blocked:  # readable, but a session could not save ratings
+        return Check("pain log", False, blocked[0], blocked[1])
     return Check("pain log", True, f"{db} (private)")
 
 
