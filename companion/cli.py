@@ -45,8 +45,9 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
     common.add_argument("--data-dir", metavar="DIR",
-                        help="where the pain log lives (default: $COMPANION_DATA_DIR or the "
-                             "XDG data dir)")
+                        help="where the pain log lives; the first of: this flag, "
+                             "$COMPANION_DATA_DIR, data_dir in config.toml, the XDG data dir "
+                             "(usually ~/.local/share/companion)")
     parser = Parser(
         prog="companion", description="Voice-guided trigger-point self-massage companion.")
     parser.add_argument("--version", action="version", version=f"companion {__version__}")
