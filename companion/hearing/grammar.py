@@ -65,12 +65,18 @@ class Trie:
         self.children: dict[tuple[int, ...], set[int]] = {(): set()}
         self.phrase: dict[tuple[int, ...], str] = {}
         self.phrases: set[str] = set()
+        self.first: dict[str, tuple[int, ...]] = {}  # phrase -> its first spelling
         self.depth = 0
+
+    def sequence(self, phrase: str) -> tuple[int, ...]:
+        """The phrase's first spelling (sentence case)."""
+        return self.first[phrase]
 
     def add(self, seq: tuple[int, ...], phrase: str) -> None:
         for i, tok in enumerate(seq):
             self.children.setdefault(seq[:i], set()).add(tok)
             self.children.setdefault(seq[:i + 1], set())
         self.phrase.setdefault(seq, phrase)
+        self.first.setdefault(phrase, seq)
         self.phrases.add(phrase)
         self.depth = max(self.depth, len(seq))

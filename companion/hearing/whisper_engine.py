@@ -16,6 +16,7 @@ and how far it trails the free transcript's."""
 
 from __future__ import annotations
 
+import difflib
 import heapq
 import os
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from companion.errors import CompanionError
 from companion.hearing import mel, whisper_model
 from companion.hearing.grammar import TokenGrammar, Trie
 from companion.hearing.recognizer import Hearing, Recognizer
-from companion.vocabulary import ANSWER_INTENTS, Vocabulary
+from companion.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
 
 SOT, EOT = "<|startoftranscript|>", "<|endoftext|>"
 NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe|>"
@@ -50,6 +51,7 @@ class WhisperOptions:
     # transcript, and (less, as noise must still not rate pain) against the floor above.
     answer_prior: float = 2.0
     answer_floor: float = 1.0
+    near: int = 2                  # phrases spelled nearest the free transcript, ranked too
     threads: int = 0               # 0: the machine's cores, at most 4
 
 
@@ -163,7 +165,7 @@ class WhisperRecognizer(Recognizer):
         free_text = self._tok.decode(free_ids).strip()
         no_speech = float(res.no_speech_prob)
         bonus = dict.fromkeys(self._favoured(trie.phrases), o.answer_prior)
-        seq = self._best(enc, feats.shape[1], trie, cache, rows, bonus)
+        seq = self._best(enc, feats.shape[1], trie, cache, rows, bonus, free_text)
         if seq is None:
             return Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0)
         calls = 1
@@ -231,11 +233,17 @@ class WhisperRecognizer(Recognizer):
         return found
 
     def _best(self, enc: Any, frames: int, trie: Trie, cache: dict, free_rows: np.ndarray,
-              bonus: dict[str, float]) -> Optional[tuple[int, ...]]:
+              bonus: dict[str, float], free_text: str = "") -> Optional[tuple[int, ...]]:
         """The best of the estimated candidates by their real log-probabilities, each
         closed by a full stop, all in one parallel teacher-forced pass (CTranslate2's
         align: its probabilities leave out end-of-text, so they only rank)."""
         cands = self._candidates(trie, cache, free_rows, self.options.candidates, bonus)
+        if self.options.near and free_text:
+            said = normalize(free_text)
+            for p in difflib.get_close_matches(said, sorted(trie.phrases), self.options.near, 0.6):
+                seq = trie.sequence(p)
+                if seq not in cands:
+                    cands.append(seq)
         if not cands:
             return None
         if len(cands) == 1:
