@@ -70,7 +70,12 @@ def open_log(args: argparse.Namespace, create: bool = False) -> PainLog:
     commands that add ratings create the folder: a mistyped --data-dir must not look like an
     empty log, nor leave one behind."""
     folder, chosen_by = config.data_dir_choice(args)
-    if not create and not folder.exists():
+    try:
+        there = folder.exists()
+    except OSError as e:  # a parent folder this user cannot enter
+        raise CompanionError(f"cannot look into the data folder {folder}: {e.strerror}. "
+                             "Choose another with --data-dir DIR or $COMPANION_DATA_DIR.") from None
+    if not create and not there:
         by = "" if chosen_by == config.DEFAULT_SOURCE else f" (from {chosen_by})"
         raise CompanionError(f"no pain log: the folder {folder}{by} does not exist. "
                              "`companion run` creates it with the first session; check the "

@@ -271,3 +271,12 @@ def test_data_dir_help_names_the_order(base: Path) -> None:
     text = " ".join(companion(base, "history", "--help").stdout.split())
     assert ("the first of: this flag, $COMPANION_DATA_DIR, data_dir in config.toml, the XDG "
             "data dir") in text
+
+
+def test_a_data_folder_inside_one_that_cannot_be_entered_is_one_line(base: Path) -> None:
+    """`history --data-dir /root/x/y` as a normal user: Path.exists() itself raises there."""
+    folder, prefix, _ = someone_elses_folder(base)
+    result = companion(base, "history", "--data-dir", str(folder / "x" / "y"), prefix=prefix)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    said = one_line(result.stderr, str(folder / "x" / "y"))
+    assert "cannot look into the data folder" in said and "--data-dir" in said
