@@ -52,7 +52,10 @@ def register(sub, common) -> None:
     v.add_argument("--model", dest="model_path", metavar="DIR", help="Vosk model folder")
     v.add_argument("--input-device", default=None, help="microphone name or index")
     v.add_argument("--output-device", default=None, help="speaker name or index")
-    v.add_argument("--voice", default=None, help="espeak-ng voice, e.g. en-us+f3")
+    v.add_argument("--voice-engine", choices=config.VOICE_ENGINES, default=None,
+                   help="who speaks (default: config.toml's, else auto: Piper if installed)")
+    v.add_argument("--voice", default=None,
+                   help="Piper: en_US-joe-medium or a .onnx voice file; espeak-ng: en-us+f3...")
     v.add_argument("--rate", type=int, default=None, help="speaking rate, words per minute")
     v.add_argument("--volume", type=float, default=None, help="speech volume 0.0-1.0")
     v.add_argument("--config", metavar="FILE", help="config file (default: XDG config dir)")

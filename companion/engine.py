@@ -336,3 +336,19 @@ class Session:
         if self._question != "continue":
             return [Cue(now, cues.NO_QUESTION, "info")]
         return self._end("safety", now, cues.STOPPED)
+
+
+def spoken_lines(routine: Routine, speech_s: Optional[Callable[[str], float]] = None
+                 ) -> list[str]:
+    """Every line a session of this routine says when left to run: the intro, safety notes,
+    each step's cue, breaths, countdowns, rating questions, the ending. Rehearsed on a
+    manual clock in milliseconds, so the cue cache can render them before anyone waits."""
+    from companion.clock import ManualClock
+
+    clock = ManualClock()
+    session = Session(routine, clock, speech_s=speech_s)
+    events = session.start()
+    while not session.ended:
+        clock.advance(1.0)
+        events += session.tick()
+    return list(dict.fromkeys(e.text for e in events if isinstance(e, Cue)))

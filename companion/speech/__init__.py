@@ -1,5 +1,6 @@
-"""Speech out: cue text rendered by espeak-ng (through pyttsx3, cached on disk) and played
-on a speaker, written to a file, or only recorded.
+"""Speech out: cue text rendered by a Piper neural voice where installed, else espeak-ng
+(through pyttsx3), cached on disk, and played on a speaker, written to a file, or only
+recorded.
 
     speaker = make_speaker(cfg)                   # the configured output device
     speaker = make_speaker(cfg, no_speaker=True)  # --no-speaker
@@ -19,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from companion.errors import CompanionError
 from companion.speech.base import (GATE_TAIL_S, ClockLike, NullSpeaker, Speaker, Utterance,
                                    as_clock)
 from companion.speech.device import DeviceSpeaker
@@ -26,10 +28,39 @@ from companion.speech.filesink import FileSpeaker
 from companion.speech.render import (DEFAULT_RATE, DEFAULT_VOICE, DEFAULT_VOLUME, Cue,
                                      CueRenderer, read_wav)
 
-__all__ = ["Cue", "CueRenderer", "DeviceSpeaker", "FileSpeaker", "GATE_TAIL_S", "NullSpeaker",
+__all__ = ["Cue", "CueRenderer", "choose_voice", "renderer_for", "DeviceSpeaker", "FileSpeaker", "GATE_TAIL_S", "NullSpeaker",
            "Speaker", "Utterance", "make_speaker", "prerender", "read_wav"]
 
 _UNSET: Any = object()
+
+
+def choose_voice(cfg: Any = None) -> tuple[str, str]:
+    """(renderer engine, voice) for cfg's voice_engine and voice: the one place a voice is
+    chosen. auto is Piper when it is installed and the voice is not an espeak-ng one."""
+    from companion.speech import piper_voice
+
+    wanted = getattr(cfg, "voice_engine", None) or "auto"
+    voice = getattr(cfg, "voice", None) or ""
+    if wanted == "auto":
+        usable = piper_voice.missing() is None and (not voice or piper_voice.is_piper_voice(voice))
+        wanted = "piper" if usable else "pyttsx3"
+    if wanted == "piper":
+        why = piper_voice.missing()
+        if why:
+            raise CompanionError(f"voice_engine is piper, but {why}; or set voice_engine = "
+                                 "\"pyttsx3\" for espeak-ng")
+        return "piper", voice or piper_voice.DEFAULT_VOICE
+    if piper_voice.is_piper_voice(voice):
+        raise CompanionError(f"'{voice}' is a Piper voice; espeak-ng voices are like en-us, "
+                             "en-gb, en-us+f3 (or set voice_engine = \"piper\")")
+    return "auto", voice or DEFAULT_VOICE
+
+
+def renderer_for(cfg: Any = None, cache_dir: Union[str, Path, None] = None) -> CueRenderer:
+    engine, voice = choose_voice(cfg)
+    return CueRenderer(voice, getattr(cfg, "rate", None) or DEFAULT_RATE,
+                       getattr(cfg, "volume", None) if getattr(cfg, "volume", None) is not None
+                       else DEFAULT_VOLUME, cache_dir=cache_dir, engine=engine)
 
 
 def make_speaker(cfg: Any = None, *, no_speaker: bool = False,
@@ -48,9 +79,7 @@ def make_speaker(cfg: Any = None, *, no_speaker: bool = False,
     if no_speaker or getattr(cfg, "no_speaker", False):
         return NullSpeaker(clock=clock)
     if renderer is None:
-        renderer = CueRenderer(getattr(cfg, "voice", DEFAULT_VOICE),
-                               getattr(cfg, "rate", DEFAULT_RATE),
-                               getattr(cfg, "volume", DEFAULT_VOLUME), cache_dir=cache_dir)
+        renderer = renderer_for(cfg, cache_dir)
     speaker_file = speaker_file or getattr(cfg, "speaker_file", None)
     if speaker_file:
         return FileSpeaker(speaker_file, renderer=renderer, clock=clock)
@@ -62,7 +91,4 @@ def make_speaker(cfg: Any = None, *, no_speaker: bool = False,
 
 def prerender(texts, cfg: Any = None, *, cache_dir: Union[str, Path, None] = None) -> list[Cue]:
     """Warm the cue cache (e.g. with companion.cues.fixed()) for cfg's voice/rate/volume."""
-    renderer = CueRenderer(getattr(cfg, "voice", DEFAULT_VOICE),
-                           getattr(cfg, "rate", DEFAULT_RATE),
-                           getattr(cfg, "volume", DEFAULT_VOLUME), cache_dir=cache_dir)
-    return renderer.prerender(texts)
+    return renderer_for(cfg, cache_dir).prerender(texts)

