@@ -1,4 +1,4 @@
-"""`companion bench loop|soak|speech|all`: benchmarks that print figures (recognition's own
+"""`companion bench loop|soak|speech|voice|all`: benchmarks that print figures (recognition's own
 benchmark registers itself under the same `bench` command in cmd_hearing)."""
 
 from __future__ import annotations
@@ -44,10 +44,19 @@ def register(sub, common) -> None:
     sp.add_argument("--virtual-audio", action="store_true",
                     help="start the virtual sound card for a machine without one")
     sp.set_defaults(func=cmd_speech)
+    vo = bench.add_parser("voice", help="how well each voice is understood: every cue "
+                                        "rendered (fresh cache), heard by Whisper tiny.en; "
+                                        "word errors, misheard safety words, render time, "
+                                        "loudness per cue")
+    vo.add_argument("--engine", choices=("piper", "espeak", "both"), default="both")
+    vo.add_argument("--limit", type=int, default=None, metavar="N",
+                    help="N lines per engine, spread over all of them (default: every line)")
+    vo.add_argument("--json", action="store_true", help="print the figures as JSON")
+    vo.set_defaults(func=cmd_voice)
     al = bench.add_parser("all", help="every benchmark, one after another, one table")
     al.add_argument("--quick", action="store_true",
                     help="smaller runs (recognition --limit 20, loop --minutes 10, "
-                         "soak --hours 0.5)")
+                         "soak --hours 0.5, voice --limit 40)")
     al.add_argument("--virtual-audio", action="store_true",
                     help="start the virtual sound card for the startup and speech benchmarks")
     al.set_defaults(func=cmd_all)
@@ -98,6 +107,23 @@ def _speech_script() -> Path:
 def cmd_speech(args: argparse.Namespace) -> int:
     extra = ["--virtual-audio"] if args.virtual_audio else []
     return subprocess.call([sys.executable, str(_speech_script()), *extra])
+
+
+def cmd_voice(args: argparse.Namespace) -> int:
+    from companion import voice_bench
+
+    if args.limit is not None and args.limit < 1:
+        raise CompanionError("--limit must be at least 1")
+    engines = ["piper", "espeak"] if args.engine == "both" else [args.engine]
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        def progress(what: str) -> None:
+            print(f"\r{what} ", end="", file=sys.stderr, flush=True)
+    figures = voice_bench.run(engines, args.limit, progress)
+    if progress:
+        print("\r", end="", file=sys.stderr)
+    print(json.dumps(figures, indent=2) if args.json else voice_bench.table(figures))
+    return 0
 
 
 def _run(title: str, argv: list[str]) -> tuple[str, float, int, str]:
@@ -154,6 +180,21 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
         ("cue first frame, uncached", lambda f: _ms(f["first_frame_uncached_ms"]), ""),
         ("peak RSS companion / player", lambda f: f"{f['peak_rss_mb']['companion']} / "
                                                   f"{f['peak_rss_mb']['player_process']} MB", "")],
+    # An engine that could not be measured (Piper not installed) has no "wer": shown as "-".
+    "voice": [
+        ("Piper word errors (Whisper tiny.en)", lambda f: f"{f['engines']['piper']['wer']:.1%} "
+                                                          f"of {f['engines']['piper']['words']}",
+         "<= 1 %"),
+        ("Piper lines with a safety word misheard",
+         lambda f: len(f["engines"]["piper"]["safety_misheard"]), "0"),
+        ("espeak-ng word errors", lambda f: f"{f['engines']['espeak']['wer']:.1%}", ""),
+        ("render per cue p95, Piper / espeak-ng",
+         lambda f: " / ".join(f"{f['engines'][e].get('render_p95_ms', '-')}"
+                              for e in ("piper", "espeak")) + " ms", ""),
+        ("loudness spread, Piper / espeak-ng",
+         lambda f: " / ".join(f"{f['engines'][e]['loudness_dbfs']['spread_db']}"
+                              if f["engines"][e].get("loudness_dbfs") else "-"
+                              for e in ("piper", "espeak")) + " dB", "")],
 }
 
 
@@ -189,6 +230,7 @@ def _all(args: argparse.Namespace) -> int:
         _run("soak", me + ["soak", "--json"] + (["--hours", "0.5"] if args.quick else [])),
         _run("startup", me + ["startup", "--json"]),
         _run("speech", [sys.executable, str(_speech_script()), "--json"]),
+        _run("voice", me + ["voice", "--json"] + (["--limit", "40"] if args.quick else [])),
     ]
     rows: list[tuple[str, str, str, str]] = []
     failed = []

@@ -179,6 +179,21 @@ class WhisperRecognizer(Recognizer):
         return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
                        bonus.get(best, 0.0))
 
+    def transcribe(self, pcm: bytes, max_tokens: int = 120) -> str:
+        """What the model itself hears in 16 kHz mono int16 audio: free greedy decoding, no
+        grammar (the voice benchmark transcribes the companion's own cues with it). Encoded
+        like analyse(): the audio plus tail_s of silence, padded to whole bucket_s."""
+        o = self.options
+        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        step = int(o.bucket_s * mel.RATE)
+        padded = -(-(len(audio) + int(o.tail_s * mel.RATE)) // step) * step
+        feats = mel.log_mel(audio, pad_to=padded)
+        enc = self._model.encode(self._ct2.StorageView.from_array(feats[None]))
+        res = self._model.generate(enc, [self._prompt], beam_size=1,
+                                   max_length=len(self._prompt) + max(1, max_tokens))[0]
+        ids = [int(t) for t in res.sequences_ids[0] if int(t) < self._eot]
+        return self._tok.decode(ids).strip()
+
     def _favoured(self, allowed: set[str]) -> set[str]:
         """The answers to what was just asked: the allowed ones among numbers and yes/no,
         and, when a number is asked for, "pain six" as much as "six". Only a context that

@@ -1,0 +1,82 @@
+"""`companion bench voice`: the intelligibility and loudness benchmark of both voices, run
+through the real command line on a few lines (real synthesis, real Whisper tiny.en), and
+with Piper made absent (`import piper` fails) it still measures espeak-ng."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from companion.voice_bench import SAFETY_WORDS, align, lines, sample, trim_loop, words
+
+HAS_PIPER = importlib.util.find_spec("piper") is not None
+
+
+def bench(*args: str, without_piper: bool = False) -> dict:
+    code = ("import sys; sys.modules['piper'] = None; " if without_piper else "import sys; ") + \
+        "from companion.cli import main; sys.exit(main(sys.argv[1:]))"
+    r = subprocess.run([sys.executable, "-c", code, "bench", "voice", *args], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def check_measured(e: dict, n: int) -> None:
+    assert e["available"] and e["lines"] == n and e["words"] > 0
+    assert 0.0 <= e["wer"] <= 1.0 and e["wer"] == round(e["word_errors"] / e["words"], 4)
+    assert 0 <= e["lines_with_errors"] == len(e["misheard"]) <= n
+    assert e["loudness_dbfs"]["spread_db"] < 3.0
+    assert e["render_p50_ms"] <= e["render_p95_ms"] and e["audio_s"] > 0
+
+
+def test_both_engines_are_measured():
+    f = bench("--limit", "5", "--json")
+    assert f["lines"] == 5 and set(f["engines"]) == {"piper", "espeak"}
+    check_measured(f["engines"]["espeak"], 5)
+    if not HAS_PIPER:
+        pytest.skip("piper-tts is not installed here (scripts/setup.sh installs '.[piper]'): "
+                    "only espeak-ng was checked")
+    check_measured(f["engines"]["piper"], 5)
+
+
+def test_without_piper_espeak_is_still_measured():
+    f = bench("--limit", "3", "--json", without_piper=True)
+    piper, espeak = f["engines"]["piper"], f["engines"]["espeak"]
+    assert not piper["available"] and "not installed" in piper["error"]
+    check_measured(espeak, 3)
+
+
+def test_every_line_is_a_distinct_one_and_the_safety_note_is_among_them():
+    said = lines()
+    assert len(said) == len(set(said)) > 100
+    assert any({"sharp", "numb", "nerve"} <= set(words(t)) for t in said)
+    assert sample(said, 4) == [said[0], said[len(said) // 4], said[len(said) // 2],
+                               said[3 * len(said) // 4]]
+    assert set(SAFETY_WORDS) >= {"sharp", "numb", "stop"}
+
+
+def test_words_are_compared_normalised():
+    assert words("Hold 45 more seconds, to 6/10.") == \
+        "hold forty five more seconds to six out of ten".split()
+    assert words("There's no hold-running. OK?") == ["theres", "no", "hold", "running", "ok"]
+    assert words("Okay") == ["okay"]  # left as is: "ok" and "okay" differ
+
+
+def test_a_safety_word_misheard_is_found_by_alignment():
+    errors, heard = align(words("If you feel numb, stop."), words("if you feel them stop"))
+    assert errors == 1 and heard == [True, True, True, False, True]
+    assert align(["a", "b"], ["a", "b", "c"])[0] == 1 and align([], ["a"])[0] == 1
+
+
+def test_a_greedy_loop_is_cut_back_to_its_first_copy():
+    assert trim_loop(words("Stop Stop Stop Stop")) == (["stop"], True)
+    assert trim_loop(words("6, vlog 6, vlog 6, v")) == (["six", "vlog"], True)
+    assert trim_loop(words("There's no hold running. There's no")) == \
+        (["theres", "no", "hold", "running"], True)
+    said = words("Breathe in, and breathe out.")
+    assert trim_loop(said) == (said, False)
+    assert trim_loop(["stop", "stop"]) == (["stop", "stop"], False)
