@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "companion.cmd_routines",
     "companion.cmd_log",
     "companion.cmd_run",
+    "companion.cmd_voice",
     "companion.cmd_config",
     "companion.doctor",
     "companion.cmd_hearing",

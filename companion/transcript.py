@@ -18,6 +18,7 @@ def line(record: dict[str, Any], says: bool = True) -> Optional[str]:
     kind, at = record.get("type"), _clock(float(record.get("at", 0.0)))
     show: dict[str, Callable[[dict[str, Any]], Optional[str]]] = {
         "heard": _heard,
+        "voice": lambda r: f'voice: {r["engine"]} {r["voice"] or ""}'.rstrip(),
         "cue": lambda r: f'says "{r["text"]}"' if says else None,
         "StepStarted": lambda r: f'step {r["index"] + 1}: {r["step"]} ({r["kind"]}, '
                                  f'{r["seconds"]:.0f} s)',

@@ -289,6 +289,10 @@ class VoiceLoop:
 
     def run(self, frames: Iterable[Frame], routine: Optional[Routine] = None) -> None:
         """Listen until the frames end (a file) or forever (a microphone)."""
+        renderer = getattr(self.speaker, "renderer", None)
+        if renderer is not None:  # who speaks, for the events file and the transcript
+            self._emit({"type": "voice", "at": round(self.clock.now(), 3),
+                        "engine": renderer.engine_name, "voice": renderer.voice})
         if routine is not None:
             self.start_session(routine)
         elif self.greeting:

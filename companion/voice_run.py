@@ -4,6 +4,8 @@ log) in this one place and hand them to the VoiceLoop."""
 from __future__ import annotations
 
 import argparse
+import logging
+import threading
 import os
 import sys
 import time
@@ -23,6 +25,7 @@ from companion.transcript import Transcript
 from companion.vocabulary import Vocabulary
 from companion.voice_loop import VoiceLoop
 
+logger = logging.getLogger(__name__)
 NO_MIC = "I can't hear the microphone. Check that it is plugged in."
 
 
@@ -46,6 +49,20 @@ def _or(read, fallback):
         return read()
     except CompanionError:
         return fallback
+
+
+def _warm_quietly(renderer) -> None:
+    from companion.cmd_voice import all_lines, warm
+
+    try:  # the lowest priority (Linux: per thread; the voice's own threads inherit it):
+        # hearing a command matters more than a cue that may never be said
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
+    try:
+        warm(renderer, all_lines())
+    except Exception as e:  # a cue that fails now is rendered (or reported) when said
+        logger.warning("cue warm-up stopped: %s", e)
 
 
 def _device_help(args: argparse.Namespace) -> str:
@@ -98,6 +115,12 @@ def run_voice(args: argparse.Namespace) -> int:
         events = stack.enter_context(_open_private(args.events)) if args.events else None
         if hasattr(speaker, "prerender"):
             speaker.prerender(cues.fixed())
+        renderer = getattr(speaker, "renderer", None)
+        if renderer is not None and not replay:
+            # Lines of routines added or changed since setup's `voice prepare`: rendered
+            # while the companion waits, so a session finds them in the cache.
+            threading.Thread(target=_warm_quietly, args=(renderer,), daemon=True,
+                             name="cue-warm-up").start()
         safe = SafeLog(log)
         loop = VoiceLoop(library, safe, speaker,
                          lambda frames, expect: recognizer.utterances(frames, expect=expect),

@@ -27,9 +27,12 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 if [ $with_tests = 1 ]; then
-    .venv/bin/python -m pip install -q -e '.[test]'
+    .venv/bin/python -m pip install -q -e '.[test,piper]'
 else
-    .venv/bin/python -m pip install -q -e .
+    .venv/bin/python -m pip install -q -e '.[piper]'
+    # Every line of every routine rendered now, not while someone lies on a ball waiting
+    # (about 1.5 min here, 10-15 min on a Pi 4, once; later runs find them cached).
+    .venv/bin/companion voice prepare
 fi
 
 # Put `companion` on PATH without activating the venv (never over another checkout's).

