@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
 from companion.cli import nested_subcommands
-from companion.config import ENGINES
+from companion.config import ENGINES, WHISPER_MODELS
 from companion.errors import CompanionError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,8 @@ def register(sub, common) -> None:
                                         "word errors, misheard safety words, render time, "
                                         "loudness per cue")
     vo.add_argument("--engine", choices=("piper", "espeak", "both"), default="both")
+    vo.add_argument("--listener", choices=WHISPER_MODELS, default="tiny.en",
+                    help="the Whisper model that listens (base: a kinder ear, if installed)")
     vo.add_argument("--limit", type=int, default=None, metavar="N",
                     help="N lines per engine, spread over all of them (default: every line)")
     vo.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -119,7 +121,7 @@ def cmd_voice(args: argparse.Namespace) -> int:
     if not args.json and sys.stderr.isatty():
         def progress(what: str) -> None:
             print(f"\r{what} ", end="", file=sys.stderr, flush=True)
-    figures = voice_bench.run(engines, args.limit, progress)
+    figures = voice_bench.run(engines, args.limit, progress, listener=args.listener)
     if progress:
         print("\r", end="", file=sys.stderr)
     print(json.dumps(figures, indent=2) if args.json else voice_bench.table(figures))

@@ -15,7 +15,7 @@ from companion.clock import MonotonicClock
 from companion.engine import Session
 from companion.errors import CompanionError
 from companion.events import Cue
-from companion.library import Library
+from companion.library import Library, load_routine
 from companion.runner import EOF, Runner
 from companion.runlock import close_left_open, single_run
 from companion.safe_log import LateLog, SafeLog, saved_or_said
@@ -78,16 +78,6 @@ def shown(text: str) -> str:
     """A typed line as it may be echoed: control characters escaped, so "\\x1b[2J" is
     printed as text instead of clearing the terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def load_routine(library: Library, name: Optional[str]):
-    if not name:
-        raise CompanionError("name a routine, e.g. `companion run neck --text` "
-                             "(see `companion routines list`)")
-    try:
-        return library.find(name)
-    except KeyError as e:
-        raise CompanionError(str(e.args[0])) from None
 
 
 def _reader(stream: TextIO, inbox: "queue.Queue[object]") -> None:

@@ -38,6 +38,14 @@ HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, s
 NO_QUESTION = "There's nothing to answer right now."
 
 
+# Said by the voice loop outside a session, or about the devices.
+LISTENING = "Listening. Say start, and the name of a routine."
+HOW_AM_I_NO_DATA = "There are no pain ratings yet."
+MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
+MIC_BACK = "I can hear you again. Say resume when you're ready."
+SPEAKER_BACK = "I can speak again. I paused while I couldn't; say resume when you're ready."
+NO_MIC = "I can't hear the microphone. Check that it is plugged in."
+
 NOT_SAVED = "I can't save to the disk right now. I'll keep it and try again."
 
 
@@ -82,7 +90,8 @@ def fixed() -> list[str]:
     lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
              AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
              CONTINUE_AFTER_SAFETY, STOPPED, COMPLETED, NO_PREVIOUS, HELP, NO_QUESTION,
-             FINISHED_NEXT, NOT_SAVED, *SAFETY.values()]
+             FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
+             MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
     return lines + [confirm(v) for v in range(11)]
 
 NO_LOG_SUMMARY = "I can't read your pain log right now, so I can't say how you're doing."

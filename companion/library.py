@@ -325,3 +325,14 @@ def _clash(name: str, before: Path, after: Path) -> str:
                 "rename one to keep both")
     return (f"{before} and {after} both define the routine '{name}'; using {after.name}, "
             "rename one to keep both")
+
+
+def load_routine(library: Library, name: Optional[str]) -> Routine:
+    """The routine a command line named; CompanionError with the near names if none."""
+    if not name:
+        raise CompanionError("name a routine, e.g. `companion run neck --text` "
+                             "(see `companion routines list`)")
+    try:
+        return library.find(name)
+    except KeyError as e:
+        raise CompanionError(str(e.args[0])) from None

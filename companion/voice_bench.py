@@ -55,8 +55,8 @@ def lines() -> list[str]:
     from companion.library import Library
 
     said = list(cues.fixed())
-    said += [voice_loop.LISTENING, voice_loop.HOW_AM_I_NO_DATA, voice_loop.MIC_LOST,
-             voice_loop.MIC_BACK, voice_loop.SPEAKER_BACK]
+    said += [cues.LISTENING, cues.HOW_AM_I_NO_DATA, cues.MIC_LOST, cues.MIC_BACK,
+             cues.SPEAKER_BACK, cues.NO_MIC]
     day = trends.DAY
     rows = [{"at": SUMMARY_NOW - 10 * day, "value": 6, "area": "low_back"},
             {"at": SUMMARY_NOW - 1 * day, "value": 3, "area": "low_back"},
@@ -213,13 +213,13 @@ def run_engine(name: str, texts: list[str], hear: Callable[[bytes, int], str],
 
 
 def run(engines: list[str], limit: Optional[int] = None,
-        progress: Optional[Callable[[str], None]] = None) -> dict:
-    from companion.hearing.whisper_engine import WhisperRecognizer
+        progress: Optional[Callable[[str], None]] = None, listener: str = "tiny.en") -> dict:
+    from companion.hearing.whisper_engine import WhisperOptions, WhisperRecognizer
     from companion.library import Library
     from companion.vocabulary import Vocabulary
 
     texts = sample(lines(), limit)
-    whisper = WhisperRecognizer(Vocabulary(Library().aliases()))
+    whisper = WhisperRecognizer(Vocabulary(Library().aliases()), WhisperOptions(model=listener))
     return {"lines": len(texts), "recognizer": f"whisper {whisper.model_name} (greedy, free)",
             "lead_silence_s": LEAD_S,
             "engines": {e: run_engine(e, texts, whisper.transcribe, progress) for e in engines}}

@@ -12,6 +12,7 @@ from typing import IO, Callable, Iterable, Iterator, Optional, Protocol
 
 from companion.clock import ManualClock, SpeechAwareClock
 from companion.echo import OwnVoice
+from companion import cues
 from companion.engine import Session
 from companion.engine import instruction_seconds as _instruction_seconds
 from companion.events import Cue, Event
@@ -31,11 +32,6 @@ SPEAKING_WPM = 150   # espeak-ng's default rate, for estimating unplayed cues
 # Cues that say what to do next: the session clock waits until they have been said, so a
 # step's time is the user's, not eaten by speech queued before it.
 INSTRUCTION_KINDS = frozenset({"intro", "safety", "step"})
-LISTENING = "Listening. Say start, and the name of a routine."
-HOW_AM_I_NO_DATA = "There are no pain ratings yet."
-MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
-MIC_BACK = "I can hear you again. Say resume when you're ready."
-SPEAKER_BACK = "I can speak again. I paused while I couldn't; say resume when you're ready."
 REOPEN_EVERY_S = 2.0  # audio seconds between tries to get a lost speaker back
 
 
@@ -100,7 +96,7 @@ class VoiceLoop:
                  hold_step_s: float = 15.0, events_out: Optional[IO[str]] = None,
                  summary: Optional[Callable[[], str]] = None,
                  reminders: Optional[Callable[[], list[str]]] = None,
-                 greeting: Optional[str] = LISTENING,
+                 greeting: Optional[str] = cues.LISTENING,
                  clock: Optional[ManualClock] = None,
                  transcript: Optional[Callable[[dict], None]] = None) -> None:
         self.library = library
@@ -245,9 +241,9 @@ class VoiceLoop:
         if intent.name == "start_routine":
             self.start_session(self.library.routines[str(intent.value)])
         elif intent.name == "how_am_i_doing":
-            self._say(self.summary() if self.summary else HOW_AM_I_NO_DATA)
+            self._say(self.summary() if self.summary else cues.HOW_AM_I_NO_DATA)
         elif intent.name == "help":
-            self._say(LISTENING)
+            self._say(cues.LISTENING)
 
     def _check_speaker(self) -> None:
         """A speaker that vanished: pause (nobody hears the cues), keep trying to get it
@@ -268,7 +264,8 @@ class VoiceLoop:
             if getattr(self.speaker, "error", None) is None:
                 self._speaker_lost = False
                 self._emit({"type": "speaker_back", "at": round(now, 3)})
-                self._say(SPEAKER_BACK if not self._session_over() else LISTENING, "fault")
+                self._say(cues.SPEAKER_BACK if not self._session_over() else cues.LISTENING,
+                          "fault")
 
     def microphone_lost(self, reason: str) -> None:
         """Nothing can be heard: pause the session (its clock froze anyway) and say so."""
@@ -276,7 +273,7 @@ class VoiceLoop:
             self.runner.dispatch(self.runner.session.handle(Intent("pause")))
         self._emit({"type": "microphone_lost", "at": round(self.clock.now(), 3),
                     "reason": reason})
-        self._say(MIC_LOST, "fault")
+        self._say(cues.MIC_LOST, "fault")
 
     def microphone_back(self) -> None:
         if getattr(self.speaker, "error", None) is not None:  # same server, same fate
@@ -285,7 +282,7 @@ class VoiceLoop:
             except Exception:  # still gone: the cue below is lost, the session is not
                 pass
         self._emit({"type": "microphone_back", "at": round(self.clock.now(), 3)})
-        self._say(MIC_BACK if not self._session_over() else LISTENING, "fault")
+        self._say(cues.MIC_BACK if not self._session_over() else cues.LISTENING, "fault")
 
     def run(self, frames: Iterable[Frame], routine: Optional[Routine] = None) -> None:
         """Listen until the frames end (a file) or forever (a microphone)."""

@@ -15,7 +15,7 @@ from companion import config, cues, paths, trends
 from companion.clock import ManualClock
 from companion.debug_record import DebugRecording
 from companion.errors import CompanionError
-from companion.library import Library
+from companion.library import Library, load_routine
 from companion.mic_watch import watched
 from companion.runlock import close_left_open, single_run
 from companion.safe_log import LateLog, SafeLog, saved_or_said
@@ -26,7 +26,6 @@ from companion.vocabulary import Vocabulary
 from companion.voice_loop import VoiceLoop
 
 logger = logging.getLogger(__name__)
-NO_MIC = "I can't hear the microphone. Check that it is plugged in."
 
 
 def _open_private(path: str):
@@ -74,7 +73,6 @@ def _device_help(args: argparse.Namespace) -> str:
 
 
 def run_voice(args: argparse.Namespace) -> int:
-    from companion.cmd_run import load_routine
     from companion.hearing import make_recognizer
     from companion.hearing.sources import MicSource, WavSource
     from companion.speech import make_speaker
@@ -102,7 +100,7 @@ def run_voice(args: argparse.Namespace) -> int:
             if replay:
                 raise
             # Say it out loud as well: there may be no screen to read.
-            time.sleep(speaker.say(NO_MIC, clock.now()) + 0.3)
+            time.sleep(speaker.say(cues.NO_MIC, clock.now()) + 0.3)
             raise CompanionError(f"{e}\n{_device_help(args)}") from None
         recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path,
                                      whisper_model=cfg.whisper_model)
