@@ -67,17 +67,38 @@ def _server_answers(env: Optional[dict] = None) -> bool:
         return False
 
 
-def start(force_rate: Optional[int] = None) -> VirtualAudio:
-    """Start a fresh virtual sound card (its own runtime dir); do not touch os.environ."""
+def start(force_rate: Optional[int] = None, runtime_dir: Optional[str] = None) -> VirtualAudio:
+    """Start a fresh virtual sound card (its own runtime dir, or runtime_dir: a card plugged
+    back in where clients look for it); do not touch os.environ.
+
+    The script waits for each part to be really there (sockets, both sinks, WirePlumber's
+    default metadata, both defaults applied), polling up to a deadline, not for a set time.
+    A start that still fails is stopped and tried once more; both errors are shown if the
+    second fails too."""
+    try:
+        return _start_once(force_rate, runtime_dir)
+    except RuntimeError as first:
+        try:
+            return _start_once(force_rate, runtime_dir)
+        except RuntimeError as second:
+            raise RuntimeError(f"{second}\n(and a first try before it: {first})") from None
+
+
+def _start_once(force_rate: Optional[int], runtime_dir: Optional[str]) -> VirtualAudio:
     env = {k: v for k, v in os.environ.items() if k not in EXPORTED}
     if force_rate:
         env["AUDIO_FORCE_RATE"] = str(force_rate)
+    if runtime_dir:
+        os.makedirs(runtime_dir, exist_ok=True)
+        env["XDG_RUNTIME_DIR"] = runtime_dir
     # The variables are printed on failure too, so stop() can end what did start.
     cmd = ('. "$0" >&2; rc=$?; printf "%s=%s\\0" XDG_RUNTIME_DIR "$XDG_RUNTIME_DIR" '
            'DBUS_SESSION_BUS_ADDRESS "$DBUS_SESSION_BUS_ADDRESS" AUDIO_PIDS "$AUDIO_PIDS"; '
            'exit $rc')
+    # The script gives up by itself (each wait: AUDIO_START_TIMEOUT, 60 s); this only
+    # guards against a hang of its own.
     r = subprocess.run(["bash", "-c", cmd, str(start_script())], env=env, capture_output=True,
-                       timeout=60, stdin=subprocess.DEVNULL)
+                       timeout=600, stdin=subprocess.DEVNULL)
     pairs = [p.split("=", 1) for p in r.stdout.decode().split("\0") if "=" in p]
     exported = {k: v for k, v in pairs}
     va = VirtualAudio(exported, [int(p) for p in exported.get("AUDIO_PIDS", "").split()])

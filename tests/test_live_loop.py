@@ -132,17 +132,11 @@ def test_live_session_through_the_virtual_sound_card(tmp_path, session_wav, virt
 
 
 def _start_card_in(runtime_dir: str) -> list[int]:
-    """Start the virtual card again under the same runtime dir (the mic 'plugged back')."""
-    os.makedirs(runtime_dir, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("AUDIO_PIDS",)}
-    env["XDG_RUNTIME_DIR"] = runtime_dir
-    cmd = '. "$0" >&2 || exit 1; printf "%s" "$AUDIO_PIDS"'
-    from audio_env import start_script
+    """Start the virtual card again under the same runtime dir (the mic 'plugged back'):
+    audio_env.start waits for it to be ready and tries twice."""
+    import audio_env
 
-    r = subprocess.run(["bash", "-c", cmd, str(start_script())], env=env, capture_output=True,
-                       text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, r.stderr
-    return [int(p) for p in r.stdout.split()]
+    return audio_env.start(runtime_dir=runtime_dir).pids
 
 
 @pytest.mark.skipif(shutil.which("pipewire") is None, reason="pipewire not installed")
@@ -165,11 +159,12 @@ def test_microphone_that_vanishes_pauses_and_recovers(tmp_path, virtual_audio):
         assert p.poll() is None
     finally:
         p.send_signal(signal.SIGTERM)
-        p.communicate(timeout=30)
+        _, stderr = p.communicate(timeout=30)
         audio_env.stop(audio_env.VirtualAudio(va.env, pids))
     with PainLog.open(tmp_path / "data") as log:
         (session,) = log.sessions()
-        assert session["end_reason"] == "interrupted"
+        assert session["end_reason"] == "interrupted", (
+            p.returncode, [e["type"] for e in events(ev)][-12:], stderr[-3000:])
 
 
 def wait_for(ev: Path, p: subprocess.Popen, pred, timeout: float) -> dict:
