@@ -261,10 +261,11 @@ def _voice_session_wav(tmp: Path) -> Path:
 
 
 def _blocked_on_pipe(pid: int) -> bool:
-    """A thread of pid sleeps in a write to a full pipe (the events FIFO)."""
+    """A thread of pid sleeps in a write to a full pipe (the events FIFO): its wchan is
+    the kernel's pipe_write (anon_pipe_write in 6.x, pipe_wait before 5.5)."""
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            if (task / "wchan").read_text().strip() in ("pipe_write", "pipe_wait"):
+            if "pipe_w" in (task / "wchan").read_text():
                 return True
         except OSError:
             pass
