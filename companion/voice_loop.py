@@ -124,6 +124,7 @@ class VoiceLoop:
         self._speaker_lost = False
         self._next_reopen = 0.0
         self._phrase_sets: dict[frozenset[str], frozenset[str]] = {}
+        self._opening: "Routine | str | None" = None  # what run() does at the first frame
 
     # ----- output ---------------------------------------------------------------------
 
@@ -138,7 +139,12 @@ class VoiceLoop:
         now = self.clock.now()
         # A speaker that plays nothing (--no-speaker) reports 0 s; gate as if it had spoken,
         # so a replay of a recording that holds the companion's voice behaves as live did.
+        began = time.monotonic()
         seconds = self.speaker.say(text, now) or speaking_seconds(text)
+        if getattr(self.speaker, "realtime", False):
+            # A cue not in the cache was rendered first (Piper: up to a second): a live
+            # device starts it that much later in the microphone's time, and our echo with it.
+            now += time.monotonic() - began
         if now >= self._speech_end:  # quiet until now: this cue starts a stretch of speech
             self._speaking_since = now
         self.own_voice.said(text, max(self._speech_end, now), seconds)
@@ -191,12 +197,22 @@ class VoiceLoop:
         """Pass frames on to the recognizer, moving the clock and the session timers."""
         for f in frames:
             self.clock.set(f.start)
+            self._open()
             self._check_speaker()
             self._gate_to_playback(f.end)
             if not self._session_over():
                 self.runner.tick()
             yield f
             self.clock.set(f.end)
+
+    def _open(self) -> None:
+        """Greet, or start the routine run() was given: once, at the first frame."""
+        what, self._opening = self._opening, None
+        if isinstance(what, str):
+            if self.greeting:
+                self._say(self.greeting)
+        elif what is not None:
+            self.start_session(what)
 
     def _gate_to_playback(self, audio_now: float) -> None:
         """Keep the gate shut until the speaker has really finished: its output latency
@@ -290,13 +306,14 @@ class VoiceLoop:
         if renderer is not None:  # who speaks, for the events file and the transcript
             self._emit({"type": "voice", "at": round(self.clock.now(), 3),
                         "engine": renderer.engine_name, "voice": renderer.voice})
-        if routine is not None:
-            self.start_session(routine)
-        elif self.greeting:
-            self._say(self.greeting)
+        # Opened on the first frame, on the microphone's clock: a live stream starts when
+        # the recognizer first asks for audio, and a cue said before that would be placed
+        # seconds early in the audio's time (its echo then passes for the user's voice).
+        self._opening = routine if routine is not None else "greeting"
         try:
             for utt in self.recognize(self._clocked(frames), self.expected_phrases):
                 self.hear(utt)
+            self._open()  # no audio at all: still greet, or start and end the session
             if not self._session_over():
                 self.runner.tick()
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: closed as interrupted, then out

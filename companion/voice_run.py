@@ -23,7 +23,8 @@ from companion.portaudio_noise import PortAudioNoiseFilter
 from companion.shutdown import sigterm_as_interrupt
 from companion.transcript import Transcript
 from companion.vocabulary import Vocabulary
-from companion.voice_loop import VoiceLoop
+from companion.engine import spoken_lines
+from companion.voice_loop import VoiceLoop, speaking_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,10 @@ def run_voice(args: argparse.Namespace) -> int:
         close_left_open(log)
         events = stack.enter_context(_open_private(args.events)) if args.events else None
         if hasattr(speaker, "prerender"):
-            speaker.prerender(cues.fixed())
+            # Before anything plays: a render while a cue plays competes with the player
+            # (and, cold, Piper takes a second a line). A named routine's lines too.
+            speaker.prerender(cues.fixed() + (spoken_lines(routine, speaking_seconds)
+                                              if routine is not None else []))
         renderer = getattr(speaker, "renderer", None)
         if renderer is not None and not replay:
             # Lines of routines added or changed since setup's `voice prepare`: rendered

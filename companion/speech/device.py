@@ -143,6 +143,8 @@ class DeviceSpeaker:
     and later ones are marked failed, and busy() turns false; reopen() tries again.
     """
 
+    realtime = True  # plays when told, in wall time: the loop accounts for render time
+
     def __init__(self, device: DeviceSpec = None, *, renderer: Optional[CueRenderer] = None,
                  latency: Union[str, float] = "high", blocksize: int = BLOCKSIZE,
                  samplerate: Optional[int] = None, extra_latency: float = 0.0,

@@ -76,10 +76,22 @@ class PiperSynth:
         why = missing()
         if why:
             raise CompanionError(why)
+        import json
+
+        import onnxruntime  # type: ignore[import-not-found]
         from piper import PiperVoice  # type: ignore[import-not-found]
+        from piper.config import PiperConfig  # type: ignore[import-not-found]
 
         try:
-            self.voice: Any = PiperVoice.load(str(model), config_path=str(config))
+            # One thread (PiperVoice.load would take every core): rendering must leave a
+            # core to hearing and to the player, or a live run's speaker starves.
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = 1
+            session = onnxruntime.InferenceSession(str(model), sess_options=options,
+                                                   providers=["CPUExecutionProvider"])
+            self.voice: Any = PiperVoice(
+                session=session, config=PiperConfig.from_dict(json.loads(config.read_text())),
+                download_dir=model.parent)
         except Exception as e:  # onnxruntime and json raise their own kinds
             raise CompanionError(f"the Piper voice {model} could not be loaded ({e}); "
                                  f"reinstall it with {INSTALL}") from None
