@@ -73,8 +73,14 @@ else
 fi
 run mkdir -p "$prefix/models"
 run python3 -m venv "$prefix/venv"
-run "$prefix/venv/bin/pip" install -q "$src"
+run "$prefix/venv/bin/pip" install -q "${src}[piper]"
 run cp "$src/README.md" "$prefix/README.md"
+# Every line of every routine in the service's cue cache now (10-15 min once on a Pi 4),
+# not while someone lies on a ball waiting for the first cue.
+run mkdir -p /var/cache/companion
+run env COMPANION_CACHE_DIR=/var/cache/companion COMPANION_CONFIG_DIR=/etc/companion \
+    "$prefix/venv/bin/companion" voice prepare --quiet
+run chown -R "$user:" /var/cache/companion
 if [ $vosk = 1 ]; then
     run env COMPANION_MODELS_DIR="$prefix/models" "$prefix/venv/bin/companion" model download
 fi

@@ -34,7 +34,8 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path):
     out = r.stdout
     for expected in ("apt-get install", "espeak-ng", "libportaudio2", "useradd",
                      f"{prefix}/venv/bin/pip install", "model download",
-                     "/etc/systemd/system/companion.service", "systemctl enable --now"):
+                     "/etc/systemd/system/companion.service", "systemctl enable --now",
+                     "[piper]", "voice prepare"):
         assert expected in out, expected
     assert not prefix.exists()
     un = sh("--dry-run", "--uninstall", "--prefix", str(prefix))
