@@ -35,7 +35,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path):
     for expected in ("apt-get install", "espeak-ng", "libportaudio2", "useradd",
                      f"{prefix}/venv/bin/pip install", "model download",
                      "/etc/systemd/system/companion.service", "systemctl enable --now",
-                     "[piper]", "voice prepare"):
+                     "\\[piper\\]", "voice prepare"):
         assert expected in out, expected
     assert not prefix.exists()
     un = sh("--dry-run", "--uninstall", "--prefix", str(prefix))
