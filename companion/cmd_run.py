@@ -7,8 +7,7 @@ import math
 import queue
 import sys
 import threading
-import time
-from typing import Optional, TextIO
+from typing import TextIO
 
 from companion import config, paths
 from companion.clock import MonotonicClock

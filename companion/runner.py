@@ -62,6 +62,23 @@ class Runner:
         self.dispatch(self.session.handle(intent))
         return intent
 
+    def handle(self, intent: Intent) -> None:
+        """Act on an intent already understood (the voice loop parses with the recognizer's
+        context); its events are logged and spoken like a typed line's."""
+        self.dispatch(self.session.handle(intent))
+
+    def pause(self) -> None:
+        """Pause a running session (a device went away); nothing if paused or over."""
+        if not self.session.ended and not self.session.paused:
+            self.handle(Intent("pause"))
+
+    @property
+    def over(self) -> bool:
+        return bool(self.session.ended)
+
+    def listening_for(self) -> frozenset[str]:
+        return self.session.listening_for()
+
     def tick(self) -> None:
         self.dispatch(self.session.tick())
 

@@ -179,13 +179,13 @@ class VoiceLoop:
         """What the recognizer should listen for now: a routine's start while waiting;
         in a session, what the session says makes sense (a bare number only after "rate
         your pain", yes/no only while its question is open)."""
-        names = WAITING_INTENTS if self._session_over() else self.runner.session.listening_for()
+        names = WAITING_INTENTS if self._session_over() else self.runner.listening_for()
         if names not in self._phrase_sets:
             self._phrase_sets[names] = self.vocab.phrases_for(names)
         return self._phrase_sets[names]
 
     def _session_over(self) -> bool:
-        return self.runner is None or bool(self.runner.session.ended)
+        return self.runner is None or self.runner.over
 
     def finish(self, reason: str) -> None:
         if not self._session_over():
@@ -250,7 +250,7 @@ class VoiceLoop:
         if self._session_over():
             self._waiting(intent)
         else:
-            self.runner.dispatch(self.runner.session.handle(intent))
+            self.runner.handle(intent)
         return intent
 
     def _waiting(self, intent: Intent) -> None:
@@ -268,8 +268,8 @@ class VoiceLoop:
         now = self.clock.now()
         if error is not None and not self._speaker_lost:
             self._speaker_lost, self._next_reopen = True, now + REOPEN_EVERY_S
-            if not self._session_over() and not self.runner.session.paused:
-                self.runner.dispatch(self.runner.session.handle(Intent("pause")))
+            if not self._session_over():
+                self.runner.pause()
             self._emit({"type": "speaker_lost", "at": round(now, 3), "reason": str(error)})
         elif self._speaker_lost and now >= self._next_reopen:
             self._next_reopen = now + REOPEN_EVERY_S
@@ -285,8 +285,8 @@ class VoiceLoop:
 
     def microphone_lost(self, reason: str) -> None:
         """Nothing can be heard: pause the session (its clock froze anyway) and say so."""
-        if not self._session_over() and not self.runner.session.paused:
-            self.runner.dispatch(self.runner.session.handle(Intent("pause")))
+        if not self._session_over():
+            self.runner.pause()
         self._emit({"type": "microphone_lost", "at": round(self.clock.now(), 3),
                     "reason": reason})
         self._say(cues.MIC_LOST, "fault")
