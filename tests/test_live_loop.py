@@ -97,8 +97,8 @@ def test_replayed_session_from_a_file(tmp_path, session_wav):
 
 
 def test_quiet_replay_prints_no_transcript(tmp_path, session_wav):
-    p = companion("run", "--mic-file", str(session_wav), "--no-speaker", "--quiet",
-                  "--data-dir", str(tmp_path / "data"))
+    p = companion("run", "--mic-file", str(session_wav), "--speaker-file",
+                  str(tmp_path / "said.wav"), "--quiet", "--data-dir", str(tmp_path / "data"))
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 0, stderr
     assert stdout == ""
