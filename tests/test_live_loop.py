@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ SCRIPT = [(4.0, "start neck routine", "start_routine-neck"),
 
 
 ROOM_DB = -50.0  # dBFS of the room's steady hiss under the whole session
+CUE_CACHE = Path(tempfile.mkdtemp(prefix="companion-live-cues-"))  # this module's cue cache
 
 
 def companion(*args, **kw):
@@ -67,9 +69,12 @@ def session_wav(tmp_path_factory) -> Path:
     script = [(wish, text, heard_take(text, rec, vocab, tmp, ROOM_DB,
                                       sorted(AUDIO.glob(f"{label}__*.wav"))))
               for wish, text, label in SCRIPT]
-    # Cue lengths decide the quiet moments: simulate with real espeak-ng renders.
+    # Cue lengths decide the quiet moments: simulate with the real voice's renders, into
+    # the cue cache the live run below uses, so that run says each cue at once, as after an
+    # install's `voice prepare` (rendered then, Piper's second a cue pushed every cue, and
+    # the gate with it, past the quiet moments planned here).
     placed = place_when_quiet(script, lambda clock: make_speaker(
-        speaker_file=tmp / "simulated.wav", clock=clock))
+        speaker_file=tmp / "simulated.wav", clock=clock, cache_dir=CUE_CACHE / "cues"))
     out = tmp / "session.wav"
     build(placed, out, total_s=placed[-1][0] + 8, noise=steady_hiss(), noise_db=ROOM_DB)
     return out
@@ -110,7 +115,7 @@ def test_quiet_replay_prints_no_transcript(tmp_path, session_wav):
 def test_live_session_through_the_virtual_sound_card(tmp_path, session_wav, virtual_audio):
     ev = tmp_path / "events.jsonl"
     p = companion("run", "--events", str(ev), "--data-dir", str(tmp_path / "data"),
-                  env={**os.environ, "COMPANION_CACHE_DIR": str(tmp_path / "cache")})
+                  env={**os.environ, "COMPANION_CACHE_DIR": str(CUE_CACHE)})
     try:
         deadline = time.monotonic() + 60
         while not any(e["type"] == "cue" for e in events(ev)):  # listening and greeting
