@@ -151,36 +151,52 @@ def test_microphone_that_vanishes_pauses_and_recovers(tmp_path, virtual_audio):
     va = audio_env.start()  # a card of its own, to unplug
     ev = tmp_path / "events.jsonl"
     env = {**os.environ, **va.env, "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
-    p = companion("run", "neck", "--events", str(ev), "--data-dir", str(tmp_path / "data"),
-                  env=env)
+    err_file = tmp_path / "stderr.txt"  # files: shown when a wait fails, and never full
+    with open(tmp_path / "stdout.txt", "w") as out, open(err_file, "w") as err:
+        p = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--events",
+                              str(ev), "--data-dir", str(tmp_path / "data")],
+                             stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
     pids: list[int] = []
     try:
-        wait_for(ev, p, lambda e: e["type"] == "StepStarted", 60)
+        # Each step waits for what the companion did, not for a time: these deadlines only
+        # turn a hang into a failure. Renders into this cold cue cache (Piper: 57 s to the
+        # first step on this 2-core machine under load; an install renders them beforehand)
+        # come before listening starts and before a lost microphone is noticed.
+        wait_for(ev, p, lambda e: e["type"] == "StepStarted", 300, err_file)
         audio_env.stop(va)  # unplugged
-        wait_for(ev, p, lambda e: e["type"] == "microphone_lost", 20)
-        wait_for(ev, p, lambda e: e["type"] == "Paused", 5)
+        wait_for(ev, p, lambda e: e["type"] == "microphone_lost", 120, err_file)
+        wait_for(ev, p, lambda e: e["type"] == "Paused", 5, err_file)  # said together
         pids = _start_card_in(va.env["XDG_RUNTIME_DIR"])  # plugged back in
-        wait_for(ev, p, lambda e: e["type"] == "microphone_back", 30)
+        wait_for(ev, p, lambda e: e["type"] == "microphone_back", 120, err_file)
         assert p.poll() is None
     finally:
         p.send_signal(signal.SIGTERM)
-        _, stderr = p.communicate(timeout=30)
-        audio_env.stop(audio_env.VirtualAudio(va.env, pids))
+        try:
+            p.wait(timeout=30)  # a hang on SIGTERM fails the test, and leaves nothing behind
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            audio_env.stop(audio_env.VirtualAudio(va.env, pids))
     with PainLog.open(tmp_path / "data") as log:
         (session,) = log.sessions()
         assert session["end_reason"] == "interrupted", (
-            p.returncode, [e["type"] for e in events(ev)][-12:], stderr[-3000:])
+            p.returncode, [e["type"] for e in events(ev)][-12:], err_file.read_text()[-3000:])
 
 
-def wait_for(ev: Path, p: subprocess.Popen, pred, timeout: float) -> dict:
+def wait_for(ev: Path, p: subprocess.Popen, pred, timeout: float,
+             stderr_file: Path | None = None) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [e for e in events(ev) if pred(e)]
         if found:
             return found[0]
-        assert p.poll() is None, p.communicate()[1][-2000:]
+        if p.poll() is not None:
+            err = stderr_file.read_text() if stderr_file else p.communicate()[1]
+            raise AssertionError(f"it exited ({p.returncode}): {err[-2000:]}")
         time.sleep(0.1)
-    raise AssertionError(f"timed out; events: {[e['type'] for e in events(ev)][-15:]}")
+    raise AssertionError(f"timed out; events: {[e['type'] for e in events(ev)][-15:]}"
+                         + (f"; stderr: {stderr_file.read_text()[-1500:]}" if stderr_file else ""))
 
 
 @pytest.mark.skipif(shutil.which("pipewire") is None, reason="pipewire not installed")
