@@ -93,7 +93,7 @@ def main() -> int:
 
 
 def run(args) -> int:
-    from companion import cues
+    from companion.core import cues
     from companion.speech import CueRenderer, DeviceSpeaker
 
     texts = cues.fixed()

@@ -79,7 +79,7 @@ def main() -> None:
     global RECORDING
     report, argv = sys.argv[1], sys.argv[2:]
     sys.addaudithook(hook)
-    from companion.cli import main as companion_main
+    from companion.cli.main import main as companion_main
 
     try:
         code = companion_main(argv)

@@ -17,8 +17,8 @@ from typing import Optional
 
 import pytest
 
-from companion import trends
-from companion.store import DB_NAME, PainLog
+from companion.storage import trends
+from companion.storage.store import DB_NAME, PainLog
 
 T0 = 1_700_000_000.0  # 2023-11-14
 DAY = 86_400.0

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from companion.config import Config, parse_config
-from companion.errors import CompanionError
+from companion.host.config import Config, parse_config
+from companion.core.errors import CompanionError
 
 
 def companion(*args, env=None):

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from companion.vocabulary import NUMBER_WORDS
+from companion.core.vocabulary import NUMBER_WORDS
 
 SEED = int(os.environ.get("COMPANION_CRASH_SEED", "20261122"))
 CHAINS = int(os.environ.get("COMPANION_CRASH_CHAINS", "13"))
@@ -179,7 +179,7 @@ def chain(n: int, root: Path) -> list[Run]:
     # The next start closes what the last kill left open: through the CLI for most chains,
     # through PainLog.close_interrupted for some.
     if n % 4 == 3:
-        from companion.store import PainLog
+        from companion.storage.store import PainLog
 
         with PainLog(db) as log:
             log.close_interrupted(time.time())
@@ -245,9 +245,9 @@ RATINGS = [("pain six", 6), ("pain four", 4), ("pain three", 3), ("pain seven", 
 def _voice_session_wav(tmp: Path) -> Path:
     """A neck session in which six ratings are said, each when the companion is quiet."""
     from companion.hearing import make_recognizer
-    from companion.library import Library
-    from companion.sessionwav import after_step, build, heard_take, place_when_quiet, steady_hiss
-    from companion.vocabulary import Vocabulary
+    from companion.storage.library import Library
+    from companion.bench.sessionwav import after_step, build, heard_take, place_when_quiet, steady_hiss
+    from companion.core.vocabulary import Vocabulary
 
     vocab = Vocabulary(Library().aliases())
     rec = make_recognizer(vocab)  # the default engine: what `companion run` hears with

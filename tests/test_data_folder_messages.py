@@ -17,10 +17,10 @@ from typing import Iterator, Optional
 
 import pytest
 
-from companion import config
-from companion.doctor import check_data_dir
-from companion.runlock import single_run
-from companion.store import DB_NAME, PainLog, in_the_way
+from companion.host import config
+from companion.cli.doctor import check_data_dir
+from companion.storage.runlock import single_run
+from companion.storage.store import DB_NAME, PainLog, in_the_way
 
 ROOT = os.geteuid() == 0
 OTHER_UID = 65534  # 'nobody' on most systems: owns the folder

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from companion.hearing.wav import write_wav
+from companion.audio.wav import write_wav
 
 
 def doctor(*args, env=None):

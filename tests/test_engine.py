@@ -5,12 +5,12 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from companion.clock import ManualClock
-from companion.engine import Session
-from companion.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
+from companion.core.clock import ManualClock
+from companion.core.engine import Session
+from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
                               SessionEnded, StepEnded, StepStarted)
-from companion.library import Library, parse_routine
-from companion.vocabulary import INTENT_NAMES, Intent
+from companion.storage.library import Library, parse_routine
+from companion.core.vocabulary import INTENT_NAMES, Intent
 
 LIB = Library()
 

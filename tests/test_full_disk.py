@@ -6,14 +6,14 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 
-from companion.clock import ManualClock
-from companion.engine import Session
-from companion.errors import CompanionError
-from companion.library import Library
-from companion.runner import Runner
-from companion.safe_log import SafeLog
-from companion.store import PainLog
-from companion.vocabulary import Vocabulary
+from companion.core.clock import ManualClock
+from companion.core.engine import Session
+from companion.core.errors import CompanionError
+from companion.storage.library import Library
+from companion.loop.runner import Runner
+from companion.storage.safe_log import SafeLog
+from companion.storage.store import PainLog
+from companion.core.vocabulary import Vocabulary
 
 
 class FillingLog(PainLog):

@@ -22,14 +22,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from companion.config import Config, parse_config
-from companion.errors import CompanionError
-from companion.library import RoutineError, parse_routine
-from companion.routines import MAX_PLANNED_STEPS, Routine, _planned_count
-from companion.vocabulary import INTENT_NAMES, NUMBER_WORDS, Intent, Vocabulary
+from companion.host.config import Config, parse_config
+from companion.core.errors import CompanionError
+from companion.storage.library import RoutineError, parse_routine
+from companion.core.routines import MAX_PLANNED_STEPS, Routine, _planned_count
+from companion.core.vocabulary import INTENT_NAMES, NUMBER_WORDS, Intent, Vocabulary
 
 from companion.hearing.sources import FRAME_BYTES, WavSource
-from companion.hearing.wav import AudioFileError, WavInfo, read_blocks, read_info
+from companion.audio.wav import AudioFileError, WavInfo, read_blocks, read_info
 
 REPO = Path(__file__).resolve().parents[1]
 ROUTINE_TEXTS = {p.name: p.read_text("utf-8") for p in sorted((REPO / "routines").glob("*.yaml"))}

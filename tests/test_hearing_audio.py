@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from companion.hearing.endpoint import EndpointConfig, Endpointer, periodicity
-from companion.hearing.resample import Resampler, resample
+from companion.audio.resample import Resampler, resample
 from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource
-from companion.hearing.wav import AudioFileError, write_wav
-from companion.loop_bench import room_noise
+from companion.audio.wav import AudioFileError, write_wav
+from companion.bench.loop import room_noise
 
 AUDIO = Path(__file__).parent / "audio"
 
@@ -95,7 +95,7 @@ def test_any_rate_resamples_in_a_bounded_bank_and_stays_accurate(rate):
     """Odd rates (383987 Hz: up 16000, down 383987 after the gcd) used to build a bank of
     9 million coefficients (1 GB while building). Now no bank is over MAX_BANK, outputs
     keep their exact times and length, and a tone comes out within 16-bit noise."""
-    from companion.hearing.resample import MAX_BANK
+    from companion.audio.resample import MAX_BANK
 
     r = Resampler(rate, RATE)
     assert r.bank.size <= MAX_BANK + r.taps

@@ -199,7 +199,7 @@ def _bench_data_from_fixtures(root: Path) -> Path:
 def test_bench_recognition_json_feeds_the_bench_all_table(tmp_path):
     """`bench recognition --json` on real recordings (the project's own, so it runs in any
     clone): the figures `bench all` reads."""
-    from companion.cmd_bench import ROWS
+    from companion.cli.bench import ROWS
 
     data = _bench_data_from_fixtures(tmp_path / "speech")
     r = subprocess.run([sys.executable, "-m", "companion", "bench", "recognition", "--json",

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-from companion.hearing import bench
+from companion.bench import recognition as bench
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
 from companion.hearing.whisper_engine import WhisperRecognizer
 from companion.hearing.whisper_model import package_dir
-from companion.library import Library
+from companion.storage.library import Library
 from fixture_names import AUDIO, check_groups, check_pass_rate, group, label, stream_of
-from companion.vocabulary import (SESSION_INTENTS, WAITING_INTENTS, Intent, Vocabulary)
+from companion.core.vocabulary import (SESSION_INTENTS, WAITING_INTENTS, Intent, Vocabulary)
 
 # group -> lowest share of its fixtures that must come out right (today: none 25/25,
 # sc 13/16, fsdd 6/10, espeak 9/12)

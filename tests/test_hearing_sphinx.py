@@ -16,9 +16,9 @@ from companion.hearing.endpoint import EndpointConfig, Endpointer
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
 from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer
-from companion.library import Library
+from companion.storage.library import Library
 from fixture_names import AUDIO, check_groups, check_pass_rate, group, label, stream_of
-from companion.vocabulary import Vocabulary
+from companion.core.vocabulary import Vocabulary
 
 # group -> lowest share of its fixtures that must come out right
 BARS = {"none": 0.94, "sc": 0.4, "fsdd": 0.2, "espeak": 0.4}

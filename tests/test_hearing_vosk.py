@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 from companion.hearing.engines import (VOSK_MODEL_NAME, choose_engine, find_vosk_model,
                                        missing_words_message)
 from companion.hearing.files import recognize_file
 from companion.hearing.recognizer import Hearing, Recognizer
 from companion.hearing.vosk_engine import ModelError, VoskOptions, VoskRecognizer, check_model
-from companion.library import Library
-from companion.vocabulary import Vocabulary
+from companion.storage.library import Library
+from companion.core.vocabulary import Vocabulary
 
 AUDIO = Path(__file__).parent / "audio"
 

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import pytest
 
-from companion.store import DB_NAME, PainLog
+from companion.storage.store import DB_NAME, PainLog
 
 T0 = 1_700_000_000.0  # 2023-11-14
 

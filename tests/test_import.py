@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from companion.portability import import_export, parse_export
-from companion.store import PainLog
+from companion.storage.portability import import_export, parse_export
+from companion.storage.store import PainLog
 from test_cmd_log import DAY, T0, ok, run, seed
 
 

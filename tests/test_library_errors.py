@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.library import Library, RoutineError, load_routine_file, parse_routine
+from companion.storage.library import Library, RoutineError, load_routine_file, parse_routine
 
 REPO = Path(__file__).resolve().parents[1]
 

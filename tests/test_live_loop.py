@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from companion.hearing import make_recognizer
-from companion.library import Library
-from companion.sessionwav import (after_step, build, heard_take, place_when_quiet,
+from companion.storage.library import Library
+from companion.bench.sessionwav import (after_step, build, heard_take, place_when_quiet,
                                   steady_hiss)
 from companion.speech import make_speaker
-from companion.store import PainLog
-from companion.vocabulary import Vocabulary
+from companion.storage.store import PainLog
+from companion.core.vocabulary import Vocabulary
 
 AUDIO = Path(__file__).parent / "audio"
 # What a person says through a neck session, said when the companion has finished speaking,
@@ -38,9 +38,23 @@ ROOM_DB = -50.0  # dBFS of the room's steady hiss under the whole session
 CUE_CACHE = Path(tempfile.mkdtemp(prefix="companion-live-cues-"))  # this module's cue cache
 
 
-def companion(*args, **kw):
+def companion(*args, env=None, **kw):
+    """The command as a user runs it. Cues come from this module's cue cache (a Piper render
+    differs in length from one render to the next, and the session WAV was planned with
+    these), and a hung process can be asked for its threads' stacks (SIGABRT)."""
+    env = {"COMPANION_CACHE_DIR": str(CUE_CACHE), **(env or os.environ), "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen([sys.executable, "-m", "companion", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def stacks_of(p: subprocess.Popen) -> str:
+    """A process that did not exit: its Python stacks (faulthandler), then it is gone."""
+    p.send_signal(signal.SIGABRT)
+    try:
+        return p.communicate(timeout=10)[1][-4000:]
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return "(no stacks: it did not answer SIGABRT)"
 
 
 def events(path: Path) -> list[dict]:
@@ -207,7 +221,10 @@ def test_ctrl_c_closes_a_live_session_in_the_log(tmp_path, virtual_audio):
     try:
         wait_for(ev, p, lambda e: e["type"] == "StepStarted", 60)
         p.send_signal(signal.SIGINT)
-        _, stderr = p.communicate(timeout=30)
+        try:
+            _, stderr = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running 30 s after Ctrl-C:\n{stacks_of(p)}") from None
     finally:
         if p.poll() is None:
             p.kill()

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from companion.hearing import make_recognizer
-from companion.library import Library
-from companion.sessionwav import build, heard_take, load_16k, steady_hiss
-from companion.store import PainLog
-from companion.vocabulary import Vocabulary
+from companion.storage.library import Library
+from companion.bench.sessionwav import build, heard_take, load_16k, steady_hiss
+from companion.storage.store import PainLog
+from companion.core.vocabulary import Vocabulary
 from test_live_loop import events, wait_for
 
 AUDIO = Path(__file__).parent / "audio"

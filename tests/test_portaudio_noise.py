@@ -7,7 +7,7 @@ import sys
 
 SCRIPT = r'''
 import os, sys
-from companion.portaudio_noise import PortAudioNoiseFilter
+from companion.audio.portaudio_noise import PortAudioNoiseFilter
 f = PortAudioNoiseFilter().install()
 line = (b"Expression 'alsa_snd_pcm_poll_descriptors_revents( self->pcm, pfds, "
         b"self->nfds, &revents )' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: 3642\n")

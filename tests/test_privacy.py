@@ -223,7 +223,7 @@ def test_a_waiting_session_owns_no_network_socket(tmp_path):
 
 def test_event_files_are_private_even_when_they_exist(tmp_path):
     """`--events FILE` holds what the user said: 0600 whether new or overwritten."""
-    from companion.voice_run import _open_private
+    from companion.loop.voice_run import _open_private
 
     old = os.umask(0)
     try:
@@ -243,8 +243,8 @@ def test_event_files_are_private_even_when_they_exist(tmp_path):
 
 
 def test_an_unwritable_event_file_is_a_clear_error(tmp_path):
-    from companion.errors import CompanionError
-    from companion.voice_run import _open_private
+    from companion.core.errors import CompanionError
+    from companion.loop.voice_run import _open_private
 
     with pytest.raises(CompanionError, match="cannot write the events file .*missing/e.jsonl"):
         _open_private(str(tmp_path / "missing" / "e.jsonl"))
@@ -285,7 +285,7 @@ def test_a_voice_replay_keeps_no_audio_unless_a_debug_recording_is_asked_for(tmp
     --debug-record exactly the microphone audio is kept, in a private file."""
     import wave
 
-    from companion.sessionwav import build
+    from companion.bench.sessionwav import build
 
     mic = tmp_path / "in" / "mic.wav"
     mic.parent.mkdir()

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from companion import report
-from companion.store import PainLog
+from companion.storage import report
+from companion.storage.store import PainLog
 from test_cmd_log import DAY, NECK, T0, ok, run
 
 SHOULDER = [(0, 5), (3, 4), (6, 4), (9, 3)]  # (day, value)

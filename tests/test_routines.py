@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from companion.cmd_routines import session_minutes
-from companion.library import Library, load_routine_file, routine_files
-from companion.routines import (HoldStep, MicroStep, RepeatBlock, RestStep, Routine, SidesBlock,
+from companion.cli.routines import session_minutes
+from companion.storage.library import Library, load_routine_file, routine_files
+from companion.core.routines import (HoldStep, MicroStep, RepeatBlock, RestStep, Routine, SidesBlock,
                                 StretchStep)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -421,7 +421,7 @@ def test_the_minutes_in_the_list_are_the_minutes_the_intro_says(tmp_path):
     the intro counts the time the instructions take to say, and the list now does too."""
     import numpy as np
 
-    from companion.hearing.wav import write_wav
+    from companion.audio.wav import write_wav
 
     listed = json.loads(companion(tmp_path, "routines", "list", "--json").stdout)
     table = {line.split()[0]: line.split()[-1]

@@ -9,12 +9,12 @@ import hashlib
 import numpy as np
 import pytest
 
-from companion import soak
-from companion.hearing import synth
-from companion.hearing.bench import default_data_dir
+from companion.bench import soak
+from companion.bench import synth
+from companion.bench.recognition import default_data_dir
 from companion.hearing.sources import FRAME_SAMPLES, RATE
-from companion.library import Library
-from companion.vocabulary import Vocabulary
+from companion.storage.library import Library
+from companion.core.vocabulary import Vocabulary
 
 MINUTES = 3
 SEED = 5  # a stream whose three minutes hold every kind of event and noise bed

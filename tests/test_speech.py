@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.clock import ManualClock
-from companion.errors import CompanionError
+from companion.core.clock import ManualClock
+from companion.core.errors import CompanionError
+from companion.host.config import Config
 from companion.speech import (CueRenderer, FileSpeaker, NullSpeaker, Speaker, make_speaker,
                               read_wav)
 
@@ -125,7 +126,7 @@ def test_the_espeak_ng_command_renders_the_same_speech(tmp_path, renderer):
 
 def test_missing_espeak_ng_says_how_to_install_it(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path), "COMPANION_CACHE_DIR": str(tmp_path)}
-    code = ("from companion.errors import CompanionError\n"
+    code = ("from companion.core.errors import CompanionError\n"
             "from companion.speech import CueRenderer\n"
             "try:\n"
             "    CueRenderer(engine='{}').render('Hi.')\n"
@@ -249,8 +250,8 @@ def test_null_speaker_records_what_would_be_said_and_when():
     sp.close()
 
 
-class _Cfg:
-    voice, rate, volume, output_device = "en-us", 170, 0.9, None
+def _Cfg() -> Config:
+    return Config(voice_engine="pyttsx3", voice="en-us", rate=170, volume=0.9)
 
 
 def test_make_speaker_chooses_null_or_file(tmp_path):

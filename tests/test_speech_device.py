@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import audio_env
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 from companion.speech import CueRenderer, DeviceSpeaker, make_speaker
 
 LONG = ("Find the tender spot, lean into the ball, and let your weight sink in slowly "
@@ -260,7 +260,7 @@ def test_a_configured_speaker_delay_keeps_it_busy_that_much_longer(virtual_audio
     """speaker_delay_s (a sound server's or Bluetooth speaker's own buffering, which
     PortAudio cannot see) is added to the device's end of playback, so the companion goes on
     ignoring its own voice until the sound has really come out."""
-    from companion.config import Config
+    from companion.host.config import Config
 
     cue = renderer.render("Breathe out slowly.")
     with make_speaker(Config(speaker_delay_s=0.6), renderer=renderer) as sp:

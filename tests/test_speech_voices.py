@@ -11,11 +11,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
+
 
 import pytest
 
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
+from companion.host.config import Config
 from companion.speech import choose_voice, renderer_for
 from companion.speech.render import LEVEL_DBFS, CueRenderer, loudness_dbfs, spoken
 
@@ -29,7 +30,7 @@ WITHOUT_PIPER = "import sys; sys.modules['piper'] = None; "
 
 def companion(*args, env_extra=None, without_piper=False, timeout=300):
     code = (WITHOUT_PIPER if without_piper else "") + \
-        "import sys; from companion.cli import main; sys.exit(main(sys.argv[1:]))"
+        "import sys; from companion.cli.main import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
@@ -59,7 +60,7 @@ def test_piper_renders_a_levelled_cue_into_the_shared_cache(tmp_path):
 
 @needs_piper
 def test_one_place_chooses_the_voice():
-    cfg = SimpleNamespace
+    cfg = Config
     assert choose_voice(cfg(voice_engine="auto", voice="")) == ("piper", "en_US-joe-medium")
     assert choose_voice(None) == ("piper", "en_US-joe-medium")
     assert choose_voice(cfg(voice_engine="auto", voice="en-gb")) == ("auto", "en-gb")

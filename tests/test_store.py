@@ -10,8 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from companion.errors import CompanionError
-from companion.store import DB_NAME, SCHEMA_VERSION, PainLog
+from companion.core.errors import CompanionError
+from companion.storage.store import DB_NAME, SCHEMA_VERSION, PainLog
 
 T0 = 1_700_000_000.0  # a fixed "now" so times are predictable
 
@@ -251,7 +251,7 @@ def test_closed_log_refuses_politely(tmp_path: Path) -> None:
 def test_whatever_a_hand_edit_stored_reads_back_as_text_and_times_as_stored(log: PainLog) -> None:
     """SQLite keeps any type in any column: text columns read back as str (bytes that are not
     UTF-8 as U+FFFD), times as stored, with usable_time saying which ones can be charted."""
-    from companion.store import usable_time
+    from companion.storage.store import usable_time
 
     session = log.start_session("neck", T0)
     log.log_rating(session, T0 + 60, 5, 1, "hold", "neck")

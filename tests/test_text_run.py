@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.store import PainLog
+from companion.storage.store import PainLog
 
 
 def companion(*args, stdin="", timeout=60):

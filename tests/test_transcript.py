@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from companion.events import StepEnded
-from companion.transcript import Transcript, line
+from companion.core.events import StepEnded
+from companion.loop.transcript import Transcript, line
 
 
 def test_heard_lines_say_what_was_done_or_why_not():

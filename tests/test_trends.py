@@ -10,9 +10,9 @@ from typing import Iterator, Sequence
 
 import pytest
 
-from companion import store, trends
-from companion.store import DB_NAME, PainLog
-from companion.trends import DAY
+from companion.storage import store, trends
+from companion.storage.store import DB_NAME, PainLog
+from companion.storage.trends import DAY
 
 T0 = 1_700_000_000.0  # 2023-11-14
 STALLED = [7, 7, 6, 7, 6, 7, 6, 7]  # every 2 days for 14 days: first week 7, last week 6.5

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from companion.vocabulary import INTENT_NAMES, Intent, Vocabulary
+from companion.core.vocabulary import INTENT_NAMES, Intent, Vocabulary
 
 V = Vocabulary({"neck": "neck", "neck and shoulders": "neck", "lower back": "lower_back"})
 

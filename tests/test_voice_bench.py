@@ -11,14 +11,14 @@ import sys
 
 import pytest
 
-from companion.voice_bench import SAFETY_WORDS, align, lines, sample, trim_loop, words
+from companion.bench.voice import SAFETY_WORDS, align, lines, sample, trim_loop, words
 
 HAS_PIPER = importlib.util.find_spec("piper") is not None
 
 
 def bench(*args: str, without_piper: bool = False) -> dict:
     code = ("import sys; sys.modules['piper'] = None; " if without_piper else "import sys; ") + \
-        "from companion.cli import main; sys.exit(main(sys.argv[1:]))"
+        "from companion.cli.main import main; sys.exit(main(sys.argv[1:]))"
     r = subprocess.run([sys.executable, "-c", code, "bench", "voice", *args], capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr

@@ -7,12 +7,13 @@ import io
 import json
 from dataclasses import dataclass
 
-from companion.clock import ManualClock
+from companion.core.clock import ManualClock
 from companion.hearing.sources import FRAME_SAMPLES, RATE
-from companion.library import Library
+from companion.storage.library import Library
 from companion.speech import NullSpeaker
-from companion.store import PainLog
-from companion.voice_loop import VoiceLoop, instruction_seconds
+from companion.storage.store import PainLog
+from companion.core.engine import instruction_seconds
+from companion.loop.voice_loop import VoiceLoop
 
 
 @dataclass
@@ -271,7 +272,7 @@ class LaggingSpeaker(NullSpeaker):
         self.clock, self.delay, self.until = clock, delay, 0.0
 
     def say(self, text, at=None):
-        from companion.voice_loop import speaking_seconds
+        from companion.core.cues import speaking_seconds
 
         now = self.clock.now()
         seconds = speaking_seconds(text)

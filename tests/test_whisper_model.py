@@ -29,7 +29,7 @@ def run_cli(tmp_path: Path, *args: str, pythonpath: str = "", prelude: str = "")
            "COMPANION_MODELS_DIR": str(tmp_path / "models")}
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    code = (f"import sys\n{prelude}\nfrom companion.cli import main\n"
+    code = (f"import sys\n{prelude}\nfrom companion.cli.main import main\n"
             f"sys.exit(main({list(args)!r}))")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=300)

@@ -22,8 +22,8 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Optional
 
-from companion.errors import CompanionError
-from companion.hearing.engines import VOSK_MODEL_NAME
+from companion.core.errors import CompanionError
+from companion.hearing.vosk_engine import VOSK_MODEL_NAME
 from companion.hearing.vosk_engine import is_vosk_model
 
 MODEL_URL = f"https://alphacephei.com/vosk/models/{VOSK_MODEL_NAME}.zip"

@@ -11,13 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Union
 
-from companion import paths
-from companion.config import ENGINES
-from companion.errors import CompanionError
+from companion.host import paths
+from companion.host.config import ENGINES
+from companion.core.errors import CompanionError
 from companion.hearing.recognizer import Recognizer
-from companion.vocabulary import Vocabulary
+from companion.core.vocabulary import Vocabulary
+from companion.hearing.vosk_engine import VOSK_MODEL_NAME
 
-VOSK_MODEL_NAME = "vosk-model-small-en-us-0.15"
 
 
 def default_model_path() -> Path:

@@ -9,7 +9,7 @@ from typing import Collection, Optional
 
 from companion.hearing.recognizer import Recognizer
 from companion.hearing.sources import WavSource
-from companion.vocabulary import Intent, Vocabulary
+from companion.core.vocabulary import Intent, Vocabulary
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Callable, Iterable
 
-from companion.vocabulary import NUMBER_WORDS, SECONDS_WORDS
+from companion.core.vocabulary import NUMBER_WORDS, SECONDS_WORDS
 
 _DIGIT_OF = {w: str(i) for i, w in enumerate(NUMBER_WORDS)}
 _DIGIT_OF.update({w: str(n) for w, n in SECONDS_WORDS.items()})

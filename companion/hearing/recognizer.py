@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Callable, Collection, Iterable, Iterator, Optional
 
 from companion.hearing.endpoint import Endpointer
-from companion.hearing.sources import Frame
-from companion.vocabulary import Vocabulary
+from companion.core.interfaces import Frame, Utterance
+from companion.core.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -22,17 +22,6 @@ class Hearing:
     text: str          # a grammar phrase, or "" when rejected
     confidence: float  # 0..1; for rejected audio, how close it came
     raw: str = ""      # the engine's best guess before rejection (for diagnosis only)
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One endpointed utterance: text ("" if rejected), confidence, audio-time bounds."""
-
-    text: str
-    confidence: float
-    start: float
-    end: float
-    raw: str = ""
 
 
 class Recognizer(ABC):

@@ -8,18 +8,17 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Protocol, Union
 
 import numpy as np
 
-from companion.devices import find_device
-from companion.errors import CompanionError
-from companion.hearing.resample import Resampler
-from companion.hearing.wav import read_blocks
+from companion.audio.devices import find_device
+from companion.core.errors import CompanionError
+from companion.core.interfaces import RATE, Frame
+from companion.audio.resample import Resampler
+from companion.audio.wav import read_blocks
 
-RATE = 16000
 # 30 ms: the clock moves, and session timers fire, this often, so a cue may start up to
 # 30 ms after it was due (lags never add up: each step's time counts from when it was
 # due). Finer frames cost CPU while listening: measured live on the virtual card, idle
@@ -27,18 +26,6 @@ RATE = 16000
 # the 0.05 budget. The endpointer regroups any frame size into its detector's 30 ms.
 FRAME_SAMPLES = 480
 FRAME_BYTES = FRAME_SAMPLES * 2
-
-
-@dataclass(frozen=True)
-class Frame:
-    """30 ms (the last of a file may be shorter) of 16 kHz mono int16 little-endian."""
-
-    pcm: bytes
-    start: float  # audio seconds since the source began
-
-    @property
-    def end(self) -> float:
-        return self.start + len(self.pcm) / (2 * RATE)
 
 
 class Source(Protocol):

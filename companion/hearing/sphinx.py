@@ -17,9 +17,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Collection, Optional
 
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 from companion.hearing.recognizer import Hearing, Recognizer
-from companion.vocabulary import Vocabulary
+from companion.core.vocabulary import Vocabulary
 
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S "
           "SH T TH UH UW V W Y Z ZH").split()

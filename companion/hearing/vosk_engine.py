@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Optional
 
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 from companion.hearing.recognizer import Hearing, Recognizer
 from companion.hearing.sources import RATE
-from companion.vocabulary import Vocabulary
+from companion.core.vocabulary import Vocabulary
 
 UNK = "[unk]"
+VOSK_MODEL_NAME = "vosk-model-small-en-us-0.15"   # what `companion model download` installs
 
 
 class ModelError(CompanionError):

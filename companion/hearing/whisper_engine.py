@@ -24,11 +24,11 @@ from typing import Any, Collection, Optional
 
 import numpy as np
 
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 from companion.hearing import mel, whisper_model
 from companion.hearing.grammar import TokenGrammar, Trie
 from companion.hearing.recognizer import Hearing, Recognizer
-from companion.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
+from companion.core.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
 
 SOT, EOT = "<|startoftranscript|>", "<|endoftext|>"
 NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe|>"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from companion import paths
-from companion.errors import CompanionError
+from companion.host import paths
+from companion.core.errors import CompanionError
 from companion.hearing.download import sha256_of as _sha256
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")

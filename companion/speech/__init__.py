@@ -18,29 +18,29 @@ playback process imports sounddevice.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
-from companion.errors import CompanionError
-from companion.speech.base import (GATE_TAIL_S, ClockLike, NullSpeaker, Speaker, Utterance,
+from companion.core.errors import CompanionError
+from companion.host.config import Config
+from companion.speech.base import (GATE_TAIL_S, ClockLike, NullSpeaker, Speaker, Playback,
                                    as_clock)
 from companion.speech.device import DeviceSpeaker
 from companion.speech.filesink import FileSpeaker
-from companion.speech.render import (DEFAULT_RATE, DEFAULT_VOICE, DEFAULT_VOLUME, Cue,
-                                     CueRenderer, read_wav)
+from companion.speech.render import DEFAULT_VOICE, CueRenderer, RenderedCue, read_wav
 
-__all__ = ["Cue", "CueRenderer", "choose_voice", "renderer_for", "DeviceSpeaker", "FileSpeaker", "GATE_TAIL_S", "NullSpeaker",
-           "Speaker", "Utterance", "make_speaker", "prerender", "read_wav"]
+__all__ = ["RenderedCue", "CueRenderer", "choose_voice", "renderer_for", "DeviceSpeaker", "FileSpeaker", "GATE_TAIL_S", "NullSpeaker",
+           "Speaker", "Playback", "make_speaker", "prerender", "read_wav"]
 
 _UNSET: Any = object()
 
 
-def choose_voice(cfg: Any = None) -> tuple[str, str]:
+def choose_voice(cfg: Optional[Config] = None) -> tuple[str, str]:
     """(renderer engine, voice) for cfg's voice_engine and voice: the one place a voice is
     chosen. auto is Piper when it is installed and the voice is not an espeak-ng one."""
     from companion.speech import piper_voice
 
-    wanted = getattr(cfg, "voice_engine", None) or "auto"
-    voice = getattr(cfg, "voice", None) or ""
+    cfg = cfg or Config()
+    wanted, voice = cfg.voice_engine, cfg.voice
     if wanted == "auto":
         usable = piper_voice.missing() is None and (not voice or piper_voice.is_piper_voice(voice))
         wanted = "piper" if usable else "pyttsx3"
@@ -56,39 +56,40 @@ def choose_voice(cfg: Any = None) -> tuple[str, str]:
     return "auto", voice or DEFAULT_VOICE
 
 
-def renderer_for(cfg: Any = None, cache_dir: Union[str, Path, None] = None) -> CueRenderer:
+def renderer_for(cfg: Optional[Config] = None,
+                 cache_dir: Union[str, Path, None] = None) -> CueRenderer:
+    """The cue renderer for cfg's voice, rate and volume (the defaults when cfg is None)."""
+    cfg = cfg or Config()
     engine, voice = choose_voice(cfg)
-    return CueRenderer(voice, getattr(cfg, "rate", None) or DEFAULT_RATE,
-                       getattr(cfg, "volume", None) if getattr(cfg, "volume", None) is not None
-                       else DEFAULT_VOLUME, cache_dir=cache_dir, engine=engine)
+    return CueRenderer(voice, cfg.rate, cfg.volume, cache_dir=cache_dir, engine=engine)
 
 
-def make_speaker(cfg: Any = None, *, no_speaker: bool = False,
+def make_speaker(cfg: Optional[Config] = None, *, no_speaker: bool = False,
                  speaker_file: Union[str, Path, None] = None,
                  clock: Optional[ClockLike] = None, device: Any = _UNSET,
                  renderer: Optional[CueRenderer] = None,
                  cache_dir: Union[str, Path, None] = None, **device_options) -> Speaker:
     """The speaker the command line asked for.
 
-    cfg: anything with voice / rate / volume / output_device attributes (companion.config
-    .Config, or the merged command-line arguments); missing ones take the defaults.
+    cfg: the settings in effect (config.effective(args): the file with the flags laid over
+    it); None for the defaults.
     no_speaker (--no-speaker) wins, then speaker_file (--speaker-file OUT.wav, placed by
     `clock`, the replay's audio clock), else the output device (`device` overrides
     cfg.output_device). device_options go to DeviceSpeaker (latency, extra_latency, tail...).
     """
-    if no_speaker or getattr(cfg, "no_speaker", False):
+    cfg = cfg or Config()
+    if no_speaker:
         return NullSpeaker(clock=clock)
     if renderer is None:
         renderer = renderer_for(cfg, cache_dir)
-    speaker_file = speaker_file or getattr(cfg, "speaker_file", None)
     if speaker_file:
         return FileSpeaker(speaker_file, renderer=renderer, clock=clock)
     if device is _UNSET:
-        device = getattr(cfg, "output_device", None)
-    device_options.setdefault("extra_latency", getattr(cfg, "speaker_delay_s", 0.0))
+        device = cfg.output_device
+    device_options.setdefault("extra_latency", cfg.speaker_delay_s)
     return DeviceSpeaker(device, renderer=renderer, **device_options)
 
 
-def prerender(texts, cfg: Any = None, *, cache_dir: Union[str, Path, None] = None) -> list[Cue]:
-    """Warm the cue cache (e.g. with companion.cues.fixed()) for cfg's voice/rate/volume."""
+def prerender(texts: Iterable[str], cfg: Optional[Config] = None, *, cache_dir: Union[str, Path, None] = None) -> list[RenderedCue]:
+    """Warm the cue cache (e.g. with companion.core.cues.fixed()) for cfg's voice/rate/volume."""
     return renderer_for(cfg, cache_dir).prerender(texts)

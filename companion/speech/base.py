@@ -7,7 +7,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, Optional, Protocol, Union, runtime_checkable
+from typing import Any, Callable, Iterable, Optional, Union
+
+from companion.core.interfaces import Speaker  # noqa: F401  (speech's interface, named here too)
 
 GATE_TAIL_S = 0.25   # after playback really ends the room still rings: keep ignoring the mic
 
@@ -15,7 +17,7 @@ ClockLike = Union[Callable[[], float], Any]   # a function, or an object with no
 
 
 def as_clock(clock: Optional[ClockLike]) -> Callable[[], float]:
-    """A now() function from a function, an object with now() (companion.clock), or None
+    """A now() function from a function, an object with now() (companion.core.clock), or None
     (time.monotonic)."""
     if clock is None:
         return time.monotonic
@@ -27,33 +29,8 @@ def as_clock(clock: Optional[ClockLike]) -> Callable[[], float]:
     raise TypeError("clock must be a function returning seconds or have a now() method")
 
 
-@runtime_checkable
-class Speaker(Protocol):
-    """Speech out. Times are in the speaker's clock: time.monotonic() for a real device,
-    audio time for a FileSpeaker, whatever clock a NullSpeaker was given."""
-
-    def say(self, text: str, at: Optional[float] = None) -> float:
-        """Queue text to be said (after whatever is still playing) and return how long it
-        plays, in seconds. Does not wait for playback; renders first if not cached."""
-
-    def stop(self, at: Optional[float] = None) -> None:
-        """Stop at once (barge-in): cut the cue that is playing and drop queued ones."""
-
-    def busy(self) -> bool:
-        """True until busy_until(): speech is playing, queued or still ringing."""
-
-    def busy_until(self) -> float:
-        """When playback really ends (output latency included) plus the gate tail."""
-
-    def busy_for(self) -> float:
-        """Seconds from now until busy_until() (0 when quiet): clock-free, for the loop."""
-
-    def close(self) -> None:
-        """Stop and release the device or finish the file. Safe to call twice."""
-
-
 @dataclass
-class Utterance:
+class Playback:
     """One say() and what became of it. Times are in the speaker's clock.
 
     status: queued -> playing -> done, or stopped (cut by stop()), failed (device error),
@@ -79,18 +56,18 @@ class _History:
     """The recent utterances, bounded so a long session does not grow without end."""
 
     def __init__(self, keep: int = 1000) -> None:
-        self._items: deque[Utterance] = deque(maxlen=keep)
+        self._items: deque[Playback] = deque(maxlen=keep)
         self._next = 0
         self.lock = threading.RLock()
 
-    def new(self, text: str, at: float, **fields) -> Utterance:
+    def new(self, text: str, at: float, **fields) -> Playback:
         with self.lock:
             self._next += 1
-            u = Utterance(self._next, text, at, **fields)
+            u = Playback(self._next, text, at, **fields)
             self._items.append(u)
             return u
 
-    def list(self) -> list[Utterance]:
+    def list(self) -> list[Playback]:
         with self.lock:
             return list(self._items)
 
@@ -105,7 +82,7 @@ class NullSpeaker:
         self._last = 0.0
 
     @property
-    def history(self) -> list[Utterance]:
+    def history(self) -> list[Playback]:
         return self._history.list()
 
     def say(self, text: str, at: Optional[float] = None) -> float:

@@ -1,6 +1,6 @@
 """Cues through a real speaker: PortAudio (sounddevice) on the configured output device.
 
-The stream lives in a small child process (companion/speech/_player.py) that keeps one
+The stream lives in a small child process (companion/audio/player.py) that keeps one
 output stream running for the whole session, so a queued cue starts at the next audio
 callback (a few milliseconds) instead of waiting for a device to open. The child exists
 because a vanished device wedges PortAudio's ALSA stream thread for good (see _player.py):
@@ -26,14 +26,14 @@ import threading
 import time
 import weakref
 from collections import deque
-from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from companion.errors import CompanionError
-from companion.speech.base import GATE_TAIL_S, Utterance, _History
-from companion.speech.render import Cue, CueRenderer
+from companion.core.errors import CompanionError
+from companion.speech.base import GATE_TAIL_S, Playback, _History
+from companion.speech.render import RenderedCue, CueRenderer
 
-PLAYER = Path(__file__).with_name("_player.py")
+# Run as a module of the light `companion.audio` package: the child imports only what it plays with.
+PLAYER = "companion.audio.player"
 # Samples per audio callback. Keeping the stream open costs CPU per callback: measured idle
 # on the virtual card, 256 -> 0.038 of a core, 512 -> 0.019-0.024, 1024 -> 0.014. At
 # 22.05 kHz, 512 adds at most 23 ms before a queued cue starts, inside its 30 ms budget.
@@ -60,7 +60,7 @@ class _Player:
     def __init__(self, cfg: dict, start_timeout: float) -> None:
         t0 = monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", str(PLAYER), json.dumps(cfg)], stdin=subprocess.PIPE,
+            [sys.executable, "-u", "-m", PLAYER, json.dumps(cfg)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, close_fds=True)
         self.finalizer = weakref.finalize(self, _kill, self.proc)
         self._buf = b""
@@ -156,8 +156,8 @@ class DeviceSpeaker:
         self.extra_latency = float(extra_latency)
         self._history = _History()
         self._lock = self._history.lock
-        self._pending: list[Utterance] = []     # queued or playing, in order
-        self._by_id: dict[int, Utterance] = {}
+        self._pending: list[Playback] = []     # queued or playing, in order
+        self._by_id: dict[int, Playback] = {}
         self._last_end = 0.0                     # when the last cue really ended
         self._error: Optional[CompanionError] = None
         self._closing = False
@@ -243,7 +243,7 @@ class DeviceSpeaker:
             elif kind == "error":
                 self._fail_locked(ev.get("message", "the output device failed"))
 
-    def _drop(self, u: Utterance) -> None:
+    def _drop(self, u: Playback) -> None:
         if u in self._pending:
             self._pending.remove(u)
 
@@ -270,7 +270,7 @@ class DeviceSpeaker:
         return self._error
 
     @property
-    def history(self) -> list[Utterance]:
+    def history(self) -> list[Playback]:
         return self._history.list()
 
     def say(self, text: str, at: Optional[float] = None) -> float:
@@ -281,7 +281,7 @@ class DeviceSpeaker:
         cue = self.renderer.render(text)
         return self.play(cue, queued_at=t)
 
-    def play(self, cue: Cue, queued_at: Optional[float] = None) -> float:
+    def play(self, cue: RenderedCue, queued_at: Optional[float] = None) -> float:
         """Queue an already rendered cue."""
         if self._closing:
             raise CompanionError("speaker: already closed")
@@ -360,7 +360,7 @@ class DeviceSpeaker:
             time.sleep(0.005)
         return True
 
-    def prerender(self, texts: Iterable[str]) -> list[Cue]:
+    def prerender(self, texts: Iterable[str]) -> list[RenderedCue]:
         return self.renderer.prerender(texts)
 
     def close(self) -> None:

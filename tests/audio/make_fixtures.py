@@ -18,8 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from companion.hearing import synth  # noqa: E402
-from companion.vocabulary import NUMBER_WORDS  # noqa: E402
+from companion.bench import synth  # noqa: E402
+from companion.core.vocabulary import NUMBER_WORDS  # noqa: E402
 
 SC = {"stop": "stop", "yes": "yes", "no": "no", "go": "resume"}
 NEG = {"up": 3, "down": 3, "on": 2, "off": 2, "_unknown_": 3, "_silence_": 4}

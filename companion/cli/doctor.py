@@ -1,0 +1,184 @@
+"""`companion doctor`: check each part a session needs and say how to fix what is wrong."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import stat
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from companion.host import config, paths
+from companion.audio import devices
+from companion.core.errors import CompanionError
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    optional: bool = False
+
+
+def check_microphone(cfg: config.Config, seconds: float = 2.0) -> Check:
+    try:
+        index = devices.find_device(cfg.input_device, "input")
+        import numpy as np
+        import sounddevice as sd
+
+        rec = sd.rec(int(16000 * seconds), samplerate=16000, channels=1, dtype="int16",
+                     device=index, blocking=True)
+    except CompanionError as e:
+        return Check("microphone", False, _first_line(e),
+                     "plug in a USB microphone, then set input_device (see `companion devices`)")
+    except Exception as e:  # PortAudio errors have no common base worth naming here
+        return Check("microphone", False, f"cannot record: {e}",
+                     "check the microphone with `arecord -l` and `companion devices`")
+    x = rec.astype("float64") / 32768.0
+    rms = math.sqrt(float(np.mean(x * x))) if x.size else 0.0
+    db = 20 * math.log10(rms) if rms > 0 else -120.0
+    if db <= -90:
+        return Check("microphone", False, f"records only silence ({seconds:.0f} s, {db:.0f} dBFS)",
+                     "unmute it or raise its level with `alsamixer` (F4 for capture)")
+    return Check("microphone", True, f"level {db:.0f} dBFS over {seconds:.0f} s of room sound")
+
+
+def check_speaker(cfg: config.Config) -> Check:
+    try:
+        from companion.speech import make_speaker
+
+        speaker = make_speaker(cfg)
+        seconds = speaker.say("Speaker check.", 0.0)
+        time.sleep(seconds + 0.3)
+        speaker.close()
+    except CompanionError as e:
+        return Check("speaker", False, _first_line(e).removeprefix("speaker: "),
+                     "plug in a speaker, then set output_device (see `companion devices`)")
+    return Check("speaker", True, f"played a {seconds:.1f} s cue (you should have heard it)")
+
+
+def _first_line(e: Exception) -> str:
+    """An error's first line, its device list (if any) folded onto it."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    listed = [ln for ln in lines[1:] if ln.startswith("[")]
+    return lines[0] + (" " + "; ".join(listed) if listed else "") if lines else ""
+
+
+def check_espeak() -> Check:
+    found = shutil.which("espeak-ng") or shutil.which("espeak")
+    if not found:
+        return Check("espeak-ng", False, "not installed", "sudo apt install espeak-ng")
+    return Check("espeak-ng", True, found)
+
+
+def check_recognizer(cfg: config.Config) -> Check:
+    from companion.hearing import make_recognizer
+    from companion.storage.library import Library
+    from companion.core.vocabulary import Vocabulary
+
+    try:
+        t0 = time.monotonic()
+        rec = make_recognizer(Vocabulary(Library().aliases()), cfg.engine, cfg.model_path,
+                              whisper_model=cfg.whisper_model)
+        loaded = time.monotonic() - t0
+    except CompanionError as e:
+        lines = str(e).splitlines()
+        return Check("recognizer", False, lines[0], lines[-1] if len(lines) > 1 else
+                     "run scripts/setup.sh to install the Whisper model, or see "
+                     "`companion model`")
+    if rec.missing_words:
+        return Check("recognizer", False, f"{rec.engine}: the model lacks the words "
+                     f"{', '.join(rec.missing_words)}",
+                     "change those routine aliases, or use a model that knows them")
+    name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
+    return Check("recognizer", True, f"{name}, every command word known "
+                 f"(loaded in {loaded:.1f} s)")
+
+
+def check_data_dir(cfg: config.Config) -> Check:
+    """The pain log opens and is private. A folder that does not exist yet is not made here
+    (only `companion run` makes it, with the first session): it is fine if it can be."""
+    from companion.storage.store import DB_NAME, PainLog, in_the_way
+
+    folder = paths.data_dir(cfg.data_dir)
+    try:
+        os.stat(folder)
+    except FileNotFoundError:
+        blocked = in_the_way(folder / DB_NAME)
+        if blocked:
+            return Check("pain log", False, blocked[0], blocked[1])
+        return Check("pain log", True, f"{folder} does not exist yet; `companion run` "
+                     "creates it with the first session")
+    except OSError:
+        pass  # opening the log below says what is in the way
+    try:
+        with PainLog(folder / DB_NAME) as log:
+            db = log.path
+    except CompanionError as e:
+        said, blocked = str(e).splitlines()[0], in_the_way(folder / DB_NAME)
+        if blocked and blocked[0] in said:  # the same words, the fix on its own line
+            return Check("pain log", False, blocked[0], blocked[1])
+        return Check("pain log", False, said, "" if "--data-dir" in said else
+                     f"make {folder} writable by this user, or pass --data-dir")
+    loose = [p for p in (folder, db) if stat.S_IMODE(os.stat(p).st_mode) & 0o077]
+    if loose:
+        return Check("pain log", False, f"{', '.join(map(str, loose))} readable by others",
+                     f"chmod 700 {folder} && chmod 600 {db}")
+    blocked = in_the_way(db)
+    if blocked:  # readable, but a session could not save ratings
+        return Check("pain log", False, blocked[0], blocked[1])
+    return Check("pain log", True, f"{db} (private)")
+
+
+def check_service() -> Check:
+    if not shutil.which("systemctl"):
+        return Check("service", True, "no systemd here (not installed as a service)",
+                     optional=True)
+    r = subprocess.run(["systemctl", "is-active", "companion.service"], capture_output=True,
+                       text=True, timeout=10)
+    state = r.stdout.strip() or "unknown"
+    if state == "active":
+        return Check("service", True, "companion.service is running")
+    return Check("service", False, f"companion.service is {state}",
+                 "sudo scripts/install-pi.sh, or journalctl -u companion for why it stopped",
+                 optional=True)
+
+
+def run_checks(cfg: config.Config, skip: set[str]) -> list[Check]:
+    checks: list[tuple[str, Callable[[], Check]]] = [
+        ("espeak", check_espeak),
+        ("microphone", lambda: check_microphone(cfg)),
+        ("speaker", lambda: check_speaker(cfg)),
+        ("recognizer", lambda: check_recognizer(cfg)),
+        ("data", lambda: check_data_dir(cfg)),
+        ("service", check_service),
+    ]
+    return [fn() for name, fn in checks if name not in skip]
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("doctor", parents=[common], help="check microphone, speaker, "
+                       "recognizer, speech, data folder and service, and say how to fix them")
+    p.add_argument("--skip", action="append", default=[],
+                   choices=["espeak", "microphone", "speaker", "recognizer", "data", "service"],
+                   help="leave a check out (may be repeated)")
+    p.set_defaults(func=doctor)
+
+
+def doctor(args: argparse.Namespace, out: Optional[Callable[[str], None]] = None) -> int:
+    out = out or print
+    cfg = config.effective(args)
+    results = run_checks(cfg, set(args.skip))
+    for c in results:
+        mark = "ok " if c.ok else ("-- " if c.optional else "!! ")
+        out(f"{mark} {c.name:<11} {c.detail}")
+        if not c.ok and c.fix:
+            out(f"{'':15} fix: {c.fix}")
+    failed = [c for c in results if not c.ok and not c.optional]
+    return 1 if failed else 0

@@ -1,0 +1,202 @@
+"""Hearing subcommands: `recognize` files, `model download`, `bench recognition`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+from companion.cli.parsing import nested_subcommands
+from companion.host.config import ENGINES, WHISPER_MODELS
+from companion.core.errors import CompanionError
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=ENGINES,
+                   help="recognizer (default: config.toml's engine, else auto: Vosk if a "
+                        "model is installed, else Whisper)")
+    p.add_argument("--model", metavar="PATH", help="Vosk model folder")
+    p.add_argument("--whisper-model", choices=WHISPER_MODELS,
+                   help="Whisper model (default: config.toml's whisper_model, else tiny.en)")
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("recognize", parents=[common],
+                       help="recognize commands in WAV files (one JSON line per file)")
+    p.add_argument("files", nargs="+", metavar="FILE.wav")
+    _engine_args(p)
+    p.set_defaults(func=cmd_recognize)
+
+    mp = sub.add_parser("model", help="speech models: which can be used, which is in "
+                                      "effect; download Vosk's")
+    mp.set_defaults(func=cmd_model_list)
+    model = mp.add_subparsers(dest="model_command", metavar="WHAT")
+    model.add_parser("list", help="the models the companion can use and which is in effect "
+                                  "(the default)").set_defaults(func=cmd_model_list)
+    d = model.add_parser("download", help="download the Vosk small English model "
+                                          "(the only command that uses the network)")
+    d.add_argument("--dest", metavar="DIR", help="models folder (default: models/)")
+    d.add_argument("--url", help="download from a mirror instead")
+    d.add_argument("--sha256", help="expected SHA-256 when using --url with another file")
+    d.set_defaults(func=cmd_model_download)
+
+    bench = nested_subcommands(sub, "bench", "benchmarks")
+    b = bench.add_parser("recognition", help="accuracy, false accepts, RTF and memory on "
+                                             "the shared speech recordings")
+    _engine_args(b)
+    b.add_argument("--data", metavar="DIR", help="speech data (default ../shared/data/speech)")
+    b.add_argument("--limit", type=int, metavar="N", help="at most N files per class")
+    b.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                   help="speakers to use (dev/test are disjoint halves)")
+    b.add_argument("--no-synth", action="store_true", help="skip the espeak-ng phrases")
+    b.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    b.add_argument("--json", action="store_true", help="print the figures as JSON")
+    b.add_argument("--garbage-loop", type=float, metavar="P",
+                   help="PocketSphinx: probability of each further garbage phone "
+                        "(lower accepts more)")
+    b.add_argument("--garbage-weight", type=float, metavar="W",
+                   help="PocketSphinx: prior of the garbage branch")
+    b.set_defaults(func=cmd_bench)
+
+
+def _settings(args) -> tuple[str, Optional[str], str]:
+    """Engine, Vosk model and Whisper model from the flags, else config.toml."""
+    from companion.host.config import load_config
+
+    engine, model, whisper = args.engine, args.model, getattr(args, "whisper_model", None)
+    if engine is None or model is None or whisper is None:
+        cfg = load_config()
+        engine = engine or cfg.engine
+        model = model or (str(cfg.model_path) if cfg.model_path else None)
+        whisper = whisper or cfg.whisper_model
+    return engine, model, whisper
+
+
+def _vocabulary():
+    from companion.storage.library import Library
+    from companion.core.vocabulary import Vocabulary
+
+    return Vocabulary(Library().aliases())
+
+
+def _recognizer(args, vocab):
+    from dataclasses import replace
+
+    from companion.hearing.engines import make_recognizer, missing_words_message
+    from companion.hearing.sphinx import SphinxOptions
+
+    engine, model, whisper = _settings(args)
+    opts = SphinxOptions()
+    if getattr(args, "garbage_loop", None) is not None:
+        opts = replace(opts, garbage_loop=args.garbage_loop)
+    if getattr(args, "garbage_weight", None) is not None:
+        opts = replace(opts, garbage_weight=args.garbage_weight)
+    rec = make_recognizer(vocab, engine, model, sphinx_options=opts, whisper_model=whisper)
+    if rec.missing_words:
+        print(f"companion: warning: {missing_words_message(rec)}", file=sys.stderr)
+    return rec
+
+
+def cmd_recognize(args) -> int:
+    from companion.hearing.files import recognize_file
+    from companion.audio.wav import AudioFileError
+
+    vocab = _vocabulary()
+    rec = _recognizer(args, vocab)
+    failed = 0
+    for name in args.files:
+        try:
+            r = recognize_file(rec, vocab, Path(name))
+        except AudioFileError as e:
+            failed += 1
+            print(json.dumps({"file": name, "error": str(e)}), flush=True)
+            continue
+        line = {"file": name, "text": r.text,
+                "intent": r.intent.name if r.intent else None,
+                "value": r.intent.value if r.intent else None,
+                "confidence": round(r.confidence, 3)}
+        print(json.dumps(line), flush=True)
+    return 1 if failed else 0
+
+
+def cmd_model_list(args) -> int:
+    """Every engine and model with its state; the one `run` would use is marked."""
+    from companion.host.config import load_config
+    from companion.hearing import whisper_model
+    from companion.hearing.engines import choose_engine, find_vosk_model
+
+    cfg = load_config()
+    try:
+        engine, vosk_path = choose_engine(cfg.engine, cfg.model_path)
+    except CompanionError as e:
+        engine, vosk_path = "", None
+        print(f"in effect: none ({e})")
+    in_use = {"whisper": f"whisper {cfg.whisper_model}", "vosk": "vosk",
+              "pocketsphinx": "pocketsphinx"}.get(engine, "")
+    rows = []
+    for spec in whisper_model.SPECS.values():
+        rows.append((f"whisper {spec.name}", whisper_model.describe(spec)))
+    found = vosk_path or find_vosk_model(cfg.model_path)
+    rows.append(("vosk", f"installed at {found}" if found else
+                 "not installed: `companion model download` (41 MB; the only network use)"))
+    rows.append(("pocketsphinx", "bundled with its Python package (the old default, kept "
+                                 "for comparison; hears about a third of commands)"))
+    if in_use:
+        print(f"in effect: {in_use} (engine = {cfg.engine}"
+              f"{', whisper_model = ' + cfg.whisper_model if engine == 'whisper' else ''})")
+    for name, state in rows:
+        print(f"{'*' if name == in_use else ' '} {name:<16} {state}")
+    return 0
+
+
+def cmd_model_download(args) -> int:
+    from companion.host import paths
+    from companion.hearing import download
+
+    dest = Path(args.dest).expanduser() if args.dest else paths.models_dir()
+    if args.url and not args.sha256:
+        raise CompanionError("--url needs --sha256 of that file (downloads are verified)")
+    url = args.url or download.MODEL_URL
+    sha = args.sha256 or download.MODEL_SHA256
+    size = None if args.url else download.MODEL_SIZE
+    already = download.is_vosk_model(dest / download.VOSK_MODEL_NAME)
+    shown = [-1]
+
+    def progress(done: int, total: Optional[int]) -> None:
+        step = done * 20 // total if total else done >> 22
+        if step != shown[0] and sys.stderr.isatty():
+            shown[0] = step
+            what = f"{done * 100 // total}%" if total else f"{done >> 20} MB"
+            print(f"\rdownloading {download.VOSK_MODEL_NAME}: {what}", end="",
+                  file=sys.stderr, flush=True)
+
+    path = download.download_model(dest, url=url, sha256=sha, size=size, progress=progress)
+    if sys.stderr.isatty() and not already:
+        print(file=sys.stderr)
+    print(f"{'already installed' if already else 'installed'}: {path}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from companion.host import paths
+    from companion.bench import recognition as bench
+
+    if args.limit is not None and args.limit < 1:
+        raise CompanionError("--limit must be at least 1")
+    vocab = _vocabulary()
+    data = Path(args.data).expanduser() if args.data else bench.default_data_dir()
+    cases = bench.recorded_cases(data, args.split, args.limit)
+    if not args.no_synth:
+        cases += bench.synthetic_cases(data, vocab, args.split, args.limit,
+                                       paths.cache_dir() / "bench-speech")
+    rec = _recognizer(args, vocab)
+    tallies, cpu, audio = bench.run(rec, vocab, cases)
+    name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
+    ms = getattr(rec, "decode_ms", None)
+    if getattr(args, "json", False):
+        print(json.dumps(bench.figures(tallies, cpu, audio, name, ms), indent=2))
+    else:
+        print(bench.report(tallies, cpu, audio, name, args.verbose, ms))
+    return 0

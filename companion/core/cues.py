@@ -1,0 +1,105 @@
+"""The companion's own spoken lines (routine cues live in the routine files). Kept in one
+place so speech can render the fixed ones ahead of time."""
+
+from __future__ import annotations
+
+from companion.core.vocabulary import NUMBER_WORDS
+
+BREATHE = "Breathe in slowly, and let it go."
+HALFWAY = "Halfway."
+TEN_LEFT = "Ten seconds left."
+RATE = "How is the pain now, from zero to ten?"
+PAUSED = "Paused. Say resume when you're ready."
+RESUMED = "Resuming."
+NOTHING_TO_LENGTHEN = "There's no hold running right now."
+AT_LONGEST = "That's as long as this hold goes."
+AT_SHORTEST = "That's as short as it gets."
+NOT_ASKED = "To rate your pain, say pain and a number from zero to ten."
+HIGH_PAIN = ("That's high. Ease off the pressure until it feels like a six at most. "
+             "Pain should ease as you hold, not build.")
+SAFETY = {
+    "sharp": "Stop pressing now. Sharp pain is a sign to back off. Come off the ball.",
+    "shooting": "Stop pressing now. Pain that shoots away from the spot means a nerve may "
+                "be involved. Come off the ball.",
+    "numb": "Stop pressing now. Numbness means you may be pressing on a nerve. Come off "
+            "the ball and move gently.",
+    "tingling": "Stop pressing now. Tingling means you may be pressing on a nerve. Come off "
+                "the ball and move gently.",
+}
+SAFETY_AFTER = ("Try a lighter pressure a little to the side. If it keeps coming back, or you "
+                "feel weakness, have it checked by a professional. Say yes to go on, or no to "
+                "end.")
+CONTINUE_AFTER_SAFETY = "Alright, carrying on gently."
+STOPPED = "Stopping here. Well done for taking the time."
+COMPLETED = "That's the whole routine. Well done. Drink some water and move gently."
+NO_PREVIOUS = "This is the first step."
+HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, skip, stop, "
+        "how long left, what's next, or pain and a number.")
+NO_QUESTION = "There's nothing to answer right now."
+
+
+# Said by the voice loop outside a session, or about the devices.
+LISTENING = "Listening. Say start, and the name of a routine."
+HOW_AM_I_NO_DATA = "There are no pain ratings yet."
+MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
+MIC_BACK = "I can hear you again. Say resume when you're ready."
+SPEAKER_BACK = "I can speak again. I paused while I couldn't; say resume when you're ready."
+NO_MIC = "I can't hear the microphone. Check that it is plugged in."
+
+NOT_SAVED = "I can't save to the disk right now. I'll keep it and try again."
+
+
+def lost(n: int) -> str:
+    return (f"{NUMBER_WORDS[n].capitalize() if n <= 10 else n} pain rating"
+            f"{'s' if n != 1 else ''} could not be saved. The disk is full or read-only.")
+
+
+def confirm(value: int) -> str:
+    return f"{NUMBER_WORDS[value].capitalize()}, logged."
+
+
+def minutes(seconds: float) -> int:
+    """Whole minutes as the companion says "about N minutes": at least one. `routines
+    list` shows the same number for the same seconds."""
+    return max(1, round(seconds / 60))
+
+
+def intro(title: str, seconds: float) -> str:
+    n = minutes(seconds)
+    return (f"Starting {title}. About {n} minute{'s' if n > 1 else ''}. "
+            "Say help at any time.")
+
+
+def how_long(step_left: float, session_left: float) -> str:
+    s = max(0, round(step_left))
+    m = max(0, round(session_left / 60))
+    rest = f"about {m} minute{'s' if m != 1 else ''} in the session" if m else \
+        "under a minute in the session"
+    return f"{s} seconds left in this step, and {rest}."
+
+
+def whats_next(label: str, kind: str, seconds: float) -> str:
+    return f"Next: {label}, {kind} for {round(seconds)} seconds."
+
+
+FINISHED_NEXT = "This is the last step."
+
+
+def fixed() -> list[str]:
+    """Lines known before any session: pre-render these."""
+    lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
+             AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
+             CONTINUE_AFTER_SAFETY, STOPPED, COMPLETED, NO_PREVIOUS, HELP, NO_QUESTION,
+             FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
+             MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
+    return lines + [confirm(v) for v in range(11)]
+
+NO_LOG_SUMMARY = "I can't read your pain log right now, so I can't say how you're doing."
+
+
+SPEAKING_WPM = 150   # espeak-ng's default rate, for estimating cues nobody plays
+
+
+def speaking_seconds(text: str) -> float:
+    """How long a cue takes to say, estimated from its words (for cues nobody plays)."""
+    return len(text.split()) * 60.0 / SPEAKING_WPM

@@ -1,0 +1,356 @@
+"""The session engine: a pure state machine over a routine's planned steps. Intents and
+clock ticks go in, events come out. No audio, no files, no sleeping: a 20-minute routine
+runs in a test in milliseconds."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from companion.core import cues
+from companion.core.clock import Clock
+from companion.core.events import (Cue, Event, HoldChanged, PainLogged, Paused, RatingAsked,
+                              Resumed, SafetyStop, SessionEnded, StepEnded, StepStarted)
+from companion.core.routines import PlannedStep, Routine
+from companion.core.vocabulary import SESSION_INTENTS, Intent
+
+TIMED_EXTENSIBLE = ("hold", "stretch", "rest")
+STEP_MOVES = ("next", "back", "skip", "pause", "resume", "hold_longer", "shorter", "repeat")
+MIN_STEP_S = 5.0          # "shorter" never leaves less than this
+MIN_RATED_HOLD_S = 5.0    # a hold cut shorter than this is not worth a rating prompt
+HOLD_STEP_S = 15.0        # "hold longer" / "shorter" without a number moves the hold this much
+
+
+def _said(speech_s: Callable[[str], float], step: PlannedStep) -> float:
+    return speech_s(step.cue) + (speech_s(step.safety) if step.safety else 0.0)
+
+
+def _said_first(speech_s: Callable[[str], float], routine: Routine) -> float:
+    """The intro and the routine's safety notes, said before the first step."""
+    return (speech_s(cues.intro(routine.title, routine.duration_s))
+            + sum(speech_s(t) for t in routine.safety))
+
+
+def instruction_seconds(routine: Routine,
+                        speech_s: Callable[[str], float] = cues.speaking_seconds) -> float:
+    """How long a spoken session stands still for its instructions, beyond duration_s:
+    the intro, the safety notes and each step's cue, speech_s(text) seconds each."""
+    return _said_first(speech_s, routine) + sum(_said(speech_s, p) for p in routine.plan())
+
+
+class Session:
+    """One run of one routine. Call start(), then handle(intent) and tick() as time
+    passes; both return the events that happened, in order."""
+
+    def __init__(self, routine: Routine, clock: Clock, hold_step_s: float = HOLD_STEP_S,
+                 speech_s: Optional[Callable[[str], float]] = None) -> None:
+        self.routine = routine
+        self.plan: list[PlannedStep] = routine.plan()
+        # In a spoken loop the clock stands still while instructions are said
+        # (speech_s(text): how long that takes), so the intro's minutes and "how long
+        # left" count that time too.
+        say = speech_s or (lambda _text: 0.0)
+        self._said = [_said(say, p) for p in self.plan]
+        self.spoken_s = _said_first(say, routine) + sum(self._said)
+        self.clock = clock
+        self.hold_step_s = hold_step_s
+        self.idx = 0
+        self.started = False
+        self.ended: Optional[str] = None
+        self.ratings = 0
+        self._start = 0.0              # when the current step began (shifted by pauses)
+        self._length = 0.0             # current step length, after longer/shorter
+        self._paused_at: Optional[float] = None
+        self._fired: set[str] = set()  # in-step markers already spoken
+        self._asked: Optional[PlannedStep] = None  # the hold a bare number would rate
+        self._question: Optional[str] = None       # a pending yes/no question
+
+    # ----- the clock side -------------------------------------------------------------
+
+    @property
+    def step(self) -> PlannedStep:
+        return self.plan[self.idx]
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def elapsed(self) -> float:
+        return (self._paused_at if self.paused else self.clock.now()) - self._start
+
+    def remaining(self) -> float:
+        return self._length - self.elapsed()
+
+    def session_remaining(self) -> float:
+        later = range(self.idx + 1, len(self.plan))
+        return max(0.0, self.remaining()) + sum(self.plan[i].seconds + self._said[i]
+                                                for i in later)
+
+    def _markers(self) -> list[tuple[float, str, str]]:
+        """(time, key, text) of the current step's timed cues, from its current length."""
+        s = self.step
+        if s.kind not in ("hold", "stretch"):
+            return []
+        out: list[tuple[float, str, str]] = []
+        if s.kind == "hold" and s.breaths > 1:
+            period = s.seconds / s.breaths
+            for k in range(1, s.breaths):
+                t = k * period
+                # Keep breath prompts clear of the halfway and ten-seconds lines.
+                if abs(t - self._length / 2) > 3 and self._length - t > 13:
+                    out.append((self._start + t, f"breath{k}", cues.BREATHE))
+        if self._length >= 30:
+            out.append((self._start + self._length / 2, "halfway", cues.HALFWAY))
+        if self._length >= 20:
+            out.append((self._start + self._length - 10, "ten_left", cues.TEN_LEFT))
+        return sorted(m for m in out if m[1] not in self._fired)
+
+    def next_deadline(self) -> Optional[float]:
+        """The clock time of the next thing tick() would act on, or None if nothing will
+        happen until an intent arrives (paused, ended, or waiting on an answer)."""
+        if not self.started or self.ended or self.paused:
+            return None
+        marks = self._markers()
+        end = self._start + self._length
+        return min(marks[0][0], end) if marks else end
+
+    def tick(self) -> list[Event]:
+        """Act on every marker and step end that is due by now, each at its own time."""
+        out: list[Event] = []
+        now = self.clock.now()
+        while self.started and not self.ended and not self.paused:
+            due = self.next_deadline()
+            if due is None or due > now:
+                break
+            marks = self._markers()
+            if marks and marks[0][0] <= self._start + self._length:
+                t, key, text = marks[0]
+                self._fired.add(key)
+                out.append(Cue(t, text, key if key in ("halfway", "ten_left") else "breath"))
+            else:
+                end = self._start + self._length
+                out += self._goto(self.idx + 1, "done", at=end)
+        return out
+
+    # ----- steps ----------------------------------------------------------------------
+
+    def start(self) -> list[Event]:
+        now = self.clock.now()
+        self.started = True
+        out: list[Event] = [Cue(now, cues.intro(self.routine.title,
+                                                   self.routine.duration_s + self.spoken_s),
+                                "intro")]
+        out += [Cue(now, note, "safety") for note in self.routine.safety]
+        return out + self._begin(0, now)
+
+    def _begin(self, idx: int, at: float) -> list[Event]:
+        self.idx, self._start, self._fired = idx, at, set()
+        s = self.step
+        self._length = float(s.seconds)
+        out: list[Event] = [StepStarted(at, idx, s.name, s.kind, s.area, s.seconds),
+                            Cue(at, s.cue, "step")]
+        if s.safety:
+            out.append(Cue(at, s.safety, "safety"))
+        return out
+
+    def _goto(self, idx: int, reason: str, at: Optional[float] = None) -> list[Event]:
+        """End the current step for `reason` and begin step idx (or end the session)."""
+        at = self.clock.now() if at is None else at
+        s = self.step
+        ran = (self._paused_at if self.paused else at) - self._start
+        self._paused_at = None
+        out: list[Event] = [StepEnded(at, self.idx, s.name, s.area, reason, ran)]
+        if idx >= len(self.plan):
+            return out + self._end("completed", at, cues.COMPLETED)
+        out += self._begin(max(0, idx), at)
+        if s.kind == "hold" and s.rate and reason in ("done", "next") and ran >= MIN_RATED_HOLD_S:
+            self._asked = s
+            out += [RatingAsked(at, s.index, s.name, s.area), Cue(at, cues.RATE, "rating")]
+        return out
+
+    def _end(self, reason: str, at: float, text: Optional[str]) -> list[Event]:
+        self.ended = reason
+        self._asked = self._question = None
+        out: list[Event] = [Cue(at, text, "end")] if text else []
+        return out + [SessionEnded(at, reason, self.ratings)]
+
+    def finish(self, reason: str) -> list[Event]:
+        """End from outside (end of input, Ctrl-C): close the current step and session."""
+        if self.ended or not self.started:
+            return []
+        if self._question == "continue":
+            return self._end(reason, self.clock.now(), None)
+        now = self.clock.now()
+        ran = (self._paused_at if self.paused else now) - self._start
+        return [StepEnded(now, self.idx, self.step.name, self.step.area, reason, ran),
+                *self._end(reason, now, None)]
+
+    # ----- intents --------------------------------------------------------------------
+
+    def listening_for(self) -> frozenset[str]:
+        """The intents that mean something now: a bare number only right after a rating
+        was asked for, yes/no only while a question waits for its answer."""
+        names = set(SESSION_INTENTS)
+        if self._asked is not None:
+            names.add("number")
+        if self._question == "continue":
+            names |= {"yes", "no"}
+        return frozenset(names)
+
+    def handle(self, intent: Intent) -> list[Event]:
+        """Act on one intent. Unknown or irrelevant intents produce no events."""
+        if not self.started or self.ended:
+            return []
+        out = self.tick()  # catch up first so the intent acts on the right step
+        if self.ended:
+            return out
+        name = intent.name
+        if self._question == "continue" and name in STEP_MOVES:
+            # The step already ended for safety: the answer decides what happens next.
+            if name in ("next", "resume"):
+                name = "yes"
+            else:
+                return out + [Cue(self.clock.now(), cues.SAFETY_AFTER, "safety")]
+        handler = getattr(self, f"_on_{name}", None)
+        return out + (handler(intent, self.clock.now()) if handler else [])
+
+    def _on_next(self, _: Intent, now: float) -> list[Event]:
+        return self._goto(self.idx + 1, "next", now)
+
+    def _on_back(self, _: Intent, now: float) -> list[Event]:
+        if self.idx == 0:
+            return [Cue(now, cues.NO_PREVIOUS, "info"), *self._goto(0, "back", now)]
+        return self._goto(self.idx - 1, "back", now)
+
+    def _on_skip(self, _: Intent, now: float) -> list[Event]:
+        block = self.step.block
+        nxt = next((p.index for p in self.plan[self.idx:] if not p.block.startswith(block)),
+                   len(self.plan))
+        return self._goto(nxt, "skip", now)
+
+    def _on_pause(self, _: Intent, now: float) -> list[Event]:
+        if self.paused:
+            return []
+        self._paused_at = now
+        return [Paused(now, self.idx), Cue(now, cues.PAUSED, "info")]
+
+    def _on_resume(self, intent: Intent, now: float) -> list[Event]:
+        if self._question == "continue":
+            return self._on_yes(intent, now)
+        if not self.paused:
+            return []
+        self._start += now - self._paused_at
+        self._paused_at = None
+        return [Resumed(now, self.idx), Cue(now, cues.RESUMED, "info")]
+
+    def _on_repeat(self, _: Intent, now: float) -> list[Event]:
+        return [Cue(now, self.step.cue, "step")]
+
+    def _on_hold_longer(self, intent: Intent, now: float) -> list[Event]:
+        s = self.step
+        if s.kind not in TIMED_EXTENSIBLE:
+            return [Cue(now, cues.NOTHING_TO_LENGTHEN, "info")]
+        limit = s.max_s if s.kind == "hold" else max(120, s.seconds)
+        want = float(intent.value) if isinstance(intent.value, int) else self.hold_step_s
+        new = min(self._length + want, float(limit))
+        if new <= self._length:
+            return [Cue(now, cues.AT_LONGEST, "info")]
+        delta, self._length = new - self._length, new
+        self._fired.discard("ten_left")
+        return [HoldChanged(now, self.idx, delta, new),
+                Cue(now, f"Holding {round(delta)} seconds longer.", "info")]
+
+    def _on_shorter(self, _: Intent, now: float) -> list[Event]:
+        if self.step.kind not in TIMED_EXTENSIBLE:
+            return [Cue(now, cues.NOTHING_TO_LENGTHEN, "info")]
+        floor = min(self._length, self.elapsed() + MIN_STEP_S)
+        new = max(self._length - self.hold_step_s, floor)
+        if new >= self._length:
+            return [Cue(now, cues.AT_SHORTEST, "info")]
+        delta, self._length = new - self._length, new
+        # Markers the new length moved into the past are not worth saying late.
+        self._fired.update(key for t, key, _ in self._markers() if t < now)
+        return [HoldChanged(now, self.idx, delta, new),
+                Cue(now, f"{round(-delta)} seconds shorter.", "info")]
+
+    def _on_stop(self, _: Intent, now: float) -> list[Event]:
+        if self._question == "continue":  # the step already ended
+            return self._end("stopped", now, cues.STOPPED)
+        ran = (self._paused_at if self.paused else now) - self._start
+        return [StepEnded(now, self.idx, self.step.name, self.step.area, "stop", ran),
+                *self._end("stopped", now, cues.STOPPED)]
+
+    def _on_how_long(self, _: Intent, now: float) -> list[Event]:
+        return [Cue(now, cues.how_long(self.remaining(), self.session_remaining()), "info")]
+
+    def _on_whats_next(self, _: Intent, now: float) -> list[Event]:
+        if self.idx + 1 >= len(self.plan):
+            return [Cue(now, cues.FINISHED_NEXT, "info")]
+        n = self.plan[self.idx + 1]
+        return [Cue(now, cues.whats_next(n.label, n.kind, n.seconds), "info")]
+
+    def _on_help(self, _: Intent, now: float) -> list[Event]:
+        return [Cue(now, cues.HELP, "info")]
+
+    def _on_pain(self, intent: Intent, now: float) -> list[Event]:
+        value = int(intent.value)  # the vocabulary only yields 0..10
+        s = self._asked or self.step
+        self._asked = None
+        self.ratings += 1
+        out: list[Event] = [PainLogged(now, value, s.index, s.name, s.area),
+                            Cue(now, cues.confirm(value), "confirm")]
+        if value >= 8:
+            out.append(Cue(now, cues.HIGH_PAIN, "advice"))
+        return out
+
+    def _on_number(self, intent: Intent, now: float) -> list[Event]:
+        # A bare number is a rating only right after we asked for one; otherwise it could
+        # be anything (the TV, a count), so it is ignored rather than guessed.
+        if self._asked is None:
+            return []
+        return self._on_pain(intent, now)
+
+    def _on_safety(self, intent: Intent, now: float) -> list[Event]:
+        s = self.step
+        word = str(intent.value)
+        out: list[Event] = [SafetyStop(now, word, s.index, s.name, s.area)]
+        if self._question != "continue":
+            # End the step at once and freeze the clock until the user answers.
+            ran = (self._paused_at if self.paused else now) - self._start
+            out.append(StepEnded(now, self.idx, s.name, s.area, "safety", ran))
+            self._paused_at = now
+            self._question = "continue"
+            self._asked = None
+        return out + [Cue(now, cues.SAFETY.get(word, cues.SAFETY["sharp"]), "safety"),
+                      Cue(now, cues.SAFETY_AFTER, "safety")]
+
+    def _on_yes(self, _: Intent, now: float) -> list[Event]:
+        if self._question != "continue":
+            return [Cue(now, cues.NO_QUESTION, "info")]
+        self._question = None
+        self._paused_at = None
+        out: list[Event] = [Cue(now, cues.CONTINUE_AFTER_SAFETY, "info")]
+        # Leave the step that hurt behind: carry on from the one after it.
+        if self.idx + 1 >= len(self.plan):
+            return out + self._end("completed", now, cues.COMPLETED)
+        return out + self._begin(self.idx + 1, now)
+
+    def _on_no(self, _: Intent, now: float) -> list[Event]:
+        if self._question != "continue":
+            return [Cue(now, cues.NO_QUESTION, "info")]
+        return self._end("safety", now, cues.STOPPED)
+
+
+def spoken_lines(routine: Routine, speech_s: Optional[Callable[[str], float]] = None
+                 ) -> list[str]:
+    """Every line a session of this routine says when left to run: the intro, safety notes,
+    each step's cue, breaths, countdowns, rating questions, the ending. Rehearsed on a
+    manual clock in milliseconds, so the cue cache can render them before anyone waits."""
+    from companion.core.clock import ManualClock
+
+    clock = ManualClock()
+    session = Session(routine, clock, speech_s=speech_s)
+    events = session.start()
+    while not session.ended:
+        clock.advance(1.0)
+        events += session.tick()
+    return list(dict.fromkeys(e.text for e in events if isinstance(e, Cue)))

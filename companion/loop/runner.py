@@ -1,0 +1,128 @@
+"""Drives one session: turns heard or typed text into intents, engine events into speech
+and log rows. Used by the typed front end and the voice loop alike, so both behave the same."""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import Callable, Optional
+
+from companion.core import cues
+from companion.core.engine import Session
+from companion.core.interfaces import Log
+from companion.core.events import (Cue, Event, PainLogged, Paused, Resumed, SafetyStop,
+                              SessionEnded, StepEnded, StepStarted)
+from companion.core.vocabulary import Intent, Vocabulary
+
+EOF = object()  # put on the input queue when input ends
+
+
+class Runner:
+    """Wires a Session to a log and a voice. `say` speaks (or prints) a cue; `wall` turns
+    engine clock time into the wall-clock time stored in the log."""
+
+    def __init__(self, session: Session, log: Log, say: Callable[[Cue], None],
+                 vocabulary: Vocabulary, wall: Optional[Callable[[float], float]] = None,
+                 on_event: Optional[Callable[[Event], None]] = None,
+                 on_unknown: Optional[Callable[[str], None]] = None) -> None:
+        self.session = session
+        self.log = log
+        self.say = say
+        self.vocabulary = vocabulary
+        # Rows are written as events happen, so by default they carry the real time: a
+        # --speed clock runs ahead of it, and a crashed session must not end before it began.
+        self.wall = wall or (lambda _t: time.time())
+        self.on_event = on_event
+        self.on_unknown = on_unknown
+        self.session_id: Optional[int] = None
+
+    def start(self) -> None:
+        self.session_id = self.log.start_session(self.session.routine.name,
+                                                 self.wall(self.session.clock.now()))
+        self.dispatch(self.session.start())
+
+    def feed(self, text: str) -> Optional[Intent]:
+        """Act on one utterance or typed line; unknown text is reported and ignored."""
+        intent = self.vocabulary.parse(text)
+        if intent is None:
+            if self.on_unknown and text.strip():
+                self.on_unknown(text)
+            return None
+        self.dispatch(self.session.handle(intent))
+        return intent
+
+    def handle(self, intent: Intent) -> None:
+        """Act on an intent already understood (the voice loop parses with the recognizer's
+        context); its events are logged and spoken like a typed line's."""
+        self.dispatch(self.session.handle(intent))
+
+    def pause(self) -> None:
+        """Pause a running session (a device went away); nothing if paused or over."""
+        if not self.session.ended and not self.session.paused:
+            self.handle(Intent("pause"))
+
+    @property
+    def over(self) -> bool:
+        return bool(self.session.ended)
+
+    def listening_for(self) -> frozenset[str]:
+        return self.session.listening_for()
+
+    def tick(self) -> None:
+        self.dispatch(self.session.tick())
+
+    def finish(self, reason: str) -> None:
+        self.dispatch(self.session.finish(reason))
+
+    def dispatch(self, events: list[Event]) -> None:
+        """Log, then speak, in order: a rating is on disk before its confirmation is said.
+        If the disk refuses it, the confirmation says so instead of claiming it is saved."""
+        unsaved = getattr(self.log, "unsaved_ratings", lambda: 0)
+        for e in events:
+            self._record(e)
+            if self.on_event:
+                self.on_event(e)
+            if isinstance(e, Cue) and e.kind == "confirm" and unsaved() > 0:
+                e = Cue(e.at, e.text.replace("logged", "noted") + " " + cues.NOT_SAVED, "confirm")
+            elif isinstance(e, SessionEnded) and unsaved() > 0:
+                self.say(Cue(e.at, cues.lost(unsaved()), "advice"))
+            if isinstance(e, Cue):
+                self.say(e)
+
+    def _record(self, e: Event) -> None:
+        sid, at = self.session_id, self.wall(e.at)
+        assert sid is not None, "start() first"
+        if isinstance(e, PainLogged):
+            self.log.log_rating(sid, at, e.value, e.index, e.step, e.area)
+        elif isinstance(e, StepStarted):
+            self.log.log_event(sid, at, "started", e.index, e.step, e.area)
+        elif isinstance(e, StepEnded):
+            self.log.log_event(sid, at, "ended", e.index, e.step, e.area,
+                               f"{e.reason} after {e.ran_s:.1f}s")
+        elif isinstance(e, SafetyStop):
+            self.log.log_event(sid, at, "safety", e.index, e.step, e.area, e.word)
+        elif isinstance(e, (Paused, Resumed)):
+            self.log.log_event(sid, at, e.type.lower(), e.index)
+        elif isinstance(e, SessionEnded):
+            self.log.end_session(sid, at, e.reason)
+
+    def run_queue(self, inbox: "queue.Queue[object]", real_seconds: Callable[[float], float]
+                  ) -> str:
+        """Run in real (or scaled) time: wait for input or the engine's next deadline,
+        whichever comes first. Items are text lines or EOF. Returns the end reason."""
+        self.start()
+        s = self.session
+        while not s.ended:
+            deadline = s.next_deadline()
+            timeout = None if deadline is None else max(0.0, real_seconds(deadline - s.clock.now()))
+            try:
+                item = inbox.get(timeout=timeout)
+            except queue.Empty:
+                self.tick()
+                continue
+            if item is EOF:
+                self.tick()
+                self.finish("end_of_input")
+                break
+            self.feed(str(item))
+        return s.ended or "end_of_input"

@@ -1,0 +1,288 @@
+"""The hands-free loop: microphone (or a recorded session) in, recognizer, session engine,
+speech out, pain log. Time is audio time: every frame's sample count moves the session
+clock, so a replayed file and a live microphone go through exactly the same code."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import IO, Callable, Iterable, Iterator, Optional
+
+from companion.core.clock import ManualClock, SpeechAwareClock
+from companion.loop.echo import OwnVoice
+from companion.core import cues
+from companion.core.cues import speaking_seconds
+from companion.core.engine import HOLD_STEP_S, Session
+from companion.core.events import Cue, Event
+from companion.core.interfaces import Frame, Log, Speaker, Utterance
+from companion.hearing.endpoint import EndpointConfig
+from companion.storage.library import Library
+from companion.core.routines import Routine
+from companion.loop.runner import Runner
+from companion.speech.base import GATE_TAIL_S  # the room still rings after playback ends
+from companion.core.vocabulary import WAITING_INTENTS, Intent, Vocabulary
+
+# Said over the companion's own voice, these still act (and cut the cue short).
+BARGE_IN = frozenset({"stop", "pause", "safety"})
+# An utterance reaches back a pre-roll before its first voiced frame, so our own echo can
+# appear to begin that much before we began speaking.
+ONSET_SLACK_S = EndpointConfig().pre_roll + 0.05
+# Cues that say what to do next: the session clock waits until they have been said, so a
+# step's time is the user's, not eaten by speech queued before it.
+INSTRUCTION_KINDS = frozenset({"intro", "safety", "step"})
+REOPEN_EVERY_S = 2.0  # audio seconds between tries to get a lost speaker back
+
+
+@dataclass
+class Heard:
+    """What the loop did with one utterance, for the events file and tests."""
+
+    text: str
+    intent: Optional[Intent]
+    start: float
+    end: float
+    acted_at: float
+    gated: bool
+    echo: bool = False  # a barge-in word we were saying ourselves at that moment
+
+
+Expect = Callable[[], frozenset[str]]
+
+
+class VoiceLoop:
+    """Waits for "start <routine>", runs that session, returns to waiting; or runs one
+    given routine. `recognize(frames, expect)` yields utterances, asking expect() which
+    phrases make sense at that moment; frames move the clock."""
+
+    def __init__(self, library: Library, log: Log, speaker: Speaker,
+                 recognize: Callable[[Iterable[Frame], Expect], Iterator[Utterance]],
+                 hold_step_s: float = HOLD_STEP_S, events_out: Optional[IO[str]] = None,
+                 summary: Optional[Callable[[], str]] = None,
+                 reminders: Optional[Callable[[], list[str]]] = None,
+                 greeting: Optional[str] = cues.LISTENING,
+                 clock: Optional[ManualClock] = None,
+                 transcript: Optional[Callable[[dict], None]] = None) -> None:
+        self.library = library
+        self.vocab = Vocabulary(library.aliases())
+        self.log = log
+        self.speaker = speaker
+        self.recognize = recognize
+        self.hold_step_s = hold_step_s
+        self.events_out = events_out
+        self.transcript = transcript
+        self.summary = summary
+        self.greeting = greeting
+        self.reminders = reminders
+        self.clock = clock or ManualClock()           # audio time
+        self.session_clock = SpeechAwareClock(self.clock)  # what the session's timers see
+        self.runner: Optional[Runner] = None
+        # The recent utterances only: an always-on service must not grow without end.
+        self.heard: deque[Heard] = deque(maxlen=500)
+        self.sessions = 0
+        self._gate_until = 0.0
+        self._speech_end = 0.0  # audio time the queued speech will have been said by
+        self._speaking_since = 0.0  # audio time that stretch of speech began
+        self.own_voice = OwnVoice()
+        self._wall0 = time.time()
+        self._speaker_lost = False
+        self._next_reopen = 0.0
+        self._phrase_sets: dict[frozenset[str], frozenset[str]] = {}
+        self._opening: "Routine | str | None" = None  # what run() does at the first frame
+
+    # ----- output ---------------------------------------------------------------------
+
+    def _emit(self, record: dict) -> None:
+        if self.transcript:
+            self.transcript(record)
+        if self.events_out:
+            self.events_out.write(json.dumps(record) + "\n")
+            self.events_out.flush()
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        now = self.clock.now()
+        # A speaker that plays nothing (--no-speaker) reports 0 s; gate as if it had spoken,
+        # so a replay of a recording that holds the companion's voice behaves as live did.
+        began = time.monotonic()
+        seconds = self.speaker.say(text, now) or speaking_seconds(text)
+        if getattr(self.speaker, "realtime", False):
+            # A cue not in the cache was rendered first (Piper: up to a second): a live
+            # device starts it that much later in the microphone's time, and our echo with it.
+            now += time.monotonic() - began
+        if now >= self._speech_end:  # quiet until now: this cue starts a stretch of speech
+            self._speaking_since = now
+        self.own_voice.said(text, max(self._speech_end, now), seconds)
+        self._speech_end = max(self._speech_end, now) + seconds
+        self._gate_until = self._speech_end + GATE_TAIL_S
+        if kind in INSTRUCTION_KINDS:
+            self.session_clock.hold_until(self._speech_end)
+        self._emit({"type": "cue", "at": round(now, 3), "text": text, "kind": kind,
+                    "seconds": round(seconds, 3)})
+
+    def _on_event(self, e: Event) -> None:
+        if not isinstance(e, Cue):  # cues are written when said
+            # at: audio time, like every record; due/acted: the session's own clock.
+            self._emit({**e.to_dict(), "at": round(self.clock.now(), 3), "due": round(e.at, 3),
+                        "acted": round(self.session_clock.now(), 3)})
+
+    # ----- sessions -------------------------------------------------------------------
+
+    def start_session(self, routine: Routine) -> None:
+        session = Session(routine, self.session_clock, self.hold_step_s,
+                          speech_s=speaking_seconds)
+        # Rows are stored as they happen, so the wall time is the audio clock's.
+        self.runner = Runner(session, self.log, lambda c: self._say(c.text, c.kind),
+                             self.vocab, wall=lambda _t: self._wall0 + self.clock.now(),
+                             on_event=self._on_event)
+        self.sessions += 1
+        for line in (self.reminders() if self.reminders else []):
+            self._say(line, "reminder")
+        self.runner.start()
+
+    def expected_phrases(self) -> frozenset[str]:
+        """What the recognizer should listen for now: a routine's start while waiting;
+        in a session, what the session says makes sense (a bare number only after "rate
+        your pain", yes/no only while its question is open)."""
+        names = WAITING_INTENTS if self._session_over() else self.runner.listening_for()
+        if names not in self._phrase_sets:
+            self._phrase_sets[names] = self.vocab.phrases_for(names)
+        return self._phrase_sets[names]
+
+    def _session_over(self) -> bool:
+        return self.runner is None or self.runner.over
+
+    def finish(self, reason: str) -> None:
+        if not self._session_over():
+            self.runner.finish(reason)
+
+    # ----- the loop -------------------------------------------------------------------
+
+    def _clocked(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """Pass frames on to the recognizer, moving the clock and the session timers."""
+        for f in frames:
+            self.clock.set(f.start)
+            self._open()
+            self._check_speaker()
+            self._gate_to_playback(f.end)
+            if not self._session_over():
+                self.runner.tick()
+            yield f
+            self.clock.set(f.end)
+
+    def _open(self) -> None:
+        """Greet, or start the routine run() was given: once, at the first frame."""
+        what, self._opening = self._opening, None
+        if isinstance(what, str):
+            if self.greeting:
+                self._say(self.greeting)
+        elif what is not None:
+            self.start_session(what)
+
+    def _gate_to_playback(self, audio_now: float) -> None:
+        """Keep the gate shut until the speaker has really finished: its output latency
+        (and a sound server's) comes on top of the cue lengths the gate was set from."""
+        busy_for = getattr(self.speaker, "busy_for", None)
+        left = busy_for() if busy_for else 0.0
+        if left > 0:
+            self._gate_until = max(self._gate_until, audio_now + left)
+
+    def hear(self, utt: Utterance) -> Optional[Intent]:
+        """Act on one utterance. Over our own voice only barge-in words count."""
+        self.clock.set(utt.end)
+        intent = self.vocab.parse(utt.text) if utt.text else None
+        # Only what began while we spoke can be our own voice: a user who was already
+        # talking when a cue started is heard.
+        over_us = self._speaking_since - ONSET_SLACK_S <= utt.start < self._gate_until
+        echo = (over_us and intent is not None and intent.name in BARGE_IN
+                and self.own_voice.is_echo(utt.text, utt.start, utt.end))
+        gated = over_us and (intent is None or intent.name not in BARGE_IN or echo)
+        self.heard.append(Heard(utt.text, intent, utt.start, utt.end, self.clock.now(), gated,
+                                echo))
+        self._emit({"type": "heard", "at": round(self.clock.now(), 3), "text": utt.text,
+                    "intent": intent.name if intent else None,
+                    "value": intent.value if intent else None,
+                    "confidence": round(float(utt.confidence), 3),
+                    "start": round(utt.start, 3), "end": round(utt.end, 3), "gated": gated,
+                    "echo": echo})
+        if intent is None or gated:
+            return None
+        if over_us:  # barge-in: cut our own cue short
+            self.speaker.stop()
+            self.own_voice.cut(self.clock.now())
+            self._gate_until = self._speech_end = self.clock.now()
+            self.session_clock.release()
+        if self._session_over():
+            self._waiting(intent)
+        else:
+            self.runner.handle(intent)
+        return intent
+
+    def _waiting(self, intent: Intent) -> None:
+        if intent.name == "start_routine":
+            self.start_session(self.library.routines[str(intent.value)])
+        elif intent.name == "how_am_i_doing":
+            self._say(self.summary() if self.summary else cues.HOW_AM_I_NO_DATA)
+        elif intent.name == "help":
+            self._say(cues.LISTENING)
+
+    def _check_speaker(self) -> None:
+        """A speaker that vanished: pause (nobody hears the cues), keep trying to get it
+        back, and say so once it is there again. Cheap when all is well."""
+        error = getattr(self.speaker, "error", None)
+        now = self.clock.now()
+        if error is not None and not self._speaker_lost:
+            self._speaker_lost, self._next_reopen = True, now + REOPEN_EVERY_S
+            if not self._session_over():
+                self.runner.pause()
+            self._emit({"type": "speaker_lost", "at": round(now, 3), "reason": str(error)})
+        elif self._speaker_lost and now >= self._next_reopen:
+            self._next_reopen = now + REOPEN_EVERY_S
+            try:
+                self.speaker.reopen()
+            except Exception:  # still gone; try again later
+                return
+            if getattr(self.speaker, "error", None) is None:
+                self._speaker_lost = False
+                self._emit({"type": "speaker_back", "at": round(now, 3)})
+                self._say(cues.SPEAKER_BACK if not self._session_over() else cues.LISTENING,
+                          "fault")
+
+    def microphone_lost(self, reason: str) -> None:
+        """Nothing can be heard: pause the session (its clock froze anyway) and say so."""
+        if not self._session_over():
+            self.runner.pause()
+        self._emit({"type": "microphone_lost", "at": round(self.clock.now(), 3),
+                    "reason": reason})
+        self._say(cues.MIC_LOST, "fault")
+
+    def microphone_back(self) -> None:
+        if getattr(self.speaker, "error", None) is not None:  # same server, same fate
+            try:
+                self.speaker.reopen()
+            except Exception:  # still gone: the cue below is lost, the session is not
+                pass
+        self._emit({"type": "microphone_back", "at": round(self.clock.now(), 3)})
+        self._say(cues.MIC_BACK if not self._session_over() else cues.LISTENING, "fault")
+
+    def run(self, frames: Iterable[Frame], routine: Optional[Routine] = None) -> None:
+        """Listen until the frames end (a file) or forever (a microphone)."""
+        renderer = getattr(self.speaker, "renderer", None)
+        if renderer is not None:  # who speaks, for the events file and the transcript
+            self._emit({"type": "voice", "at": round(self.clock.now(), 3),
+                        "engine": renderer.engine_name, "voice": renderer.voice})
+        # Opened on the first frame, on the microphone's clock: a live stream starts when
+        # the recognizer first asks for audio, and a cue said before that would be placed
+        # seconds early in the audio's time (its echo then passes for the user's voice).
+        self._opening = routine if routine is not None else "greeting"
+        try:
+            for utt in self.recognize(self._clocked(frames), self.expected_phrases):
+                self.hear(utt)
+            self._open()  # no audio at all: still greet, or start and end the session
+            if not self._session_over():
+                self.runner.tick()
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: closed as interrupted, then out
+            self.finish("interrupted")
+            raise
+        finally:
+            self.finish("end_of_input")

@@ -1,0 +1,155 @@
+"""`companion run` without --text: choose the adapters (audio in, recognizer, speech out,
+log) in this one place and hand them to the VoiceLoop."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+import os
+import sys
+import time
+from contextlib import ExitStack
+
+from companion.host import config, paths
+from companion.core import cues
+from companion.storage import trends
+from companion.core.clock import ManualClock
+from companion.hearing.debug_record import DebugRecording
+from companion.core.errors import CompanionError
+from companion.storage.library import Library, load_routine
+from companion.loop.mic_watch import watched
+from companion.storage.runlock import close_left_open, single_run
+from companion.storage.safe_log import LateLog, SafeLog, saved_or_said
+from companion.audio.portaudio_noise import PortAudioNoiseFilter
+from companion.host.shutdown import sigterm_as_interrupt
+from companion.loop.transcript import Transcript
+from companion.core.vocabulary import Vocabulary
+from companion.core.engine import spoken_lines
+from companion.core.cues import speaking_seconds
+from companion.loop.voice_loop import VoiceLoop
+
+logger = logging.getLogger(__name__)
+
+
+def _open_private(path: str):
+    """Event files hold what the user said: private like the log."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # O_CREAT's mode does nothing for a file that exists
+        except OSError:
+            os.close(fd)
+            raise
+    except OSError as e:
+        raise CompanionError(f"cannot write the events file {path}: {e.strerror}") from None
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
+def _or(read, fallback):
+    """A reading of the log, or the fallback when the log cannot be read or written now."""
+    try:
+        return read()
+    except CompanionError:
+        return fallback
+
+
+def _warm_quietly(renderer) -> None:
+    from companion.loop.warmup import all_lines, warm
+
+    try:  # the lowest priority (Linux: per thread; the voice's own threads inherit it):
+        # hearing a command matters more than a cue that may never be said
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
+    try:
+        warm(renderer, all_lines())
+    except Exception as e:  # a cue that fails now is rendered (or reported) when said
+        logger.warning("cue warm-up stopped: %s", e)
+
+
+def _device_help(args: argparse.Namespace) -> str:
+    """Where to go from a missing microphone or speaker."""
+    path = config.config_file(args)
+    return (f"Devices are set in {path} (input_device, output_device); `companion devices` "
+            "lists what PortAudio sees and `companion doctor` checks each part. Without "
+            "audio, try a session from the keyboard: `companion run neck --text`.")
+
+
+def run_voice(args: argparse.Namespace) -> int:
+    from companion.hearing import make_recognizer
+    from companion.hearing.sources import MicSource, WavSource
+    from companion.speech import make_speaker
+
+    cfg = config.effective(args)
+    library = Library()
+    for problem in library.problems:
+        print(f"companion: skipping routine file: {problem}", file=sys.stderr)
+    routine = load_routine(library, args.routine) if args.routine else None
+    clock = ManualClock()
+    replay = bool(args.mic_file)
+    with ExitStack() as stack:
+        if not replay:  # a live device that goes away makes PortAudio print screenfuls
+            stack.callback(PortAudioNoiseFilter().install().restore)
+        try:
+            speaker = make_speaker(cfg, no_speaker=args.no_speaker or False,
+                                   speaker_file=args.speaker_file, clock=clock)
+        except CompanionError as e:
+            raise CompanionError(f"{str(e).removeprefix('speaker: ')}\n{_device_help(args)}"
+                                 ) from None
+        stack.callback(speaker.close)
+        try:
+            source = WavSource(args.mic_file) if replay else MicSource(cfg.input_device)
+        except CompanionError as e:
+            if replay:
+                raise
+            # Say it out loud as well: there may be no screen to read.
+            time.sleep(speaker.say(cues.NO_MIC, clock.now()) + 0.3)
+            raise CompanionError(f"{e}\n{_device_help(args)}") from None
+        recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path,
+                                     whisper_model=cfg.whisper_model)
+        if recognizer.missing_words:
+            print("companion: the speech model does not know these words, so phrases using "
+                  f"them are left out: {', '.join(recognizer.missing_words)}", file=sys.stderr)
+        log = stack.enter_context(LateLog(paths.data_dir(cfg.data_dir)))
+        stack.enter_context(single_run(log.path.parent))
+        close_left_open(log)
+        events = stack.enter_context(_open_private(args.events)) if args.events else None
+        if hasattr(speaker, "prerender"):
+            # Before anything plays: a render while a cue plays competes with the player
+            # (and, cold, Piper takes a second a line). A named routine's lines too.
+            speaker.prerender(cues.fixed() + (spoken_lines(routine, speaking_seconds)
+                                              if routine is not None else []))
+        renderer = getattr(speaker, "renderer", None)
+        if renderer is not None and not replay:
+            # Lines of routines added or changed since setup's `voice prepare`: rendered
+            # while the companion waits, so a session finds them in the cache.
+            threading.Thread(target=_warm_quietly, args=(renderer,), daemon=True,
+                             name="cue-warm-up").start()
+        safe = SafeLog(log)
+        loop = VoiceLoop(library, safe, speaker,
+                         lambda frames, expect: recognizer.utterances(frames, expect=expect),
+                         hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
+                         summary=lambda: _or(lambda: trends.spoken_summary(log, time.time()),
+                                             cues.NO_LOG_SUMMARY),
+                         reminders=lambda: _or(lambda: trends.reminders(log, time.time()), []),
+                         transcript=None if args.quiet else Transcript(
+                             sys.stdout, says="JOURNAL_STREAM" not in os.environ))
+        try:
+            with sigterm_as_interrupt():
+                frames = source.frames() if replay else watched(
+                    source, lambda: MicSource(cfg.input_device), loop.microphone_lost,
+                    loop.microphone_back)
+                if getattr(args, "debug_record", None):
+                    recording = DebugRecording(args.debug_record)
+                    stack.callback(recording.close)
+                    frames = recording.tee(frames)
+                loop.run(frames, routine)
+        except KeyboardInterrupt:
+            loop.finish("interrupted")
+            return saved_or_said(safe) or 130
+        finally:
+            close = getattr(source, "close", None)
+            if close:
+                close()
+        return saved_or_said(safe)

@@ -1,0 +1,37 @@
+"""Every line this install can say, and rendering what is not cached yet: used by
+`companion voice prepare` and, in the background, by a live run."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional
+
+from companion.core import cues
+from companion.core.errors import CompanionError
+
+
+def all_lines() -> list[str]:
+    """The fixed lines and every line each installed routine says (built-in and the
+    user's own), once each."""
+    from companion.core.engine import spoken_lines
+    from companion.storage.library import Library
+    from companion.core.cues import speaking_seconds
+
+    lines = list(cues.fixed())
+    for routine in Library().routines.values():
+        lines += spoken_lines(routine, speaking_seconds)
+    return list(dict.fromkeys(t.strip() for t in lines if t.strip()))
+
+
+def warm(renderer, lines: Iterable[str],
+         progress: Optional[Callable[[int, int], None]] = None) -> int:
+    """Render what is not cached yet; the number rendered. Used by `voice prepare` and, in
+    the background, by a live run (user routines may have changed since setup)."""
+    todo = [t for t in lines if not renderer.is_cached(t)]
+    for i, text in enumerate(todo, 1):
+        try:
+            renderer.render(text)
+        except CompanionError:
+            raise
+        if progress:
+            progress(i, len(todo))
+    return len(todo)

@@ -1,0 +1,127 @@
+"""A pain log that never stops a session: when the disk is full or read-only, writes wait
+in memory, in order, and go to disk as soon as it takes them again."""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from companion.core.errors import CompanionError
+from companion.core.interfaces import Log
+
+if TYPE_CHECKING:
+    from companion.storage.store import PainLog
+
+
+class SafeLog:
+    """Wraps a store.PainLog. Every call is queued and the queue flushed at once; a write
+    that fails stays at the head of the queue and is retried on the next call or flush().
+    Session ids handed out before the session row exists are provisional (negative) and
+    mapped to the real id when it is written."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.pending: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self.error: Optional[CompanionError] = None
+        self._ids: dict[int, int] = {}
+        self._next_provisional = -1
+
+    def unsaved_ratings(self) -> int:
+        return sum(1 for name, _ in self.pending if name == "log_rating")
+
+    def flush(self) -> bool:
+        """Write what is queued; True when everything is on disk."""
+        while self.pending:
+            name, args = self.pending[0]
+            if name != "start_session":
+                args = (self._ids.get(args[0], args[0]), *args[1:])
+            try:
+                result = getattr(self.log, name)(*args[:-1] if name == "start_session"
+                                                 else args)
+            except CompanionError as e:
+                self.error = e
+                return False
+            if name == "start_session":
+                self._ids[args[-1]] = result
+            self.pending.popleft()
+        self.error = None
+        return True
+
+    def _queue(self, name: str, *args: Any) -> bool:
+        self.pending.append((name, args))
+        return self.flush()
+
+    def start_session(self, routine: str, at: float) -> int:
+        provisional = self._next_provisional
+        self._next_provisional -= 1
+        self._queue("start_session", routine, at, provisional)
+        return provisional
+
+    def log_event(self, session_id: int, at: float, kind: str, step_index: Optional[int] = None,
+                  step: Optional[str] = None, area: Optional[str] = None,
+                  detail: Optional[str] = None) -> None:
+        self._queue("log_event", session_id, at, kind, step_index, step, area, detail)
+
+    def log_rating(self, session_id: int, at: float, value: int, step_index: int, step: str,
+                   area: str) -> int:
+        if not 0 <= int(value) <= 10:  # a bad value must fail now, not block the queue
+            raise ValueError(f"pain rating must be 0-10, not {value}")
+        return 1 if self._queue("log_rating", session_id, at, value, step_index, step, area) \
+            else 0
+
+    def end_session(self, session_id: int, at: float, reason: str) -> None:
+        self._queue("end_session", session_id, at, reason)
+
+
+def saved_or_said(log: SafeLog) -> int:
+    """0 when every write reached the disk; else say what was lost and return 1."""
+    if log.flush():
+        return 0
+    n = log.unsaved_ratings()
+    what = f"{n} pain rating{'s' * (n != 1)}" if n else "the session record"
+    print(f"companion: {what} could not be saved and {'are' if n > 1 else 'is'} lost: "
+          f"{log.error}", file=sys.stderr)
+    return 1
+
+
+class LateLog:
+    """The pain log, opened when it can be: a data folder that is read-only (or full) from
+    the start still lets a session be guided. Every call tries to open the log; until that
+    works it raises CompanionError, which SafeLog answers by keeping the write in memory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from companion.storage.store import DB_NAME
+
+        self.path = data_dir / DB_NAME
+        self._log: "PainLog | None" = None
+        try:
+            self._open()
+        except CompanionError as e:
+            print(f"companion: {str(e).rstrip('.')}. Guiding the session anyway; ratings "
+                  "wait in memory.", file=sys.stderr)
+
+    def _open(self) -> "PainLog":
+        from companion.storage.store import PainLog
+
+        if self._log is None:
+            self._log = PainLog(self.path)
+        return self._log
+
+    @property
+    def opened(self) -> bool:
+        return self._log is not None
+
+    def __getattr__(self, name: str):
+        return getattr(self._open(), name)
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+
+    def __enter__(self) -> "LateLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,439 @@
+"""The pain log: one SQLite file of sessions, step events and pain ratings.
+
+It is personal health data, so the folder is 0700 and the file 0600 before SQLite writes a
+byte. Ratings are committed with synchronous=FULL before log_rating returns, because the
+caller confirms them aloud right after; step events are batched (they are only context).
+"""
+
+from __future__ import annotations
+
+import errno
+import operator
+import os
+import pwd
+import sqlite3
+import stat
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Iterator, Optional
+from urllib.parse import quote
+
+from companion.host import paths
+from companion.core.errors import CompanionError
+
+DB_NAME = "companion.sqlite3"
+SCHEMA_VERSION = 2
+
+# Step events wait in memory until a rating, the end of the session, or one of these limits.
+_BATCH_EVENTS = 20
+_BATCH_SECONDS = 30.0
+
+# Entry N upgrades a log to schema version N (entry 0 is unused). Append, never edit.
+_MIGRATIONS: list[str] = ["", """
+CREATE TABLE sessions (id INTEGER PRIMARY KEY, routine TEXT NOT NULL, started_at REAL NOT NULL,
+    ended_at REAL, end_reason TEXT, steps_started INTEGER NOT NULL DEFAULT 0,
+    steps_skipped INTEGER NOT NULL DEFAULT 0, ratings_count INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE step_events (id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id), at REAL NOT NULL, kind TEXT NOT NULL,
+    step_index INTEGER, step TEXT, area TEXT, detail TEXT);
+CREATE INDEX step_events_by_session ON step_events(session_id, at);
+CREATE TABLE ratings (id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id), at REAL NOT NULL,
+    value INTEGER NOT NULL CHECK (typeof(value) = 'integer' AND value BETWEEN 0 AND 10),
+    step_index INTEGER, step TEXT, area TEXT, routine TEXT NOT NULL);
+CREATE INDEX ratings_by_area ON ratings(area, at);
+CREATE INDEX ratings_by_session ON ratings(session_id)
+""", """
+CREATE TABLE notices (key TEXT PRIMARY KEY, at REAL NOT NULL)
+"""]
+assert len(_MIGRATIONS) == SCHEMA_VERSION + 1
+
+# Counts are stored when a session ends; open sessions get them live.
+_OF_SESSION = "WHERE session_id = sessions.id"
+_COUNTS = {
+    "steps_started": f"SELECT COUNT(DISTINCT step_index) FROM step_events {_OF_SESSION} "
+                     "AND kind = 'started'",
+    "steps_skipped": f"SELECT COUNT(*) FROM step_events {_OF_SESSION} AND kind = 'skipped'",
+    "ratings_count": f"SELECT COUNT(*) FROM ratings {_OF_SESSION}",
+}
+_LAST_SEEN = (f"SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM step_events {_OF_SESSION} "
+              f"UNION ALL SELECT MAX(at) FROM ratings {_OF_SESSION})")
+
+_FIX_DIR = "choose another folder with --data-dir DIR or $COMPANION_DATA_DIR"
+
+# Times the commands chart, count and compare: Unix seconds from 1970 to 2100. A log can hold
+# anything in a time column (a hand edit, text, an import from before imports were checked);
+# such rows are shown raw and left out of trends and charts instead of crashing them.
+SHOWN_FROM, SHOWN_UNTIL = 0.0, 4_102_444_800.0  # 1970-01-01, 2100-01-01 UTC
+# Columns that hold text. SQLite keeps whatever was written: these read back as str or None.
+_TEXT_COLUMNS = ("routine", "step", "area", "end_reason", "kind", "detail", "key")
+
+
+def usable_time(value: Any) -> Optional[float]:
+    """`value` as Unix seconds if it is a number between 1970 and 2100, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if SHOWN_FROM <= value < SHOWN_UNTIL else None
+
+
+class PainLog:
+    """One open pain log. Use as a context manager, or call close()."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._pending: list[tuple[Any, ...]] = []
+        self._routines: dict[int, str] = {}
+        self._conn: Optional[sqlite3.Connection] = None
+        try:
+            with self._guard("open"):
+                _make_private_dir(self.path.parent)
+                _make_private_file(self.path)
+                # mode=rw: SQLite must never create the file itself (it would use the umask).
+                uri = "file:" + _uri_path(self.path) + "?mode=rw"
+                self._conn = sqlite3.connect(uri, uri=True, timeout=5.0, isolation_level=None)
+                self._conn.row_factory = sqlite3.Row
+                # Bytes that are not UTF-8 (a hand edit) read as U+FFFD, not as an error.
+                self._conn.text_factory = lambda b: b.decode("utf-8", "replace")
+                self._conn.execute("PRAGMA foreign_keys = ON")
+                self._conn.execute("PRAGMA synchronous = FULL")
+                # The rollback journal takes its mode from the db file (tested); WAL adds files.
+                self._conn.execute("PRAGMA journal_mode = DELETE").fetchone()
+                self._migrate()
+        except BaseException:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            raise
+
+    @classmethod
+    def open(cls, data_dir: str | Path | None = None) -> "PainLog":
+        """The log in --data-dir, else $COMPANION_DATA_DIR, else the XDG data folder."""
+        return cls(paths.data_dir(data_dir) / DB_NAME)
+
+    def start_session(self, routine: str, at: float) -> int:
+        with self._guard("write to"), self._transaction() as db:
+            cur = db.execute("INSERT INTO sessions (routine, started_at) VALUES (?, ?)",
+                             (routine, float(at)))
+        session_id = int(cur.lastrowid or 0)
+        self._routines[session_id] = routine
+        return session_id
+
+    def log_event(self, session_id: int, at: float, kind: str, step_index: Optional[int] = None,
+                  step: Optional[str] = None, area: Optional[str] = None,
+                  detail: Optional[str] = None) -> None:
+        """Queue a step event ("started", "ended", "skipped", "safety", "paused", ...)."""
+        self._routine_of(session_id)  # fail now, not at a later flush
+        self._pending.append((session_id, float(at), kind, step_index, step, area, detail))
+        if len(self._pending) >= _BATCH_EVENTS or float(at) - self._pending[0][1] >= _BATCH_SECONDS:
+            try:
+                self.flush()
+            except CompanionError:
+                # A call that fails has not happened: take this event back out, so a caller
+                # that retries the call (SafeLog) does not queue it twice. Earlier events
+                # stay queued for the next write that succeeds.
+                self._pending.pop()
+                raise
+
+    def log_rating(self, session_id: int, at: float, value: int, step_index: Optional[int],
+                   step: Optional[str], area: Optional[str]) -> int:
+        """Store a 0-10 rating; it is on disk when this returns. Returns the rating id."""
+        try:
+            number = operator.index(value)  # ints (numpy's too), not floats or strings
+        except TypeError:
+            number = -1
+        if isinstance(value, bool) or not 0 <= number <= 10:
+            raise ValueError(f"a pain rating is a whole number from 0 to 10, not {value!r}")
+        routine = self._routine_of(session_id)
+        with self._guard("save the rating in"), self._transaction() as db:
+            cur = db.execute(
+                "INSERT INTO ratings (session_id, at, value, step_index, step, area, routine) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, float(at), number, step_index, step, area, routine))
+        return int(cur.lastrowid or 0)
+
+    def end_session(self, session_id: int, at: float, reason: str) -> None:
+        self._routine_of(session_id)
+        with self._guard("write to"), self._transaction() as db:
+            db.execute(f"UPDATE sessions SET ended_at = ?, end_reason = ?, {_count_sets()} "
+                       "WHERE id = ?", (float(at), reason, session_id))
+
+    def close_interrupted(self, at: float) -> int:
+        """Mark sessions that never ended (a crash, a pulled plug) as "interrupted", ending at
+        their last event or rating, or at `at` if they have none. Returns how many."""
+        with self._guard("write to"), self._transaction() as db:
+            cur = db.execute(
+                f"UPDATE sessions SET ended_at = COALESCE(({_LAST_SEEN}), ?), "
+                f"end_reason = 'interrupted', {_count_sets()} WHERE ended_at IS NULL", (float(at),))
+        return cur.rowcount
+
+    def flush(self) -> None:
+        """Write queued step events now."""
+        if self._pending:
+            with self._guard("write to"), self._transaction():
+                pass  # _transaction writes the queue
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every session, oldest first: id, routine, started_at, ended_at, end_reason, counts."""
+        self.flush()
+        counts = ", ".join(f"CASE WHEN ended_at IS NULL THEN ({sql}) ELSE {name} END AS {name}"
+                           for name, sql in _COUNTS.items())
+        return self._select(f"SELECT id, routine, started_at, ended_at, end_reason, "
+                            f"{counts} FROM sessions ORDER BY started_at, id")
+
+    def ratings(self) -> list[dict[str, Any]]:
+        """Every rating, oldest first: id, session_id, at, value, step_index, step, area,
+        routine."""
+        return self._select("SELECT id, session_id, at, value, step_index, step, area, routine "
+                            "FROM ratings ORDER BY at, id")
+
+    def events(self, session_id: Optional[int] = None) -> list[dict[str, Any]]:
+        """Step events, oldest first, optionally of one session."""
+        self.flush()
+        one = session_id is not None
+        return self._select("SELECT session_id, at, kind, step_index, step, area, detail FROM "
+                            f"step_events {'WHERE session_id = ?' if one else ''} ORDER BY at, id",
+                            (session_id,) if one else ())
+
+    def notices(self) -> dict[str, float]:
+        """Things to say only once (advice), by key, with when they were said."""
+        return {row["key"]: row["at"] for row in self._select("SELECT key, at FROM notices")}
+
+    def add_notice(self, key: str, at: float) -> bool:
+        """Remember that `key` was said; False if it already had been."""
+        with self._guard("write to"), self._transaction() as db:
+            cur = db.execute("INSERT OR IGNORE INTO notices (key, at) VALUES (?, ?)",
+                             (key, float(at)))
+        return cur.rowcount == 1
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write for bulk changes such as an import."""
+        with self._guard("write to"), self._transaction() as db:
+            yield db
+
+    def close(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self.flush()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "PainLog":
+        return self
+
+    def __exit__(self, exc_type: Optional[type], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        try:
+            self.close()
+        except CompanionError:
+            if exc_type is None:
+                raise  # otherwise the original error matters more than lost step events
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise CompanionError(f"the pain log {self.path} is already closed")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One durable write: queued step events go first, so everything commits together."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._pending:
+                db.executemany("INSERT INTO step_events (session_id, at, kind, step_index, step, "
+                               "area, detail) VALUES (?, ?, ?, ?, ?, ?, ?)", self._pending)
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        self._pending.clear()  # only once they are really on disk
+
+    def _migrate(self) -> None:
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return  # nothing to write: a read-only log can still be read
+        if version > SCHEMA_VERSION:
+            raise CompanionError(f"{self.path} was written by a newer companion (schema {version}, "
+                                 f"this one knows {SCHEMA_VERSION}); upgrade the companion.")
+        with self._transaction():
+            # Re-read inside the lock: another process may have just done this.
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+
+    def _routine_of(self, session_id: int) -> str:
+        if session_id not in self._routines:
+            with self._guard("read"):
+                row = self._db.execute("SELECT routine FROM sessions WHERE id = ?",
+                                       (session_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"no session {session_id} in {self.path}")
+            self._routines[session_id] = row[0]
+        return self._routines[session_id]
+
+    def _select(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        with self._guard("read"):
+            return [_as_text(dict(row)) for row in self._db.execute(sql, args)]
+
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """Turn SQLite and OS failures into a CompanionError that says what to do."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as e:
+            raise self._problem(e, doing) from e
+
+    def _problem(self, err: BaseException, doing: str) -> CompanionError:
+        where, code = self.path, getattr(err, "errno", None)
+        # SQLite's messages never contain the path, so matching words in them is safe.
+        said = f"{getattr(err, 'sqlite_errorname', '')} {err}".lower()
+        sql = isinstance(err, sqlite3.Error)
+
+        def says(*words: str) -> bool:
+            return sql and any(w in said for w in words)
+
+        if code in (errno.ENOSPC, errno.EDQUOT) or says("full"):
+            why = "the disk is full. Free some space and try again."
+        elif says("notadb", "not a database", "corrupt", "malformed"):
+            return CompanionError(f"{where} is not a usable pain log ({err}). Move it aside (a "
+                                  f"new log is started in its place) or {_FIX_DIR}.")
+        elif says("busy", "locked"):
+            why = "another companion is writing it. Close that one and try again."
+        elif code in (errno.EEXIST, errno.ENOTDIR):
+            why = f"a file is in the way of the folder {where.parent}. Move it, or {_FIX_DIR}."
+        elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or says(
+                "readonly", "cantopen", "unable to open", "perm"):
+            found = in_the_way(where)
+            why = (f"{found[0]}. {found[1]}." if found else
+                   f"it or its folder is not writable. Fix the permissions (chmod u+rwx "
+                   f"{where.parent}; chmod u+rw {where}) or {_FIX_DIR}.")
+        else:
+            why = str(err)
+        return CompanionError(f"cannot {doing} the pain log {where}: {why}")
+
+
+def in_the_way(path: Path) -> Optional[tuple[str, str]]:
+    """Why this user cannot write `path` (a file in the data folder) as (what is wrong, what
+    to do), or None if nothing in the way can be seen. It names the part that blocks: the
+    folder; when that does not exist or cannot be looked into, the nearest folder above it
+    that can; or the file. chmod is only suggested for what this user owns: nobody else can
+    run it."""
+    folder = path.parent
+    start, need = "", os.W_OK
+    parts: list[Path] = []
+    for part in (folder, *folder.parents):
+        try:
+            st = os.stat(part)
+        except (FileNotFoundError, NotADirectoryError):
+            start = start or f"the folder {folder} does not exist and cannot be created: "
+            continue
+        except (OSError, ValueError):  # a folder above it cannot be looked into
+            start, need = f"the folder {folder} cannot be reached: ", os.X_OK
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            return (f"{folder} is a file, not a folder" if part == folder else
+                    f"a file is in the way of the folder {folder}: {part}",
+                    f"Move it, or {_FIX_DIR}")
+        parts.append(part)
+        break
+    if not start and os.path.lexists(path):
+        parts.append(path)
+    for part in parts:
+        said = _blocks(part, need)
+        if said:
+            return start + said[0], said[1]
+    return None
+
+
+def _blocks(part: Path, need: int) -> Optional[tuple[str, str]]:
+    """What keeps this user from writing in (need=W_OK) or passing through (X_OK) `part`."""
+    try:
+        st = os.stat(part)
+        read_only = bool(os.statvfs(part).f_flag & os.ST_RDONLY)
+    except (OSError, ValueError):
+        return None
+    kind = "the folder" if part.is_dir() else "the file"
+    if read_only and need == os.W_OK:
+        return (f"{kind} {part} is not writable (a read-only file system)",
+                "Choose another folder with --data-dir DIR or $COMPANION_DATA_DIR, or "
+                "remount it read-write")
+    if os.access(part, need):
+        return None
+    me = os.geteuid()
+    if me != 0 and st.st_uid != me:
+        owner = _user_name(st.st_uid)
+        run_as = f"Run the companion as {owner}, or c" if st.st_uid != 0 else "C"
+        by = "is not writable by" if need == os.W_OK else "cannot be entered by"
+        return (f"{kind} {part} belongs to {owner} and {by} this user ({_user_name(me)})",
+                run_as + _FIX_DIR[1:])
+    mode = "rw" if kind == "the file" else ("rwx" if need == os.W_OK else "x")
+    return (f"{kind} {part} {'is not writable' if need == os.W_OK else 'cannot be entered'}",
+            f"Fix the permissions (chmod u+{mode} {part}) or {_FIX_DIR}")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, OverflowError):
+        return f"uid {uid}"
+
+
+def _as_text(row: dict[str, Any]) -> dict[str, Any]:
+    """Text columns as str or None, whatever SQLite held (a number, a blob): every command
+    that shows them can rely on it. Times and numbers are left as stored (see usable_time)."""
+    for name in _TEXT_COLUMNS:
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            row[name] = (value.decode("utf-8", "replace") if isinstance(value, bytes)
+                         else str(value))
+    return row
+
+
+def _count_sets() -> str:
+    return ", ".join(f"{name} = ({sql})" for name, sql in _COUNTS.items())
+
+
+def _make_private_dir(folder: Path) -> None:
+    """Create the folder 0700. An existing folder is the user's choice and is left alone."""
+    if folder.is_dir():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        if not folder.is_dir():
+            raise
+        return  # another process made it first
+    os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def _make_private_file(path: Path) -> None:
+    """Create the database file 0600 (empty: SQLite treats that as a new database) and tighten
+    one that others can read."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            try:
+                os.chmod(path, 0o600)
+            except PermissionError:
+                pass  # not ours to change; reading it still works
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _uri_path(path: Path) -> str:
+    return quote(str(path.resolve()), safe="/")
