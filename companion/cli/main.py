@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from typing import Optional, Sequence
 
@@ -40,7 +41,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Stderr(logging.Handler):
+    """Writes to whatever sys.stderr is at the time of the message (a test may swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging() -> None:
+    """Library code logs; the terminal gets its warnings as one "companion: ..." line each,
+    as the CLI's own errors read. Once per process: main() may run many times in tests."""
+    root = logging.getLogger("companion")
+    if any(isinstance(h, _Stderr) for h in root.handlers):
+        return
+    handler = _Stderr(logging.WARNING)
+    handler.setFormatter(logging.Formatter("companion: %(message)s"))
+    root.addHandler(handler)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    setup_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

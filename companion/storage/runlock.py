@@ -4,8 +4,8 @@ which must never touch a session another process is still running."""
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +15,8 @@ from companion.core.errors import CompanionError
 
 if TYPE_CHECKING:
     from companion.storage.store import PainLog
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -53,8 +55,8 @@ def _unlocked(path: Path, err: BaseException) -> None:
 
     found = in_the_way(path)
     why = found[0] if found else (getattr(err, "strerror", None) or str(err))
-    print(f"companion: cannot take the run lock {path}: {why}; make sure no other companion "
-          "uses this data folder", file=sys.stderr)
+    logger.warning("cannot take the run lock %s: %s; make sure no other companion uses this "
+                   "data folder", path, why)
 
 
 def close_left_open(log: "PainLog") -> None:
@@ -65,6 +67,5 @@ def close_left_open(log: "PainLog") -> None:
     try:
         log.close_interrupted(time.time())
     except CompanionError as e:
-        print(f"companion: could not close the session a crash left open: {e}",
-              file=sys.stderr)
+        logger.warning("could not close the session a crash left open: %s", e)
 

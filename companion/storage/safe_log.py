@@ -3,7 +3,7 @@ in memory, in order, and go to disk as soon as it takes them again."""
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -13,6 +13,8 @@ from companion.core.interfaces import Log
 
 if TYPE_CHECKING:
     from companion.storage.store import PainLog
+
+logger = logging.getLogger(__name__)
 
 
 class SafeLog:
@@ -81,8 +83,8 @@ def saved_or_said(log: SafeLog) -> int:
         return 0
     n = log.unsaved_ratings()
     what = f"{n} pain rating{'s' * (n != 1)}" if n else "the session record"
-    print(f"companion: {what} could not be saved and {'are' if n > 1 else 'is'} lost: "
-          f"{log.error}", file=sys.stderr)
+    logger.warning("%s could not be saved and %s lost: %s", what, "are" if n > 1 else "is",
+                   log.error)
     return 1
 
 
@@ -99,8 +101,8 @@ class LateLog:
         try:
             self._open()
         except CompanionError as e:
-            print(f"companion: {str(e).rstrip('.')}. Guiding the session anyway; ratings "
-                  "wait in memory.", file=sys.stderr)
+            logger.warning("%s. Guiding the session anyway; ratings wait in memory.",
+                           str(e).rstrip("."))
 
     def _open(self) -> "PainLog":
         from companion.storage.store import PainLog
