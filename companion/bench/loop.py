@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -153,11 +153,11 @@ def run(engine: str = "pocketsphinx", minutes: float = 30.0, data: Optional[Path
     noise = room_noise(data)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        figures = {"engine": engine, "latency": latency(engine, tmp),
-                   "idle": idle(engine, tmp, noise, min(minutes, 10.0)),
-                   "idle_quiet": idle(engine, tmp, steady_hiss(), min(minutes, 10.0),
-                                      NOISE_DB),
-                   "hold_timing": hold_timing(engine, tmp, minutes)}
+        figures: dict[str, Any] = {
+            "engine": engine, "latency": latency(engine, tmp),
+            "idle": idle(engine, tmp, noise, min(minutes, 10.0)),
+            "idle_quiet": idle(engine, tmp, steady_hiss(), min(minutes, 10.0), NOISE_DB),
+            "hold_timing": hold_timing(engine, tmp, minutes)}
     # The largest companion process among the replays.
     figures["peak_rss_mb"] = max(figures[k]["peak_rss_mb"] for k in (
         "latency", "idle", "idle_quiet", "hold_timing"))

@@ -52,7 +52,8 @@ def run(idle_s: float = 20.0) -> dict:
         try:
             while not (ev.exists() and '"type": "cue"' in ev.read_text()):
                 if p.poll() is not None:
-                    raise RuntimeError(f"companion run exited: {p.stderr.read()[-500:]}")
+                    err = p.stderr.read() if p.stderr else ""
+                    raise RuntimeError(f"companion run exited: {err[-500:]}")
                 if time.monotonic() - t0 > 120:
                     raise RuntimeError("companion run did not start listening in 120 s")
                 time.sleep(0.02)

@@ -117,10 +117,11 @@ def cmd_voice(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise CompanionError("--limit must be at least 1")
     engines = ["piper", "espeak"] if args.engine == "both" else [args.engine]
-    progress = None
+    progress: Optional[Callable[[str], None]] = None
     if not args.json and sys.stderr.isatty():
-        def progress(what: str) -> None:
+        def show(what: str) -> None:
             print(f"\r{what} ", end="", file=sys.stderr, flush=True)
+        progress = show
     figures = voice_bench.run(engines, args.limit, progress, listener=args.listener)
     if progress:
         print("\r", end="", file=sys.stderr)
@@ -207,7 +208,7 @@ def _virtual_audio(wanted: bool) -> Iterator[None]:
         yield
         return
     sys.path.insert(0, str(ROOT / "tests"))
-    import audio_env
+    import audio_env  # type: ignore[import-not-found]  # tests/audio_env.py, on the path above
 
     va = audio_env.start()
     audio_env.activate(va)  # its environment is inherited by the benchmark processes

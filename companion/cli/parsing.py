@@ -4,6 +4,7 @@ the command modules)."""
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 
 def nested_subcommands(sub, name: str, help_text: str) -> argparse._SubParsersAction:
@@ -21,5 +22,5 @@ def nested_subcommands(sub, name: str, help_text: str) -> argparse._SubParsersAc
 class Parser(argparse.ArgumentParser):
     """Usage mistakes in one line that names the fix, not a screen of usage."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")

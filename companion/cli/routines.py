@@ -188,7 +188,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for name in names:
         problems, warnings, r = _check_file(Path(name))
         other = lib.files.get(r.name) if r and args.files else None
-        if other is not None and other.resolve() != Path(name).resolve():
+        if r is not None and other is not None and other.resolve() != Path(name).resolve():
             warnings.append(f"{name}: the routine '{r.name}' is also defined by {other}; "
                             "rename one to keep both")
         for line in warnings:

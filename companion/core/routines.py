@@ -19,9 +19,6 @@ def _between(lo: int, hi: int) -> AfterValidator:
     return AfterValidator(check)
 
 
-Seconds = lambda lo, hi: Annotated[int, _between(lo, hi)]  # noqa: E731  (a type factory)
-
-
 class Tool(str, Enum):
     tennis_ball = "tennis_ball"
     massage_ball = "massage_ball"
@@ -45,23 +42,23 @@ class _Step(BaseModel):
 
 class PositionStep(_Step):
     kind: Literal["position"]
-    duration_s: Seconds(3, 120) = 12
+    duration_s: Annotated[int, _between(3, 120)] = 12
     """Time to get the ball or roller into place before the next step starts."""
 
 
 class PressStep(_Step):
     kind: Literal["press"]
-    duration_s: Seconds(2, 60) = 6
+    duration_s: Annotated[int, _between(2, 60)] = 6
     """Time to ease in to the target pressure."""
 
 
 class HoldStep(_Step):
     kind: Literal["hold"]
-    hold_s: Seconds(5, 180)
+    hold_s: Annotated[int, _between(5, 180)]
     """How long to hold steady pressure (seeds: 30-90 s, 20-40 s beside the spine)."""
-    breaths: Seconds(1, 12) = 5
+    breaths: Annotated[int, _between(1, 12)] = 5
     """Slow breaths to pace across the hold (seeds: 4-6)."""
-    max_hold_s: Seconds(5, 180) = 120
+    max_hold_s: Annotated[int, _between(5, 180)] = 120
     """The longest this hold may run, however often the user asks to hold longer."""
     rate: bool = True
     """Ask for a pain rating when the hold ends."""
@@ -69,32 +66,33 @@ class HoldStep(_Step):
 
 class MicroStep(_Step):
     kind: Literal["micro"]
-    duration_s: Seconds(5, 60) = 15
+    duration_s: Annotated[int, _between(5, 60)] = 15
     """Time for small circles or slow rolling over the spot (seeds: 10-20 s)."""
 
 
 class ReleaseStep(_Step):
     kind: Literal["release"]
-    duration_s: Seconds(2, 60) = 5
+    duration_s: Annotated[int, _between(2, 60)] = 5
     """Time to ease off the pressure."""
 
 
 class StretchStep(_Step):
     kind: Literal["stretch"]
-    stretch_s: Seconds(5, 120)
+    stretch_s: Annotated[int, _between(5, 120)]
     """How long to hold the stretch (seeds: 20-30 s)."""
 
 
 class RestStep(_Step):
     kind: Literal["rest"]
-    rest_s: Seconds(3, 300)
+    rest_s: Annotated[int, _between(3, 300)]
     """How long to rest (seeds: about a minute between reps)."""
 
 
-Leaf = Annotated[
-    Union[PositionStep, PressStep, HoldStep, MicroStep, ReleaseStep, StretchStep, RestStep],
-    Field(discriminator="kind"),
-]
+LeafStep = Union[PositionStep, PressStep, HoldStep, MicroStep, ReleaseStep, StretchStep,
+                 RestStep]
+"""A step that becomes one timed step of a session."""
+
+Leaf = Annotated[LeafStep, Field(discriminator="kind")]
 
 
 class RepeatBlock(BaseModel):
@@ -102,9 +100,9 @@ class RepeatBlock(BaseModel):
     kind: Literal["repeat"]
     label: Optional[str] = None
     """Name of the knot or exercise being repeated; used by "skip"."""
-    times: Seconds(1, 5)
+    times: Annotated[int, _between(1, 5)]
     """How many rounds (seeds: 2-3 per knot)."""
-    rest_s: Seconds(0, 300) = 60
+    rest_s: Annotated[int, _between(0, 300)] = 60
     """Rest between rounds; none after the last."""
     rest_cue: str = "Ease off and rest. Let the area settle."
     """What is said at the start of each rest between rounds."""
@@ -119,7 +117,7 @@ class SidesBlock(BaseModel):
     """Name of the exercise done on each side."""
     sides: list[Literal["left", "right"]] = ["left", "right"]
     """The sides, in order; "{side}" in a cue is replaced by the side's name."""
-    pause_s: Seconds(0, 120) = 10
+    pause_s: Annotated[int, _between(0, 120)] = 10
     """Pause to switch sides."""
     switch_cue: str = "Switch to your {side} side."
     """What is said when switching sides."""
@@ -129,11 +127,11 @@ class SidesBlock(BaseModel):
     """The steps done on each side."""
 
 
-Block = Annotated[
-    Union[PositionStep, PressStep, HoldStep, MicroStep, ReleaseStep, StretchStep, RestStep,
-          RepeatBlock, SidesBlock],
-    Field(discriminator="kind"),
-]
+AnyBlock = Union[PositionStep, PressStep, HoldStep, MicroStep, ReleaseStep, StretchStep,
+                 RestStep, RepeatBlock, SidesBlock]
+"""Anything a routine's step list, or a sides block's, may hold."""
+
+Block = Annotated[AnyBlock, Field(discriminator="kind")]
 
 
 class Routine(BaseModel):
@@ -159,7 +157,7 @@ class Routine(BaseModel):
 
     @field_validator("steps")
     @classmethod
-    def _not_too_many(cls, steps: list) -> list:
+    def _not_too_many(cls, steps: list[AnyBlock]) -> list[AnyBlock]:
         # YAML aliases (*name) let a short file repeat a block many times over; refuse
         # before plan() builds millions of steps (20 million from 1.8 KB took 4.5 GB).
         n = sum(_planned_count(b) for b in steps)
@@ -185,7 +183,7 @@ class Routine(BaseModel):
 MAX_PLANNED_STEPS = 1000  # the longest shipped routine has 49
 
 
-def _planned_count(block) -> int:
+def _planned_count(block: AnyBlock) -> int:
     """How many steps plan() makes of a block, without making them (see _flatten)."""
     if isinstance(block, RepeatBlock):
         return block.times * len(block.steps) + (block.times - 1 if block.rest_s else 0)
@@ -206,7 +204,8 @@ class PlannedStep:
     area: str
     block: str
     side: Optional[str] = None
-    rep: Optional[int] = None
+    rep: Optional[str] = None
+    """The round, e.g. "2/3", in a repeat block of more than one."""
     breaths: int = 0
     max_s: int = 0
     rate: bool = False
@@ -225,24 +224,27 @@ _SECONDS_FIELD = {"position": "duration_s", "press": "duration_s", "micro": "dur
                   "rest": "rest_s"}
 
 
-def _leaf(routine: Routine, s: _Step, block: str, side: Optional[str], rep: Optional[str]):
-    fill = (lambda t: t.replace("{side}", side)) if side else (lambda t: t)
-    hold = isinstance(s, HoldStep)
+def _leaf(routine: Routine, s: LeafStep, block: str, side: Optional[str],
+          rep: Optional[str]) -> PlannedStep:
+    def fill(t: str) -> str:
+        return t.replace("{side}", side) if side else t
+
+    hold = s if isinstance(s, HoldStep) else None
     return PlannedStep(
         kind=s.kind, label=fill(s.label or s.kind), cue=fill(s.cue),
         seconds=getattr(s, _SECONDS_FIELD[s.kind]), area=s.area or routine.areas[0],
-        block=block, side=side, rep=rep, breaths=s.breaths if hold else 0,
-        max_s=max(s.max_hold_s, s.hold_s) if hold else 0, rate=hold and s.rate,
-        safety=fill(s.safety) if s.safety else None)
+        block=block, side=side, rep=rep, breaths=hold.breaths if hold else 0,
+        max_s=max(hold.max_hold_s, hold.hold_s) if hold else 0,
+        rate=hold is not None and hold.rate, safety=fill(s.safety) if s.safety else None)
 
 
-def _flatten(routine: Routine, block, key: str, side: Optional[str], rep: Optional[str],
-             out: list[PlannedStep]) -> None:
+def _flatten(routine: Routine, block: AnyBlock, key: str, side: Optional[str],
+             rep: Optional[str], out: list[PlannedStep]) -> None:
     if isinstance(block, RepeatBlock):
         for r in range(block.times):
             label = f"{r + 1}/{block.times}" if block.times > 1 else None
-            for s in block.steps:
-                out.append(_leaf(routine, s, key, side, label))
+            for leaf in block.steps:
+                out.append(_leaf(routine, leaf, key, side, label))
             if r + 1 < block.times and block.rest_s:
                 out.append(PlannedStep(kind="rest", label="rest",
                                        cue=block.rest_cue, seconds=block.rest_s,

@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Protocol, Union
+from typing import Any, Iterator, Optional, Protocol, Union
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class MicSource:
         self._q: "queue.Queue[Optional[bytes]]" = queue.Queue(maxsize=max_queue)
         self.dropped = 0
         self.stall_s = stall_s
-        self._stream = None
+        self._stream: Any = None  # a sounddevice.RawInputStream while open (no type hints)
 
     def _callback(self, indata, frames, time_info, status) -> None:
         try:

