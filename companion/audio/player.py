@@ -9,13 +9,13 @@ it. Started by companion.speech.device.DeviceSpeaker, never by hand.
 
     python -m companion.audio.player '{"device": null, "latency": "high", ...}'
 
-Commands arrive on stdin, one JSON object a line:
-    {"op": "play", "id": 3, "path": "/.../cue.wav"}   queue a cue after the others
-    {"op": "stop", "upto": 3}                         cut cues up to id 3, flush the device
-    {"op": "quit"}                                    (end of stdin does the same)
+Commands arrive on stdin, one JSON object a line (companion.audio.player_messages):
+    Play(id, path)       queue a cue after the others
+    Stop(upto, flush)    cut cues up to id `upto`, flush the device
+    Quit()               (end of stdin does the same)
 Events leave on stdout, one JSON object a line; times are time.monotonic() seconds, which
-is the same clock in both processes (CLOCK_MONOTONIC):
-    ready, started/done/stopped (from the audio callback), failed, hb (heartbeat), error.
+is the same clock in both processes (CLOCK_MONOTONIC): Ready, Started/Done/Stopped (from
+the audio callback), Failed, Heartbeat, Flushed, Error, Bye.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ import threading
 import time
 from collections import OrderedDict, deque
 
+from companion.audio.player_messages import (Bye, Done, Error, Event, Failed, Flushed,
+                                             Heartbeat, Play, Quit, Ready, Started, Stop,
+                                             Stopped, decode, encode)
 from companion.core.errors import CompanionError
 
 monotonic = time.monotonic
@@ -35,8 +38,8 @@ FLUSH_ABOVE_S = 0.05  # output latency above which stop() also drops the device'
 _out_lock = threading.Lock()
 
 
-def emit(obj: dict) -> None:
-    line = json.dumps(obj, separators=(",", ":")) + "\n"
+def emit(event: Event) -> None:
+    line = encode(event)
     with _out_lock:
         try:
             sys.stdout.write(line)
@@ -46,7 +49,7 @@ def emit(obj: dict) -> None:
 
 
 def fail(kind: str, message: str, code: int = 3) -> None:
-    emit({"ev": "error", "kind": kind, "message": message})
+    emit(Error(kind=kind, message=message))
     os._exit(code)
 
 
@@ -68,7 +71,7 @@ class Player:
         self.cfg = cfg
         self.ready: deque = deque()      # appended by the command thread, popped by callback
         self.current = None              # touched by the callback only
-        self.events: deque = deque()     # callback -> writer thread
+        self.events: deque[Event] = deque()  # callback -> writer thread
         self.stop_upto = 0               # written by the command thread, read by callback
         self.seen_stop = 0
         self.last_cb = 0.0
@@ -102,7 +105,7 @@ class Player:
             while self.ready and self.ready[0].id <= upto:
                 cut.append(self.ready.popleft().id)
             if cut:
-                self.events.append({"ev": "stopped", "ids": cut, "t": now, "dac": dac})
+                self.events.append(Stopped(ids=cut, t=now, dac=dac))
         pos = 0
         while pos < frames:
             cur = self.current
@@ -110,14 +113,13 @@ class Player:
                 if not self.ready:
                     break
                 cur = self.current = self.ready.popleft()
-                self.events.append({"ev": "started", "id": cur.id, "t": now,
-                                    "dac": dac + pos / sr})
+                self.events.append(Started(id=cur.id, t=now, dac=dac + pos / sr))
             n = min(frames - pos, len(cur.samples) - cur.offset)
             out[pos:pos + n] = cur.samples[cur.offset:cur.offset + n]
             cur.offset += n
             pos += n
             if cur.offset >= len(cur.samples):
-                self.events.append({"ev": "done", "id": cur.id, "t": now, "dac": dac + pos / sr})
+                self.events.append(Done(id=cur.id, t=now, dac=dac + pos / sr))
                 self.current = None
         if pos < frames:
             out[pos:] = 0.0
@@ -127,8 +129,8 @@ class Player:
     def finished(self) -> None:
         # PortAudio calls this when the stream ends, also after our own abort().
         if not (self.quitting or self.flushing):
-            self.events.append({"ev": "error", "kind": "stream",
-                                "message": "the output stream stopped by itself"})
+            self.events.append(Error(kind="stream",
+                                     message="the output stream stopped by itself"))
 
     # --- setup ---
 
@@ -168,9 +170,9 @@ class Player:
         if self.ncb == 0:
             fail("stream", f"the output device '{info['name']}' started but never asked "
                            "for audio")
-        emit({"ev": "ready", "device": info["name"], "index": info["index"],
-              "samplerate": self.samplerate, "channels": channels, "latency": self.latency,
-              "blocksize": self.stream.blocksize, "pid": os.getpid(), "t": monotonic()})
+        emit(Ready(device=info["name"], index=info["index"], samplerate=self.samplerate,
+                   channels=channels, latency=self.latency, blocksize=self.stream.blocksize,
+                   pid=os.getpid(), t=monotonic()))
 
     # --- the writer/watchdog thread ---
 
@@ -182,13 +184,12 @@ class Player:
             while self.events:
                 ev = self.events.popleft()
                 emit(ev)
-                if ev["ev"] == "error":
+                if isinstance(ev, Error):
                     os._exit(3)
             now = monotonic()
             if now - last_hb >= 0.25:
                 last_hb = now
-                emit({"ev": "hb", "t": now, "callbacks": self.ncb,
-                      "underflows": self.underflows})
+                emit(Heartbeat(t=now, callbacks=self.ncb, underflows=self.underflows))
             flushing = self.flushing
             waited = now - (flushing if flushing else self.last_cb)
             if not self.quitting and waited > stall:
@@ -216,21 +217,17 @@ class Player:
 
     def commands(self) -> None:
         for raw in sys.stdin.buffer:
-            try:
-                cmd = json.loads(raw)
-            except ValueError:
-                continue
-            op = cmd.get("op")
-            if op == "play":
+            cmd = decode(raw)   # Junk (a broken or unknown line) is ignored, as ever
+            if isinstance(cmd, Play):
                 try:
-                    samples = self.load(cmd["path"])
+                    samples = self.load(cmd.path)
                 except (OSError, EOFError, ValueError, KeyError, CompanionError) as e:
-                    emit({"ev": "failed", "id": cmd.get("id"), "message": str(e)})
+                    emit(Failed(id=cmd.id, message=str(e)))
                     continue
-                self.ready.append(Item(int(cmd["id"]), samples))
-            elif op == "stop":
-                self.stop_upto = max(self.stop_upto, int(cmd.get("upto", 0)))
-                if cmd.get("flush", True) and self.latency > FLUSH_ABOVE_S:
+                self.ready.append(Item(cmd.id, samples))
+            elif isinstance(cmd, Stop):
+                self.stop_upto = max(self.stop_upto, cmd.upto)
+                if cmd.flush and self.latency > FLUSH_ABOVE_S:
                     # Drop what PortAudio/ALSA already buffered, so the cut is heard at
                     # once; the callback applies stop_upto before writing anything new.
                     # Below FLUSH_ABOVE_S the buffer plays out about as fast, and a cue
@@ -242,8 +239,8 @@ class Player:
                     self.stream.start()
                     self.last_cb = monotonic()
                     self.flushing = 0.0
-                    emit({"ev": "flushed", "t": t, "took": monotonic() - t})
-            elif op == "quit":
+                    emit(Flushed(t=t, took=monotonic() - t))
+            elif isinstance(cmd, Quit):
                 break
 
 
@@ -264,7 +261,7 @@ def main() -> int:
     player.stream.abort()   # does not hang: a stuck stream made the writer exit already
     player.stream.close()
     time.sleep(0.02)        # let the writer pass on the last events
-    emit({"ev": "bye"})
+    emit(Bye())
     os._exit(0)             # skip sounddevice's atexit: nothing left to clean
 
 

@@ -3,7 +3,7 @@
 The stream lives in a small child process (companion/audio/player.py) that keeps one
 output stream running for the whole session, so a queued cue starts at the next audio
 callback (a few milliseconds) instead of waiting for a device to open. The child exists
-because a vanished device wedges PortAudio's ALSA stream thread for good (see _player.py):
+because a vanished device wedges PortAudio's ALSA stream thread for good (see player.py):
 a wedged child is killed, a wedged stream inside the companion would hang it.
 
 Timing: the child reports, for each cue, when its first and last samples were handed to
@@ -28,6 +28,9 @@ import weakref
 from collections import deque
 from typing import Iterable, Optional, Union
 
+from companion.audio.player_messages import (Done, Error, Failed, Heartbeat, Junk, Message,
+                                             Play, Quit, Ready, Started, Stop, Stopped,
+                                             decode, encode)
 from companion.core.errors import CompanionError
 from companion.speech.base import GATE_TAIL_S, Playback, _History
 from companion.speech.render import RenderedCue, CueRenderer
@@ -55,7 +58,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 class _Player:
-    """One playback process (_player.py) and the pipes to it."""
+    """One playback process (companion/audio/player.py) and the pipes to it."""
 
     def __init__(self, cfg: dict, start_timeout: float) -> None:
         t0 = monotonic()
@@ -67,15 +70,15 @@ class _Player:
         self._stderr: deque[str] = deque(maxlen=40)
         threading.Thread(target=self._drain_stderr, name="speaker-stderr", daemon=True).start()
         ready = self.read(deadline=t0 + start_timeout)
-        if ready is None or ready.get("ev") != "ready":
+        if not isinstance(ready, Ready):
             self.kill()
-            if ready is not None:
-                raise CompanionError(f"speaker: {ready.get('message')}")
+            if ready is not None:   # an Error says why; anything else has no message
+                raise CompanionError(f"speaker: {getattr(ready, 'message', None)}")
             why = "the playback process did not start in time"
             if self.proc.returncode not in (None, -signal.SIGKILL):
                 why = f"the playback process exited ({self.tail_stderr()})"
             raise CompanionError(f"speaker: {why}")
-        self.ready = ready
+        self.ready: Ready = ready
         self.startup_seconds = monotonic() - t0
 
     def _drain_stderr(self) -> None:
@@ -87,8 +90,9 @@ class _Player:
         lines = [s for s in self._stderr if s and not s.startswith(("ALSA lib", "Expression"))]
         return "; ".join(lines[-3:]) or f"exit code {self.proc.returncode}"
 
-    def read(self, deadline: float) -> Optional[dict]:
-        """The next event (a JSON line) from the process, or None at EOF or the deadline."""
+    def read(self, deadline: float) -> Union[Message, Junk, None]:
+        """The next event (a JSON line) from the process, Junk for a line that is not one,
+        or None at EOF or the deadline."""
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
             left = deadline - monotonic()
@@ -103,20 +107,17 @@ class _Player:
                 return None
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
-        try:
-            return json.loads(line)
-        except ValueError:
-            return {"ev": "junk"}
+        return decode(line)
 
-    def send(self, cmd: dict) -> bool:
+    def send(self, cmd: Union[Play, Stop, Quit]) -> bool:
         try:
-            self.proc.stdin.write((json.dumps(cmd) + "\n").encode("utf-8"))
+            self.proc.stdin.write(encode(cmd).encode("utf-8"))
             return True
         except (OSError, ValueError):   # BrokenPipeError: it is gone
             return False
 
     def quit(self, timeout: float = 1.5) -> None:
-        self.send({"op": "quit"})
+        self.send(Quit())
         try:
             self.proc.stdin.close()
         except OSError:
@@ -171,10 +172,10 @@ class DeviceSpeaker:
     def _start(self) -> None:
         player = _Player(self._cfg, self._start_timeout)
         ready = player.ready
-        self.device_name: str = ready["device"]
-        self.device_index: int = ready["index"]
-        self.samplerate: int = ready["samplerate"]
-        self.latency: float = ready["latency"]   # PortAudio's output latency, seconds
+        self.device_name: str = ready.device
+        self.device_index: int = ready.index
+        self.samplerate: int = ready.samplerate
+        self.latency: float = ready.latency   # PortAudio's output latency, seconds
         self.startup_seconds = player.startup_seconds
         self._player = player
         self._reader = threading.Thread(target=self._read_loop, args=(player,),
@@ -210,38 +211,38 @@ class DeviceSpeaker:
                     self._fail(f"the playback process ended ({player.tail_stderr()})")
                 return
             self._handle(ev)
-            if ev.get("ev") == "error":
+            if isinstance(ev, Error):
                 player.kill()
                 return
 
-    def _handle(self, ev: dict) -> None:
-        kind = ev.get("ev")
+    def _handle(self, ev: Union[Message, Junk]) -> None:
+        # Ready, Flushed, Bye, Junk and commands change nothing here.
         with self._lock:
-            if kind == "started":
-                u = self._by_id.get(ev["id"])
+            if isinstance(ev, Started):
+                u = self._by_id.get(ev.id)
                 if u is not None and u.status == "queued":
                     u.status = "playing"
-                    u.started_at = ev["t"]
-                    u.audio_start = ev["dac"] + self.extra_latency
-            elif kind == "done":
-                u = self._by_id.pop(ev["id"], None)
+                    u.started_at = ev.t
+                    u.audio_start = ev.dac + self.extra_latency
+            elif isinstance(ev, Done):
+                u = self._by_id.pop(ev.id, None)
                 if u is not None and u.status in ("queued", "playing"):
                     u.status = "done"
-                    u.ended_at = ev["dac"] + self.extra_latency
+                    u.ended_at = ev.dac + self.extra_latency
                     self._last_end = max(self._last_end, u.ended_at)
                     self._drop(u)
-            elif kind == "stopped":
-                for i in ev["ids"]:
+            elif isinstance(ev, Stopped):
+                for i in ev.ids:
                     self._by_id.pop(i, None)
-            elif kind == "failed":
-                u = self._by_id.pop(ev.get("id"), None)
+            elif isinstance(ev, Failed):
+                u = self._by_id.pop(ev.id, None)
                 if u is not None:
-                    u.status, u.error = "failed", ev.get("message")
+                    u.status, u.error = "failed", ev.message
                     self._drop(u)
-            elif kind == "hb":
-                self.underflows = ev.get("underflows", 0)
-            elif kind == "error":
-                self._fail_locked(ev.get("message", "the output device failed"))
+            elif isinstance(ev, Heartbeat):
+                self.underflows = ev.underflows
+            elif isinstance(ev, Error):
+                self._fail_locked(ev.message)
 
     def _drop(self, u: Playback) -> None:
         if u in self._pending:
@@ -293,7 +294,7 @@ class DeviceSpeaker:
                 return cue.seconds
             self._pending.append(u)
             self._by_id[u.id] = u
-            if not self._player.send({"op": "play", "id": u.id, "path": str(cue.path)}):
+            if not self._player.send(Play(id=u.id, path=str(cue.path))):
                 self._fail_locked("the playback process is gone")
         return cue.seconds
 
@@ -312,7 +313,7 @@ class DeviceSpeaker:
             self._last_end = max(self._last_end, now + self.extra_latency)
             self._pending.clear()
             if self._error is None:
-                self._player.send({"op": "stop", "upto": upto, "flush": True})
+                self._player.send(Stop(upto=upto, flush=True))
 
     def busy_until(self) -> float:
         """time.monotonic() when playback really ends, plus the tail. While cues are
