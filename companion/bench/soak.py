@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import os
 import resource
-import sys
 import tempfile
 import time
 from collections import Counter, deque
@@ -32,6 +32,8 @@ from companion.speech import make_speaker
 from companion.storage.store import PainLog
 from companion.core.vocabulary import Vocabulary
 from companion.loop.voice_loop import VoiceLoop
+
+logger = logging.getLogger(__name__)
 
 # Household talk, none of it a command; some of it shares words with commands on purpose
 # (start, neck, back, help, next, doing), as real talk near the device would.
@@ -216,9 +218,9 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
         for f in stream.frames():
             if f.start >= len(rss) * SAMPLE_EVERY_S:
                 rss.append((round(f.start / 3600, 2), round(rss_mb(), 1)))
-                if progress:
-                    print(f"soak: {f.start / 3600:.1f} h, wall {time.perf_counter() - t0:.0f}"
-                          f" s, RSS {rss[-1][1]} MB", file=sys.stderr, flush=True)
+                if progress:   # INFO: `companion bench soak` chooses to show it
+                    logger.info("soak: %.1f h, wall %.0f s, RSS %s MB", f.start / 3600,
+                                time.perf_counter() - t0, rss[-1][1])
             given = time.perf_counter()
             yield f
             now = time.perf_counter()

@@ -84,7 +84,7 @@ def run_voice(args: argparse.Namespace) -> int:
     cfg = config.effective(args)
     library = Library()
     for problem in library.problems:
-        print(f"companion: skipping routine file: {problem}", file=sys.stderr)
+        logger.warning("skipping routine file: %s", problem)
     routine = load_routine(library, args.routine) if args.routine else None
     clock = ManualClock()
     replay = bool(args.mic_file)
@@ -109,8 +109,8 @@ def run_voice(args: argparse.Namespace) -> int:
         recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path,
                                      whisper_model=cfg.whisper_model)
         if recognizer.missing_words:
-            print("companion: the speech model does not know these words, so phrases using "
-                  f"them are left out: {', '.join(recognizer.missing_words)}", file=sys.stderr)
+            logger.warning("the speech model does not know these words, so phrases using them "
+                           "are left out: %s", ", ".join(recognizer.missing_words))
         log = stack.enter_context(LateLog(paths.data_dir(cfg.data_dir)))
         stack.enter_context(single_run(log.path.parent))
         close_left_open(log)
