@@ -24,6 +24,18 @@ def group(name: str) -> str:
     return name.split("__")[1].split("-")[0]
 
 
+def heard(rec, vocab, context=None) -> dict[str, tuple[str, str]]:
+    """Every fixture through the recognizer: name -> (expected label, got label).
+    context(name) gives the phrases the loop would be listening for then (None: all)."""
+    from companion.hearing.files import recognize_file
+
+    out = {}
+    for wav in sorted(AUDIO.glob("*.wav")):
+        r = recognize_file(rec, vocab, wav, context(wav.name) if context else None)
+        out[wav.name] = (wav.name.split("__")[0], label(r.intent))
+    return out
+
+
 def check_groups(outcomes: dict[str, tuple[str, str]], bars: dict[str, float]) -> None:
     groups: dict[str, int] = defaultdict(int)
     for name in outcomes:

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from companion.host.config import Config, parse_config
 from companion.core.errors import CompanionError
-
-
-def companion(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "companion", *args], capture_output=True,
-                          text=True, env=env, timeout=60)
+from command import companion
 
 
 def test_defaults_and_valid_file():

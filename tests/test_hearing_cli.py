@@ -19,6 +19,7 @@ import pytest
 
 from companion.hearing import download
 from companion.hearing.engines import VOSK_MODEL_NAME
+from command import companion as run_companion
 
 AUDIO = Path(__file__).parent / "audio"
 
@@ -34,10 +35,7 @@ def env(tmp_path):
 
 
 def companion(env, *args, timeout=120):
-    p = subprocess.run([sys.executable, "-m", "companion", *args], env=env,
-                       capture_output=True, text=True, timeout=timeout)
-    assert "Traceback" not in p.stderr, p.stderr
-    return p
+    return run_companion(*args, env=env, timeout=timeout)
 
 
 def test_recognize_prints_one_json_line_per_file_and_survives_bad_ones(env, tmp_path):

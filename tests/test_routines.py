@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from companion.cli.routines import session_minutes
-from companion.storage.library import Library, load_routine_file, routine_files
+from companion.storage.library import Library, routine_files
 from companion.core.routines import (HoldStep, MicroStep, RepeatBlock, RestStep, Routine, SidesBlock,
                                 StretchStep)
+from command import companion as run_companion
 
 REPO = Path(__file__).resolve().parents[1]
 ROUTINES_DIR = REPO / "routines"
@@ -348,11 +349,7 @@ def run_env(tmp_path: Path) -> dict:
 
 
 def companion(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    res = subprocess.run([sys.executable, "-m", "companion", *args], capture_output=True,
-                         text=True, env=run_env(tmp_path), cwd=tmp_path, timeout=60,
-                         stdin=subprocess.DEVNULL)
-    assert "Traceback" not in res.stderr, res.stderr
-    return res
+    return run_companion(*args, env=run_env(tmp_path), cwd=tmp_path, timeout=60)
 
 
 def test_a_misspelt_name_suggests_the_routine_and_show_and_run_agree(tmp_path):

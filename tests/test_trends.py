@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -32,14 +31,7 @@ def seed(log: PainLog, values: Sequence[int], area: str = "neck", start: float =
     return at + 60
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """"Today" and "yesterday" are local calendar days: pin the zone."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # conftest.py: local days pinned to UTC
 
 
 @pytest.fixture
