@@ -13,7 +13,7 @@ import os
 import resource
 import tempfile
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -84,7 +84,9 @@ class IdleStream:
         assert not [g for g in vocab.grammar_phrases() if set(g.split()) <= said], said
         assert all(vocab.parse(t) is None for t in TALK)
         self.talk = self._render_talk()
-        self.events, self.event_s, self.scene_s = Counter(), Counter(), Counter()
+        self.events: Counter[str] = Counter()       # how many of each kind
+        self.event_s: defaultdict[str, float] = defaultdict(float)   # seconds of each kind
+        self.scene_s: defaultdict[str, float] = defaultdict(float)
         self.recent: deque[tuple[float, float, str]] = deque(maxlen=64)
         self.gen_s = 0.0  # wall time spent making audio, not listening to it
 
@@ -109,12 +111,12 @@ class IdleStream:
         if kind == "chatter":  # several speakers' words run together, like a conversation
             n = int(self.rng.integers(3, 13))
             starts = np.cumsum([0, *(self.rng.uniform(0.45, 0.9, n - 1) * RATE).astype(int)])
-            x, said = np.zeros(starts[-1] + RATE, np.float32), []
+            x, words = np.zeros(starts[-1] + RATE, np.float32), []
             for s in starts:
                 word, w = self._word()
                 x[s:s + len(w[:RATE])] += w[:RATE]
-                said.append(word)
-            return kind, x, "chatter: " + " ".join(said)
+                words.append(word)
+            return kind, x, "chatter: " + " ".join(words)
         if kind == "talk":
             picks = [self.talk[self.rng.integers(len(self.talk))]
                      for _ in range(int(self.rng.integers(1, 4)))]
@@ -208,7 +210,10 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
     vocab = Vocabulary(library.aliases())
     stream = IdleStream(hours * 3600, seed, data, vocab, scene_s)
     rec = make_recognizer(vocab, engine)
-    tap, clock, accepted, examples, rss = _Tap(), ManualClock(), Counter(), [], []
+    tap, clock = _Tap(), ManualClock()
+    accepted: Counter[str] = Counter()
+    examples: list[dict[str, object]] = []
+    rss: list[tuple[float, float]] = []     # (hours of audio, MB)
     st = {"frames": 0, "audio_s": 0.0, "gap": 0.0, "gap_at": 0.0, "held": 0.0, "gated": 0}
 
     def frames() -> Iterator[Frame]:

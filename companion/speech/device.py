@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Iterable, Optional, Union
+from typing import IO, Iterable, Optional, Union
 
 from companion.audio.player_messages import (Done, Error, Failed, Heartbeat, Junk, Message,
                                              Play, Quit, Ready, Started, Stop, Stopped,
@@ -57,6 +57,12 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
+def _pipe(f: Optional[IO[bytes]]) -> IO[bytes]:
+    if f is None:
+        raise CompanionError("speaker: the playback process has no pipe")
+    return f
+
+
 class _Player:
     """One playback process (companion/audio/player.py) and the pipes to it."""
 
@@ -66,6 +72,10 @@ class _Player:
             [sys.executable, "-u", "-m", PLAYER, json.dumps(cfg)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, close_fds=True)
         self.finalizer = weakref.finalize(self, _kill, self.proc)
+        # Popen was asked for all three pipes: the Optional in their type never holds here.
+        self._in = _pipe(self.proc.stdin)
+        self._out = _pipe(self.proc.stdout)
+        self._err = _pipe(self.proc.stderr)
         self._buf = b""
         self._stderr: deque[str] = deque(maxlen=40)
         threading.Thread(target=self._drain_stderr, name="speaker-stderr", daemon=True).start()
@@ -83,7 +93,7 @@ class _Player:
 
     def _drain_stderr(self) -> None:
         # ALSA and PortAudio chatter ("cannot find card '0'"); kept only for error messages.
-        for line in iter(self.proc.stderr.readline, b""):
+        for line in iter(self._err.readline, b""):
             self._stderr.append(line.decode("utf-8", "replace").rstrip())
 
     def tail_stderr(self) -> str:
@@ -93,7 +103,7 @@ class _Player:
     def read(self, deadline: float) -> Union[Message, Junk, None]:
         """The next event (a JSON line) from the process, Junk for a line that is not one,
         or None at EOF or the deadline."""
-        fd = self.proc.stdout.fileno()
+        fd = self._out.fileno()
         while b"\n" not in self._buf:
             left = deadline - monotonic()
             if left <= 0:
@@ -111,7 +121,7 @@ class _Player:
 
     def send(self, cmd: Union[Play, Stop, Quit]) -> bool:
         try:
-            self.proc.stdin.write(encode(cmd).encode("utf-8"))
+            self._in.write(encode(cmd).encode("utf-8"))
             return True
         except (OSError, ValueError):   # BrokenPipeError: it is gone
             return False
@@ -119,7 +129,7 @@ class _Player:
     def quit(self, timeout: float = 1.5) -> None:
         self.send(Quit())
         try:
-            self.proc.stdin.close()
+            self._in.close()
         except OSError:
             pass
         try:
