@@ -80,3 +80,14 @@ def test_a_greedy_loop_is_cut_back_to_its_first_copy():
     said = words("Breathe in, and breathe out.")
     assert trim_loop(said) == (said, False)
     assert trim_loop(["stop", "stop"]) == (["stop", "stop"], False)
+
+
+def test_the_listener_is_whisper_as_usually_run_unless_asked_for_the_quick_ear():
+    """The default ear pads to Whisper's 30 s window and searches with a beam, as its
+    transcripts are normally judged; --quick-ear hears a cue as the companion hears a
+    command (greedy, the segment alone). Both transcribe the same lines."""
+    usual = bench("--limit", "2", "--engine", "espeak", "--json")
+    quick = bench("--limit", "2", "--engine", "espeak", "--json", "--quick-ear")
+    assert "30 s window" in usual["recognizer"] and "greedy" in quick["recognizer"]
+    check_measured(usual["engines"]["espeak"], 2)
+    check_measured(quick["engines"]["espeak"], 2)

@@ -40,6 +40,7 @@ ENGINES = {"piper": ("piper", "en_US-joe-medium", "Piper en_US-joe-medium"),
 RATE = 150          # words per minute, the config default
 WARM_UP = "Ready when you are."   # rendered first (elsewhere) so the engine's load is not timed
 TOKENS_PER_S = 8    # transcript cap: about three times what a 150 wpm voice says
+BEAM = 5            # the listener's beam, as Whisper's own transcribe() uses
 # Silence put before each cue, as a cue is heard after a pause in a session. Cues start 5 ms
 # before their first sound (render.LEAD_S), and greedy Whisper on such a clip sometimes
 # gives up at once: espeak-ng's "Kneel, sit back toward your heels ..." (6.8 s) was heard as
@@ -214,16 +215,25 @@ def run_engine(name: str, texts: list[str], hear: Callable[[bytes, int], str],
 
 
 def run(engines: list[str], limit: Optional[int] = None,
-        progress: Optional[Callable[[str], None]] = None, listener: str = "tiny.en") -> dict:
+        progress: Optional[Callable[[str], None]] = None, listener: str = "tiny.en",
+        quick_ear: bool = False) -> dict:
     from companion.hearing.whisper_engine import WhisperOptions, WhisperRecognizer
     from companion.storage.library import Library
     from companion.core.vocabulary import Vocabulary
 
     texts = sample(lines(), limit)
     whisper = WhisperRecognizer(Vocabulary(Library().aliases()), WhisperOptions(model=listener))
-    return {"lines": len(texts), "recognizer": f"whisper {whisper.model_name} (greedy, free)",
+    if quick_ear:   # what the companion's own hearing does with a segment: harsher
+        def hear(pcm: bytes, cap: int) -> str:
+            return whisper.transcribe(pcm, cap)
+        how = "greedy, the segment alone"
+    else:           # Whisper as it is normally run: a 30 s window, beam search
+        def hear(pcm: bytes, cap: int) -> str:
+            return whisper.transcribe(pcm, cap, full_window=True, beam_size=BEAM)
+        how = f"beam {BEAM}, 30 s window"
+    return {"lines": len(texts), "recognizer": f"whisper {whisper.model_name} ({how}, free)",
             "lead_silence_s": LEAD_S,
-            "engines": {e: run_engine(e, texts, whisper.transcribe, progress) for e in engines}}
+            "engines": {e: run_engine(e, texts, hear, progress) for e in engines}}
 
 
 def table(f: dict) -> str:

@@ -51,6 +51,9 @@ def register(sub, common) -> None:
     vo.add_argument("--engine", choices=("piper", "espeak", "both"), default="both")
     vo.add_argument("--listener", choices=WHISPER_MODELS, default="tiny.en",
                     help="the Whisper model that listens (base: a kinder ear, if installed)")
+    vo.add_argument("--quick-ear", action="store_true",
+                    help="listen as the companion's hearing does (greedy, no 30 s window): "
+                         "harsher, and 5x faster")
     vo.add_argument("--limit", type=int, default=None, metavar="N",
                     help="N lines per engine, spread over all of them (default: every line)")
     vo.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -122,7 +125,8 @@ def cmd_voice(args: argparse.Namespace) -> int:
         def show(what: str) -> None:
             print(f"\r{what} ", end="", file=sys.stderr, flush=True)
         progress = show
-    figures = voice_bench.run(engines, args.limit, progress, listener=args.listener)
+    figures = voice_bench.run(engines, args.limit, progress, listener=args.listener,
+                              quick_ear=args.quick_ear)
     if progress:
         print("\r", end="", file=sys.stderr)
     print(json.dumps(figures, indent=2) if args.json else voice_bench.table(figures))

@@ -32,6 +32,8 @@ from companion.core.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
 
 SOT, EOT = "<|startoftranscript|>", "<|endoftext|>"
 NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe|>"
+WINDOW_S = 30       # the input length Whisper was trained on
+MAX_TOKENS = 448    # its decoder's context, prompt included
 
 
 @dataclass(frozen=True)
@@ -188,18 +190,24 @@ class WhisperRecognizer(Recognizer):
         return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
                        bonus.get(best, 0.0))
 
-    def transcribe(self, pcm: bytes, max_tokens: int = 120) -> str:
-        """What the model itself hears in 16 kHz mono int16 audio: free greedy decoding, no
-        grammar (the voice benchmark transcribes the companion's own cues with it). Encoded
-        like analyse(): the audio plus tail_s of silence, padded to whole bucket_s."""
+    def transcribe(self, pcm: bytes, max_tokens: int = 120, *, full_window: bool = False,
+                   beam_size: int = 1) -> str:
+        """What the model itself hears in 16 kHz mono int16 audio: free decoding, no grammar
+        (the voice benchmark transcribes the companion's own cues with it). Encoded like
+        analyse() (the audio plus tail_s of silence, padded to whole bucket_s), or with
+        full_window as Whisper was trained: padded to 30 s, which costs ~0.4 s a clip here
+        but is how its transcripts are usually judged."""
         o = self.options
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         step = int(o.bucket_s * mel.RATE)
         padded = -(-(len(audio) + int(o.tail_s * mel.RATE)) // step) * step
+        if full_window:
+            padded = max(padded, WINDOW_S * mel.RATE)
         feats = mel.log_mel(audio, pad_to=padded)
         enc = self._model.encode(self._ct2.StorageView.from_array(feats[None]))
-        res = self._model.generate(enc, [self._prompt], beam_size=1,
-                                   max_length=len(self._prompt) + max(1, max_tokens))[0]
+        res = self._model.generate(enc, [self._prompt], beam_size=beam_size,
+                                   max_length=min(MAX_TOKENS, len(self._prompt)
+                                                  + max(1, max_tokens)))[0]
         ids = [int(t) for t in res.sequences_ids[0] if int(t) < self._eot]
         return self._tok.decode(ids).strip()
 
