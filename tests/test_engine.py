@@ -10,7 +10,8 @@ from companion.core.engine import Session
 from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
                               SessionEnded, StepEnded, StepStarted)
 from companion.storage.library import Library, parse_routine
-from companion.core.vocabulary import INTENT_NAMES, Intent
+from companion.core.vocabulary import (ANSWER_INTENTS, INTENT_NAMES, SESSION_INTENTS,
+                                      WAITING_INTENTS, Intent, IntentKind)
 
 LIB = Library()
 
@@ -295,3 +296,20 @@ def test_what_the_session_listens_for_follows_its_questions():
     assert {"yes", "no"} <= s.listening_for()
     s.handle(Intent("yes"))
     assert not s.listening_for() & {"yes", "no", "number"}
+
+
+def test_every_intent_a_session_listens_for_has_a_handler():
+    """The recognizer hears what listening_for() says; each of those must reach a handler
+    (an intent without one would be heard, then silently do nothing)."""
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    heard = set(s.listening_for())
+    run_until(s, clock, 51)                 # a rating is asked for
+    heard |= s.listening_for()
+    s.handle(Intent("safety", "sharp"))     # the safety question is open
+    heard |= s.listening_for()
+    assert heard == SESSION_INTENTS | ANSWER_INTENTS  # every state above was reached
+    assert sorted(k for k in heard if not s.handles(k)) == []
+    # Only what the loop answers between sessions has no handler here.
+    assert {k for k in IntentKind if not s.handles(k)} == WAITING_INTENTS - {"help"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
-from companion.core.events import StepEnded
+from companion.core.events import StepEnded, StepStarted
+from companion.core.vocabulary import Intent
+from companion.loop.records import Acted, Heard, MicrophoneBack, SpeakerLost, VoiceUsed
 from companion.loop.transcript import Transcript, line
 
 
@@ -33,3 +35,25 @@ def test_records_carry_no_float_noise():
                   ran_s=10.0 - 10.000000000000004)
     d = e.to_dict()
     assert d["ran_s"] == 0.0 and str(d["ran_s"]) == "0.0" and d["at"] == 10.0
+
+
+def test_loop_records_keep_the_events_file_format():
+    """Tests, benchmarks and users read these keys, in this order, from the events file."""
+    heard = Heard(75.4, "pain six", Intent("pain", 6), 0.912345, 74.00001, 75.0, False)
+    d = heard.to_dict()
+    assert d == {"type": "heard", "at": 75.4, "text": "pain six", "intent": "pain", "value": 6,
+                 "confidence": 0.912, "start": 74.0, "end": 75.0, "gated": False,
+                 "echo": False}
+    assert list(d) == ["type", "at", "text", "intent", "value", "confidence", "start", "end",
+                       "gated", "echo"]
+    assert type(d["intent"]) is str
+    assert line(d) == '[01:15] heard "pain six" (0.91) -> pain 6'
+    assert Heard(1.0, "banana", None, 0.5, 0.2, 1.0, True).to_dict()["intent"] is None
+    acted = Acted(80.0001, StepStarted(12.5, 1, "Hold", "hold", "neck", 40), 12.5310001)
+    assert list(acted.to_dict().items()) == [
+        ("type", "StepStarted"), ("at", 80.0), ("index", 1), ("step", "Hold"),
+        ("kind", "hold"), ("area", "neck"), ("seconds", 40), ("due", 12.5), ("acted", 12.531)]
+    assert SpeakerLost(3.0, "gone").to_dict() == {"type": "speaker_lost", "at": 3.0,
+                                                  "reason": "gone"}
+    assert MicrophoneBack(4.0).to_dict() == {"type": "microphone_back", "at": 4.0}
+    assert line(VoiceUsed(0.0, "espeak-ng", None).to_dict()) == "[00:00] voice: espeak-ng"

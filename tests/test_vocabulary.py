@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from companion.core.vocabulary import INTENT_NAMES, Intent, Vocabulary
+from companion.core.vocabulary import (COMMANDS, INTENT_NAMES, Intent, IntentKind, Vocabulary,
+                                      check_commands)
 
 V = Vocabulary({"neck": "neck", "neck and shoulders": "neck", "lower back": "lower_back"})
 
@@ -67,3 +70,22 @@ def test_grammar_and_parser_come_from_the_same_table():
 def test_parser_never_crashes_and_only_returns_table_intents(text):
     got = V.parse(text)
     assert got is None or got.name in INTENT_NAMES
+
+
+def test_the_table_and_the_intent_kinds_agree():
+    check_commands(COMMANDS)  # as at import
+    assert {row[0] for row in COMMANDS} == set(IntentKind)
+    assert all(isinstance(row[0], IntentKind) for row in COMMANDS)
+    with pytest.raises(ValueError, match=r"unknown kinds \['nxt'\]"):
+        check_commands(COMMANDS + (("nxt", None, ("nxt",)),))
+    with pytest.raises(ValueError, match=r"without phrases \['help'\]"):
+        check_commands(tuple(r for r in COMMANDS if r[0] != IntentKind.HELP))
+
+
+def test_intents_hold_kinds_that_still_read_as_plain_names():
+    got = V.parse("pain six")
+    assert got.name is IntentKind.PAIN and got == Intent("pain", 6)
+    assert got.name == "pain" and json.dumps({"intent": got.name}) == '{"intent": "pain"}'
+    assert repr(got) == "Intent(name='pain', value=6)"
+    with pytest.raises(ValueError):
+        Intent("nxt")  # a misspelt name fails where it is written

@@ -240,7 +240,7 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
             h = loop.heard[-1]   # the loop has acted on utt by now
             if h.intent is not None:
                 st["gated"] += h.gated
-                accepted[h.intent.name] += not h.gated
+                accepted[h.intent.name.value] += not h.gated  # plain names in the report
                 if len(examples) < 50:
                     examples.append({"at_h": round(h.start / 3600, 3), "text": h.text,
                                      "intent": h.intent.name, "gated": h.gated,

@@ -11,10 +11,12 @@ from companion.core.clock import Clock
 from companion.core.events import (Cue, Event, HoldChanged, PainLogged, Paused, RatingAsked,
                               Resumed, SafetyStop, SessionEnded, StepEnded, StepStarted)
 from companion.core.routines import PlannedStep, Routine
-from companion.core.vocabulary import SESSION_INTENTS, Intent
+from companion.core.vocabulary import SESSION_INTENTS, Intent, IntentKind
 
+K = IntentKind
 TIMED_EXTENSIBLE = ("hold", "stretch", "rest")
-STEP_MOVES = ("next", "back", "skip", "pause", "resume", "hold_longer", "shorter", "repeat")
+STEP_MOVES = frozenset({K.NEXT, K.BACK, K.SKIP, K.PAUSE, K.RESUME, K.HOLD_LONGER, K.SHORTER,
+                        K.REPEAT})
 MIN_STEP_S = 5.0          # "shorter" never leaves less than this
 MIN_RATED_HOLD_S = 5.0    # a hold cut shorter than this is not worth a rating prompt
 HOLD_STEP_S = 15.0        # "hold longer" / "shorter" without a number moves the hold this much
@@ -63,6 +65,17 @@ class Session:
         self._fired: set[str] = set()  # in-step markers already spoken
         self._asked: Optional[PlannedStep] = None  # the hold a bare number would rate
         self._question: Optional[str] = None       # a pending yes/no question
+        # What each intent does in a session. Kinds missing here (start_routine,
+        # how_am_i_doing) only mean something between sessions: the loop handles them.
+        self._handlers: dict[IntentKind, Callable[[Intent, float], list[Event]]] = {
+            K.NEXT: self._on_next, K.BACK: self._on_back, K.SKIP: self._on_skip,
+            K.PAUSE: self._on_pause, K.RESUME: self._on_resume, K.REPEAT: self._on_repeat,
+            K.HOLD_LONGER: self._on_hold_longer, K.SHORTER: self._on_shorter,
+            K.STOP: self._on_stop, K.HOW_LONG: self._on_how_long,
+            K.WHATS_NEXT: self._on_whats_next, K.HELP: self._on_help, K.PAIN: self._on_pain,
+            K.NUMBER: self._on_number, K.SAFETY: self._on_safety, K.YES: self._on_yes,
+            K.NO: self._on_no,
+        }
 
     # ----- the clock side -------------------------------------------------------------
 
@@ -186,15 +199,19 @@ class Session:
 
     # ----- intents --------------------------------------------------------------------
 
-    def listening_for(self) -> frozenset[str]:
+    def listening_for(self) -> frozenset[IntentKind]:
         """The intents that mean something now: a bare number only right after a rating
         was asked for, yes/no only while a question waits for its answer."""
         names = set(SESSION_INTENTS)
         if self._asked is not None:
-            names.add("number")
+            names.add(K.NUMBER)
         if self._question == "continue":
-            names |= {"yes", "no"}
+            names |= {K.YES, K.NO}
         return frozenset(names)
+
+    def handles(self, kind: IntentKind) -> bool:
+        """Whether a session acts on this kind of intent at all."""
+        return kind in self._handlers
 
     def handle(self, intent: Intent) -> list[Event]:
         """Act on one intent. Unknown or irrelevant intents produce no events."""
@@ -206,11 +223,11 @@ class Session:
         name = intent.name
         if self._question == "continue" and name in STEP_MOVES:
             # The step already ended for safety: the answer decides what happens next.
-            if name in ("next", "resume"):
-                name = "yes"
+            if name in (K.NEXT, K.RESUME):
+                name = K.YES
             else:
                 return out + [Cue(self.clock.now(), cues.SAFETY_AFTER, "safety")]
-        handler = getattr(self, f"_on_{name}", None)
+        handler = self._handlers.get(name)
         return out + (handler(intent, self.clock.now()) if handler else [])
 
     def _on_next(self, _: Intent, now: float) -> list[Event]:

@@ -1,24 +1,47 @@
-"""What the session engine emits. Plain data: the loop decides how to speak, log or print it."""
+"""What the session engine emits. Plain data: the loop decides how to speak, log or print it.
+Record is also the base of the loop's own records, so every line of the events file is
+written by the one to_dict below."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Optional
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
 
 
 @dataclass(frozen=True)
-class Event:
+class Record:
+    """One line of the events file: a "type" and the record's fields, in their order."""
+
     at: float
-    """Clock time the event belongs to (a timer's scheduled time, not when it was noticed)."""
+    """Clock time the record belongs to: an engine event's is a timer's scheduled time, not
+    when it was noticed; the loop's records carry audio time."""
+
+    TYPE: ClassVar[str] = "Record"
+    """The "type" written; a subclass that does not set it is named by its class."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "TYPE" not in cls.__dict__:
+            cls.TYPE = cls.__name__
 
     @property
     def type(self) -> str:
-        return type(self).__name__
+        return self.TYPE
+
+    def fields(self) -> dict[str, Any]:
+        """The values to write, by name, in the order written. Shallow, unlike asdict."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def to_dict(self) -> dict[str, Any]:
         # Times to the millisecond: a difference of clock readings is not "-4.44e-15 s".
         return {"type": self.type, **{k: round(v, 3) + 0.0 if isinstance(v, float) else v
-                                      for k, v in asdict(self).items()}}
+                                      for k, v in self.fields().items()}}
+
+
+@dataclass(frozen=True)
+class Event(Record):
+    """Something the session engine did."""
 
 
 @dataclass(frozen=True)

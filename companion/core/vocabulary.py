@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Iterable, Optional, Union
 
 NUMBER_WORDS: tuple[str, ...] = (
@@ -20,12 +21,50 @@ SAFETY_WORDS: tuple[str, ...] = ("sharp", "numb", "tingling", "shooting")
 Value = Union[int, str, None]
 
 
-@dataclass(frozen=True)
-class Intent:
-    """What the user meant: a name from INTENT_NAMES and, for some, a value."""
+class IntentKind(StrEnum):
+    """Every kind of intent. Written out (not built from COMMANDS) so type checkers see the
+    members; a StrEnum, so a member equals its plain name and is written as it in JSON."""
 
-    name: str
+    NEXT = "next"
+    BACK = "back"
+    PAUSE = "pause"
+    RESUME = "resume"
+    REPEAT = "repeat"
+    HOLD_LONGER = "hold_longer"
+    SHORTER = "shorter"
+    SKIP = "skip"
+    STOP = "stop"
+    PAIN = "pain"
+    NUMBER = "number"
+    YES = "yes"
+    NO = "no"
+    HOW_LONG = "how_long"
+    WHATS_NEXT = "whats_next"
+    HELP = "help"
+    SAFETY = "safety"
+    START_ROUTINE = "start_routine"
+    HOW_AM_I_DOING = "how_am_i_doing"
+
+
+K = IntentKind  # keeps the table below readable
+
+
+@dataclass(frozen=True, init=False)
+class Intent:
+    """What the user meant: a kind and, for some, a value."""
+
+    name: IntentKind
     value: Value = None
+
+    def __init__(self, name: str, value: Value = None) -> None:
+        # Plain names (fixture file names, benchmark labels) become members here, and a
+        # misspelt one fails at once instead of being silently ignored by the engine.
+        object.__setattr__(self, "name", IntentKind(name))
+        object.__setattr__(self, "value", value)
+
+    def __repr__(self) -> str:
+        # As before the enum, so benchmark reports and test failures read the same.
+        return f"Intent(name={self.name.value!r}, value={self.value!r})"
 
 
 # The table. Each row: intent, value, phrase templates. Templates may hold one slot:
@@ -33,38 +72,53 @@ class Intent:
 #   {secs}    a number of seconds from SECONDS_WORDS (value = seconds)
 #   {safety}  a safety word (value = the word)
 #   {routine} a spoken routine alias (value = the routine name)
-COMMANDS: tuple[tuple[str, Value, tuple[str, ...]], ...] = (
-    ("next", None, ("next", "next step", "next one", "move on")),
-    ("back", None, ("back", "go back", "previous", "previous step")),
-    ("pause", None, ("pause", "wait", "hold on")),
-    ("resume", None, ("resume", "go", "continue", "carry on", "keep going")),
-    ("repeat", None, ("repeat", "repeat that", "say again", "say that again")),
-    ("hold_longer", None, ("hold longer", "hold it longer", "longer", "more time")),
-    ("hold_longer", "{secs}", ("hold longer by {secs} seconds", "hold it longer by {secs} seconds",
-                               "{secs} more seconds")),
-    ("shorter", None, ("shorter", "hold shorter", "less time", "shorter hold")),
-    ("skip", None, ("skip", "skip this", "skip it", "skip this one")),
-    ("stop", None, ("stop", "stop session", "end session", "finish", "quit")),
-    ("pain", "{n}", ("pain {n}", "pain is {n}", "pain level {n}", "{n} out of ten")),
-    ("number", "{n}", ("{n}",)),
-    ("yes", None, ("yes", "yeah", "okay")),
-    ("no", None, ("no", "nope")),
-    ("how_long", None, ("how long left", "how long", "how much longer", "time left")),
-    ("whats_next", None, ("what's next", "what is next", "what comes next")),
-    ("help", None, ("help", "what can i say")),
-    ("safety", "{safety}", ("{safety}", "it's {safety}", "{safety} pain", "that's {safety}")),
-    ("safety", "tingling", ("pins and needles",)),
-    ("start_routine", "{routine}", ("start {routine}", "start {routine} routine",
+COMMANDS: tuple[tuple[IntentKind, Value, tuple[str, ...]], ...] = (
+    (K.NEXT, None, ("next", "next step", "next one", "move on")),
+    (K.BACK, None, ("back", "go back", "previous", "previous step")),
+    (K.PAUSE, None, ("pause", "wait", "hold on")),
+    (K.RESUME, None, ("resume", "go", "continue", "carry on", "keep going")),
+    (K.REPEAT, None, ("repeat", "repeat that", "say again", "say that again")),
+    (K.HOLD_LONGER, None, ("hold longer", "hold it longer", "longer", "more time")),
+    (K.HOLD_LONGER, "{secs}", ("hold longer by {secs} seconds",
+                               "hold it longer by {secs} seconds", "{secs} more seconds")),
+    (K.SHORTER, None, ("shorter", "hold shorter", "less time", "shorter hold")),
+    (K.SKIP, None, ("skip", "skip this", "skip it", "skip this one")),
+    (K.STOP, None, ("stop", "stop session", "end session", "finish", "quit")),
+    (K.PAIN, "{n}", ("pain {n}", "pain is {n}", "pain level {n}", "{n} out of ten")),
+    (K.NUMBER, "{n}", ("{n}",)),
+    (K.YES, None, ("yes", "yeah", "okay")),
+    (K.NO, None, ("no", "nope")),
+    (K.HOW_LONG, None, ("how long left", "how long", "how much longer", "time left")),
+    (K.WHATS_NEXT, None, ("what's next", "what is next", "what comes next")),
+    (K.HELP, None, ("help", "what can i say")),
+    (K.SAFETY, "{safety}", ("{safety}", "it's {safety}", "{safety} pain", "that's {safety}")),
+    (K.SAFETY, "tingling", ("pins and needles",)),
+    (K.START_ROUTINE, "{routine}", ("start {routine}", "start {routine} routine",
                                     "begin {routine}", "begin {routine} routine")),
-    ("how_am_i_doing", None, ("how am i doing", "how am i getting on")),
+    (K.HOW_AM_I_DOING, None, ("how am i doing", "how am i getting on")),
 )
 
-INTENT_NAMES: frozenset[str] = frozenset(row[0] for row in COMMANDS)
+
+def check_commands(rows: Iterable[tuple[object, Value, tuple[str, ...]]]) -> None:
+    """The table and the enum must agree: a kind nobody can say, or a row of a kind the
+    code does not know, is a mistake to find at import, not when a user says it."""
+    named = [row[0] for row in rows if row[2]]
+    unknown = sorted(str(k) for k in named if not isinstance(k, IntentKind))
+    silent = sorted(k.value for k in set(IntentKind) - set(named))
+    if unknown or silent:
+        raise ValueError(f"COMMANDS and IntentKind disagree: rows of unknown kinds {unknown}, "
+                         f"kinds without phrases {silent}")
+
+
+check_commands(COMMANDS)
+
+INTENT_NAMES: frozenset[IntentKind] = frozenset(IntentKind)
 # What makes sense while no session runs; in a session, everything else but the answers
 # (a bare number, yes/no) that only mean something right after their question.
-WAITING_INTENTS: frozenset[str] = frozenset({"start_routine", "how_am_i_doing", "help"})
-ANSWER_INTENTS: frozenset[str] = frozenset({"number", "yes", "no"})
-SESSION_INTENTS: frozenset[str] = INTENT_NAMES - WAITING_INTENTS - ANSWER_INTENTS | {"help"}
+WAITING_INTENTS: frozenset[IntentKind] = frozenset({K.START_ROUTINE, K.HOW_AM_I_DOING, K.HELP})
+ANSWER_INTENTS: frozenset[IntentKind] = frozenset({K.NUMBER, K.YES, K.NO})
+SESSION_INTENTS: frozenset[IntentKind] = INTENT_NAMES - WAITING_INTENTS - ANSWER_INTENTS | {K.HELP}
+del K
 
 _DIGITS = {str(i): w for i, w in enumerate(NUMBER_WORDS)}
 _SECONDS_DIGITS = {str(v): k for k, v in SECONDS_WORDS.items()}
@@ -150,7 +204,8 @@ class Vocabulary:
         return None
 
     def phrases_for(self, intents: Iterable[str]) -> frozenset[str]:
-        """The phrases of these intents: what the recognizer listens for at a moment."""
+        """The phrases of these intents (members or their plain names): what the
+        recognizer listens for at a moment."""
         names = set(intents)
         return frozenset(p for p, i in self.phrases.items() if i.name in names)
 

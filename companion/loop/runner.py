@@ -12,7 +12,7 @@ from companion.core.engine import Session
 from companion.core.interfaces import Log
 from companion.core.events import (Cue, Event, PainLogged, Paused, Resumed, SafetyStop,
                               SessionEnded, StepEnded, StepStarted)
-from companion.core.vocabulary import Intent, Vocabulary
+from companion.core.vocabulary import Intent, IntentKind, Vocabulary
 
 EOF = object()  # put on the input queue when input ends
 
@@ -59,13 +59,13 @@ class Runner:
     def pause(self) -> None:
         """Pause a running session (a device went away); nothing if paused or over."""
         if not self.session.ended and not self.session.paused:
-            self.handle(Intent("pause"))
+            self.handle(Intent(IntentKind.PAUSE))
 
     @property
     def over(self) -> bool:
         return bool(self.session.ended)
 
-    def listening_for(self) -> frozenset[str]:
+    def listening_for(self) -> frozenset[IntentKind]:
         return self.session.listening_for()
 
     def tick(self) -> None:

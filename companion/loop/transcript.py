@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, TextIO
 
+from companion.core.events import (HoldChanged, PainLogged, Paused, Resumed, SafetyStop,
+                                   SessionEnded, StepStarted)
+from companion.loop.records import (Heard, MicrophoneBack, MicrophoneLost, Said, SpeakerBack,
+                                    SpeakerLost, VoiceUsed)
+
 
 def _clock(at: float) -> str:
     m, s = divmod(int(max(0.0, at)), 60)
@@ -14,26 +19,27 @@ def _clock(at: float) -> str:
 
 
 def line(record: dict[str, Any], says: bool = True) -> Optional[str]:
-    """One record as a transcript line, or None for records not worth a line."""
+    """One record as a transcript line, or None for records not worth a line. Takes the
+    dict form (as the events file holds it), so a saved file can be replayed into lines."""
     kind, at = record.get("type"), _clock(float(record.get("at", 0.0)))
     show: dict[str, Callable[[dict[str, Any]], Optional[str]]] = {
-        "heard": _heard,
-        "voice": lambda r: f'voice: {r["engine"]} {r["voice"] or ""}'.rstrip(),
-        "cue": lambda r: f'says "{r["text"]}"' if says else None,
-        "StepStarted": lambda r: f'step {r["index"] + 1}: {r["step"]} ({r["kind"]}, '
-                                 f'{r["seconds"]:.0f} s)',
-        "HoldChanged": lambda r: f'hold {"+" if r["delta_s"] >= 0 else ""}{r["delta_s"]:.0f} s '
-                                 f'(now {r["length_s"]:.0f} s)',
-        "Paused": lambda r: "paused",
-        "Resumed": lambda r: "resumed",
-        "PainLogged": lambda r: f'pain {r["value"]} logged ({r["area"]}, {r["step"]})',
-        "SafetyStop": lambda r: f'SAFETY STOP: "{r["word"]}" during {r["step"]}',
-        "SessionEnded": lambda r: f'session ended ({r["reason"]}), {r["ratings"]} '
-                                  f'rating{"s" * (r["ratings"] != 1)} logged',
-        "speaker_lost": lambda r: f'speaker went away ({r["reason"]}); paused',
-        "speaker_back": lambda r: "speaker back",
-        "microphone_lost": lambda r: f'microphone went away ({r["reason"]}); paused',
-        "microphone_back": lambda r: "microphone back",
+        Heard.TYPE: _heard,
+        VoiceUsed.TYPE: lambda r: f'voice: {r["engine"]} {r["voice"] or ""}'.rstrip(),
+        Said.TYPE: lambda r: f'says "{r["text"]}"' if says else None,
+        StepStarted.TYPE: lambda r: f'step {r["index"] + 1}: {r["step"]} ({r["kind"]}, '
+                                    f'{r["seconds"]:.0f} s)',
+        HoldChanged.TYPE: lambda r: f'hold {"+" if r["delta_s"] >= 0 else ""}'
+                                    f'{r["delta_s"]:.0f} s (now {r["length_s"]:.0f} s)',
+        Paused.TYPE: lambda r: "paused",
+        Resumed.TYPE: lambda r: "resumed",
+        PainLogged.TYPE: lambda r: f'pain {r["value"]} logged ({r["area"]}, {r["step"]})',
+        SafetyStop.TYPE: lambda r: f'SAFETY STOP: "{r["word"]}" during {r["step"]}',
+        SessionEnded.TYPE: lambda r: f'session ended ({r["reason"]}), {r["ratings"]} '
+                                     f'rating{"s" * (r["ratings"] != 1)} logged',
+        SpeakerLost.TYPE: lambda r: f'speaker went away ({r["reason"]}); paused',
+        SpeakerBack.TYPE: lambda r: "speaker back",
+        MicrophoneLost.TYPE: lambda r: f'microphone went away ({r["reason"]}); paused',
+        MicrophoneBack.TYPE: lambda r: "microphone back",
     }
     text = show[kind](record) if kind in show else None
     return f"{at} {text}" if text else None

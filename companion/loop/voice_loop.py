@@ -7,25 +7,26 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import IO, Callable, Iterable, Iterator, Optional
+from typing import IO, Any, Callable, Iterable, Iterator, Optional
 
 from companion.core.clock import ManualClock, SpeechAwareClock
 from companion.loop.echo import OwnVoice
 from companion.core import cues
 from companion.core.cues import speaking_seconds
 from companion.core.engine import HOLD_STEP_S, Session
-from companion.core.events import Cue, Event
+from companion.core.events import Cue, Event, Record
 from companion.core.interfaces import Frame, Log, Speaker, Utterance
 from companion.hearing.endpoint import EndpointConfig
 from companion.storage.library import Library
 from companion.core.routines import Routine
+from companion.loop.records import (Acted, Heard, MicrophoneBack, MicrophoneLost, Said,
+                                    SpeakerBack, SpeakerLost, VoiceUsed)
 from companion.loop.runner import Runner
 from companion.speech.base import GATE_TAIL_S  # the room still rings after playback ends
-from companion.core.vocabulary import WAITING_INTENTS, Intent, Vocabulary
+from companion.core.vocabulary import WAITING_INTENTS, Intent, IntentKind, Vocabulary
 
 # Said over the companion's own voice, these still act (and cut the cue short).
-BARGE_IN = frozenset({"stop", "pause", "safety"})
+BARGE_IN = frozenset({IntentKind.STOP, IntentKind.PAUSE, IntentKind.SAFETY})
 # An utterance reaches back a pre-roll before its first voiced frame, so our own echo can
 # appear to begin that much before we began speaking.
 ONSET_SLACK_S = EndpointConfig().pre_roll + 0.05
@@ -33,19 +34,6 @@ ONSET_SLACK_S = EndpointConfig().pre_roll + 0.05
 # step's time is the user's, not eaten by speech queued before it.
 INSTRUCTION_KINDS = frozenset({"intro", "safety", "step"})
 REOPEN_EVERY_S = 2.0  # audio seconds between tries to get a lost speaker back
-
-
-@dataclass
-class Heard:
-    """What the loop did with one utterance, for the events file and tests."""
-
-    text: str
-    intent: Optional[Intent]
-    start: float
-    end: float
-    acted_at: float
-    gated: bool
-    echo: bool = False  # a barge-in word we were saying ourselves at that moment
 
 
 Expect = Callable[[], frozenset[str]]
@@ -63,7 +51,7 @@ class VoiceLoop:
                  reminders: Optional[Callable[[], list[str]]] = None,
                  greeting: Optional[str] = cues.LISTENING,
                  clock: Optional[ManualClock] = None,
-                 transcript: Optional[Callable[[dict], None]] = None) -> None:
+                 transcript: Optional[Callable[[dict[str, Any]], None]] = None) -> None:
         self.library = library
         self.vocab = Vocabulary(library.aliases())
         self.log = log
@@ -88,16 +76,17 @@ class VoiceLoop:
         self._wall0 = time.time()
         self._speaker_lost = False
         self._next_reopen = 0.0
-        self._phrase_sets: dict[frozenset[str], frozenset[str]] = {}
+        self._phrase_sets: dict[frozenset[IntentKind], frozenset[str]] = {}
         self._opening: "Routine | str | None" = None  # what run() does at the first frame
 
     # ----- output ---------------------------------------------------------------------
 
-    def _emit(self, record: dict) -> None:
+    def _emit(self, record: Record) -> None:
+        line = record.to_dict()
         if self.transcript:
-            self.transcript(record)
+            self.transcript(line)
         if self.events_out:
-            self.events_out.write(json.dumps(record) + "\n")
+            self.events_out.write(json.dumps(line) + "\n")
             self.events_out.flush()
 
     def _say(self, text: str, kind: str = "info") -> None:
@@ -117,14 +106,11 @@ class VoiceLoop:
         self._gate_until = self._speech_end + GATE_TAIL_S
         if kind in INSTRUCTION_KINDS:
             self.session_clock.hold_until(self._speech_end)
-        self._emit({"type": "cue", "at": round(now, 3), "text": text, "kind": kind,
-                    "seconds": round(seconds, 3)})
+        self._emit(Said(now, text, kind, seconds))
 
     def _on_event(self, e: Event) -> None:
         if not isinstance(e, Cue):  # cues are written when said
-            # at: audio time, like every record; due/acted: the session's own clock.
-            self._emit({**e.to_dict(), "at": round(self.clock.now(), 3), "due": round(e.at, 3),
-                        "acted": round(self.session_clock.now(), 3)})
+            self._emit(Acted(self.clock.now(), e, self.session_clock.now()))
 
     # ----- sessions -------------------------------------------------------------------
 
@@ -197,14 +183,10 @@ class VoiceLoop:
         echo = (over_us and intent is not None and intent.name in BARGE_IN
                 and self.own_voice.is_echo(utt.text, utt.start, utt.end))
         gated = over_us and (intent is None or intent.name not in BARGE_IN or echo)
-        self.heard.append(Heard(utt.text, intent, utt.start, utt.end, self.clock.now(), gated,
-                                echo))
-        self._emit({"type": "heard", "at": round(self.clock.now(), 3), "text": utt.text,
-                    "intent": intent.name if intent else None,
-                    "value": intent.value if intent else None,
-                    "confidence": round(float(utt.confidence), 3),
-                    "start": round(utt.start, 3), "end": round(utt.end, 3), "gated": gated,
-                    "echo": echo})
+        heard = Heard(self.clock.now(), utt.text, intent, float(utt.confidence), utt.start,
+                      utt.end, gated, echo)
+        self.heard.append(heard)
+        self._emit(heard)
         if intent is None or gated:
             return None
         if over_us:  # barge-in: cut our own cue short
@@ -219,11 +201,11 @@ class VoiceLoop:
         return intent
 
     def _waiting(self, intent: Intent) -> None:
-        if intent.name == "start_routine":
+        if intent.name == IntentKind.START_ROUTINE:
             self.start_session(self.library.routines[str(intent.value)])
-        elif intent.name == "how_am_i_doing":
+        elif intent.name == IntentKind.HOW_AM_I_DOING:
             self._say(self.summary() if self.summary else cues.HOW_AM_I_NO_DATA)
-        elif intent.name == "help":
+        elif intent.name == IntentKind.HELP:
             self._say(cues.LISTENING)
 
     def _check_speaker(self) -> None:
@@ -235,7 +217,7 @@ class VoiceLoop:
             self._speaker_lost, self._next_reopen = True, now + REOPEN_EVERY_S
             if not self._session_over():
                 self.runner.pause()
-            self._emit({"type": "speaker_lost", "at": round(now, 3), "reason": str(error)})
+            self._emit(SpeakerLost(now, str(error)))
         elif self._speaker_lost and now >= self._next_reopen:
             self._next_reopen = now + REOPEN_EVERY_S
             try:
@@ -244,7 +226,7 @@ class VoiceLoop:
                 return
             if getattr(self.speaker, "error", None) is None:
                 self._speaker_lost = False
-                self._emit({"type": "speaker_back", "at": round(now, 3)})
+                self._emit(SpeakerBack(now))
                 self._say(cues.SPEAKER_BACK if not self._session_over() else cues.LISTENING,
                           "fault")
 
@@ -252,8 +234,7 @@ class VoiceLoop:
         """Nothing can be heard: pause the session (its clock froze anyway) and say so."""
         if not self._session_over():
             self.runner.pause()
-        self._emit({"type": "microphone_lost", "at": round(self.clock.now(), 3),
-                    "reason": reason})
+        self._emit(MicrophoneLost(self.clock.now(), reason))
         self._say(cues.MIC_LOST, "fault")
 
     def microphone_back(self) -> None:
@@ -262,15 +243,14 @@ class VoiceLoop:
                 self.speaker.reopen()
             except Exception:  # still gone: the cue below is lost, the session is not
                 pass
-        self._emit({"type": "microphone_back", "at": round(self.clock.now(), 3)})
+        self._emit(MicrophoneBack(self.clock.now()))
         self._say(cues.MIC_BACK if not self._session_over() else cues.LISTENING, "fault")
 
     def run(self, frames: Iterable[Frame], routine: Optional[Routine] = None) -> None:
         """Listen until the frames end (a file) or forever (a microphone)."""
         renderer = getattr(self.speaker, "renderer", None)
         if renderer is not None:  # who speaks, for the events file and the transcript
-            self._emit({"type": "voice", "at": round(self.clock.now(), 3),
-                        "engine": renderer.engine_name, "voice": renderer.voice})
+            self._emit(VoiceUsed(self.clock.now(), renderer.engine_name, renderer.voice))
         # Opened on the first frame, on the microphone's clock: a live stream starts when
         # the recognizer first asks for audio, and a cue said before that would be placed
         # seconds early in the audio's time (its echo then passes for the user's voice).
