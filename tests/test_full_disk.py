@@ -11,7 +11,7 @@ from companion.core.engine import Session
 from companion.core.errors import CompanionError
 from companion.storage.library import Library
 from companion.loop.runner import Runner
-from companion.storage.safe_log import SafeLog
+from companion.storage.safe_log import EndSession, LogEvent, LogRating, SafeLog, StartSession
 from companion.storage.store import PainLog
 from companion.core.vocabulary import Vocabulary
 
@@ -110,3 +110,24 @@ def test_step_events_are_written_once_after_the_disk_was_full(tmp_path):
     assert [r["value"] for r in store.ratings()] == [5, 6]
     (session,) = store.sessions()
     assert session["end_reason"] == "stopped"
+
+
+def test_a_session_started_on_a_full_disk_gets_its_real_id_when_written(tmp_path):
+    store = FullDisk(tmp_path / "log.sqlite3")
+    safe = SafeLog(store)
+    store.full = True
+    first = safe.start_session("neck", 10.0)
+    second = safe.start_session("back", 11.0)
+    assert first < 0 and second < 0 and first != second  # provisional, handed out at once
+    safe.log_event(second, 12.0, "started", 0, "Upper back", "back")
+    assert safe.log_rating(second, 13.0, 4, 0, "Upper back", "back") == 0
+    safe.end_session(first, 14.0, "stopped")
+    assert [type(w) for w in safe.pending] == [StartSession, StartSession, LogEvent, LogRating,
+                                               EndSession]
+    assert safe.unsaved_ratings() == 1 and isinstance(safe.error, CompanionError)
+    store.full = False
+    assert safe.flush() and not safe.pending and safe.error is None
+    neck, back = store.sessions()
+    assert (neck["routine"], neck["end_reason"], back["routine"]) == ("neck", "stopped", "back")
+    assert [(r["session_id"], r["value"]) for r in store.ratings()] == [(back["id"], 4)]
+    assert [e["session_id"] for e in store.events()] == [back["id"]]

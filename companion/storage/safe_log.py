@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from companion.core.errors import CompanionError
 from companion.core.interfaces import Log
@@ -17,6 +18,67 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class StartSession:
+    """A session row to write. Its id is handed out at once as `provisional` (negative), so
+    the session goes on while the disk refuses; apply() maps it to the real id."""
+
+    routine: str
+    at: float
+    provisional: int
+
+    def apply(self, log: Log, ids: dict[int, int]) -> None:
+        ids[self.provisional] = log.start_session(self.routine, self.at)
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """A step event ("started", "skipped", ...) of a session, by real or provisional id."""
+
+    session_id: int
+    at: float
+    kind: str
+    step_index: Optional[int] = None
+    step: Optional[str] = None
+    area: Optional[str] = None
+    detail: Optional[str] = None
+
+    def apply(self, log: Log, ids: dict[int, int]) -> None:
+        log.log_event(ids.get(self.session_id, self.session_id), self.at, self.kind,
+                      self.step_index, self.step, self.area, self.detail)
+
+
+@dataclass(frozen=True)
+class LogRating:
+    """A 0-10 pain rating, already checked: a bad value must never block the queue."""
+
+    session_id: int
+    at: float
+    value: int
+    step_index: int
+    step: str
+    area: str
+
+    def apply(self, log: Log, ids: dict[int, int]) -> None:
+        log.log_rating(ids.get(self.session_id, self.session_id), self.at, self.value,
+                       self.step_index, self.step, self.area)
+
+
+@dataclass(frozen=True)
+class EndSession:
+    """The end of a session and why it ended."""
+
+    session_id: int
+    at: float
+    reason: str
+
+    def apply(self, log: Log, ids: dict[int, int]) -> None:
+        log.end_session(ids.get(self.session_id, self.session_id), self.at, self.reason)
+
+
+Write = Union[StartSession, LogEvent, LogRating, EndSession]
+
+
 class SafeLog:
     """Wraps a store.PainLog. Every call is queued and the queue flushed at once; a write
     that fails stays at the head of the queue and is retried on the next call or flush().
@@ -25,56 +87,49 @@ class SafeLog:
 
     def __init__(self, log: Log) -> None:
         self.log = log
-        self.pending: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self.pending: deque[Write] = deque()
         self.error: Optional[CompanionError] = None
-        self._ids: dict[int, int] = {}
+        self._ids: dict[int, int] = {}  # provisional session id -> the log's
         self._next_provisional = -1
 
     def unsaved_ratings(self) -> int:
-        return sum(1 for name, _ in self.pending if name == "log_rating")
+        return sum(isinstance(w, LogRating) for w in self.pending)
 
     def flush(self) -> bool:
         """Write what is queued; True when everything is on disk."""
         while self.pending:
-            name, args = self.pending[0]
-            if name != "start_session":
-                args = (self._ids.get(args[0], args[0]), *args[1:])
             try:
-                result = getattr(self.log, name)(*args[:-1] if name == "start_session"
-                                                 else args)
+                self.pending[0].apply(self.log, self._ids)
             except CompanionError as e:
                 self.error = e
                 return False
-            if name == "start_session":
-                self._ids[args[-1]] = result
             self.pending.popleft()
         self.error = None
         return True
 
-    def _queue(self, name: str, *args: Any) -> bool:
-        self.pending.append((name, args))
+    def _queue(self, write: Write) -> bool:
+        self.pending.append(write)
         return self.flush()
 
     def start_session(self, routine: str, at: float) -> int:
         provisional = self._next_provisional
         self._next_provisional -= 1
-        self._queue("start_session", routine, at, provisional)
+        self._queue(StartSession(routine, at, provisional))
         return provisional
 
     def log_event(self, session_id: int, at: float, kind: str, step_index: Optional[int] = None,
                   step: Optional[str] = None, area: Optional[str] = None,
                   detail: Optional[str] = None) -> None:
-        self._queue("log_event", session_id, at, kind, step_index, step, area, detail)
+        self._queue(LogEvent(session_id, at, kind, step_index, step, area, detail))
 
     def log_rating(self, session_id: int, at: float, value: int, step_index: int, step: str,
                    area: str) -> int:
         if not 0 <= int(value) <= 10:  # a bad value must fail now, not block the queue
             raise ValueError(f"pain rating must be 0-10, not {value}")
-        return 1 if self._queue("log_rating", session_id, at, value, step_index, step, area) \
-            else 0
+        return 1 if self._queue(LogRating(session_id, at, value, step_index, step, area)) else 0
 
     def end_session(self, session_id: int, at: float, reason: str) -> None:
-        self._queue("end_session", session_id, at, reason)
+        self._queue(EndSession(session_id, at, reason))
 
 
 def saved_or_said(log: SafeLog) -> int:
@@ -115,7 +170,7 @@ class LateLog:
     def opened(self) -> bool:
         return self._log is not None
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._open(), name)
 
     def close(self) -> None:
@@ -125,5 +180,5 @@ class LateLog:
     def __enter__(self) -> "LateLog":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
