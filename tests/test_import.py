@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from companion.storage.portability import import_export, parse_export
+from companion.core.errors import CompanionError
+from companion.storage.export_format import Export
+from companion.storage.portability import parse_export
 from companion.storage.store import PainLog
 from test_cmd_log import DAY, T0, ok, run, seed
 
@@ -167,6 +170,35 @@ def test_problems_are_listed_up_to_five(tmp_path: Path) -> None:
         "... and 3 more"
 
 
+def test_link_problems_are_listed_beside_field_problems() -> None:
+    sessions = [GOOD_SESSION, {**GOOD_SESSION, "id": 2, "ended_at": "2000-01-01T00:00:00+00:00"},
+                GOOD_SESSION]
+    with pytest.raises(CompanionError) as caught:
+        parse_export(json.dumps({"sessions": sessions,
+                                 "ratings": [{**GOOD_RATING, "session_id": 9}]}), "x.json")
+    assert [line.strip() for line in str(caught.value).splitlines()[1:]] == [
+        "sessions[1].ended_at: before started_at",
+        "sessions[0].id: 1 is used by more than one session",
+        "sessions[2].id: 1 is used by more than one session",
+        "ratings[0].session_id: no session 9 in the file"]
+
+
+def test_a_session_with_a_bad_id_does_not_also_orphan_its_ratings() -> None:
+    with pytest.raises(CompanionError) as caught:
+        parse_export(json.dumps(doc_with(session={"id": "1"})), "x.json")
+    assert str(caught.value).splitlines()[1:] == ['  sessions[0].id: must be a whole number, '
+                                                  'not "1"']
+
+
+def test_a_checked_export_is_typed_with_unix_times() -> None:
+    export = parse_export(json.dumps(doc_with()), "x.json")
+    assert isinstance(export, Export)
+    (rating,) = export.ratings
+    assert (rating.session_id, rating.at, rating.value, rating.step) == (1, 1_700_000_060.0, 6,
+                                                                         "hold")
+    assert export.sessions[0].started_at == 1_700_000_000.0
+
+
 @pytest.mark.parametrize("make, says", [
     (lambda p: p / "missing.json", "cannot read"),
     (lambda p: p, "cannot read"),  # a folder
@@ -183,12 +215,27 @@ def test_unreadable_files_are_a_clear_message(make: Any, says: str, tmp_path: Pa
 def test_optional_fields_may_be_missing(tmp_path: Path) -> None:
     minimal = {"sessions": [{"id": 4, "routine": "calf", "started_at": "2023-11-14T10:00:00Z"}],
                "ratings": [{"session_id": 4, "time": "2023-11-14T11:01:00+01:00", "value": 0}]}
-    sessions, ratings = parse_export(json.dumps(minimal), "m.json")
+    export = parse_export(json.dumps(minimal), "m.json")
     with PainLog.open(tmp_path) as log:
-        done = import_export(log, sessions, ratings)
+        done = log.import_rows(export)
         assert (done.sessions_added, done.ratings_added) == (1, 1)
         [rating] = log.ratings()
         assert (rating["routine"], rating["area"], rating["value"]) == ("calf", None, 0)
         assert rating["at"] == 1_699_956_060.0  # 11:01 at +01:00 is 10:01 UTC
         [session] = log.sessions()
         assert (session["ended_at"], session["ratings_count"]) == (None, 1)
+
+
+def test_import_into_a_log_holding_hand_edited_times(tmp_path: Path) -> None:
+    """A stored time that is no number (a hand edit) matches nothing and breaks nothing."""
+    with PainLog.open(tmp_path) as log:
+        session = log.start_session("neck", T0)
+        log.log_rating(session, T0 + 60, 6, 2, "hold", "neck")
+    with sqlite3.connect(tmp_path / "companion.sqlite3") as db:
+        db.execute("UPDATE sessions SET started_at = 'garbage'")
+        db.execute("UPDATE ratings SET at = ?", (float("inf"),))
+    export = parse_export(json.dumps(doc_with()), "x.json")
+    with PainLog.open(tmp_path) as log:
+        done = log.import_rows(export)
+        assert (done.sessions_added, done.ratings_added) == (1, 1)
+        assert len(log.sessions()) == 2 and len(log.ratings()) == 2

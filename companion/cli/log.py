@@ -14,8 +14,8 @@ from typing import Any, Callable, Optional
 from companion.host import config
 from companion.storage import report, trends
 from companion.core.errors import CompanionError
-from companion.storage.portability import (export_csv, export_json, import_export, iso, parse_export,
-                                   write_private)
+from companion.storage.portability import (export_csv, export_json, iso, parse_export,
+                                          write_private)
 from companion.storage.store import DB_NAME, PainLog, usable_time
 from companion.host.userfiles import MB, read_limited
 
@@ -229,9 +229,9 @@ def run_import(args: argparse.Namespace) -> int:
                              "`companion export --format json`.") from None
     except CompanionError as e:
         raise CompanionError(f"cannot read {e}.") from None
-    sessions, ratings = parse_export(text, source)  # all checked before anything is written
+    export = parse_export(text, source)  # all checked before anything is written
     with open_log(args, create=True) as log:
-        done = import_export(log, sessions, ratings)
+        done = log.import_rows(export)
         where = log.path
     emit(f"imported {done.sessions_added} sessions and {done.ratings_added} ratings into "
          f"{where}\n")

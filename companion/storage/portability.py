@@ -1,8 +1,7 @@
 """Taking the pain log out (CSV, JSON) and putting a JSON export back in.
 
 Exports carry times to the second (ISO 8601 with offset), so an import recognises what the log
-already holds by the second: a session by its routine and start, a rating by its session,
-time, value, step and area. Importing the same file twice adds nothing.
+already holds by the second (PainLog.import_rows). The format itself is export_format.Export.
 """
 
 from __future__ import annotations
@@ -10,25 +9,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from companion.core.errors import CompanionError
-from companion.storage.store import PainLog
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
+    from companion.storage.export_format import Export
 
 CSV_FIELDS = ("session_id", "time", "routine", "step", "area", "value")
 _MAX_PROBLEMS = 5
-# Imported times must fall in this span: nobody rated pain with this companion before 2000,
-# and a time far ahead is a typo or a wrong clock (a day of slack for time zones and clocks).
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
-_SLACK_S = 86_400.0
-_INT_MAX = 2 ** 63 - 1  # what SQLite can store in an INTEGER
 # A spreadsheet runs a cell that starts with one of these (CSV injection; OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _WANTED = ('a JSON object with "sessions" and "ratings" lists, as written by '
@@ -53,6 +48,8 @@ def raw(value: Any) -> str:
 
 
 def export_json(sessions: list[dict[str, Any]], ratings: list[dict[str, Any]]) -> str:
+    """The log as export_format.Export reads it back. Written from the rows, not through the
+    models: a log can hold what an import refuses (a hand edit), and every row must get out."""
     out = {
         "sessions": [{"id": s["id"], "routine": s["routine"], "started_at": iso(s["started_at"]),
                       "ended_at": iso(s["ended_at"]), "end_reason": s["end_reason"],
@@ -99,19 +96,16 @@ def write_private(path: Path, text: str, what: str = "the export",
         raise CompanionError(f"cannot write {what} to {path}: {e.strerror}. {fix}") from e
 
 
-@dataclass
-class ImportResult:
-    sessions_added: int = 0
-    sessions_skipped: int = 0
-    ratings_added: int = 0
-    ratings_skipped: int = 0
+def parse_export(text: str, source: str, now: Optional[float] = None) -> Export:
+    """Check an export and return it with times as Unix seconds. Raises CompanionError
+    listing what is wrong, by field, e.g. ratings[3].value. Times must be from 2000 to a day
+    after `now` (default: the clock)."""
+    # Imported here: building the models costs every command's start-up (the CLI loads
+    # this module to register export and import), and only import needs them.
+    from pydantic import ValidationError
 
+    from companion.storage.export_format import LATEST, SLACK_S, Export, kind
 
-def parse_export(text: str, source: str, now: Optional[float] = None
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Check an export and return its sessions and ratings with times as Unix seconds.
-    Raises CompanionError listing what is wrong, by field, e.g. ratings[3].value. Times must
-    be from 2000 to a day after `now` (default: the clock)."""
     if text.lstrip().startswith("session_id,"):
         raise CompanionError(f"{source} is a CSV export; import needs the JSON one "
                              "(companion export --format json -o FILE.json).")
@@ -124,184 +118,34 @@ def parse_export(text: str, source: str, now: Optional[float] = None
     except RecursionError:
         raise CompanionError(f"{source} is not a usable export: its JSON is nested too deeply. "
                              f"Import needs {_WANTED}.") from None
+    # The outer shape is one message for the whole file, not a problem per field.
     if not isinstance(doc, dict) or not isinstance(doc.get("sessions"), list) \
             or not isinstance(doc.get("ratings"), list):
-        found = "an object without them" if isinstance(doc, dict) else f"a {_kind(doc)}"
+        found = "an object without them" if isinstance(doc, dict) else f"a {kind(doc)}"
         raise CompanionError(f"{source}: expected {_WANTED}; found {found}.")
-    problems: list[str] = []
-    latest = (time.time() if now is None else now) + _SLACK_S
-    session_fields = {**_SESSION, "started_at": (_time_until(latest), True),
-                      "ended_at": (_maybe(_time_until(latest)), False)}
-    sessions = [_checked(s, f"sessions[{i}]", session_fields, problems)
-                for i, s in enumerate(doc["sessions"])]
-    ratings = [_checked(r, f"ratings[{i}]", {**_RATING, "time": (_time_until(latest), True)},
-                        problems)
-               for i, r in enumerate(doc["ratings"])]
-    ids = Counter(s["id"] for s in sessions if "id" in s)
-    for i, s in enumerate(sessions):
-        if ids[s.get("id")] > 1:
-            problems.append(f"sessions[{i}].id: {s.get('id')} is used by more than one session")
-        elif (s.get("ended_at") or math.inf) < s.get("started_at", -math.inf):
-            problems.append(f"sessions[{i}].ended_at: before started_at")
-    for i, r in enumerate(ratings):
-        if "session_id" in r and r["session_id"] not in ids:
-            problems.append(f"ratings[{i}].session_id: no session {r['session_id']} in the file")
-    if problems:
-        more = len(problems) - _MAX_PROBLEMS
-        lines = problems[:_MAX_PROBLEMS] + ([f"... and {more} more"] if more > 0 else [])
-        raise CompanionError(f"{source} is not a usable export; nothing was imported:\n  "
-                             + "\n  ".join(lines))
-    return sessions, ratings
-
-
-def import_export(log: PainLog, sessions: list[dict[str, Any]],
-                  ratings: list[dict[str, Any]]) -> ImportResult:
-    """Add what the log does not hold yet, all in one transaction."""
-    result = ImportResult()
-    pool: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for s in log.sessions():
-        pool[(s["routine"], math.floor(s["started_at"]))].append(s["id"])
-    held: Counter[tuple[Any, ...]] = Counter(
-        (r["session_id"], *_rating_key(r)) for r in log.ratings())
-    target: dict[int, int] = {}  # the file's session id -> the log's
-    with log.writing() as db:
-        for s in sessions:
-            same = pool.get((s["routine"], math.floor(s["started_at"])))
-            if same:
-                target[s["id"]] = same.pop(0)
-                result.sessions_skipped += 1
-                continue
-            cur = db.execute(
-                "INSERT INTO sessions (routine, started_at, ended_at, end_reason, steps_started, "
-                "steps_skipped, ratings_count) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                (s["routine"], s["started_at"], s.get("ended_at"), s.get("end_reason"),
-                 s.get("steps_started", 0), s.get("steps_skipped", 0)))
-            target[s["id"]] = int(cur.lastrowid or 0)
-            result.sessions_added += 1
-        routines = {s["id"]: s["routine"] for s in sessions}
-        for r in ratings:
-            key = (target[r["session_id"]], *_rating_key(r))
-            if held[key] > 0:  # a count, so two equal ratings in one second both survive
-                held[key] -= 1
-                result.ratings_skipped += 1
-                continue
-            db.execute("INSERT INTO ratings (session_id, at, value, step_index, step, area, "
-                       "routine) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (key[0], r["at"], r["value"], r.get("step_index"), r.get("step"),
-                        r.get("area"), r.get("routine") or routines[r["session_id"]]))
-            result.ratings_added += 1
-        # Ended sessions keep their counts in the row; recount what ratings they now have.
-        db.executemany("UPDATE sessions SET ratings_count = (SELECT COUNT(*) FROM ratings "
-                       "WHERE session_id = sessions.id) WHERE id = ? AND ended_at IS NOT NULL",
-                       [(i,) for i in sorted(set(target.values()))])
-    return result
-
-
-def _rating_key(r: dict[str, Any]) -> tuple[Any, ...]:
-    return (math.floor(r["at"]), r["value"], r.get("step_index"), r.get("step"), r.get("area"))
-
-
-# Field checks: each returns the value to keep, or raises ValueError saying what is wrong.
-def _int(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"must be a whole number, not {_show(v)}")
-    if not -_INT_MAX <= v <= _INT_MAX:
-        raise ValueError(f"is too large to store (at most {_INT_MAX}), not {_show(v)}")
-    return v
-
-
-def _count(v: Any) -> int:
-    if _int(v) < 0:
-        raise ValueError(f"must not be negative, not {v}")
-    return int(v)
-
-
-def _value(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10:
-        raise ValueError(f"must be a pain rating, a whole number from 0 to 10, not {_show(v)}")
-    return v
-
-
-def _text(v: Any) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ValueError(f"must be a non-empty string, not {_show(v)}")
+    latest = (time.time() if now is None else now) + SLACK_S
     try:
-        v.encode("utf-8")
-    except UnicodeEncodeError as e:  # JSON can spell half a UTF-16 pair: "\ud800"
-        raise ValueError(f"is not valid text: it holds {_show(v[e.start])}, half of a UTF-16 "
-                         "surrogate pair") from None
-    return v
+        return Export.model_validate(doc, context={LATEST: latest})
+    except ValidationError as e:
+        problems = [_said(err) for err in e.errors(include_url=False)]
+    more = len(problems) - _MAX_PROBLEMS
+    lines = problems[:_MAX_PROBLEMS] + ([f"... and {more} more"] if more > 0 else [])
+    raise CompanionError(f"{source} is not a usable export; nothing was imported:\n  "
+                         + "\n  ".join(lines))
 
 
-def _time(v: Any) -> float:
-    try:
-        moment = datetime.fromisoformat(v) if isinstance(v, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ValueError("must be a time with its UTC offset like 2023-11-14T22:13:20+00:00, "
-                         f"not {_show(v)}")
-    try:
-        return moment.timestamp()
-    except (OverflowError, ValueError):  # 0001-01-01T00:00:00+14:00 is in year 0 in UTC
-        return -math.inf
+def _said(err: ErrorDetails) -> str:
+    """One pydantic error as "where: what", where as the file spells it: ratings[3].value."""
+    from companion.storage.export_format import kind
 
-
-def _time_until(latest: float) -> Callable[[Any], float]:
-    """A time check that also wants a plausible time: from 2000 to `latest`."""
-    def check(v: Any) -> float:
-        at = _time(v)
-        if not EARLIEST.timestamp() <= at <= latest:
-            until = datetime.fromtimestamp(latest, timezone.utc).isoformat(timespec="seconds")
-            raise ValueError(f"must be a time from {EARLIEST:%Y-%m-%d} to a day from now "
-                             f"({until}), not {_show(v)}")
-        return at
-    return check
-
-
-def _show(v: Any) -> str:
-    """A value from the file for a message: JSON, ASCII only, at most about 60 characters."""
-    try:
-        shown = json.dumps(v)
-    except (RecursionError, ValueError):
-        shown = f"a {_kind(v)}"
-    return shown if len(shown) <= 60 else shown[:57] + "..."
-
-
-def _maybe(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda v: None if v is None else check(v)
-
-
-# field: (check, required). The file's "time" is stored as "at".
-_SESSION = {"id": (_int, True), "routine": (_text, True), "started_at": (_time, True),
-            "ended_at": (_maybe(_time), False), "end_reason": (_maybe(_text), False),
-            "steps_started": (_count, False), "steps_skipped": (_count, False)}
-_RATING = {"session_id": (_int, True), "time": (_time, True), "value": (_value, True),
-           "routine": (_maybe(_text), False), "step_index": (_maybe(_int), False),
-           "step": (_maybe(_text), False), "area": (_maybe(_text), False)}
-
-
-def _checked(item: Any, where: str, fields: dict[str, tuple[Callable[[Any], Any], bool]],
-             problems: list[str]) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        problems.append(f"{where}: must be an object, not a {_kind(item)}")
-        return {}
-    out: dict[str, Any] = {}
-    for name, (check, required) in fields.items():
-        if name not in item:
-            if required:
-                problems.append(f"{where}.{name}: missing")
-            continue
-        try:
-            out["at" if name == "time" else name] = check(item[name])
-        except ValueError as e:
-            problems.append(f"{where}.{name}: {e}")
-    return out
-
-
-def _kind(v: Any) -> str:
-    return {dict: "object", list: "list", str: "string", bool: "true/false", int: "number",
-            float: "number", type(None): "null"}.get(type(v), type(v).__name__)
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"])
+    if err["type"] == "missing":
+        what = "missing"
+    elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        what = f"must be an object, not a {kind(err['input'])}"
+    else:
+        what = err["msg"]
+    return f"{where.lstrip('.')}: {what}"
 
 
 def _no_constant(name: str) -> None:
