@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+# Types first (a few seconds with its cache, .mypy_cache): strict on companion/core, the
+# default checks everywhere else; settings in pyproject.toml.
+.venv/bin/python -m mypy
 exec .venv/bin/python -m pytest -q "$@"

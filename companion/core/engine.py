@@ -87,8 +87,12 @@ class Session:
     def paused(self) -> bool:
         return self._paused_at is not None
 
+    def _frozen_or(self, now: float) -> float:
+        """The step's clock: stopped at the pause while paused, else now."""
+        return self._paused_at if self._paused_at is not None else now
+
     def elapsed(self) -> float:
-        return (self._paused_at if self.paused else self.clock.now()) - self._start
+        return self._frozen_or(self.clock.now()) - self._start
 
     def remaining(self) -> float:
         return self._length - self.elapsed()
@@ -169,7 +173,7 @@ class Session:
         """End the current step for `reason` and begin step idx (or end the session)."""
         at = self.clock.now() if at is None else at
         s = self.step
-        ran = (self._paused_at if self.paused else at) - self._start
+        ran = self._frozen_or(at) - self._start
         self._paused_at = None
         out: list[Event] = [StepEnded(at, self.idx, s.name, s.area, reason, ran)]
         if idx >= len(self.plan):
@@ -193,7 +197,7 @@ class Session:
         if self._question == "continue":
             return self._end(reason, self.clock.now(), None)
         now = self.clock.now()
-        ran = (self._paused_at if self.paused else now) - self._start
+        ran = self._frozen_or(now) - self._start
         return [StepEnded(now, self.idx, self.step.name, self.step.area, reason, ran),
                 *self._end(reason, now, None)]
 
@@ -253,7 +257,7 @@ class Session:
     def _on_resume(self, intent: Intent, now: float) -> list[Event]:
         if self._question == "continue":
             return self._on_yes(intent, now)
-        if not self.paused:
+        if self._paused_at is None:
             return []
         self._start += now - self._paused_at
         self._paused_at = None
@@ -292,7 +296,7 @@ class Session:
     def _on_stop(self, _: Intent, now: float) -> list[Event]:
         if self._question == "continue":  # the step already ended
             return self._end("stopped", now, cues.STOPPED)
-        ran = (self._paused_at if self.paused else now) - self._start
+        ran = self._frozen_or(now) - self._start
         return [StepEnded(now, self.idx, self.step.name, self.step.area, "stop", ran),
                 *self._end("stopped", now, cues.STOPPED)]
 
@@ -309,7 +313,8 @@ class Session:
         return [Cue(now, cues.HELP, "info")]
 
     def _on_pain(self, intent: Intent, now: float) -> list[Event]:
-        value = int(intent.value)  # the vocabulary only yields 0..10
+        assert isinstance(intent.value, int), intent  # the vocabulary only yields 0..10
+        value = intent.value
         s = self._asked or self.step
         self._asked = None
         self.ratings += 1
@@ -332,7 +337,7 @@ class Session:
         out: list[Event] = [SafetyStop(now, word, s.index, s.name, s.area)]
         if self._question != "continue":
             # End the step at once and freeze the clock until the user answers.
-            ran = (self._paused_at if self.paused else now) - self._start
+            ran = self._frozen_or(now) - self._start
             out.append(StepEnded(now, self.idx, s.name, s.area, "safety", ran))
             self._paused_at = now
             self._question = "continue"

@@ -59,6 +59,17 @@ class Speaker(Protocol):
         """Stop and release the device or finish the file. Safe to call twice."""
 
 
+@runtime_checkable
+class Reopenable(Protocol):
+    """A speaker whose device can go away (a DeviceSpeaker): `error` says why it failed,
+    reopen() tries the device again."""
+
+    @property
+    def error(self) -> Optional[BaseException]: ...
+
+    def reopen(self) -> None: ...
+
+
 class Log(Protocol):
     """Where a session's record goes (storage.store.PainLog, or SafeLog around it)."""
 

@@ -15,7 +15,7 @@ from companion.core import cues
 from companion.core.cues import speaking_seconds
 from companion.core.engine import HOLD_STEP_S, Session
 from companion.core.events import Cue, Event, Record
-from companion.core.interfaces import Frame, Log, Speaker, Utterance
+from companion.core.interfaces import Frame, Log, Reopenable, Speaker, Utterance
 from companion.hearing.endpoint import EndpointConfig
 from companion.storage.library import Library
 from companion.core.routines import Routine
@@ -130,17 +130,23 @@ class VoiceLoop:
         """What the recognizer should listen for now: a routine's start while waiting;
         in a session, what the session says makes sense (a bare number only after "rate
         your pain", yes/no only while its question is open)."""
-        names = WAITING_INTENTS if self._session_over() else self.runner.listening_for()
+        runner = self._running()
+        names = runner.listening_for() if runner else WAITING_INTENTS
         if names not in self._phrase_sets:
             self._phrase_sets[names] = self.vocab.phrases_for(names)
         return self._phrase_sets[names]
 
+    def _running(self) -> Optional[Runner]:
+        """The runner of a session still going, else None (waiting for a start)."""
+        return self.runner if self.runner is not None and not self.runner.over else None
+
     def _session_over(self) -> bool:
-        return self.runner is None or self.runner.over
+        return self._running() is None
 
     def finish(self, reason: str) -> None:
-        if not self._session_over():
-            self.runner.finish(reason)
+        runner = self._running()
+        if runner:
+            runner.finish(reason)
 
     # ----- the loop -------------------------------------------------------------------
 
@@ -151,8 +157,9 @@ class VoiceLoop:
             self._open()
             self._check_speaker()
             self._gate_to_playback(f.end)
-            if not self._session_over():
-                self.runner.tick()
+            runner = self._running()
+            if runner:
+                runner.tick()
             yield f
             self.clock.set(f.end)
 
@@ -194,10 +201,11 @@ class VoiceLoop:
             self.own_voice.cut(self.clock.now())
             self._gate_until = self._speech_end = self.clock.now()
             self.session_clock.release()
-        if self._session_over():
-            self._waiting(intent)
+        runner = self._running()
+        if runner:
+            runner.handle(intent)
         else:
-            self.runner.handle(intent)
+            self._waiting(intent)
         return intent
 
     def _waiting(self, intent: Intent) -> None:
@@ -215,13 +223,15 @@ class VoiceLoop:
         now = self.clock.now()
         if error is not None and not self._speaker_lost:
             self._speaker_lost, self._next_reopen = True, now + REOPEN_EVERY_S
-            if not self._session_over():
-                self.runner.pause()
+            runner = self._running()
+            if runner:
+                runner.pause()
             self._emit(SpeakerLost(now, str(error)))
         elif self._speaker_lost and now >= self._next_reopen:
             self._next_reopen = now + REOPEN_EVERY_S
             try:
-                self.speaker.reopen()
+                if isinstance(self.speaker, Reopenable):
+                    self.speaker.reopen()
             except Exception:  # still gone; try again later
                 return
             if getattr(self.speaker, "error", None) is None:
@@ -232,14 +242,15 @@ class VoiceLoop:
 
     def microphone_lost(self, reason: str) -> None:
         """Nothing can be heard: pause the session (its clock froze anyway) and say so."""
-        if not self._session_over():
-            self.runner.pause()
+        runner = self._running()
+        if runner:
+            runner.pause()
         self._emit(MicrophoneLost(self.clock.now(), reason))
         self._say(cues.MIC_LOST, "fault")
 
     def microphone_back(self) -> None:
-        if getattr(self.speaker, "error", None) is not None:  # same server, same fate
-            try:
+        if isinstance(self.speaker, Reopenable) and self.speaker.error is not None:
+            try:  # same server, same fate
                 self.speaker.reopen()
             except Exception:  # still gone: the cue below is lost, the session is not
                 pass
@@ -259,8 +270,9 @@ class VoiceLoop:
             for utt in self.recognize(self._clocked(frames), self.expected_phrases):
                 self.hear(utt)
             self._open()  # no audio at all: still greet, or start and end the session
-            if not self._session_over():
-                self.runner.tick()
+            runner = self._running()
+            if runner:
+                runner.tick()
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: closed as interrupted, then out
             self.finish("interrupted")
             raise

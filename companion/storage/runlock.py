@@ -9,12 +9,9 @@ import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator, Protocol
 
 from companion.core.errors import CompanionError
-
-if TYPE_CHECKING:
-    from companion.storage.store import PainLog
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +56,13 @@ def _unlocked(path: Path, err: BaseException) -> None:
                    "data folder", path, why)
 
 
-def close_left_open(log: "PainLog") -> None:
+class _Closes(Protocol):
+    """A PainLog, or a LateLog that opens one when first written to."""
+
+    def close_interrupted(self, at: float) -> int: ...
+
+
+def close_left_open(log: _Closes) -> None:
     """Close what a crash left open; if the log cannot be written now (full disk, read-only
     folder), say so and carry on: the session must still be guided."""
     if not getattr(log, "opened", True):  # already said that it cannot be opened
