@@ -120,7 +120,11 @@ def test_a_cue_played_is_what_the_speaker_hears(sd, speaker, renderer):
     underruns = speaker.underflows - under0
     took = u.ended_at - u.audio_start
     assert took > seconds - 0.01
-    on_time = underruns == 0 and rec.overflows == 0
+    # The recorder's own lateness counts too: a block delivered more than three blocks'
+    # time after the one before means the capture stream was starved, and PipeWire does
+    # not always report what it dropped as an overflow.
+    late_blocks = sum(b - a > 0.03 for (a, _), (b, _) in zip(rec.blocks, rec.blocks[1:]))
+    on_time = underruns == 0 and rec.overflows == 0 and late_blocks == 0
     if on_time:
         assert took < seconds + 0.3
     assert speaker.finished_at == pytest.approx(u.ended_at)
@@ -131,7 +135,7 @@ def test_a_cue_played_is_what_the_speaker_hears(sd, speaker, renderer):
     gaps = np.diff(t)
     # Gaps from counted underruns cut the match; the cue must still be plainly there.
     assert ncc > (0.8 if on_time else 0.4), (f"normalized cross-correlation {ncc:.3f}, quarters {halves}; "
-                       f"recorder overflows {rec.overflows}, playback underflows "
+                       f"recorder overflows {rec.overflows}, late blocks {late_blocks}, playback underflows "
                        f"{speaker.underflows - under0}, largest gap between recorded "
                        f"samples {1000 * gaps.max():.1f} ms, samples {len(x)} over "
                        f"{t[-1] - t[0]:.2f} s")
@@ -140,7 +144,8 @@ def test_a_cue_played_is_what_the_speaker_hears(sd, speaker, renderer):
     began, ended = t[at], t[at + len(ref) - 1]
     print(f"ncc {ncc:.3f}; monitor heard it {1000 * (began - u.audio_start):.0f} ms after "
           f"audio_start and ended {1000 * (ended - u.ended_at):.0f} ms after ended_at; "
-          f"say() to first frame {1000 * (u.started_at - u.queued_at):.1f} ms")
+          f"say() to first frame {1000 * (u.started_at - u.queued_at):.1f} ms; underruns "
+          f"{underruns}, late recorder blocks {late_blocks}")
     if on_time:  # a late recorder or player moves what the monitor heard
         assert u.audio_start - 0.05 < began < u.audio_start + 0.3
         assert u.ended_at - 0.05 < ended < u.ended_at + 0.3
