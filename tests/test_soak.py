@@ -87,3 +87,15 @@ def test_counts_are_not_vacuous(monkeypatch):
     assert f["spurious_starts"] >= 1 and f["sessions_started"] == f["spurious_starts"]
     assert f["spurious_how_am_i"] >= 1
     assert all(h["audio"].startswith("command") for h in f["heard"])
+
+
+def test_the_command_shows_its_progress_and_figures(capsys):
+    """`companion bench soak` is hours long: its progress reaches the terminal (the CLI
+    otherwise shows only warnings), once per sample, and the table follows."""
+    from companion.cli.main import main
+
+    assert main(["bench", "soak", "--hours", str(1 / 60), "--engine", "pocketsphinx"]) == 0
+    out, err = capsys.readouterr()
+    progress = [line for line in err.splitlines() if line.startswith("soak: 0.0 h, wall")]
+    assert len(progress) == 1 and "RSS" in progress[0], err
+    assert "spurious" in out

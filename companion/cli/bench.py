@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -84,7 +85,8 @@ def cmd_soak(args: argparse.Namespace) -> int:
     if args.hours <= 0:
         raise CompanionError("--hours must be more than 0")
     try:
-        figures = soak.run(args.hours, args.seed, args.engine, progress=True)
+        with _progress_shown("companion.bench.soak"):
+            figures = soak.run(args.hours, args.seed, args.engine, progress=True)
     except FileNotFoundError as e:
         raise CompanionError(f"{e}: the soak is built from ../shared/data/speech") from None
     print(json.dumps(figures, indent=2) if args.json else soak.table(figures))
@@ -203,6 +205,24 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
                               if f["engines"][e].get("loudness_dbfs") else "-"
                               for e in ("piper", "espeak")) + " dB", "")],
 }
+
+
+@contextmanager
+def _progress_shown(name: str) -> Iterator[None]:
+    """A long benchmark's INFO progress lines on stderr, as they are: the CLI shows only
+    warnings otherwise (cli.main.setup_logging)."""
+    log = logging.getLogger(name)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(lambda r: r.levelno < logging.WARNING)   # warnings go the usual way
+    level = log.level
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
 
 
 @contextmanager
