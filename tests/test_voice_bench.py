@@ -12,15 +12,20 @@ import sys
 import pytest
 
 from companion.bench.voice import SAFETY_WORDS, align, lines, sample, trim_loop, words
+from companion.host.config import RATE_DEFAULT
 
 HAS_PIPER = importlib.util.find_spec("piper") is not None
 
 
-def bench(*args: str, without_piper: bool = False) -> dict:
+def run_bench(*args: str, without_piper: bool = False) -> subprocess.CompletedProcess:
     code = ("import sys; sys.modules['piper'] = None; " if without_piper else "import sys; ") + \
         "from companion.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    r = subprocess.run([sys.executable, "-c", code, "bench", "voice", *args], capture_output=True,
-                       text=True, timeout=600)
+    return subprocess.run([sys.executable, "-c", code, "bench", "voice", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def bench(*args: str, without_piper: bool = False) -> dict:
+    r = run_bench(*args, without_piper=without_piper)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -89,5 +94,24 @@ def test_the_listener_is_whisper_as_usually_run_unless_asked_for_the_quick_ear()
     usual = bench("--limit", "2", "--engine", "espeak", "--json")
     quick = bench("--limit", "2", "--engine", "espeak", "--json", "--quick-ear")
     assert "30 s window" in usual["recognizer"] and "greedy" in quick["recognizer"]
+    assert usual["rate_wpm"] == quick["rate_wpm"] == RATE_DEFAULT
     check_measured(usual["engines"]["espeak"], 2)
     check_measured(quick["engines"]["espeak"], 2)
+
+
+def test_the_speaking_rate_can_be_chosen():
+    """--rate renders every cue at that pace (the configured default without it): the same
+    lines last clearly longer at 100 words a minute than at 200, for each voice measured,
+    and a rate the companion would refuse is refused before anything is rendered."""
+    slow = bench("--limit", "2", "--engine", "both", "--rate", "100", "--json")
+    fast = bench("--limit", "2", "--engine", "both", "--rate", "200", "--json")
+    assert slow["rate_wpm"] == 100 and fast["rate_wpm"] == 200
+    measured = [e for e in slow["engines"] if slow["engines"][e]["available"]]
+    assert "espeak" in measured
+    for e in measured:
+        check_measured(slow["engines"][e], 2)
+        check_measured(fast["engines"][e], 2)
+        assert slow["engines"][e]["rate_wpm"] == 100
+        assert slow["engines"][e]["audio_s"] > 1.5 * fast["engines"][e]["audio_s"]
+    r = run_bench("--rate", "20")
+    assert r.returncode != 0 and "--rate must be" in r.stderr

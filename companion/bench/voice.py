@@ -3,7 +3,8 @@
 Every distinct line the companion says (the fixed cues, every shipped routine's session as
 engine.spoken_lines rehearses it, the start-up and device lines, "how am I doing" summaries)
 is rendered with a fresh cache (so synthesis is timed), resampled to 16 kHz and transcribed
-by the bundled Whisper tiny.en (free greedy decoding, no grammar). Reported per engine:
+by the bundled Whisper tiny.en (free decoding, no grammar; see run() for how it listens), at
+the configured speaking rate unless asked for another (`--rate`). Reported per engine:
 
 - word error rate over all lines, both sides normalised (lower case, numbers as words the
   way the cues are spoken, hyphens as spaces, other punctuation out; "ok"/"okay" left as is);
@@ -32,14 +33,15 @@ from typing import Callable, Optional
 import numpy as np
 
 from companion.core.errors import CompanionError
+from companion.host.config import RATE_DEFAULT
 
 SAFETY_WORDS = ("sharp", "numb", "tingling", "shooting", "nerve", "stop")
 # name: (CueRenderer engine, voice, what is reported)
 ENGINES = {"piper": ("piper", "en_US-joe-medium", "Piper en_US-joe-medium"),
            "espeak": ("auto", "en-us", "espeak-ng en-us (pyttsx3)")}
-RATE = 150          # words per minute, the config default
 WARM_UP = "Ready when you are."   # rendered first (elsewhere) so the engine's load is not timed
-TOKENS_PER_S = 8    # transcript cap: about three times what a 150 wpm voice says
+TOKENS_PER_S = 8    # transcript cap: about three times what a voice says at CAP_WPM ...
+CAP_WPM = 150       # ... and scaled up for a faster voice
 BEAM = 5            # the listener's beam, as Whisper's own transcribe() uses
 # Silence put before each cue, as a cue is heard after a pause in a session. Cues start 5 ms
 # before their first sound (render.LEAD_S), and greedy Whisper on such a clip sometimes
@@ -142,25 +144,27 @@ def _pcm16k(path: Path) -> bytes:
 
 
 def run_engine(name: str, texts: list[str], hear: Callable[[bytes, int], str],
-               progress: Optional[Callable[[str], None]] = None) -> dict:
-    """Render every text with one engine into a fresh cache, transcribe and score it."""
+               progress: Optional[Callable[[str], None]] = None, rate: int = RATE_DEFAULT) -> dict:
+    """Render every text with one engine at rate (words per minute) into a fresh cache,
+    transcribe and score it."""
     from companion.speech import piper_voice
     from companion.speech.render import CueRenderer, loudness_dbfs
 
     engine, voice, label = ENGINES[name]
-    out: dict = {"engine": name, "voice": label, "available": True}
+    out: dict = {"engine": name, "voice": label, "rate_wpm": rate, "available": True}
     why = piper_voice.missing() if engine == "piper" else None
     if why:
         return {**out, "available": False, "error": why}
     t_start = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="companion-voice-bench-") as tmp:
-            warm = CueRenderer(voice, RATE, 1.0, cache_dir=Path(tmp) / "warm", engine=engine)
+            warm = CueRenderer(voice, rate, 1.0, cache_dir=Path(tmp) / "warm", engine=engine)
             t0 = time.perf_counter()
             warm.render(WARM_UP)
             out["first_cue_s"] = round(time.perf_counter() - t0, 2)  # engine load included
-            r = CueRenderer(voice, RATE, 1.0, cache_dir=Path(tmp) / "cues", engine=engine)
+            r = CueRenderer(voice, rate, 1.0, cache_dir=Path(tmp) / "cues", engine=engine)
             out["engine_version"] = r.engine_version
+            per_s = TOKENS_PER_S * max(1.0, rate / CAP_WPM)
             ref_words = errors = 0
             audio_s = 0.0
             loud: list[float] = []
@@ -173,7 +177,7 @@ def run_engine(name: str, texts: list[str], hear: Callable[[bytes, int], str],
                 cue = r.render(text)
                 audio_s += cue.seconds
                 loud.append(loudness_dbfs(cue.path))
-                heard = hear(_pcm16k(cue.path), int(cue.seconds * TOKENS_PER_S) + 10)
+                heard = hear(_pcm16k(cue.path), int(cue.seconds * per_s) + 10)
                 ref, hyp = words(text), words(heard)
                 if len(hyp) > len(ref):  # room for a loop
                     hyp, cut = trim_loop(hyp)
@@ -216,7 +220,7 @@ def run_engine(name: str, texts: list[str], hear: Callable[[bytes, int], str],
 
 def run(engines: list[str], limit: Optional[int] = None,
         progress: Optional[Callable[[str], None]] = None, listener: str = "tiny.en",
-        quick_ear: bool = False) -> dict:
+        quick_ear: bool = False, rate: int = RATE_DEFAULT) -> dict:
     from companion.hearing.whisper_engine import WhisperOptions, WhisperRecognizer
     from companion.storage.library import Library
     from companion.core.vocabulary import Vocabulary
@@ -232,8 +236,8 @@ def run(engines: list[str], limit: Optional[int] = None,
             return whisper.transcribe(pcm, cap, full_window=True, beam_size=BEAM)
         how = f"beam {BEAM}, 30 s window"
     return {"lines": len(texts), "recognizer": f"whisper {whisper.model_name} ({how}, free)",
-            "lead_silence_s": LEAD_S,
-            "engines": {e: run_engine(e, texts, hear, progress) for e in engines}}
+            "lead_silence_s": LEAD_S, "rate_wpm": rate,
+            "engines": {e: run_engine(e, texts, hear, progress, rate) for e in engines}}
 
 
 def table(f: dict) -> str:
@@ -262,8 +266,9 @@ def table(f: dict) -> str:
     row("loudness spread", lambda e: f"{e['loudness_dbfs']['spread_db']} dB")
     row("transcripts cut at a repetition", lambda e: e["repetitions_cut"])
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    text = [f"{f['lines']} lines per engine, heard by {f['recognizer']} after "
-            f"{f['lead_silence_s']} s of silence; misheard lines as scored (normalised)", ""]
+    text = [f"{f['lines']} lines per engine at {f['rate_wpm']} words a minute, heard by "
+            f"{f['recognizer']} after {f['lead_silence_s']} s of silence; misheard lines as "
+            "scored (normalised)", ""]
     text += ["  ".join(c.ljust(n) for c, n in zip(r, w)).rstrip() for r in rows]
     for e in es:
         if not e["available"]:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
 from companion.cli.parsing import nested_subcommands
-from companion.host.config import ENGINES, WHISPER_MODELS
+from companion.host.config import ENGINES, RATE_DEFAULT, RATE_LIMITS, WHISPER_MODELS
 from companion.core.errors import CompanionError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +57,9 @@ def register(sub, common) -> None:
                          "harsher, and 5x faster")
     vo.add_argument("--limit", type=int, default=None, metavar="N",
                     help="N lines per engine, spread over all of them (default: every line)")
+    vo.add_argument("--rate", type=int, default=RATE_DEFAULT, metavar="WPM",
+                    help=f"speaking rate in words per minute, {RATE_LIMITS[0]}-{RATE_LIMITS[1]} "
+                         f"(default: {RATE_DEFAULT}, the configured default)")
     vo.add_argument("--json", action="store_true", help="print the figures as JSON")
     vo.set_defaults(func=cmd_voice)
     al = bench.add_parser("all", help="every benchmark, one after another, one table")
@@ -121,6 +124,8 @@ def cmd_voice(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise CompanionError("--limit must be at least 1")
+    if not RATE_LIMITS[0] <= args.rate <= RATE_LIMITS[1]:
+        raise CompanionError(f"--rate must be {RATE_LIMITS[0]}-{RATE_LIMITS[1]} words a minute")
     engines = ["piper", "espeak"] if args.engine == "both" else [args.engine]
     progress: Optional[Callable[[str], None]] = None
     if not args.json and sys.stderr.isatty():
@@ -128,7 +133,7 @@ def cmd_voice(args: argparse.Namespace) -> int:
             print(f"\r{what} ", end="", file=sys.stderr, flush=True)
         progress = show
     figures = voice_bench.run(engines, args.limit, progress, listener=args.listener,
-                              quick_ear=args.quick_ear)
+                              quick_ear=args.quick_ear, rate=args.rate)
     if progress:
         print("\r", end="", file=sys.stderr)
     print(json.dumps(figures, indent=2) if args.json else voice_bench.table(figures))
