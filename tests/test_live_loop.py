@@ -4,6 +4,7 @@ same session replayed from a file through --mic-file."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -36,6 +37,9 @@ SCRIPT = [(4.0, "start neck routine", "start_routine-neck"),
 
 ROOM_DB = -50.0  # dBFS of the room's steady hiss under the whole session
 CUE_CACHE = Path(tempfile.mkdtemp(prefix="companion-live-cues-"))  # this module's cue cache
+# Made at import (the session WAV is planned with its cues); removed when pytest exits, also
+# when the module was skipped, rather than left in /tmp by every run.
+atexit.register(shutil.rmtree, CUE_CACHE, ignore_errors=True)
 
 
 def companion(*args, env=None, **kw):
