@@ -132,3 +132,25 @@ def test_voice_prepare_renders_every_routine_line_once(tmp_path):
     assert "(0 rendered now" in again.stdout
     after = companion("voice", *espeak, env_extra=env)
     assert f"cue cache: {total} of {total} routine lines rendered" in after.stdout
+
+
+@needs_piper
+def test_piper_starts_a_sentence_from_silence(tmp_path):
+    """Piper began "Stand", "Sit", "Stop" already mid-hiss (the first 5 ms at 150-600 RMS of
+    a full-scale sentence) and Whisper heard "Sand", "Set", "Top" (issue 15); with a word
+    break before each sentence the onset rises from near silence. Piper's noise makes every
+    render differ: the median of five is judged."""
+    import numpy as np
+
+    from companion.speech.piper_voice import PiperSynth
+    from companion.speech.render import read_wav
+
+    synth = PiperSynth.get(None)
+    for text in ("Stand with your back to a wall.", "Stop if it hurts."):
+        starts = []
+        for k in range(5):
+            out = tmp_path / f"{k}.wav"
+            synth.synthesize(text, out, 150, 1.0)
+            x, rate = read_wav(out)
+            starts.append(float(np.sqrt((x[:rate // 200].astype(np.float64) ** 2).mean())))
+        assert sorted(starts)[2] < 60, (text, starts)
