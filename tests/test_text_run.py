@@ -76,9 +76,14 @@ def test_whole_routine_at_high_speed_completes(tmp_path):
         assert log.sessions()[0]["end_reason"] == "completed"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])  # a service stop; Ctrl-C
-def test_sigterm_closes_the_session_in_the_log(tmp_path, sig):
-    p = _running_with_rating(tmp_path, "pain 5", "Five, logged.")
+@pytest.mark.parametrize("sig, inherited_ignore", [
+    (signal.SIGTERM, False),   # a service stop
+    (signal.SIGINT, False),    # Ctrl-C
+    # Started in the background by a shell without job control (a script's `&`, a CI job):
+    # SIGINT arrives ignored, and Python keeps it so unless the companion sets it itself.
+    (signal.SIGINT, True)])
+def test_sigterm_closes_the_session_in_the_log(tmp_path, sig, inherited_ignore):
+    p = _running_with_rating(tmp_path, "pain 5", "Five, logged.", sigint_ignored=inherited_ignore)
     p.send_signal(sig)
     p.wait(timeout=30)
     assert "Traceback" not in p.stderr.read()
@@ -94,11 +99,14 @@ def test_unknown_routine_is_a_clear_error(tmp_path):
     assert "Traceback" not in r.stderr
 
 
-def _running_with_rating(data: Path, line: str, confirmation: str) -> subprocess.Popen:
+def _running_with_rating(data: Path, line: str, confirmation: str,
+                         sigint_ignored: bool = False) -> subprocess.Popen:
     """A typed neck session left running after one rating has been confirmed."""
     p = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--text",
                           "--data-dir", str(data)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                         if sigint_ignored else None)
     p.stdin.write(line + "\n")
     p.stdin.flush()
     assert confirmation in _read_until(p, confirmation)

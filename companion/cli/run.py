@@ -18,7 +18,7 @@ from companion.storage.library import Library, load_routine
 from companion.loop.runner import EOF, Runner
 from companion.storage.runlock import close_left_open, single_run
 from companion.storage.safe_log import LateLog, SafeLog, saved_or_said
-from companion.host.shutdown import sigterm_as_interrupt
+from companion.host.shutdown import stop_signals_as_interrupt
 from companion.core.vocabulary import Vocabulary
 
 
@@ -122,7 +122,7 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         inbox: "queue.Queue[object]" = queue.Queue()
         threading.Thread(target=_reader, args=(stdin, inbox), daemon=True).start()
         try:
-            with sigterm_as_interrupt():
+            with stop_signals_as_interrupt():
                 runner.run_queue(inbox, clock.real_seconds)
         except KeyboardInterrupt:
             runner.finish("interrupted")

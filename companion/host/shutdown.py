@@ -14,13 +14,17 @@ def _interrupt(signum, frame) -> None:
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """While inside, SIGTERM (systemd stopping the service) raises KeyboardInterrupt."""
+def stop_signals_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM (systemd stopping the service) and SIGINT (Ctrl-C, `kill -INT`)
+    raise KeyboardInterrupt. SIGINT is set explicitly: a process started in the background
+    by a shell without job control (`companion run &` in a script, a CI job) inherits it
+    ignored, and Python then leaves it ignored, so Ctrl-C did nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signals can only be handled on the main thread
         return
-    old = signal.signal(signal.SIGTERM, _interrupt)
+    old = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)

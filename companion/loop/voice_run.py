@@ -22,7 +22,7 @@ from companion.loop.mic_watch import watched
 from companion.storage.runlock import close_left_open, single_run
 from companion.storage.safe_log import LateLog, SafeLog, saved_or_said
 from companion.audio.portaudio_noise import PortAudioNoiseFilter
-from companion.host.shutdown import sigterm_as_interrupt
+from companion.host.shutdown import stop_signals_as_interrupt
 from companion.loop.transcript import Transcript
 from companion.core.vocabulary import Vocabulary
 from companion.core.engine import spoken_lines
@@ -136,7 +136,7 @@ def run_voice(args: argparse.Namespace) -> int:
                          transcript=None if args.quiet else Transcript(
                              sys.stdout, says="JOURNAL_STREAM" not in os.environ))
         try:
-            with sigterm_as_interrupt():
+            with stop_signals_as_interrupt():
                 frames = source.frames() if replay else watched(
                     source, lambda: MicSource(cfg.input_device), loop.microphone_lost,
                     loop.microphone_back)
