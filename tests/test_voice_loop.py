@@ -352,3 +352,34 @@ def test_the_recognizer_is_asked_for_what_makes_sense_at_each_utterance(tmp_path
     assert {"stop", "pain six", "next"} <= in_session and "start neck routine" not in in_session
     assert "six" not in in_session  # a bare number: only right after "rate your pain"
     assert after == waiting
+
+
+def test_our_echo_is_recognised_when_the_device_plays_late(tmp_path):
+    """On a busy machine the player falls behind: the safety note's own "tingling" reaches
+    the microphone 1.5 s after the cue schedule says it was said, past the echo check's
+    slack. The device's report of how long it is still busy moves the expected times, so it
+    is still our echo and the hold goes on."""
+    probe, _, out = make(tmp_path / "probe", [])
+    probe.clock.set(9.0)
+    probe.start_session(Library().find("neck"))
+    (note,) = [c for c in _cues(out) if "tingling" in c["text"]]
+    start = 9.0 + sum(c["seconds"] for c in _cues(out)[:_cues(out).index(note)])  # queued at 9
+    at = start + note["seconds"] * note["text"].lower().index("tingling") / len(note["text"])
+    heard_at = at + 1.5
+    utts = [Utt("start neck", 8, 9), Utt("tingling", heard_at - 0.35, heard_at + 0.5)]
+
+    def recognize(fs, expect=None):
+        for f in fs:
+            while utts and utts[0].end <= f.end:
+                yield utts.pop(0)
+
+    clock = ManualClock()
+    loop = VoiceLoop(Library(), PainLog.open(tmp_path), LaggingSpeaker(clock, delay=1.5),
+                     recognize, clock=clock)
+    loop.run(frames(heard_at + 5))
+    assert [(h.text, h.gated, h.echo) for h in loop.heard] == [
+        ("start neck", False, False), ("tingling", True, True)]
+    assert loop.runner is not None and loop.runner.session.ended == "end_of_input"  # no safety stop
+    # The same lag unreported (a speaker that only knows cue lengths): the word falls
+    # outside the slack and would have been taken for the user.
+    assert not loop.own_voice.is_echo("tingling", heard_at - 0.35 + 30, heard_at + 0.5 + 30)

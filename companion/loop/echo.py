@@ -59,6 +59,13 @@ class OwnVoice:
         for s in kept:
             self._said.append(Said(s.words, s.start, s.seconds, min(s.end, at)))
 
+    def delay(self, by: float, now: float) -> None:
+        """The device plays `by` seconds behind the schedule: the cues still to be heard
+        after `now` are heard that much later."""
+        for i, s in enumerate(self._said):
+            if s.end > now:
+                self._said[i] = Said(s.words, s.start + by, s.seconds, s.end + by)
+
     def is_echo(self, text: str, start: float, end: float) -> bool:
         """True if a telling word of `text` was being said by us between start and end."""
         mine = {w for w in normalize(text).split() if w not in _TOO_COMMON}

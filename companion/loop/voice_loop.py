@@ -30,6 +30,9 @@ BARGE_IN = frozenset({IntentKind.STOP, IntentKind.PAUSE, IntentKind.SAFETY})
 # An utterance reaches back a pre-roll before its first voiced frame, so our own echo can
 # appear to begin that much before we began speaking.
 ONSET_SLACK_S = EndpointConfig().pre_roll + 0.05
+# The device may run this far behind the cue schedule before our echo's expected times move
+# (jitter of a healthy player stays well under it).
+LATE_PLAYBACK_S = 0.15
 # Cues that say what to do next: the session clock waits until they have been said, so a
 # step's time is the user's, not eaten by speech queued before it.
 INSTRUCTION_KINDS = frozenset({"intro", "safety", "step"})
@@ -179,6 +182,14 @@ class VoiceLoop:
         left = busy_for() if busy_for else 0.0
         if left > 0:
             self._gate_until = max(self._gate_until, audio_now + left)
+            # Playing behind the schedule (a starved player on a busy machine, a slow sound
+            # server): our words reach the microphone that much later too. Without this the
+            # safety note's own "tingling" fell outside the echo check's slack and stopped
+            # the hold (seen on the virtual card under load).
+            late = audio_now + left - getattr(self.speaker, "tail", 0.0) - self._speech_end
+            if late > LATE_PLAYBACK_S:
+                self.own_voice.delay(late, audio_now)
+                self._speech_end += late
 
     def hear(self, utt: Utterance) -> Optional[Intent]:
         """Act on one utterance. Over our own voice only barge-in words count."""
