@@ -64,6 +64,20 @@ class WhisperOptions:
     look_mean: float = 1.0
     look_margin: float = 1.0
     threads: int = 0               # 0: the machine's cores, at most 4
+    # Ranking divides each candidate's log-probability by its length in tokens to this
+    # power (Whisper's own ranker uses 1): a raw sum favours a short phrase that fits badly
+    # over a longer one that fits well but for one word ("next" over "that's numb").
+    length_penalty: float = 1.0
+    # Each token past the first widens the margin by this, when the free transcript has a
+    # word of the phrase (3 letters or more): every word of a longer phrase is one more
+    # place for an accent or noise to cost it ("Star connect routine"), but noise that
+    # shares no word with "what can I say" must not get the wider margin.
+    margin_per_token: float = 1.5
+    # A phrase of several tokens also needs the model's own transcript to be a likely one
+    # (its log-probability at least this): over noise the free text is improbable ("I'm
+    # gonna go", -11.4) and a long phrase's per-token average clears the floor too easily
+    # (the soak heard "what can I say" there). Commands said scored -8.7 at worst on dev.
+    min_free_multi: float = -10.0
 
 
 @dataclass(frozen=True)
@@ -292,8 +306,10 @@ class WhisperRecognizer(Recognizer):
         seqs = [list(c) + [self._dot] for c in cands]
         feats = self._ct2.StorageView.from_array(np.repeat(np.asarray(enc), len(seqs), axis=0))
         res = self._model.align(feats, self._prompt[:-1], seqs, frames)
-        scores = [float(np.log(np.maximum(r.text_token_probs, 1e-12)).sum())
-                  + bonus.get(trie.phrase[c], 0.0) for r, c in zip(res, cands)]
+        lp = self.options.length_penalty
+        scores = [(float(np.log(np.maximum(r.text_token_probs, 1e-12)).sum())
+                   + bonus.get(trie.phrase[c], 0.0)) / (len(c) + 1) ** lp
+                  for r, c in zip(res, cands)]
         return cands[int(np.argmax(scores))]
 
     def judge(self, d: Decoded) -> Hearing:
@@ -311,8 +327,13 @@ class WhisperRecognizer(Recognizer):
         if (not d.best or d.no_speech > o.max_no_speech
                 or (d.best_score + lift) / (d.tokens + 1) < o.min_mean - mean_slack):
             return False, 0.0
+        if d.tokens > 1 and d.free_score < o.min_free_multi:
+            return False, 0.0
         gap = max(0.0, d.free_score - d.best_score - d.prior)  # < 0 when greedy missed it
         margin = o.safety_margin if self._is_safety(d.best) else o.margin
+        free_words = set(normalize(d.free_text).split())
+        if any(len(w) >= 3 and w in free_words for w in normalize(d.best).split()):
+            margin += o.margin_per_token * max(0, d.tokens - 1)
         conf = round(max(0.0, 1.0 - gap / (2 * margin)), 3)
         return gap <= margin + gap_slack, conf
 

