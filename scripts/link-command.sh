@@ -19,7 +19,10 @@ fi
 mkdir -p "$bindir"
 link="$bindir/companion"
 
-if [ -e "$link" ] || [ -L "$link" ]; then
+if [ -L "$link" ] && [ ! -e "$link" ]; then
+    # A link to a checkout that is gone runs nothing: taking it over takes nothing from anyone.
+    echo "setup: $link pointed to $(readlink "$link"), which is gone; it now runs this checkout"
+elif [ -e "$link" ]; then
     current="$(readlink "$link" || true)"
     if [ "$current" != "$target" ] && [ $force = 0 ]; then
         echo "setup: $link already runs ${current:-another program}; left as it is."

@@ -89,7 +89,10 @@ def test_command_link_is_made_and_says_when_not_on_path(tmp_path):
 def test_second_checkout_does_not_take_over_the_first_ones_command(tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    first = "/home/someone/companion/.venv/bin/companion"
+    first_exe = tmp_path / "someone" / "companion" / ".venv" / "bin" / "companion"
+    first_exe.parent.mkdir(parents=True)
+    first_exe.write_text("#!/bin/sh\n")
+    first = str(first_exe)
     os.symlink(first, bindir / "companion")
     r = link(bindir)
     assert r.returncode == 0, r.stderr
@@ -98,6 +101,19 @@ def test_second_checkout_does_not_take_over_the_first_ones_command(tmp_path):
     r = link(bindir, "--force")
     assert r.returncode == 0 and os.readlink(bindir / "companion") == str(
         ROOT / ".venv/bin/companion")
+
+
+def test_a_link_to_a_checkout_that_is_gone_is_taken_over(tmp_path):
+    """A removed clone leaves a link that runs nothing: the next setup's first command
+    would fail in the same shell. Taking it over takes no one's command."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    gone = str(tmp_path / "removed-clone" / ".venv" / "bin" / "companion")
+    os.symlink(gone, bindir / "companion")
+    r = link(bindir)
+    assert r.returncode == 0, r.stderr
+    assert os.readlink(bindir / "companion") == str(ROOT / ".venv/bin/companion")
+    assert f"pointed to {gone}, which is gone" in r.stdout
 
 
 @pytest.mark.skipif(not (ROOT / ".venv/bin/python").exists(),
