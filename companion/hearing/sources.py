@@ -5,6 +5,7 @@ session look the same downstream and time in a replay is audio time, not wall ti
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -26,6 +27,9 @@ from companion.audio.wav import read_blocks
 # the 0.05 budget. The endpointer regroups any frame size into its detector's 30 ms.
 FRAME_SAMPLES = 480
 FRAME_BYTES = FRAME_SAMPLES * 2
+CUT_REPORT_EVERY_S = 60.0   # a busy machine cuts audio again and again: say so once a minute
+
+logger = logging.getLogger(__name__)
 
 
 class Source(Protocol):
@@ -88,11 +92,15 @@ class MicSource:
         # One place finds devices and lists the ones there are when the name is wrong.
         self.device = find_device(device, "input")
         self._q: "queue.Queue[Optional[bytes]]" = queue.Queue(maxsize=max_queue)
-        self.dropped = 0
+        self.dropped = 0      # blocks lost because the reader fell behind (our queue full)
+        self.overflows = 0    # blocks PortAudio reported cut (input overflow) before us
+        self._reported, self._reported_at = 0, float("-inf")
         self.stall_s = stall_s
         self._stream: Any = None  # a sounddevice.RawInputStream while open (no type hints)
 
     def _callback(self, indata, frames, time_info, status) -> None:
+        if status and status.input_overflow:
+            self.overflows += 1
         try:
             self._q.put_nowait(bytes(indata))
         except queue.Full:
@@ -117,10 +125,22 @@ class MicSource:
                     raise MicrophoneLost(f"no audio from the microphone for {self.stall_s} s")
                 if pcm is None:
                     return
+                self._report_cuts()
                 yield Frame(pcm, n / RATE)
                 n += len(pcm) // 2
         finally:
             self._release()
+
+    def _report_cuts(self) -> None:
+        """Audio lost on its way in means commands may be missed: on an overloaded machine
+        the user should hear why (a warning on the terminal and in the journal)."""
+        cut = self.dropped + self.overflows
+        now = time.monotonic()
+        if cut > self._reported and now - self._reported_at >= CUT_REPORT_EVERY_S:
+            logger.warning("the microphone's audio was cut %d time%s so far: this machine is "
+                           "too busy to keep up, and commands may be missed", cut,
+                           "" if cut == 1 else "s")
+            self._reported, self._reported_at = cut, now
 
     def _release(self) -> None:
         """Close the stream off this thread: PortAudio can hang closing a stream whose

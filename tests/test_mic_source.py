@@ -1,0 +1,50 @@
+"""The microphone source on a real PortAudio device (the virtual sound card's microphone).
+Lost audio is a fault injected as PortAudio and a stalled reader would cause it: an input
+overflow flag in the callback, a full queue."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from companion.hearing.sources import FRAME_BYTES, MicSource
+
+
+@pytest.fixture
+def sd(virtual_audio):
+    import sounddevice   # only now: the sound card is up
+    return sounddevice
+
+
+def _overflow(sd):
+    return sd.CallbackFlags(2)   # paInputOverflow: PortAudio dropped input before us
+
+
+def test_cut_audio_is_reported_once_a_minute(sd, caplog):
+    """A machine too busy to keep up loses audio on its way in, and commands with it: the
+    user is told why, once, not at every cut."""
+    mic = MicSource(None)
+    caplog.set_level(logging.WARNING, logger="companion.hearing.sources")
+    frames = mic.frames()
+    first = next(frames)
+    assert len(first.pcm) == FRAME_BYTES and mic.overflows == 0
+    mic._callback(b"\0" * FRAME_BYTES, FRAME_BYTES // 2, None, _overflow(sd))
+    for _ in range(5):
+        next(frames)
+    mic._callback(b"\0" * FRAME_BYTES, FRAME_BYTES // 2, None, _overflow(sd))
+    for _ in range(5):
+        next(frames)
+    mic.close()
+    list(frames)
+    cuts = [r.getMessage() for r in caplog.records if "audio was cut" in r.getMessage()]
+    assert mic.overflows == 2
+    assert cuts == ["the microphone's audio was cut 1 time so far: this machine is too busy "
+                    "to keep up, and commands may be missed"]
+
+
+def test_a_reader_that_falls_behind_counts_what_it_lost(sd):
+    mic = MicSource(None, max_queue=2)
+    for _ in range(3):      # the stream is not open: only these blocks are queued
+        mic._callback(b"\0" * FRAME_BYTES, FRAME_BYTES // 2, None, None)
+    assert mic.dropped == 1
