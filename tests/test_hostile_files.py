@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import struct
 import subprocess
 import sys
@@ -31,25 +32,41 @@ def _cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
 
+# Starts the command and writes its peak RSS (kB) to $PEAK_FILE. A process forked from
+# pytest and exec'd keeps pytest's resident size as its starting peak (Linux carries the old
+# memory's high-water mark over exec): with Whisper loaded in the test process that alone
+# was 340 MB. Forked from this small wrapper instead, the command's peak is its own.
+_MEASURE = """
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(p.pid, 0)
+open(os.environ["PEAK_FILE"], "w").write(f"{usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def companion(tmp_path: Path, *args: str, timeout: float = 60) -> Ran:
-    """Run `python -m companion ARGS` with its own folders; measure that one child's peak
-    RSS with wait4 (not RUSAGE_CHILDREN: that is the largest of every child so far)."""
+    """Run `python -m companion ARGS` with its own folders; measure that one command's peak
+    RSS (wait4 in a small wrapper: not RUSAGE_CHILDREN, the largest of every child so far,
+    nor a child forked from pytest, which starts with pytest's size)."""
+    peak = tmp_path / "peak_kb.txt"
     env = {**os.environ, "COMPANION_CONFIG_DIR": str(tmp_path / "cfg"),
            "COMPANION_DATA_DIR": str(tmp_path / "data"),
-           "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
+           "COMPANION_CACHE_DIR": str(tmp_path / "cache"), "PEAK_FILE": str(peak)}
     out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with open(out, "wb") as o, open(err, "wb") as e:
-        p = subprocess.Popen([sys.executable, "-m", "companion", *args], stdin=subprocess.DEVNULL,
-                             stdout=o, stderr=e, env=env, cwd=tmp_path, preexec_fn=_cap_memory)
-    timer = threading.Timer(timeout, p.kill)  # a hang fails the test, not the suite
+        p = subprocess.Popen([sys.executable, "-c", _MEASURE, sys.executable, "-m", "companion",
+                              *args], stdin=subprocess.DEVNULL, stdout=o, stderr=e, env=env,
+                             cwd=tmp_path, preexec_fn=_cap_memory, start_new_session=True)
+    # A hang fails the test, not the suite: the wrapper and the command go together.
+    timer = threading.Timer(timeout, lambda: os.killpg(p.pid, signal.SIGKILL))
     timer.start()
     try:
-        _, status, usage = os.wait4(p.pid, 0)
+        wrapper_rc = p.wait()
     finally:
         timer.cancel()
-    p.returncode = rc = os.waitstatus_to_exitcode(status)
-    assert rc != -9, f"killed after {timeout} s: {args}"
-    ran = Ran(rc, out.read_text("utf-8"), err.read_text("utf-8"), usage.ru_maxrss / 1024)
+    assert wrapper_rc == 0 and peak.exists(), f"killed after {timeout} s: {args}"
+    peak_kb, rc = map(int, peak.read_text().split())
+    ran = Ran(rc, out.read_text("utf-8"), err.read_text("utf-8"), peak_kb / 1024)
     assert "Traceback" not in ran.stderr, ran.stderr
     return ran
 
