@@ -11,7 +11,9 @@ on recordings in tests/audio/long_phrases/:
 
 The espeak-ng phrases (10-20 dB Speech Commands noise) are from the benchmark's dev half,
 where these settings were chosen: this shows the mechanism, not accuracy (the README has
-that). The noise is 3 s of `companion bench soak`'s seed-0 stream (Speech Commands
+that). Each was chosen far from the edge: heard the same at 0.999x and 1.001x the level
+and with one bit of dither, old settings and new (int8 inference turns last-bit changes of
+the input into score changes of up to 0.5; a file at the edge flips between machines). The noise is 3 s of `companion bench soak`'s seed-0 stream (Speech Commands
 background noise, CC BY 4.0). Names as in tests/audio/."""
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from fixture_names import label
 from test_hearing_recognition import expected
 
 HERE = Path(__file__).parent / "audio" / "long_phrases"
-HEARD_NOW = ["start_routine-neck__espeak-en-us-m3-130-10dB.wav",   # freely "Star connect routine"
+HEARD_NOW = ["start_routine-neck__espeak-en-us-m3-175-10dB.wav",   # freely "Start at routine"
              "how_am_i_doing__espeak-en-us-m3-130-10dB.wav",       # freely "my doing"
-             "pain-3__espeak-en-us-m3-130-10dB.wav",               # freely "Fane level 3"
+             "pain-3__espeak-en-gb-m1-130-20dB.wav",               # freely "10 level 3"
+             "safety-sharp__espeak-en-gb-m1-130-10dB.wav",         # freely "It's not free"
              "hold_longer-30__espeak-en-gb-m1-175-20dB.wav"]       # freely "Hold on to my 30"
 NOISE = "none__soak-varied-noise-seed0-4676s.wav"                  # freely "I'm gonna go"
 

@@ -42,6 +42,11 @@ def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
 
 
 _FILTERS = mel_filters()
+# The filter bank is applied in float64: a float32 product's last bits depend on which BLAS
+# kernel runs it (OPENBLAS_CORETYPE, the CPU), and the int8 model turned that into scores
+# 0.5 apart for the same recording from two users' shells. Rounded to float32 afterwards the
+# features are the same everywhere but for the rarest ties.
+_FILTERS64 = _FILTERS.astype(np.float64)
 _WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
 
 
@@ -58,7 +63,7 @@ def log_mel(audio: np.ndarray, pad_to: int = 0) -> np.ndarray:
     n = 1 + (len(x) - N_FFT) // HOP
     idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
     spec = np.fft.rfft(x[idx] * _WINDOW, axis=1)
-    power = (spec.real ** 2 + spec.imag ** 2)[:-1].T.astype(np.float32)  # drop the last frame as Whisper does
-    logs = np.log10(np.maximum(_FILTERS @ power, 1e-10))
+    power = (spec.real ** 2 + spec.imag ** 2)[:-1].T  # drop the last frame as Whisper does
+    logs = np.log10(np.maximum((_FILTERS64 @ power).astype(np.float32), 1e-10))
     logs = np.maximum(logs, logs.max() - 8.0)
     return ((logs + 4.0) / 4.0).astype(np.float32)
