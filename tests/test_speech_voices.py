@@ -139,7 +139,9 @@ def test_piper_starts_a_sentence_from_silence(tmp_path):
     """Piper began "Stand", "Sit", "Stop" already mid-hiss (the first 5 ms at 150-600 RMS of
     a full-scale sentence) and Whisper heard "Sand", "Set", "Top" (issue 15); with a word
     break before each sentence the onset rises from near silence. Piper's noise makes every
-    render differ: the median of five is judged."""
+    render differ: the median of seven is judged, against a bar between the two (measured
+    over 15 renders each: with the break medians 7 and 31, at most 91; without it at least
+    274)."""
     import numpy as np
 
     from companion.speech.piper_voice import PiperSynth
@@ -148,9 +150,9 @@ def test_piper_starts_a_sentence_from_silence(tmp_path):
     synth = PiperSynth.get(None)
     for text in ("Stand with your back to a wall.", "Stop if it hurts."):
         starts = []
-        for k in range(5):
+        for k in range(7):
             out = tmp_path / f"{k}.wav"
             synth.synthesize(text, out, 150, 1.0)
             x, rate = read_wav(out)
             starts.append(float(np.sqrt((x[:rate // 200].astype(np.float64) ** 2).mean())))
-        assert sorted(starts)[2] < 60, (text, starts)
+        assert sorted(starts)[3] < 150, (text, starts)
