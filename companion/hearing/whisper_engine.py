@@ -330,11 +330,13 @@ class WhisperRecognizer(Recognizer):
         if d.tokens > 1 and d.free_score < o.min_free_multi:
             return False, 0.0
         gap = max(0.0, d.free_score - d.best_score - d.prior)  # < 0 when greedy missed it
-        margin = o.safety_margin if self._is_safety(d.best) else o.margin
+        margin = base = o.safety_margin if self._is_safety(d.best) else o.margin
         free_words = set(normalize(d.free_text).split())
         if any(len(w) >= 3 and w in free_words for w in normalize(d.best).split()):
             margin += o.margin_per_token * max(0, d.tokens - 1)
-        conf = round(max(0.0, 1.0 - gap / (2 * margin)), 3)
+        # Confidence against the plain margin: a phrase let through only by the per-token
+        # widening is heard, but not surely (callers that pick clear takes rely on this).
+        conf = round(max(0.0, 1.0 - gap / (2 * base)), 3)
         return gap <= margin + gap_slack, conf
 
     def _near(self, d: Decoded) -> bool:
