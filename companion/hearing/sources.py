@@ -135,8 +135,10 @@ class MicSource:
         """Audio lost on its way in means commands may be missed: on an overloaded machine
         the user should hear why (a warning on the terminal and in the journal)."""
         cut = self.dropped + self.overflows
+        if cut == self._reported:   # the usual case, every frame: nothing new to say
+            return
         now = time.monotonic()
-        if cut > self._reported and now - self._reported_at >= CUT_REPORT_EVERY_S:
+        if now - self._reported_at >= CUT_REPORT_EVERY_S:
             logger.warning("the microphone's audio was cut %d time%s so far: this machine is "
                            "too busy to keep up, and commands may be missed", cut,
                            "" if cut == 1 else "s")
