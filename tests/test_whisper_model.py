@@ -113,3 +113,11 @@ def test_model_command_shows_a_damaged_model(tmp_path):
     r = run_cli(tmp_path, "model", "list", pythonpath=str(site))
     assert r.returncode == 0, r.stderr
     assert "DAMAGED" in r.stdout and "--force-reinstall" in r.stdout
+
+
+def test_the_models_the_config_accepts_are_the_models_hearing_can_find():
+    # The config (below hearing in the layers) lists the names; hearing holds their specs.
+    from companion.host.config import WHISPER_MODELS
+
+    assert tuple(whisper_model.SPECS) == WHISPER_MODELS
+    assert whisper_model.DEFAULT == WHISPER_MODELS[0]

@@ -19,7 +19,7 @@ from companion.core.errors import CompanionError
 Device = Union[int, str, None]
 # Recognizers by name (hearing.engines builds them); the order is how --help lists them.
 ENGINES = ("auto", "whisper", "vosk", "pocketsphinx")
-WHISPER_MODELS = ("tiny.en", "base")
+WHISPER_MODELS = ("tiny.en", "base")  # the default first; hearing.whisper_model holds their specs
 VOICE_ENGINES = ("auto", "piper", "pyttsx3")
 # Each limit and default once: the config file, the flags and the renderer all check these.
 RATE_DEFAULT, RATE_LIMITS = 150, (80, 300)          # words per minute
