@@ -181,6 +181,10 @@ def test_cues_are_short_and_speakable(r):
         assert len(re.findall(r"[.!?]", text)) <= 2, f"one or two sentences: {text!r}"
         assert len(text) <= 140, f"too long to follow while lying on a ball: {text!r}"
         assert text[0].isupper() and text.rstrip()[-1] in ".!?", text
+        # Said without a pause, "sharp or" was heard as "sharper" and "numb or" as "no more"
+        # (issue 15, `companion bench voice`): a comma keeps the safety word a word.
+        assert not re.search(r"\b(sharp|numb) or\b", text, re.I), \
+            f"a comma after the safety word: {text!r}"
 
 
 def _seed_texts() -> list[str]:
