@@ -1,6 +1,6 @@
 """Crash safety (issue 7): SIGKILL a running companion at random moments, typed and in
 replayed voice sessions. Every rating it
-confirmed ("Six, logged.") before dying is in the log, the log passes
+confirmed ("Six, noted.") before dying is in the log, the log passes
 `PRAGMA integrity_check`, and the next start closes the killed session as "interrupted".
 
 The typed front end is driven through a pipe, as fast as it takes commands, so kills land
@@ -28,13 +28,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from companion.core.cues import NOT_SAVED, confirm
 from companion.core.vocabulary import NUMBER_WORDS
 
 SEED = int(os.environ.get("COMPANION_CRASH_SEED", "20261122"))
 CHAINS = int(os.environ.get("COMPANION_CRASH_CHAINS", "13"))
 RUNS_PER_CHAIN = 4
 PARALLEL = 3
-CONFIRMED = re.compile(r"\b(" + "|".join(w.capitalize() for w in NUMBER_WORDS) + r"), logged\.")
+# A rating confirmed aloud (cues.confirm: the number word, then its own words), the number
+# word captured.
+CONFIRMED = re.compile(r"\b(" + "|".join(w.capitalize() for w in NUMBER_WORDS) + ")"
+                       + re.escape(confirm(0)[len(NUMBER_WORDS[0]):]))
 OTHER_COMMANDS = ["hold longer", "shorter", "pause", "resume", "repeat", "back",
                   "how long left", "what's next", "help", "banana", "yes", "no", "six"]
 MOVES = ["next", "skip"]  # rarer: the routine (49 steps) should outlast most runs
@@ -90,7 +94,7 @@ def kill_one(data: Path, run: Run) -> None:
     p = subprocess.Popen(companion_cmd(data), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True, bufsize=1)
     out: list[str] = []
-    rated = threading.Event()  # a "Six, logged." was read
+    rated = threading.Event()  # a "Six, noted." was read
 
     def read() -> None:
         for text in p.stdout:
@@ -134,7 +138,7 @@ def kill_one(data: Path, run: Run) -> None:
         pass
     assert not run.exited_before_kill or p.returncode == 0, f"it failed on its own {run.tag}"
     text = "".join(out)
-    assert "noted" not in text, f"a rating was not saved {run.tag}"
+    assert NOT_SAVED not in text, f"a rating was not saved {run.tag}"
     run.confirmed = [NUMBER_WORDS.index(w.lower()) for w in CONFIRMED.findall(text)]
     run.journal_left = (data / "companion.sqlite3-journal").exists()
 

@@ -115,7 +115,7 @@ def test_bare_number_is_a_rating_only_after_asking():
     logged = of(ev, PainLogged)[0]
     assert (logged.value, logged.step, logged.area) == (6, asked[0].step, "neck")
     # The confirmation comes after the rating in the same batch.
-    assert isinstance(ev[1], Cue) and ev[1].text == "Six, logged."
+    assert isinstance(ev[1], Cue) and ev[1].text == "Six, noted."
     assert s.handle(Intent("number", 4)) == []  # the question was answered
 
 

@@ -52,7 +52,7 @@ def setup(tmp_path, log_class: type = None):
 def test_ratings_wait_in_memory_and_are_written_when_the_disk_frees(tmp_path):
     clock, store, runner, said = setup(tmp_path)
     runner.feed("pain four")
-    assert said[-1] == "Four, logged."
+    assert said[-1] == "Four, noted."
     store.full = True
     clock.advance(20)
     runner.feed("pain six")
@@ -63,7 +63,7 @@ def test_ratings_wait_in_memory_and_are_written_when_the_disk_frees(tmp_path):
     assert [r["value"] for r in store.ratings()] == [4]
     store.full = False
     runner.feed("pain three")
-    assert said[-1] == "Three, logged."
+    assert said[-1] == "Three, noted."
     assert [r["value"] for r in store.ratings()] == [4, 6, 7, 3]
     runner.feed("stop")
     assert store.sessions()[0]["end_reason"] == "stopped"

@@ -129,7 +129,7 @@ def test_first_command_sets_up_and_runs_in_one_shell_without_path(tmp_path):
                        env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "setup: done" in r.stdout
-    assert "Six, logged." in r.stdout, r.stdout
+    assert "Six, noted." in r.stdout, r.stdout
     h = subprocess.run([str(ROOT / ".venv/bin/companion"), "history"], capture_output=True,
                        text=True, timeout=60, env=env)
     assert h.returncode == 0 and "neck" in h.stdout and "6" in h.stdout, h.stdout + h.stderr

@@ -107,7 +107,7 @@ def test_replayed_session_from_a_file(tmp_path, session_wav):
     assert p.returncode == 0, stderr
     check_session(tmp_path / "data", events(ev))
     said = [e for e in events(ev) if e["type"] == "cue"]
-    assert any(e["text"] == "Six, logged." for e in said)
+    assert any(e["text"] == "Six, noted." for e in said)
     assert out.stat().st_size > 16000 * 2 * 10  # the companion's speech was written
     # The live transcript: what was heard, what it did, in order, with times.
     lines = stdout.splitlines()
@@ -116,7 +116,7 @@ def test_replayed_session_from_a_file(tmp_path, session_wav):
     found = [next(i for i, ln in enumerate(lines) if want in ln) for want in order]
     assert found == sorted(found), stdout
     assert all(ln.startswith("[") and ln[6] == "]" for ln in lines), stdout
-    assert 'says "Six, logged."' in stdout
+    assert 'says "Six, noted."' in stdout
 
 
 def test_quiet_replay_prints_no_transcript(tmp_path, session_wav):
@@ -157,7 +157,7 @@ def test_live_session_through_the_virtual_sound_card(tmp_path, session_wav, virt
         p.communicate(timeout=30)
     check_session(tmp_path / "data", events(ev))
     spoken = [e for e in events(ev) if e["type"] == "cue"]
-    assert any(e["text"] == "Six, logged." for e in spoken)
+    assert any(e["text"] == "Six, noted." for e in spoken)
 
 
 def _start_card_in(runtime_dir: str) -> list[int]:

@@ -118,7 +118,7 @@ def test_typed_session_and_log_commands_stay_offline_and_private(tmp_path):
 
     run = env.probe("run", "neck", "--text", "--speed", "200", stdin=session, name="run")
     assert run["exit"] == 0, run["stderr"]
-    assert "Six, logged." in run["stdout"] and "Three, logged." in run["stdout"]
+    assert "Six, noted." in run["stdout"] and "Three, noted." in run["stdout"]
     assert any(w.get("sqlite") for w in run["writes"]), "the audit hook saw nothing"
     export_file, report_file = tmp_path / "out" / "export.json", tmp_path / "out" / "r.html"
     export_file.parent.mkdir()
@@ -207,7 +207,7 @@ def test_a_waiting_session_owns_no_network_socket(tmp_path):
         p.stdin.write("pain six\n")
         p.stdin.flush()
         deadline = time.monotonic() + 30
-        while "logged" not in p.stdout.readline():
+        while "Six, noted." not in p.stdout.readline():
             assert time.monotonic() < deadline
         time.sleep(0.2)
         mine = _socket_inodes(p.pid)

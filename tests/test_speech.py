@@ -53,16 +53,16 @@ def test_render_gives_non_silent_16_bit_speech_of_plausible_length(renderer):
 
 
 def test_cache_hit_returns_the_same_file_without_rendering_again(renderer, cache):
-    first = renderer.render("six, logged")
+    first = renderer.render("six, noted")
     renders, mtime = renderer.renders, first.path.stat().st_mtime_ns
-    again = renderer.render("six, logged")
+    again = renderer.render("six, noted")
     assert again == first
     assert renderer.renders == renders
     assert first.path.stat().st_mtime_ns == mtime
     # A new renderer (a later run) finds it too.
     later = CueRenderer("en-us", 150, 1.0, cache_dir=cache)
-    assert later.is_cached("six, logged")
-    assert later.render("six, logged").path == first.path and later.renders == 0
+    assert later.is_cached("six, noted")
+    assert later.render("six, noted").path == first.path and later.renders == 0
     assert later.hits == 1
 
 
@@ -82,7 +82,7 @@ def test_voice_rate_and_volume_each_change_the_cache_key(renderer, cache):
 
 def test_prerender_warms_the_cache_and_leaves_no_temporary_files(tmp_path):
     r = CueRenderer(cache_dir=tmp_path)
-    texts = ["Halfway.", "Ten seconds left.", "Halfway.", "One, logged.", "Two, logged."]
+    texts = ["Halfway.", "Ten seconds left.", "Halfway.", "One, noted.", "Two, noted."]
     cues = r.prerender(texts)
     assert len(cues) == 4 and r.renders == 4
     assert all(r.is_cached(t) for t in texts)
@@ -166,8 +166,8 @@ def _read(path):
 def test_file_speaker_places_cues_at_their_audio_times(tmp_path, renderer):
     out = tmp_path / "said.wav"
     sp = FileSpeaker(out, renderer=renderer)
-    a, b = renderer.render("six, logged"), renderer.render("Ten seconds left.")
-    assert sp.say("six, logged", at=1.0) == pytest.approx(a.seconds)
+    a, b = renderer.render("six, noted"), renderer.render("Ten seconds left.")
+    assert sp.say("six, noted", at=1.0) == pytest.approx(a.seconds)
     assert sp.say("Ten seconds left.", at=4.0) == pytest.approx(b.seconds)
     assert not out.exists()                  # appears whole, at close
     sp.close(at=7.0)
@@ -181,16 +181,16 @@ def test_file_speaker_places_cues_at_their_audio_times(tmp_path, renderer):
     assert not x[s2 + b.frames:].any()
     h = sp.history
     assert [(u.text, u.audio_start, u.status) for u in h] == [
-        ("six, logged", 1.0, "placed"), ("Ten seconds left.", 4.0, "placed")]
+        ("six, noted", 1.0, "placed"), ("Ten seconds left.", 4.0, "placed")]
     assert h[1].ended_at == pytest.approx(4.0 + b.seconds)
 
 
 def test_file_speaker_queues_a_cue_said_while_another_plays(tmp_path, renderer):
     out = tmp_path / "q.wav"
-    a, b = renderer.render(CUE), renderer.render("six, logged")
+    a, b = renderer.render(CUE), renderer.render("six, noted")
     with FileSpeaker(out, renderer=renderer, tail=0.25) as sp:
         sp.say(CUE, at=0.5)
-        sp.say("six, logged", at=1.0)
+        sp.say("six, noted", at=1.0)
         assert sp.busy_until() == pytest.approx(0.5 + a.seconds + b.seconds + 0.25, abs=1e-3)
     x = _read(out)
     start_b = int(round(0.5 * 22050)) + a.frames
@@ -204,7 +204,7 @@ def test_file_speaker_stop_cuts_the_cue_and_drops_the_queue(tmp_path, renderer):
     sp = FileSpeaker(out, renderer=renderer, clock=clock, tail=0.25)
     clock.set(0.5)
     sp.say(CUE)
-    sp.say("six, logged")
+    sp.say("six, noted")
     clock.set(1.2)
     assert sp.busy()
     sp.stop()                                # barge-in at 1.2 s
@@ -229,7 +229,7 @@ def test_file_speaker_stop_cuts_the_cue_and_drops_the_queue(tmp_path, renderer):
 def test_file_speaker_at_another_sample_rate(tmp_path, renderer):
     out = tmp_path / "16k.wav"
     with FileSpeaker(out, renderer=renderer, samplerate=16000) as sp:
-        seconds = sp.say("six, logged", at=0.25)
+        seconds = sp.say("six, noted", at=0.25)
     x, rate = read_wav(out)
     assert rate == 16000
     assert not x[:4000].any() and np.abs(x[4000:]).max() > 5000

@@ -178,11 +178,11 @@ def test_a_cue_played_is_what_the_speaker_hears(sd, speaker, renderer):
 
 def test_a_cached_cue_starts_within_30_ms(speaker, renderer):
     """Each cue follows a stop(), as a reply follows a barge-in ("pause" -> "Paused.")."""
-    renderer.prerender(["Ten seconds left.", "six, logged", "Halfway."])
+    renderer.prerender(["Ten seconds left.", "six, noted", "Halfway."])
     renders0, under0 = renderer.renders, speaker.underflows
     probe = StarvationProbe()
     delays = []
-    for text in ("Ten seconds left.", "six, logged", "Halfway."):
+    for text in ("Ten seconds left.", "six, noted", "Halfway."):
         speaker.say(text)
         u = speaker.history[-1]
         _wait_status(u, ("playing", "done"))
@@ -201,7 +201,7 @@ def test_a_cached_cue_starts_within_30_ms(speaker, renderer):
 def test_cues_play_in_order_one_after_another(speaker):
     under0 = speaker.underflows
     speaker.say("Halfway.")
-    speaker.say("six, logged")
+    speaker.say("six, noted")
     a, b = speaker.history[-2:]
     until = speaker.busy_until()
     assert until > time.monotonic() + a.seconds + b.seconds
@@ -289,7 +289,7 @@ def test_a_vanishing_device_is_reported_and_nothing_hangs(virtual_audio, rendere
         assert u.status == "failed"
         assert not sp.speaking and not sp.busy()
         t0 = time.monotonic()
-        assert sp.say("six, logged") > 0     # does not raise, does not hang
+        assert sp.say("six, noted") > 0     # does not raise, does not hang
         assert sp.history[-1].status == "failed"
         sp.stop()
         assert time.monotonic() - t0 < 0.5
@@ -297,7 +297,7 @@ def test_a_vanishing_device_is_reported_and_nothing_hangs(virtual_audio, rendere
         # Plugged back in (here: the session's sound card): reopen() and it plays again.
         sp.reopen()
         assert sp.error is None
-        sp.say("six, logged")
+        sp.say("six, noted")
         assert sp.wait(timeout=5) and sp.history[-1].status == "done"
     finally:
         t0 = time.monotonic()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from companion.core import cues
 from companion.storage.store import PainLog
 
 
@@ -25,7 +26,7 @@ def test_done_when_scenario_logs_ratings_with_step_and_area(tmp_path):
     r = companion("run", "neck", "--text", "--speed", "50", "--data-dir", data,
                   stdin="pain six\nhold longer\nnext\npain 3\nstop\n")
     assert r.returncode == 0, r.stderr
-    assert "Six, logged." in r.stdout and "Three, logged." in r.stdout
+    assert "Six, noted." in r.stdout and "Three, noted." in r.stdout
     # The confirmation is printed after the rating: it must be on disk by then.
     exported = companion("export", "--format", "json", "--data-dir", data)
     assert exported.returncode == 0, exported.stderr
@@ -83,7 +84,7 @@ def test_whole_routine_at_high_speed_completes(tmp_path):
     # SIGINT arrives ignored, and Python keeps it so unless the companion sets it itself.
     (signal.SIGINT, True)])
 def test_sigterm_closes_the_session_in_the_log(tmp_path, sig, inherited_ignore):
-    p = _running_with_rating(tmp_path, "pain 5", "Five, logged.", sigint_ignored=inherited_ignore)
+    p = _running_with_rating(tmp_path, "pain 5", "Five, noted.", sigint_ignored=inherited_ignore)
     p.send_signal(sig)
     p.wait(timeout=30)
     assert "Traceback" not in p.stderr.read()
@@ -126,7 +127,7 @@ def _read_until(p: subprocess.Popen, text: str, timeout: float = 30) -> str:
 
 
 def test_a_second_run_on_the_same_log_is_refused_and_leaves_the_first_alone(tmp_path):
-    first = _running_with_rating(tmp_path, "pain 2", "Two, logged.")
+    first = _running_with_rating(tmp_path, "pain 2", "Two, noted.")
     second = companion("run", "neck", "--text", "--data-dir", str(tmp_path), stdin="")
     assert second.returncode != 0 and "already running" in second.stderr
     with PainLog.open(tmp_path) as log:
@@ -189,7 +190,9 @@ def test_ratings_that_could_not_be_saved_fail_the_run_and_say_why(tmp_path):
     r = companion("run", "neck", "--text", "--speed", "50", "--data-dir", str(tmp_path),
                   stdin="pain six\nstop\n")
     assert r.returncode == 1
-    assert "Six, logged." not in r.stdout  # never confirmed aloud when not on disk
+    # Never confirmed aloud as saved when it is not on disk: the confirmation says so.
+    said = [line for line in r.stdout.splitlines() if "Six, noted." in line]
+    assert said and all(cues.NOT_SAVED in line for line in said), r.stdout
     assert "1 pain rating could not be saved and is lost" in r.stderr
     assert "not a usable pain log" in r.stderr and "read-only" not in r.stderr
     assert db.read_bytes() == before

@@ -65,7 +65,7 @@ def test_start_rate_and_stop_from_waiting(tmp_path):
     records = [json.loads(x) for x in out.getvalue().splitlines()]
     said = [r["text"] for r in records if r["type"] == "cue"]
     assert "Neck: from seven to four over ten days." in said
-    assert "Six, logged." in said
+    assert "Six, noted." in said
     (session,) = log.sessions()
     assert session["routine"] == "neck" and session["end_reason"] == "stopped"
     assert [r["value"] for r in log.ratings()] == [6]
@@ -73,7 +73,7 @@ def test_start_rate_and_stop_from_waiting(tmp_path):
     assert [h["intent"] for h in heard] == ["how_am_i_doing", "start_routine", "pain", "stop"]
     # The rating is logged (PainLogged) before it is confirmed aloud.
     kinds = [(r["type"], r.get("text")) for r in records]
-    assert kinds.index(("PainLogged", None)) < kinds.index(("cue", "Six, logged."))
+    assert kinds.index(("PainLogged", None)) < kinds.index(("cue", "Six, noted."))
 
 
 def test_own_voice_is_gated_but_barge_in_words_act(tmp_path):

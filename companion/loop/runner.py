@@ -83,7 +83,7 @@ class Runner:
             if self.on_event:
                 self.on_event(e)
             if isinstance(e, Cue) and e.kind == "confirm" and unsaved() > 0:
-                e = Cue(e.at, e.text.replace("logged", "noted") + " " + cues.NOT_SAVED, "confirm")
+                e = Cue(e.at, cues.confirm_unsaved(e.text), "confirm")
             elif isinstance(e, SessionEnded) and unsaved() > 0:
                 self.say(Cue(e.at, cues.lost(unsaved()), "advice"))
             if isinstance(e, Cue):
