@@ -27,22 +27,21 @@ RESCUED = ["stop__sc-stop-fb7eb481-2.wav",       # freely "start"
 STAY_REJECTED = ["none__sc-up-881583a6-0.wav", "none__sc-down-85d2ac4b-0.wav"]
 
 def hear(rec, vocab, name: str, second_look: bool) -> tuple[str, int]:
-    """(label heard, segments decoded) for one recording, with or without the look (the
-    look's views are decoded together, as one batch)."""
+    """(label heard, analyse() calls made) for one recording, with or without the look."""
     calls = []
-    analyse_many, options = rec.analyse_many, rec.options
+    analyse, options = rec.analyse, rec.options
 
-    def counted(pcms, allowed=None):
-        calls.extend(len(pcm) for pcm in pcms)
-        return analyse_many(pcms, allowed)
+    def counted(pcm, allowed=None):
+        calls.append(len(pcm))
+        return analyse(pcm, allowed)
 
-    rec.analyse_many = counted
+    rec.analyse = counted
     rec.options = options if second_look else replace(options, second_look=())
     try:
         got = recognize_file(rec, vocab, HERE / name, bench.context(vocab, expected(name)))
     finally:
         rec.options = options
-        del rec.analyse_many
+        del rec.analyse
     return label(got.intent), len(calls)
 
 

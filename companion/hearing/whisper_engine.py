@@ -162,21 +162,18 @@ class WhisperRecognizer(Recognizer):
             self._tries[allowed] = self.grammar.trie(allowed)
         return self._tries[allowed]
 
-    def _rows(self, enc: Any, prefixes: list[tuple[int, ...]], extra: int
-              ) -> list[tuple[np.ndarray, Any]]:
-        """Log-probability rows, one batch item per prefix (and per encoded segment): row i
-        is the next-token distribution after the first i tokens of the prefix (forced),
-        then up to `extra` greedy steps beyond it."""
-        longest = max(len(p) for p in prefixes)
+    def _rows(self, enc: Any, prefix: tuple[int, ...], extra: int) -> tuple[np.ndarray, Any]:
+        """Log-probability rows: row i is the next-token distribution after the first i
+        tokens of `prefix` (forced), then up to `extra` greedy steps beyond it."""
         res = self._model.generate(
-            enc, [self._prompt + list(p) for p in prefixes], beam_size=1,
+            enc, [self._prompt + list(prefix)], beam_size=1,
             # CTranslate2 counts a forced prefix twice against max_length (measured).
-            max_length=len(self._prompt) + 2 * longest + max(1, extra),
-            return_logits_vocab=True, return_no_speech_prob=not longest,
+            max_length=len(self._prompt) + 2 * len(prefix) + max(1, extra),
+            return_logits_vocab=True, return_no_speech_prob=not prefix,
             # Whisper's own list: "[", "(", music notes... never part of a command, and
             # kept out, the free pass says which words it heard instead of "[inaudible]".
-            suppress_blank=False, suppress_tokens=[-1])
-        return [(_log_softmax(np.asarray(r.logits[0], dtype=np.float32)), r) for r in res]
+            suppress_blank=False, suppress_tokens=[-1])[0]
+        return _log_softmax(np.asarray(res.logits[0], dtype=np.float32)), res
 
     def _end(self, row: np.ndarray) -> float:
         """Log-probability that the transcript ends here (end-of-text or a closing mark)."""
@@ -186,58 +183,35 @@ class WhisperRecognizer(Recognizer):
     def analyse(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Decoded:
         """Encode one segment of 16 kHz mono int16 audio, decode it freely, then find the
         most probable allowed phrase."""
-        return self.analyse_many([pcm], allowed)[0]
-
-    def analyse_many(self, pcms: list[bytes], allowed: Optional[Collection[str]] = None
-                     ) -> list[Decoded]:
-        """analyse() for several segments at once (the second look's views): one batch per
-        decoder call, which on two cores costs well under twice one segment's time. Each
-        is padded to the longest, so a short one gets a longer silent tail."""
         o = self.options
-        audios = [np.frombuffer(p, dtype=np.int16).astype(np.float32) / 32768.0 for p in pcms]
+        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        seconds = len(audio) / mel.RATE
         # Lengths in quarter seconds: the math libraries keep state per input shape, and
         # a shape per 10 ms of utterance grew the process by 200 MB over an 8 h soak.
         step = int(o.bucket_s * mel.RATE)
-        longest = max(len(a) for a in audios)
-        pad = -(-(longest + int(o.tail_s * mel.RATE)) // step) * step
-        feats = np.stack([mel.log_mel(a, pad_to=pad) for a in audios])
-        enc = self._model.encode(self._ct2.StorageView.from_array(feats))
+        feats = mel.log_mel(audio, pad_to=-(-(len(audio) + int(o.tail_s * mel.RATE)) // step) * step)
+        enc = self._model.encode(self._ct2.StorageView.from_array(feats[None]))
         trie = self._trie(frozenset(allowed if allowed is not None else self.phrases))
+        rows, res = self._rows(enc, (), trie.depth + 2)
+        ids = [int(t) for t in res.sequences_ids[0]]
+        cache = {tuple(ids[:i]): rows[i] for i in range(len(rows))}
+        free_ids, free_score = self._first_sentence(ids, rows)
+        free_text = self._tok.decode(free_ids).strip()
+        no_speech = float(res.no_speech_prob)
         bonus = dict.fromkeys(self._favoured(trie.phrases), o.answer_prior)
-        free = self._rows(enc, [()] * len(pcms), trie.depth + 2)
-        caches, frees = [], []
-        for rows, res in free:
-            ids = [int(t) for t in res.sequences_ids[0]]
-            caches.append({tuple(ids[:i]): rows[i] for i in range(len(rows))})
-            free_ids, free_score = self._first_sentence(ids, rows)
-            frees.append((self._tok.decode(free_ids).strip(), free_score,
-                          float(res.no_speech_prob)))
-        seqs = self._best(enc, feats.shape[2], trie, caches, [r for r, _ in free], bonus,
-                          [text for text, _, _ in frees])
-        # Each winner's exact log-probability, taken as the free path's was: known when it
-        # lies on the free path, else one forced call for all such winners.
-        forced = [(i, q) for i, q in enumerate(seqs) if q is not None and q not in caches[i]]
-        if forced:
-            sub = self._ct2.StorageView.from_array(np.ascontiguousarray(
-                np.asarray(enc)[[i for i, _ in forced]]))
-            for (i, q), (rows, _) in zip(forced, self._rows(sub, [q for _, q in forced], 0)):
-                for k in range(min(len(rows), len(q) + 1)):
-                    caches[i].setdefault(q[:k], rows[k])
-        was_forced = {i for i, _ in forced}
-        out = []
-        for i, seq in enumerate(seqs):
-            free_text, free_score, no_speech = frees[i]
-            seconds = len(audios[i]) / mel.RATE
-            if seq is None:
-                out.append(Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0))
-                continue
-            cache = caches[i]
-            score = (sum(float(cache[seq[:k]][t]) for k, t in enumerate(seq))
-                     + self._end(cache[seq]))
-            best = trie.phrase[seq]
-            out.append(Decoded(free_text, free_score, no_speech, best, score, seconds,
-                               1 + (i in was_forced), len(seq), bonus.get(best, 0.0)))
-        return out
+        seq = self._best(enc, feats.shape[1], trie, cache, rows, bonus, free_text)
+        if seq is None:
+            return Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0)
+        calls = 1
+        if seq not in cache:  # its exact log-probability, taken as the free path's was
+            calls += 1
+            seq_rows, _ = self._rows(enc, seq, 0)
+            for i in range(min(len(seq_rows), len(seq) + 1)):
+                cache.setdefault(seq[:i], seq_rows[i])
+        score = sum(float(cache[seq[:i]][t]) for i, t in enumerate(seq)) + self._end(cache[seq])
+        best = trie.phrase[seq]
+        return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
+                       bonus.get(best, 0.0))
 
     def transcribe(self, pcm: bytes, max_tokens: int = 120, *, full_window: bool = False,
                    beam_size: int = 1) -> str:
@@ -313,44 +287,30 @@ class WhisperRecognizer(Recognizer):
                                       True, prefix))
         return found
 
-    def _best(self, enc: Any, frames: int, trie: Trie, caches: list[dict],
-              free_rows: list[np.ndarray], bonus: dict[str, float], free_texts: list[str]
-              ) -> list[Optional[tuple[int, ...]]]:
-        """Per segment, the best of its estimated candidates by their real log-probabilities,
-        each closed by a full stop, all segments' candidates in one parallel teacher-forced
-        pass (CTranslate2's align: its probabilities leave out end-of-text, so they only
-        rank). None for a segment with no candidate."""
-        per: list[list[tuple[int, ...]]] = []
-        for cache, rows, free_text in zip(caches, free_rows, free_texts):
-            cands = self._candidates(trie, cache, rows, self.options.candidates, bonus)
-            if self.options.near and free_text:
-                said = normalize(free_text)
-                for p in difflib.get_close_matches(said, sorted(trie.phrases),
-                                                   self.options.near, 0.6):
-                    seq = trie.sequence(p)
-                    if seq not in cands:
-                        cands.append(seq)
-            per.append(cands)
-        owners = [i for i, cands in enumerate(per) if len(cands) > 1 for _ in cands]
-        flat = [c for cands in per if len(cands) > 1 for c in cands]
-        scores: list[float] = []
-        if flat:
-            feats = self._ct2.StorageView.from_array(np.ascontiguousarray(
-                np.asarray(enc)[owners]))
-            res = self._model.align(feats, self._prompt[:-1],
-                                    [list(c) + [self._dot] for c in flat], frames)
-            lp = self.options.length_penalty
-            scores = [(float(np.log(np.maximum(r.text_token_probs, 1e-12)).sum())
-                       + bonus.get(trie.phrase[c], 0.0)) / (len(c) + 1) ** lp
-                      for r, c in zip(res, flat)]
-        best: list[Optional[tuple[int, ...]]] = []
-        for i, cands in enumerate(per):
-            if len(cands) <= 1:
-                best.append(cands[0] if cands else None)
-                continue
-            mine = [(s, c) for s, c, o in zip(scores, flat, owners) if o == i]
-            best.append(max(mine, key=lambda sc: sc[0])[1])
-        return best
+    def _best(self, enc: Any, frames: int, trie: Trie, cache: dict, free_rows: np.ndarray,
+              bonus: dict[str, float], free_text: str = "") -> Optional[tuple[int, ...]]:
+        """The best of the estimated candidates by their real log-probabilities, each
+        closed by a full stop, all in one parallel teacher-forced pass (CTranslate2's
+        align: its probabilities leave out end-of-text, so they only rank)."""
+        cands = self._candidates(trie, cache, free_rows, self.options.candidates, bonus)
+        if self.options.near and free_text:
+            said = normalize(free_text)
+            for p in difflib.get_close_matches(said, sorted(trie.phrases), self.options.near, 0.6):
+                seq = trie.sequence(p)
+                if seq not in cands:
+                    cands.append(seq)
+        if not cands:
+            return None
+        if len(cands) == 1:
+            return cands[0]
+        seqs = [list(c) + [self._dot] for c in cands]
+        feats = self._ct2.StorageView.from_array(np.repeat(np.asarray(enc), len(seqs), axis=0))
+        res = self._model.align(feats, self._prompt[:-1], seqs, frames)
+        lp = self.options.length_penalty
+        scores = [(float(np.log(np.maximum(r.text_token_probs, 1e-12)).sum())
+                   + bonus.get(trie.phrase[c], 0.0)) / (len(c) + 1) ** lp
+                  for r, c in zip(res, cands)]
+        return cands[int(np.argmax(scores))]
 
     def judge(self, d: Decoded) -> Hearing:
         """Accept or reject one decode; confidence falls as the phrase trails the free
@@ -387,14 +347,15 @@ class WhisperRecognizer(Recognizer):
         """A rejected decode that came close, looked at again: the same audio resampled to
         each of options.second_look's lengths and decoded afresh. The phrase is accepted
         when every view finds it and comes as close, and at least one view clears the
-        rules outright; None otherwise (also when d was not a near miss). The views are
-        decoded together, in one batch."""
+        rules outright; None otherwise (also when d was not a near miss). Stops at the
+        first view that disagrees."""
         views = self.options.second_look
         if not views or not self._near(d):
             return None
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
         cleared, conf = False, 0.0
-        for v in self.analyse_many([_resample(audio, f) for f in views], allowed):
+        for factor in views:
+            v = self.analyse(_resample(audio, factor), allowed)
             if v.best != d.best or not self._near(v):
                 return None
             ok, c = self._verdict(v)
