@@ -21,7 +21,6 @@ from __future__ import annotations
 import difflib
 import heapq
 import os
-from dataclasses import dataclass
 from typing import Any, Collection, Optional
 
 import numpy as np
@@ -30,69 +29,13 @@ from companion.core.errors import CompanionError
 from companion.hearing import mel, whisper_model
 from companion.hearing.grammar import TokenGrammar, Trie
 from companion.hearing.recognizer import Hearing, Recognizer
+from companion.hearing.whisper_rules import Decoded, WhisperOptions, verdict
 from companion.core.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
 
 SOT, EOT = "<|startoftranscript|>", "<|endoftext|>"
 NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe|>"
 WINDOW_S = 30       # the input length Whisper was trained on
 MAX_TOKENS = 448    # its decoder's context, prompt included
-
-
-@dataclass(frozen=True)
-class WhisperOptions:
-    """Decoder settings; the defaults were chosen on the development split only."""
-
-    model: str = whisper_model.DEFAULT
-    tail_s: float = 0.5            # silence appended after the segment before encoding
-    bucket_s: float = 0.25         # ... and more, up to a whole number of these
-    candidates: int = 6            # phrases estimated best, then ranked on real scores
-    max_no_speech: float = 0.9     # reject when the model is this sure nobody spoke
-    min_mean: float = -2.5         # reject a phrase whose tokens (end included) average less
-    margin: float = 2.5            # the phrase may trail the free transcript by this
-    safety_margin: float = 4.5     # ... a safety word by this: missing "sharp" is worse
-    # An answer (a number, yes/no) is allowed only when the loop has just asked for one, so
-    # it is the likelier thing said: log-odds it gets when ranking and against the free
-    # transcript, and (less, as noise must still not rate pain) against the floor above.
-    answer_prior: float = 2.0
-    answer_floor: float = 1.0
-    near: int = 2                  # phrases spelled nearest the free transcript, ranked too
-    # Second look at a near miss (rejected, but its phrase within look_mean of the floor
-    # and look_margin of the margin): the segment resampled to these lengths (pitch and
-    # tempo move together), each decoded afresh. Accepted when every view's best phrase is
-    # the same and as near, and one view clears the rules outright. () turns it off.
-    second_look: tuple[float, ...] = (0.9, 1.1)
-    look_mean: float = 1.0
-    look_margin: float = 1.0
-    threads: int = 0               # 0: the machine's cores, at most 4
-    # Ranking divides each candidate's log-probability by its length in tokens to this
-    # power (Whisper's own ranker uses 1): a raw sum favours a short phrase that fits badly
-    # over a longer one that fits well but for one word ("next" over "that's numb").
-    length_penalty: float = 1.0
-    # Each token past the first widens the margin by this, when the free transcript has a
-    # word of the phrase (3 letters or more): every word of a longer phrase is one more
-    # place for an accent or noise to cost it ("Star connect routine"), but noise that
-    # shares no word with "what can I say" must not get the wider margin.
-    margin_per_token: float = 1.5
-    # A phrase of several tokens also needs the model's own transcript to be a likely one
-    # (its log-probability at least this): over noise the free text is improbable ("I'm
-    # gonna go", -11.4) and a long phrase's per-token average clears the floor too easily
-    # (the soak heard "what can I say" there). Commands said scored -8.7 at worst on dev.
-    min_free_multi: float = -10.0
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """Everything one segment's decode found (for rejection and for tuning)."""
-
-    free_text: str           # the free transcript's first sentence
-    free_score: float        # its log-probability, end included
-    no_speech: float
-    best: str                # the most probable allowed phrase, or "" (search gave up)
-    best_score: float        # its log-probability, end included
-    seconds: float           # segment length
-    calls: int = 0           # decoder calls (align included) after the free pass
-    tokens: int = 0          # tokens of the best phrase's spelling
-    prior: float = 0.0       # log-odds the caller's context gave the best phrase
 
 
 def _log_softmax(rows: np.ndarray) -> np.ndarray:
@@ -320,24 +263,7 @@ class WhisperRecognizer(Recognizer):
 
     def _verdict(self, d: Decoded, mean_slack: float = 0.0, gap_slack: float = 0.0
                  ) -> tuple[bool, float]:
-        """The three rules (each loosened by a slack, for the second look's near misses):
-        accepted?, and the confidence."""
-        o = self.options
-        lift = o.answer_floor if d.prior > 0 else 0.0
-        if (not d.best or d.no_speech > o.max_no_speech
-                or (d.best_score + lift) / (d.tokens + 1) < o.min_mean - mean_slack):
-            return False, 0.0
-        if d.tokens > 1 and d.free_score < o.min_free_multi:
-            return False, 0.0
-        gap = max(0.0, d.free_score - d.best_score - d.prior)  # < 0 when greedy missed it
-        margin = base = o.safety_margin if self._is_safety(d.best) else o.margin
-        free_words = set(normalize(d.free_text).split())
-        if any(len(w) >= 3 and w in free_words for w in normalize(d.best).split()):
-            margin += o.margin_per_token * max(0, d.tokens - 1)
-        # Confidence against the plain margin: a phrase let through only by the per-token
-        # widening is heard, but not surely (callers that pick clear takes rely on this).
-        conf = round(max(0.0, 1.0 - gap / (2 * base)), 3)
-        return gap <= margin + gap_slack, conf
+        return verdict(d, self.options, self._is_safety(d.best), mean_slack, gap_slack)
 
     def _near(self, d: Decoded) -> bool:
         return self._verdict(d, self.options.look_mean, self.options.look_margin)[0]
