@@ -211,6 +211,10 @@ def test_bench_recognition_json_feeds_the_bench_all_table(tmp_path):
     assert sum(c["files"] for k, c in f["classes"].items() if k in negatives) == 17
     # Real recordings through the real recognizer: most commands heard, no false accepts.
     assert f["accuracy"] >= 0.6 and f["false_accepts"] <= 0.1, f
+    # Every command acted on was the engine's top choice; some top choices were rejected.
+    assert f["right"] <= f["ranked_first_right"] <= f["positives"]
+    assert all(c["right"] <= c["ranked_first"] for k, c in f["classes"].items()
+               if k not in negatives)
     assert f["rtf"] > 0 and f["peak_rss_mb"] > 10
     for _, read, _ in ROWS["recognition"]:
         assert str(read(f))

@@ -73,11 +73,12 @@ def test_vosk_results_are_judged_not_guessed():
     rec.phrases, rec.options = ["stop", "pain six"], VoskOptions(min_confidence=0.6)
     ok = {"text": "pain six", "result": [{"word": "pain", "conf": 0.9},
                                          {"word": "six", "conf": 0.95}]}
-    assert rec.judge(ok) == Hearing("pain six", 0.9, "pain six")
+    assert rec.judge(ok) == Hearing("pain six", 0.9, "pain six", "pain six")
     assert rec.judge({"text": "[unk] six", "result": []}).text == ""
     assert rec.judge({"text": ""}).text == ""
     low = {"text": "stop", "result": [{"word": "stop", "conf": 0.3}]}
     assert rec.judge(low).text == "" and rec.judge(low).confidence == 0.3
+    assert rec.judge(low).best == "stop"  # its top choice, rejected: the bench counts it
 
 
 def test_engine_choice_is_whisper_without_a_vosk_model(tmp_path, monkeypatch):

@@ -48,6 +48,7 @@ class Tally:
     wrong: int = 0            # positives heard as a different command
     errors: list = field(default_factory=list)
     wide_fa: int = 0          # negatives: false accepts with every phrase allowed
+    ranked: int = 0           # positives whose intent the engine ranked first somewhere
 
 
 def default_data_dir() -> Path:
@@ -177,6 +178,7 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case]
 def _tally(t: Tally, case: Case, res) -> None:
     got, text = res.intent, res.text or res.heard
     t.n += 1
+    t.ranked += case.expect is not None and case.expect in res.ranked
     if got == case.expect:
         t.right += 1
     else:
@@ -198,9 +200,11 @@ def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
             "decode_p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 1),
             "false_accept_rate_all_phrases": round(sum(t.wide_fa for t in neg) / max(neg_n, 1),
                                                    4),
-            "classes": {c: {"files": t.n, "right": t.right, "wrong": t.wrong}
+            "classes": {c: {"files": t.n, "right": t.right, "wrong": t.wrong,
+                            "ranked_first": t.ranked}
                         for c, t in tallies.items()},
             "right": pos_r, "positives": pos_n, "accuracy": round(pos_r / max(pos_n, 1), 4),
+            "ranked_first_right": sum(t.ranked for t in pos),
             "false_accepts": neg_fa, "negatives": neg_n,
             "false_accept_rate": round(neg_fa / max(neg_n, 1), 4),
             "wrong_command_rate": round(sum(t.wrong for t in pos) / max(pos_n, 1), 4),
@@ -212,17 +216,23 @@ def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
 def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
            verbose: bool = False, decode_ms: Optional[list] = None) -> str:
     f = figures(tallies, cpu, audio, engine, decode_ms)
-    lines = [f"engine: {engine}", f"{'class':<14}{'files':>6}{'right':>8}{'rate':>8}"]
+    lines = [f"engine: {engine}",
+             f"{'class':<14}{'files':>6}{'right':>8}{'rate':>8}{'ranked 1st':>12}"]
     for cls, t in tallies.items():
         negative = cls in SC_NEGATIVE
         note = (f"   (no intent; false accepts {t.n - t.right})" if negative
                 else f"   (wrong command {t.wrong})" if t.wrong else "")
-        lines.append(f"{cls:<14}{t.n:>6}{t.right:>8}{t.right / max(t.n, 1):>8.1%}{note}")
+        ranked = "-" if negative else str(t.ranked)
+        lines.append(f"{cls:<14}{t.n:>6}{t.right:>8}{t.right / max(t.n, 1):>8.1%}{ranked:>12}"
+                     f"{note}")
         if verbose:
             lines += [f"    {name}: heard {text!r} -> {got}" for name, text, got in t.errors]
     pos_n, neg_n = f["positives"], f["negatives"]
     lines += [
         f"accuracy      {f['right']}/{pos_n} = {f['accuracy']:.1%}   (target >= 97%)",
+        f"  ranked first  {f['ranked_first_right']}/{pos_n} = "
+        f"{f['ranked_first_right'] / max(pos_n, 1):.1%}   (the engine's top choice was right: "
+        "what the model heard; the rest of the gap is rejection)",
         f"false accepts {f['false_accepts']}/{neg_n} = {f['false_accept_rate']:.1%}   "
         "(target <= 1%; heard as in a session)",
         f"  with every phrase allowed at once (answers, starts): "

@@ -32,6 +32,7 @@ class Utterance:
     start: float
     end: float
     raw: str = ""   # the engine's best guess before rejection (for diagnosis only)
+    best: str = ""  # the grammar phrase ranked first, accepted or not (diagnosis)
 
 
 @runtime_checkable

@@ -19,6 +19,9 @@ class FileResult:
     confidence: float  # of that command, else of the closest rejected utterance
     heard: str         # the engine's raw guess (diagnosis)
     duration: float    # audio seconds
+    # What each utterance up to the command ranked first, accepted or not (for the
+    # benchmark: a right intent here that was not acted on was lost to rejection).
+    ranked: tuple[Intent, ...] = ()
 
 
 def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path,
@@ -27,10 +30,15 @@ def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path,
     Raises AudioFileError for a file that cannot be read."""
     src = WavSource(path)
     heard, best = "", 0.0
+    ranked: list[Intent] = []
     for utt in rec.utterances(src.frames(), include_rejected=True, expect=lambda: allowed):
+        top = vocab.parse(utt.best) if utt.best else None
+        if top is not None:
+            ranked.append(top)
         intent = vocab.parse(utt.text) if utt.text else None
         if intent is not None:
-            return FileResult(intent, utt.text, utt.confidence, utt.raw, src.duration)
+            return FileResult(intent, utt.text, utt.confidence, utt.raw, src.duration,
+                              tuple(ranked))
         heard = heard or utt.raw
         best = max(best, utt.confidence)
-    return FileResult(None, "", best, heard, src.duration)
+    return FileResult(None, "", best, heard, src.duration, tuple(ranked))

@@ -22,6 +22,8 @@ class Hearing:
     text: str          # a grammar phrase, or "" when rejected
     confidence: float  # 0..1; for rejected audio, how close it came
     raw: str = ""      # the engine's best guess before rejection (for diagnosis only)
+    best: str = ""     # the grammar phrase it ranked first, accepted or not ("": none);
+    # the benchmark tells the model's hearing from the rejection rules by it
 
 
 class Recognizer(ABC):
@@ -63,7 +65,7 @@ class Recognizer(ABC):
         for seg in ep.segments(frames):
             h = self.decode(seg.pcm, expect() if expect else None)
             if h.text or include_rejected:
-                yield Utterance(h.text, h.confidence, seg.start, seg.end, h.raw)
+                yield Utterance(h.text, h.confidence, seg.start, seg.end, h.raw, h.best)
 
     def close(self) -> None:
         """Free engine resources (optional)."""

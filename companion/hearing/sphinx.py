@@ -175,11 +175,11 @@ class SphinxRecognizer(Recognizer):
         if not text or text not in self._phrase_set or not words:
             return Hearing("", 0.0, "")
         if not self.options.verify:
-            return Hearing(text, 1.0, text)
+            return Hearing(text, 1.0, text, text)
         conf = self._confidence(pcm, words)
         if conf < self.options.min_confidence:
-            return Hearing("", conf, text)
-        return Hearing(text, conf, text)
+            return Hearing("", conf, text, text)
+        return Hearing(text, conf, text, text)
 
     def _confidence(self, pcm: bytes, words: list) -> float:
         """Per-frame log-likelihood ratio of the command words against free phone

@@ -118,5 +118,5 @@ class VoskRecognizer(Recognizer):
         if not text or UNK in text.split() or text not in self.phrases:
             return Hearing("", 0.0 if not text else conf, text)
         if conf < self.options.min_confidence:
-            return Hearing("", conf, text)
-        return Hearing(text, conf, text)
+            return Hearing("", conf, text, text)
+        return Hearing(text, conf, text, text)

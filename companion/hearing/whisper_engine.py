@@ -259,7 +259,7 @@ class WhisperRecognizer(Recognizer):
         """Accept or reject one decode; confidence falls as the phrase trails the free
         transcript."""
         ok, conf = self._verdict(d)
-        return Hearing(d.best if ok else "", conf, d.free_text)
+        return Hearing(d.best if ok else "", conf, d.free_text, d.best)
 
     def _verdict(self, d: Decoded, mean_slack: float = 0.0, gap_slack: float = 0.0
                  ) -> tuple[bool, float]:
@@ -287,7 +287,7 @@ class WhisperRecognizer(Recognizer):
             ok, c = self._verdict(v)
             if ok:
                 cleared, conf = True, max(conf, c)
-        return Hearing(d.best, conf, d.free_text) if cleared else None
+        return Hearing(d.best, conf, d.free_text, d.best) if cleared else None
 
     def _is_safety(self, phrase: str) -> bool:
         intent = self.vocabulary.phrases.get(phrase)
