@@ -26,9 +26,9 @@ SAFETY = {
     "tingling": "Stop pressing now. Tingling means you may be pressing on a nerve. Come off "
                 "the ball and move gently.",
 }
-SAFETY_AFTER = ("Try a lighter pressure a little to the side. If it keeps coming back, or you "
-                "feel weakness, have it checked by a professional. Say yes to go on, or no to "
-                "end.")
+SAFETY_AFTER = ("Try a lighter pressure a little to the side. If it keeps coming back, or if "
+                "you feel weakness, have it checked by a professional. Say yes to go on, or no "
+                "to end.")
 CONTINUE_AFTER_SAFETY = "Alright, carrying on gently."
 STOPPED = "Stopping here. Well done for taking the time."
 COMPLETED = "That's the whole routine. Well done. Drink some water and move gently."
