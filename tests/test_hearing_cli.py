@@ -70,6 +70,18 @@ def test_recognize_number_with_value(env):
     assert p.returncode == 0
 
 
+def test_recognize_hears_as_the_loop_would_at_a_given_moment(env):
+    """A bare number means something only right after a rating was asked for: --when
+    says which moment, as the live loop knows it."""
+    one = str(AUDIO / "number-1__fsdd-jackson.wav")
+    heard = {when: json.loads(companion(env, "recognize", "--when", when, one).stdout)
+             for when in ("waiting", "session", "rating")}
+    assert heard["waiting"]["intent"] is None and heard["session"]["intent"] is None
+    assert (heard["rating"]["intent"], heard["rating"]["value"]) == ("number", 1)
+    bad = companion(env, "recognize", "--when", "later", one)
+    assert bad.returncode != 0 and "invalid choice" in bad.stderr
+
+
 def test_missing_model_dir_is_a_clear_error(env, tmp_path):
     p = companion(env, "recognize", "--engine", "vosk", "--model", str(tmp_path / "nope"),
                   str(AUDIO / "stop__sc-stop-0.wav"))

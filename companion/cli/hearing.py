@@ -26,6 +26,11 @@ def register(sub, common) -> None:
     p = sub.add_parser("recognize", parents=[common],
                        help="recognize commands in WAV files (one JSON line per file)")
     p.add_argument("files", nargs="+", metavar="FILE.wav")
+    p.add_argument("--when", choices=("waiting", "session", "rating", "question"),
+                   help="hear the files as the companion would at that moment: waiting for a "
+                        "start, in a session, right after asking for a pain rating (bare "
+                        "numbers), or while a question waits (yes/no); default: every "
+                        "phrase at once")
     _engine_args(p)
     p.set_defaults(func=cmd_recognize)
 
@@ -103,12 +108,16 @@ def cmd_recognize(args) -> int:
     from companion.hearing.files import recognize_file
     from companion.audio.wav import AudioFileError
 
+    from companion.core.vocabulary import MOMENTS
+
     vocab = _vocabulary()
     rec = _recognizer(args, vocab)
+    when = getattr(args, "when", None)
+    allowed = vocab.phrases_for(MOMENTS[when]) if when else None
     failed = 0
     for name in args.files:
         try:
-            r = recognize_file(rec, vocab, Path(name))
+            r = recognize_file(rec, vocab, Path(name), allowed)
         except AudioFileError as e:
             failed += 1
             print(json.dumps({"file": name, "error": str(e)}), flush=True)

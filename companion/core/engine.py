@@ -11,7 +11,7 @@ from companion.core.clock import Clock
 from companion.core.events import (Cue, Event, HoldChanged, PainLogged, Paused, RatingAsked,
                               Resumed, SafetyStop, SessionEnded, StepEnded, StepStarted)
 from companion.core.routines import PlannedStep, Routine
-from companion.core.vocabulary import SESSION_INTENTS, Intent, IntentKind
+from companion.core.vocabulary import MOMENTS, Intent, IntentKind
 
 K = IntentKind
 TIMED_EXTENSIBLE = ("hold", "stretch", "rest")
@@ -206,11 +206,11 @@ class Session:
     def listening_for(self) -> frozenset[IntentKind]:
         """The intents that mean something now: a bare number only right after a rating
         was asked for, yes/no only while a question waits for its answer."""
-        names = set(SESSION_INTENTS)
+        names = set(MOMENTS["session"])
         if self._asked is not None:
-            names.add(K.NUMBER)
+            names |= MOMENTS["rating"]
         if self._question == "continue":
-            names |= {K.YES, K.NO}
+            names |= MOMENTS["question"]
         return frozenset(names)
 
     def handles(self, kind: IntentKind) -> bool:

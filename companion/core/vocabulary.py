@@ -118,6 +118,14 @@ INTENT_NAMES: frozenset[IntentKind] = frozenset(IntentKind)
 WAITING_INTENTS: frozenset[IntentKind] = frozenset({K.START_ROUTINE, K.HOW_AM_I_DOING, K.HELP})
 ANSWER_INTENTS: frozenset[IntentKind] = frozenset({K.NUMBER, K.YES, K.NO})
 SESSION_INTENTS: frozenset[IntentKind] = INTENT_NAMES - WAITING_INTENTS - ANSWER_INTENTS | {K.HELP}
+# The moments the loop listens in, by name: the session engine's listening_for() is made
+# of these, and `companion recognize --when` hears a recording as the loop would then.
+MOMENTS: dict[str, frozenset[IntentKind]] = {
+    "waiting": WAITING_INTENTS,
+    "session": SESSION_INTENTS,
+    "rating": SESSION_INTENTS | {K.NUMBER},        # right after "how is the pain now?"
+    "question": SESSION_INTENTS | {K.YES, K.NO},   # while a safety question waits
+}
 del K
 
 _DIGITS = {str(i): w for i, w in enumerate(NUMBER_WORDS)}
