@@ -18,7 +18,8 @@ import pytest
 from companion.core.errors import CompanionError
 from companion.host.config import Config
 from companion.speech import choose_voice, renderer_for
-from companion.speech.render import LEVEL_DBFS, CueRenderer, loudness_dbfs, spoken
+from companion.speech.cuefile import LEVEL_DBFS, loudness_dbfs
+from companion.speech.render import CueRenderer, spoken
 
 AUDIO = Path(__file__).parent / "audio"
 HAS_PIPER = importlib.util.find_spec("piper") is not None and \

@@ -44,7 +44,7 @@ TOKENS_PER_S = 8    # transcript cap: about three times what a voice says at CAP
 CAP_WPM = 150       # ... and scaled up for a faster voice
 BEAM = 5            # the listener's beam, as Whisper's own transcribe() uses
 # Silence put before each cue, as a cue is heard after a pause in a session. Cues start 5 ms
-# before their first sound (render.LEAD_S), and greedy Whisper on such a clip sometimes
+# before their first sound (cuefile.LEAD_S), and greedy Whisper on such a clip sometimes
 # gives up at once: espeak-ng's "Kneel, sit back toward your heels ..." (6.8 s) was heard as
 # "in the" without it and word for word (but "Neel") with 0.1-0.5 s.
 LEAD_S = 0.25
@@ -148,7 +148,8 @@ def run_engine(name: str, texts: list[str], hear: Callable[[bytes, int], str],
     """Render every text with one engine at rate (words per minute) into a fresh cache,
     transcribe and score it."""
     from companion.speech import piper_voice
-    from companion.speech.render import CueRenderer, loudness_dbfs
+    from companion.speech.cuefile import loudness_dbfs
+    from companion.speech.render import CueRenderer
 
     engine, voice, label = ENGINES[name]
     out: dict = {"engine": name, "voice": label, "rate_wpm": rate, "available": True}
