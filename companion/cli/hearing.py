@@ -11,6 +11,7 @@ from typing import Optional
 from companion.cli.parsing import nested_subcommands
 from companion.host.config import ENGINES, WHISPER_MODELS
 from companion.core.errors import CompanionError
+from companion.core.vocabulary import MOMENTS
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def register(sub, common) -> None:
     p = sub.add_parser("recognize", parents=[common],
                        help="recognize commands in WAV files (one JSON line per file)")
     p.add_argument("files", nargs="+", metavar="FILE.wav")
-    p.add_argument("--when", choices=("waiting", "session", "rating", "question"),
+    p.add_argument("--when", choices=tuple(MOMENTS),
                    help="hear the files as the companion would at that moment: waiting for a "
                         "start, in a session, right after asking for a pain rating (bare "
                         "numbers), or while a question waits (yes/no); default: every "
@@ -108,12 +109,9 @@ def cmd_recognize(args) -> int:
     from companion.hearing.files import recognize_file
     from companion.audio.wav import AudioFileError
 
-    from companion.core.vocabulary import MOMENTS
-
     vocab = _vocabulary()
     rec = _recognizer(args, vocab)
-    when = getattr(args, "when", None)
-    allowed = vocab.phrases_for(MOMENTS[when]) if when else None
+    allowed = vocab.phrases_for(MOMENTS[args.when]) if args.when else None
     failed = 0
     for name in args.files:
         try:
