@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from companion.core import cues
 from companion.core.clock import ManualClock
 from companion.core.engine import Session
 from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
@@ -117,6 +118,30 @@ def test_bare_number_is_a_rating_only_after_asking():
     # The confirmation comes after the rating in the same batch.
     assert isinstance(ev[1], Cue) and ev[1].text == "Six, noted."
     assert s.handle(Intent("number", 4)) == []  # the question was answered
+
+
+def test_an_answer_not_understood_is_asked_for_once_more():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    assert s.not_understood() == []            # before the start: nothing to ask
+    s.start()
+    assert s.not_understood() == []            # no question open: nothing is guessed at
+    run_until(s, clock, 51)                    # the first hold ends: "how is the pain now?"
+    again = s.not_understood()
+    assert [(c.kind, c.text) for c in of(again, Cue)] == [("rating", cues.RATE_AGAIN)]
+    assert s.not_understood() == []            # once per question: chatter is not answered
+    assert of(s.handle(Intent("number", 3)), PainLogged)[0].value == 3  # still open
+    assert s.not_understood() == []            # answered: nothing open any more
+    while not of(run_until(s, clock, clock.now() + 1), RatingAsked):
+        assert not s.ended                     # the second hold ends: asked anew ...
+    assert of(s.not_understood(), Cue)[0].text == cues.RATE_AGAIN   # ... and again once
+    s = Session(SMALL, ManualClock())
+    s.start()
+    s.handle(Intent("safety", "sharp"))        # the yes/no question
+    assert [c.text for c in of(s.not_understood(), Cue)] == [cues.QUESTION_AGAIN]
+    assert s.not_understood() == []
+    s.handle(Intent("no"))
+    assert s.ended and s.not_understood() == []
 
 
 def test_pain_any_time_and_high_pain_advice():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from companion.core import cues
 from companion.hearing import make_recognizer
 from companion.storage.library import Library
 from companion.bench.sessionwav import (after_step, build, heard_take, place_when_quiet,
@@ -127,6 +128,45 @@ def test_quiet_replay_prints_no_transcript(tmp_path, session_wav):
     assert stdout == ""
     with PainLog.open(tmp_path / "data") as log:
         assert [r["value"] for r in log.ratings()] == [6]
+
+
+def test_an_answer_not_understood_is_asked_for_again(tmp_path):
+    """A real replay: after "how is the pain now?" someone says something that is no
+    number (real talk, which the recognizer rejects); the companion asks once more, and
+    the number said after that is logged."""
+    from companion.audio.wav import load_16k
+    vocab = Vocabulary(Library().aliases())
+    rec = make_recognizer(vocab)
+    takes = {label: heard_take(text, rec, vocab, tmp_path, ROOM_DB,
+                               sorted(AUDIO.glob(f"{label}__*.wav")))
+             for text, label in [("start neck routine", "start_routine-neck"),
+                                 ("pain six", "pain-6"), ("stop", "stop")]}
+
+    def after(kind: str, text: str = ""):
+        """A wish: a second after the first record of this type (and text) in the run."""
+        return lambda records: next((r["at"] + 1.0 for r in records if r["type"] == kind
+                                     and (not text or r.get("text") == text)), None)
+
+    placed = place_when_quiet([   # each said when the companion has finished speaking
+        (4.0, "start neck routine", takes["start_routine-neck"]),
+        (after("RatingAsked"), "", load_16k(AUDIO / "none__talk-whats-for-lunch.wav")),
+        (after("cue", cues.RATE_AGAIN), "pain six", takes["pain-6"]),
+        (after("cue", "Six, noted."), "stop", takes["stop"])])
+    wav, ev = tmp_path / "session.wav", tmp_path / "events.jsonl"
+    build(placed, wav, total_s=placed[-1][0] + 6, noise=steady_hiss(), noise_db=ROOM_DB)
+    p = companion("run", "--mic-file", str(wav), "--no-speaker", "--events", str(ev),
+                  "--data-dir", str(tmp_path / "data"))
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    records = events(ev)
+    order = [("rejected" if not e["text"] else e["intent"]) if e["type"] == "heard" else
+             e["text"] for e in records if e["type"] == "heard" and not e["gated"]
+             or e["type"] == "cue" and e["text"] in (cues.RATE, cues.RATE_AGAIN)]
+    assert order == ["start_routine", cues.RATE, "rejected", cues.RATE_AGAIN, "pain",
+                     "stop"], order
+    with PainLog.open(tmp_path / "data") as log:
+        assert [r["value"] for r in log.ratings()] == [6]
+    assert "heard speech, not understood" in stdout
 
 
 @pytest.mark.skipif(shutil.which("pw-play") is None, reason="pw-play missing (pipewire-bin)")

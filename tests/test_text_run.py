@@ -196,3 +196,28 @@ def test_ratings_that_could_not_be_saved_fail_the_run_and_say_why(tmp_path):
     assert "1 pain rating could not be saved and is lost" in r.stderr
     assert "not a usable pain log" in r.stderr and "read-only" not in r.stderr
     assert db.read_bytes() == before
+
+
+def test_a_typed_answer_not_understood_is_asked_for_again_once(tmp_path):
+    """The typed front end and the voice loop share the Runner: an unknown line while a
+    rating is asked for gets the question once more, as unclear speech does."""
+    from companion.core.clock import ManualClock
+    from companion.core.engine import Session
+    from companion.core.vocabulary import IntentKind, Vocabulary
+    from companion.loop.runner import Runner
+    from companion.storage.library import Library
+    lib, clock, said = Library(), ManualClock(), []
+    with PainLog.open(tmp_path) as log:
+        runner = Runner(Session(lib.find("neck"), clock), log, lambda c: said.append(c.text),
+                        Vocabulary(lib.aliases()))
+        runner.start()
+        runner.feed("banana")                      # nothing asked: ignored, nothing said
+        assert cues.RATE_AGAIN not in said
+        while IntentKind.NUMBER not in runner.listening_for():
+            clock.advance(1.0)
+            runner.tick()
+        for line in ("banana", "", "banana"):      # asked again once; a blank line is nothing
+            runner.feed(line)
+        assert said.count(cues.RATE_AGAIN) == 1 and said[-1] == cues.RATE_AGAIN
+        assert runner.feed("six") is not None
+        assert [r["value"] for r in log.ratings()] == [6]

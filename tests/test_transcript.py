@@ -17,6 +17,11 @@ def test_heard_lines_say_what_was_done_or_why_not():
     assert line({**base, "gated": True}).endswith(": over the companion's voice, ignored")
     assert line({**base, "gated": True, "echo": True}).endswith(": our own voice, ignored")
     assert line({**base, "intent": None, "value": None}).endswith(": not a command now, ignored")
+    rejected = {**base, "text": "", "intent": None, "value": None, "confidence": 0.0}
+    assert line({**rejected, "nearest": "two"}) == \
+        '[01:15] heard speech, not understood (nearest: "two"), ignored'
+    assert line({**rejected, "nearest": ""}) == "[01:15] heard speech, not understood, ignored"
+    assert line({**rejected, "gated": True}) is None   # our own voice, most likely
 
 
 def test_cue_text_is_left_out_where_the_journal_would_repeat_it():
@@ -43,9 +48,9 @@ def test_loop_records_keep_the_events_file_format():
     d = heard.to_dict()
     assert d == {"type": "heard", "at": 75.4, "text": "pain six", "intent": "pain", "value": 6,
                  "confidence": 0.912, "start": 74.0, "end": 75.0, "gated": False,
-                 "echo": False}
+                 "echo": False, "nearest": ""}
     assert list(d) == ["type", "at", "text", "intent", "value", "confidence", "start", "end",
-                       "gated", "echo"]
+                       "gated", "echo", "nearest"]
     assert type(d["intent"]) is str
     assert line(d) == '[01:15] heard "pain six" (0.91) -> pain 6'
     assert Heard(1.0, "banana", None, 0.5, 0.2, 1.0, True).to_dict()["intent"] is None

@@ -22,6 +22,7 @@ class Utt:
     start: float
     end: float
     confidence: float = 1.0
+    best: str = ""   # what a rejected utterance (text "") was nearest to
 
 
 @dataclass
@@ -97,6 +98,44 @@ def test_unknown_speech_does_nothing(tmp_path):
     loop.run(frames(15))
     assert log.sessions() == []
     assert all(h.intent is None for h in loop.heard)
+
+
+def test_a_rating_not_understood_is_asked_for_again_once(tmp_path):
+    """Speech after "how is the pain now?" that the recognizer rejects: the companion asks
+    once more, then takes the number; rejected speech while nothing is asked, or over its
+    own voice, asks nothing."""
+    from companion.core import cues
+    from companion.core.vocabulary import IntentKind
+    clock = ManualClock()
+    log = PainLog.open(tmp_path)
+    out = io.StringIO()
+    loop: VoiceLoop
+
+    def recognize(fs, expect=None):
+        script, asked = [Utt("", 40, 41, 0.0, "next")], False   # nothing asked yet
+        for f in fs:
+            if not asked and IntentKind.NUMBER in loop.runner.listening_for():
+                asked = True    # just asked: speech over the question, then after it
+                script += [Utt("", f.end + 0.5, f.end + 1.0, 0.0, "two"),
+                           Utt("", f.end + 10, f.end + 10.5, 0.0, "two"),
+                           Utt("", f.end + 25, f.end + 25.5, 0.0, "two"),
+                           Utt("six", f.end + 40, f.end + 40.5)]
+            while script and script[0].end <= f.end:
+                yield script.pop(0)
+
+    loop = VoiceLoop(Library(), log, NullSpeaker(clock=clock), recognize, events_out=out,
+                     clock=clock)
+    loop.run(frames(400), Library().find("neck"))
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    said = [r["text"] for r in records if r["type"] == "cue"]
+    assert said.count(cues.RATE_AGAIN) == 1, said
+    assert said.index(cues.RATE) < said.index(cues.RATE_AGAIN) < said.index("Six, noted.")
+    assert [r["value"] for r in log.ratings()] == [6]
+    rejected = [r for r in records if r["type"] == "heard" and not r["text"]]
+    assert [(r["nearest"], r["gated"]) for r in rejected] == [
+        ("next", False), ("two", True), ("two", False), ("two", False)]
+    (again,) = [r for r in records if r["type"] == "cue" and r["text"] == cues.RATE_AGAIN]
+    assert again["at"] == rejected[2]["end"]   # asked after the first one not over our voice
 
 
 def test_end_of_file_ends_the_session_cleanly(tmp_path):

@@ -130,6 +130,7 @@ class _Heard:
     start: float
     end: float
     confidence: float = 1.0
+    best: str = ""   # a clip placed as "" stands for speech the recognizer rejects
 
 
 @dataclass(frozen=True)

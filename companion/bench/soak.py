@@ -235,7 +235,8 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
             last, st["frames"], st["audio_s"] = now, st["frames"] + 1, f.end
 
     def recognize(fs: Iterable[Frame], expect=None):
-        for utt in rec.utterances(fs, endpointer=tap, expect=expect):  # as `companion run` does
+        # as `companion run` does: rejected speech too (it may ask a question again)
+        for utt in rec.utterances(fs, endpointer=tap, expect=expect, include_rejected=True):
             yield utt
             h = loop.heard[-1]   # the loop has acted on utt by now
             if h.intent is not None:

@@ -124,6 +124,8 @@ def cmd_recognize(args) -> int:
                 "intent": r.intent.name if r.intent else None,
                 "value": r.intent.value if r.intent else None,
                 "confidence": round(r.confidence, 3)}
+        if r.intent is None:  # why a command was missed: what it came nearest to
+            line["nearest"] = r.nearest
         print(json.dumps(line), flush=True)
     return 1 if failed else 0
 

@@ -36,6 +36,9 @@ NO_PREVIOUS = "This is the first step."
 HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, skip, stop, "
         "how long left, what's next, or pain and a number.")
 NO_QUESTION = "There's nothing to answer right now."
+# Said once when an answer was spoken but not understood (Session.not_understood).
+RATE_AGAIN = "Sorry, I didn't catch that. Say a number from zero to ten."
+QUESTION_AGAIN = "Sorry, I didn't catch that. Say yes to go on, or no to end."
 
 
 # Said by the voice loop outside a session, or about the devices.
@@ -99,6 +102,7 @@ def fixed() -> list[str]:
     lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
              AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
              CONTINUE_AFTER_SAFETY, STOPPED, COMPLETED, NO_PREVIOUS, HELP, NO_QUESTION,
+             RATE_AGAIN, QUESTION_AGAIN,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
              MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
     return lines + [confirm(v) for v in range(11)]

@@ -65,6 +65,7 @@ class Session:
         self._fired: set[str] = set()  # in-step markers already spoken
         self._asked: Optional[PlannedStep] = None  # the hold a bare number would rate
         self._question: Optional[str] = None       # a pending yes/no question
+        self._asked_again = False  # the open rating or question was asked a second time
         # What each intent does in a session. Kinds missing here (start_routine,
         # how_am_i_doing) only mean something between sessions: the loop handles them.
         self._handlers: dict[IntentKind, Callable[[Intent, float], list[Event]]] = {
@@ -180,7 +181,7 @@ class Session:
             return out + self._end("completed", at, cues.COMPLETED)
         out += self._begin(max(0, idx), at)
         if s.kind == "hold" and s.rate and reason in ("done", "next") and ran >= MIN_RATED_HOLD_S:
-            self._asked = s
+            self._asked, self._asked_again = s, False
             out += [RatingAsked(at, s.index, s.name, s.area), Cue(at, cues.RATE, "rating")]
         return out
 
@@ -212,6 +213,22 @@ class Session:
         if self._question == "continue":
             names |= MOMENTS["question"]
         return frozenset(names)
+
+    def not_understood(self) -> list[Event]:
+        """Someone spoke and nothing was understood. While a rating or the yes/no question
+        waits for its answer, that was most likely the answer: ask once more (once per
+        question, so chatter in the room does not keep the companion talking). Otherwise
+        nothing: a command not heard is never guessed at."""
+        if not self.started or self.ended or self._asked_again:
+            return []
+        now = self.clock.now()
+        if self._question == "continue":
+            self._asked_again = True
+            return [Cue(now, cues.QUESTION_AGAIN, "question")]
+        if self._asked is not None:
+            self._asked_again = True
+            return [Cue(now, cues.RATE_AGAIN, "rating")]
+        return []
 
     def handles(self, kind: IntentKind) -> bool:
         """Whether a session acts on this kind of intent at all."""
@@ -340,7 +357,7 @@ class Session:
             ran = self._frozen_or(now) - self._start
             out.append(StepEnded(now, self.idx, s.name, s.area, "safety", ran))
             self._paused_at = now
-            self._question = "continue"
+            self._question, self._asked_again = "continue", False
             self._asked = None
         return out + [Cue(now, cues.SAFETY.get(word, cues.SAFETY["sharp"]), "safety"),
                       Cue(now, cues.SAFETY_AFTER, "safety")]

@@ -47,7 +47,7 @@ class Event(Record):
 @dataclass(frozen=True)
 class Cue(Event):
     """Something to say aloud. kind: step, breath, halfway, ten_left, rating, confirm,
-    advice, safety, info, intro, end."""
+    advice, safety, question (asked again), info, intro, end."""
 
     text: str
     kind: str = "info"

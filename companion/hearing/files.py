@@ -22,6 +22,7 @@ class FileResult:
     # What each utterance up to the command ranked first, accepted or not (for the
     # benchmark: a right intent here that was not acted on was lost to rejection).
     ranked: tuple[Intent, ...] = ()
+    nearest: str = ""  # nothing accepted: the phrase ranked first in the first utterance
 
 
 def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path,
@@ -29,7 +30,7 @@ def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path,
     """The first command in the file among the allowed phrases (None: any).
     Raises AudioFileError for a file that cannot be read."""
     src = WavSource(path)
-    heard, best = "", 0.0
+    heard, best, nearest = "", 0.0, ""
     ranked: list[Intent] = []
     for utt in rec.utterances(src.frames(), include_rejected=True, expect=lambda: allowed):
         top = vocab.parse(utt.best) if utt.best else None
@@ -39,6 +40,6 @@ def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path,
         if intent is not None:
             return FileResult(intent, utt.text, utt.confidence, utt.raw, src.duration,
                               tuple(ranked))
-        heard = heard or utt.raw
+        heard, nearest = heard or utt.raw, nearest or utt.best
         best = max(best, utt.confidence)
-    return FileResult(None, "", best, heard, src.duration, tuple(ranked))
+    return FileResult(None, "", best, heard, src.duration, tuple(ranked), nearest)

@@ -33,6 +33,9 @@ class Heard(Record):
     end: float
     gated: bool
     echo: bool = False  # a barge-in word we were saying ourselves at that moment
+    # Speech the recognizer rejected (text ""): the command it ranked first, not sure
+    # enough to act on. A phrase of the grammar, never the free transcript of the room.
+    nearest: str = ""
 
     def fields(self) -> dict[str, Any]:
         # The intent is written flat, as its plain name and its value.
@@ -40,7 +43,7 @@ class Heard(Record):
                 "intent": self.intent.name.value if self.intent else None,
                 "value": self.intent.value if self.intent else None,
                 "confidence": self.confidence, "start": self.start, "end": self.end,
-                "gated": self.gated, "echo": self.echo}
+                "gated": self.gated, "echo": self.echo, "nearest": self.nearest}
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,10 @@ class Runner:
         """Act on one utterance or typed line; unknown text is reported and ignored."""
         intent = self.vocabulary.parse(text)
         if intent is None:
-            if self.on_unknown and text.strip():
-                self.on_unknown(text)
+            if text.strip():
+                if self.on_unknown:
+                    self.on_unknown(text)
+                self.not_understood()
             return None
         self.dispatch(self.session.handle(intent))
         return intent
@@ -55,6 +57,10 @@ class Runner:
         """Act on an intent already understood (the voice loop parses with the recognizer's
         context); its events are logged and spoken like a typed line's."""
         self.dispatch(self.session.handle(intent))
+
+    def not_understood(self) -> None:
+        """Something was said and not understood: an open question may be asked again."""
+        self.dispatch(self.session.not_understood())
 
     def pause(self) -> None:
         """Pause a running session (a device went away); nothing if paused or over."""

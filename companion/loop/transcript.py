@@ -45,7 +45,13 @@ def line(record: dict[str, Any], says: bool = True) -> Optional[str]:
     return f"{at} {text}" if text else None
 
 
-def _heard(r: dict[str, Any]) -> str:
+def _heard(r: dict[str, Any]) -> Optional[str]:
+    if not r["text"]:  # speech the recognizer was not sure of
+        if r.get("gated"):
+            return None   # most likely our own voice: not worth a line
+        nearest = r.get("nearest")
+        return "heard speech, not understood" + (f' (nearest: "{nearest}")' if nearest else
+                                                 "") + ", ignored"
     said = f'heard "{r["text"]}" ({r["confidence"]:.2f})'
     if r.get("gated"):
         return said + (": our own voice, ignored" if r.get("echo") else

@@ -192,7 +192,8 @@ class VoiceLoop:
                 self._speech_end += late
 
     def hear(self, utt: Utterance) -> Optional[Intent]:
-        """Act on one utterance. Over our own voice only barge-in words count."""
+        """Act on one utterance. Over our own voice only barge-in words count. A rejected
+        one (text "") is recorded, and may have an open question asked again."""
         self.clock.set(utt.end)
         intent = self.vocab.parse(utt.text) if utt.text else None
         # Only what began while we spoke can be our own voice: a user who was already
@@ -202,9 +203,12 @@ class VoiceLoop:
                 and self.own_voice.is_echo(utt.text, utt.start, utt.end))
         gated = over_us and (intent is None or intent.name not in BARGE_IN or echo)
         heard = Heard(self.clock.now(), utt.text, intent, float(utt.confidence), utt.start,
-                      utt.end, gated, echo)
+                      utt.end, gated, echo, "" if utt.text else utt.best)
         self.heard.append(heard)
         self._emit(heard)
+        runner = self._running()
+        if not utt.text and not over_us and runner:
+            runner.not_understood()  # an answer we asked for, perhaps: ask once more
         if intent is None or gated:
             return None
         if over_us:  # barge-in: cut our own cue short
@@ -212,7 +216,6 @@ class VoiceLoop:
             self.own_voice.cut(self.clock.now())
             self._gate_until = self._speech_end = self.clock.now()
             self.session_clock.release()
-        runner = self._running()
         if runner:
             runner.handle(intent)
         else:

@@ -128,7 +128,8 @@ def run_voice(args: argparse.Namespace) -> int:
                              name="cue-warm-up").start()
         safe = SafeLog(log)
         loop = VoiceLoop(library, safe, speaker,
-                         lambda frames, expect: recognizer.utterances(frames, expect=expect),
+                         lambda frames, expect: recognizer.utterances(frames, expect=expect,
+                                                                     include_rejected=True),
                          hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
                          summary=lambda: _or(lambda: trends.spoken_summary(log, time.time()),
                                              cues.NO_LOG_SUMMARY),
