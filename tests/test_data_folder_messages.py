@@ -21,7 +21,8 @@ import pytest
 from companion.host import config
 from companion.cli.doctor import check_data_dir
 from companion.storage.runlock import single_run
-from companion.storage.store import DB_NAME, PainLog, in_the_way
+from companion.storage.logfile import in_the_way
+from companion.storage.store import DB_NAME, PainLog
 
 ROOT = os.geteuid() == 0
 OTHER_UID = 65534  # 'nobody' on most systems: owns the folder

@@ -104,7 +104,8 @@ def check_recognizer(cfg: config.Config) -> Check:
 def check_data_dir(cfg: config.Config) -> Check:
     """The pain log opens and is private. A folder that does not exist yet is not made here
     (only `companion run` makes it, with the first session): it is fine if it can be."""
-    from companion.storage.store import DB_NAME, PainLog, in_the_way
+    from companion.storage.logfile import in_the_way
+    from companion.storage.store import DB_NAME, PainLog
 
     folder = paths.data_dir(cfg.data_dir)
     try:

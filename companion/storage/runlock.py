@@ -46,9 +46,9 @@ def single_run(data_dir: Path) -> Iterator[None]:
 
 
 def _unlocked(path: Path, err: BaseException) -> None:
-    """Say in one line why there is no run lock, in the pain log's words (store.in_the_way):
+    """Say in one line why there is no run lock, in the pain log's words (logfile.in_the_way):
     the session is still guided, but nothing keeps a second companion out of the folder."""
-    from companion.storage.store import in_the_way
+    from companion.storage.logfile import in_the_way
 
     found = in_the_way(path)
     why = found[0] if found else (getattr(err, "strerror", None) or str(err))

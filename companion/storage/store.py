@@ -7,23 +7,19 @@ caller confirms them aloud right after; step events are batched (they are only c
 
 from __future__ import annotations
 
-import errno
 import math
 import operator
-import os
-import pwd
 import sqlite3
-import stat
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Iterator, Optional
-from urllib.parse import quote
 
 from companion.host import paths
 from companion.core.errors import CompanionError
+from companion.storage.logfile import make_private_dir, make_private_file, problem, uri_path
 
 if TYPE_CHECKING:
     from companion.storage.export_format import Export, ExportedRating
@@ -66,8 +62,6 @@ _COUNTS = {
 _LAST_SEEN = (f"SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM step_events {_OF_SESSION} "
               f"UNION ALL SELECT MAX(at) FROM ratings {_OF_SESSION})")
 
-_FIX_DIR = "choose another folder with --data-dir DIR or $COMPANION_DATA_DIR"
-
 # Times the commands chart, count and compare: Unix seconds from 1970 to 2100. A log can hold
 # anything in a time column (a hand edit, text, an import from before imports were checked);
 # such rows are shown raw and left out of trends and charts instead of crashing them.
@@ -103,10 +97,10 @@ class PainLog:
         self._conn: Optional[sqlite3.Connection] = None
         try:
             with self._guard("open"):
-                _make_private_dir(self.path.parent)
-                _make_private_file(self.path)
+                make_private_dir(self.path.parent)
+                make_private_file(self.path)
                 # mode=rw: SQLite must never create the file itself (it would use the umask).
-                uri = "file:" + _uri_path(self.path) + "?mode=rw"
+                uri = "file:" + uri_path(self.path) + "?mode=rw"
                 self._conn = sqlite3.connect(uri, uri=True, timeout=5.0, isolation_level=None)
                 self._conn.row_factory = sqlite3.Row
                 # Bytes that are not UTF-8 (a hand edit) read as U+FFFD, not as an error.
@@ -350,102 +344,7 @@ class PainLog:
         try:
             yield
         except (sqlite3.Error, OSError) as e:
-            raise self._problem(e, doing) from e
-
-    def _problem(self, err: BaseException, doing: str) -> CompanionError:
-        where, code = self.path, getattr(err, "errno", None)
-        # SQLite's messages never contain the path, so matching words in them is safe.
-        said = f"{getattr(err, 'sqlite_errorname', '')} {err}".lower()
-        sql = isinstance(err, sqlite3.Error)
-
-        def says(*words: str) -> bool:
-            return sql and any(w in said for w in words)
-
-        if code in (errno.ENOSPC, errno.EDQUOT) or says("full"):
-            why = "the disk is full. Free some space and try again."
-        elif says("notadb", "not a database", "corrupt", "malformed"):
-            return CompanionError(f"{where} is not a usable pain log ({err}). Move it aside (a "
-                                  f"new log is started in its place) or {_FIX_DIR}.")
-        elif says("busy", "locked"):
-            why = "another companion is writing it. Close that one and try again."
-        elif code in (errno.EEXIST, errno.ENOTDIR):
-            why = f"a file is in the way of the folder {where.parent}. Move it, or {_FIX_DIR}."
-        elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or says(
-                "readonly", "cantopen", "unable to open", "perm"):
-            found = in_the_way(where)
-            why = (f"{found[0]}. {found[1]}." if found else
-                   f"it or its folder is not writable. Fix the permissions (chmod u+rwx "
-                   f"{where.parent}; chmod u+rw {where}) or {_FIX_DIR}.")
-        else:
-            why = str(err)
-        return CompanionError(f"cannot {doing} the pain log {where}: {why}")
-
-
-def in_the_way(path: Path) -> Optional[tuple[str, str]]:
-    """Why this user cannot write `path` (a file in the data folder) as (what is wrong, what
-    to do), or None if nothing in the way can be seen. It names the part that blocks: the
-    folder; when that does not exist or cannot be looked into, the nearest folder above it
-    that can; or the file. chmod is only suggested for what this user owns: nobody else can
-    run it."""
-    folder = path.parent
-    start, need = "", os.W_OK
-    parts: list[Path] = []
-    for part in (folder, *folder.parents):
-        try:
-            st = os.stat(part)
-        except (FileNotFoundError, NotADirectoryError):
-            start = start or f"the folder {folder} does not exist and cannot be created: "
-            continue
-        except (OSError, ValueError):  # a folder above it cannot be looked into
-            start, need = f"the folder {folder} cannot be reached: ", os.X_OK
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            return (f"{folder} is a file, not a folder" if part == folder else
-                    f"a file is in the way of the folder {folder}: {part}",
-                    f"Move it, or {_FIX_DIR}")
-        parts.append(part)
-        break
-    if not start and os.path.lexists(path):
-        parts.append(path)
-    for part in parts:
-        said = _blocks(part, need)
-        if said:
-            return start + said[0], said[1]
-    return None
-
-
-def _blocks(part: Path, need: int) -> Optional[tuple[str, str]]:
-    """What keeps this user from writing in (need=W_OK) or passing through (X_OK) `part`."""
-    try:
-        st = os.stat(part)
-        read_only = bool(os.statvfs(part).f_flag & os.ST_RDONLY)
-    except (OSError, ValueError):
-        return None
-    kind = "the folder" if part.is_dir() else "the file"
-    if read_only and need == os.W_OK:
-        return (f"{kind} {part} is not writable (a read-only file system)",
-                "Choose another folder with --data-dir DIR or $COMPANION_DATA_DIR, or "
-                "remount it read-write")
-    if os.access(part, need):
-        return None
-    me = os.geteuid()
-    if me != 0 and st.st_uid != me:
-        owner = _user_name(st.st_uid)
-        run_as = f"Run the companion as {owner}, or c" if st.st_uid != 0 else "C"
-        by = "is not writable by" if need == os.W_OK else "cannot be entered by"
-        return (f"{kind} {part} belongs to {owner} and {by} this user ({_user_name(me)})",
-                run_as + _FIX_DIR[1:])
-    mode = "rw" if kind == "the file" else ("rwx" if need == os.W_OK else "x")
-    return (f"{kind} {part} {'is not writable' if need == os.W_OK else 'cannot be entered'}",
-            f"Fix the permissions (chmod u+{mode} {part}) or {_FIX_DIR}")
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except (KeyError, OverflowError):
-        return f"uid {uid}"
-
+            raise problem(e, doing, self.path) from e
 
 def _rows(db: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     return [_as_text(dict(row)) for row in db.execute(sql, args)]
@@ -478,39 +377,3 @@ def _rating_key(r: "ExportedRating") -> tuple[Any, ...]:
 
 def _count_sets() -> str:
     return ", ".join(f"{name} = ({sql})" for name, sql in _COUNTS.items())
-
-
-def _make_private_dir(folder: Path) -> None:
-    """Create the folder 0700. An existing folder is the user's choice and is left alone."""
-    if folder.is_dir():
-        return
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        folder.mkdir(mode=0o700)
-    except FileExistsError:
-        if not folder.is_dir():
-            raise
-        return  # another process made it first
-    os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
-
-
-def _make_private_file(path: Path) -> None:
-    """Create the database file 0600 (empty: SQLite treats that as a new database) and tighten
-    one that others can read."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if path.stat().st_mode & 0o077:
-            try:
-                os.chmod(path, 0o600)
-            except PermissionError:
-                pass  # not ours to change; reading it still works
-        return
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-
-
-def _uri_path(path: Path) -> str:
-    return quote(str(path.resolve()), safe="/")
