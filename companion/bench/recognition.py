@@ -24,8 +24,8 @@ from companion.bench import synth
 from companion.hearing.recognizer import Recognizer
 from companion.hearing.files import recognize_file
 from companion.audio.wav import AudioFileError
-from companion.core.vocabulary import (ANSWER_INTENTS, INTENT_NAMES, NUMBER_WORDS, SESSION_INTENTS,
-                                   WAITING_INTENTS, Intent, Vocabulary)
+from companion.core.vocabulary import (INTENT_NAMES, MOMENTS, NUMBER_WORDS, Intent, Vocabulary,
+                                       moment_for)
 
 SC_POSITIVE = {"stop": Intent("stop"), "yes": Intent("yes"), "no": Intent("no"),
                "go": Intent("resume")}
@@ -127,17 +127,12 @@ def synthetic_cases(data: Path, vocab: Vocabulary, split: str, limit: Optional[i
 
 
 def context(vocab: Vocabulary, expect: Optional[Intent]) -> frozenset[str]:
-    """The phrases the live loop listens for when this command would be said: a start
-    while waiting, a bare number after "rate your pain", yes/no after a question, the rest
-    in a session. Negatives are heard as in a session (where the companion spends its
-    time); run() also counts them against every phrase at once, the hardest case."""
-    if expect is None:
-        return vocab.phrases_for(SESSION_INTENTS)
-    if expect.name in WAITING_INTENTS:
-        return vocab.phrases_for(WAITING_INTENTS)
-    if expect.name in ANSWER_INTENTS:
-        return vocab.phrases_for(SESSION_INTENTS | {expect.name})
-    return vocab.phrases_for(SESSION_INTENTS)
+    """The phrases the live loop listens for when this command would be said
+    (vocabulary.moment_for: a start while waiting, a bare number after "rate your pain",
+    yes/no while a question waits, the rest in a session). Negatives are heard as in a
+    session (where the companion spends its time); run() also counts them against every
+    phrase at once, the hardest case."""
+    return vocab.phrases_for(MOMENTS[moment_for(expect.name if expect else None)])
 
 
 def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case]

@@ -128,6 +128,12 @@ MOMENTS: dict[str, frozenset[IntentKind]] = {
 }
 del K
 
+
+def moment_for(kind: Optional[IntentKind]) -> str:
+    """The first moment (in MOMENTS' order) in which this kind makes sense: where the loop
+    would hear it said. None (no command) is heard in a session, where time is spent."""
+    return next((m for m, kinds in MOMENTS.items() if kind in kinds), "session")
+
 _DIGITS = {str(i): w for i, w in enumerate(NUMBER_WORDS)}
 _SECONDS_DIGITS = {str(v): k for k, v in SECONDS_WORDS.items()}
 # Leading/trailing courtesy words people add; stripping them never changes the meaning.
