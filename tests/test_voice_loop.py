@@ -94,10 +94,14 @@ def test_own_voice_is_gated_but_barge_in_words_act(tmp_path):
 
 
 def test_unknown_speech_does_nothing(tmp_path):
-    loop, log, out = make(tmp_path, [Utt("", 5, 6, 0.1), Utt("banana", 8, 9)])
+    loop, log, out = make(tmp_path, [Utt("", 5, 6, 0.1, "next"), Utt("banana", 8, 9)])
     loop.run(frames(15))
     assert log.sessions() == []
     assert all(h.intent is None for h in loop.heard)
+    # While waiting, speech not made out leaves no record: the journal of an always-on
+    # service would fill with the room's talk.
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [r["text"] for r in records if r["type"] == "heard"] == ["banana"]
 
 
 def test_a_rating_not_understood_is_asked_for_again_once(tmp_path):

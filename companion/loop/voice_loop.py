@@ -205,8 +205,11 @@ class VoiceLoop:
         heard = Heard(self.clock.now(), utt.text, intent, float(utt.confidence), utt.start,
                       utt.end, gated, echo, "" if utt.text else utt.best)
         self.heard.append(heard)
-        self._emit(heard)
         runner = self._running()
+        # Rejected speech is worth a record in a session (why was my "six" missed?); while
+        # waiting, hours of room noise and talk would fill the journal with it.
+        if utt.text or runner:
+            self._emit(heard)
         if not utt.text and not over_us and runner:
             runner.not_understood()  # an answer we asked for, perhaps: ask once more
         if intent is None or gated:
