@@ -306,21 +306,28 @@ def test_how_long_left_counts_the_instructions_still_to_be_said():
 
 def test_what_the_session_listens_for_follows_its_questions():
     """The recognizer is told what makes sense now: a bare number only while a rating is
-    asked for, yes/no only while the safety question is open, never a routine's start."""
+    asked for, yes/no only while the safety question is open, resume only while paused (or
+    as that question's yes), never a routine's start."""
     clock = ManualClock()
     s = Session(SMALL, clock)
     s.start()
     now = s.listening_for()
-    assert {"next", "stop", "pain", "safety", "help"} <= now
-    assert not now & {"number", "yes", "no", "start_routine", "how_am_i_doing"}
+    assert {"next", "stop", "pain", "safety", "help", "pause"} <= now
+    # "resume" would do nothing while the session runs: not listened for, so nothing said
+    # can be taken for it.
+    assert not now & {"number", "yes", "no", "start_routine", "how_am_i_doing", "resume"}
+    s.handle(Intent("pause"))
+    assert "resume" in s.listening_for()
+    s.handle(Intent("resume"))
+    assert "resume" not in s.listening_for()
     run_until(s, clock, 51)  # the hold ends and asks for a rating
-    assert "number" in s.listening_for()
+    assert "number" in s.listening_for() and "resume" not in s.listening_for()
     s.handle(Intent("number", 6))
     assert "number" not in s.listening_for()  # answered
     s.handle(Intent("safety", "sharp"))
-    assert {"yes", "no"} <= s.listening_for()
+    assert {"yes", "no", "resume"} <= s.listening_for()   # "carry on" answers yes
     s.handle(Intent("yes"))
-    assert not s.listening_for() & {"yes", "no", "number"}
+    assert not s.listening_for() & {"yes", "no", "number", "resume"}
 
 
 def test_every_intent_a_session_listens_for_has_a_handler():

@@ -95,8 +95,8 @@ def test_each_kind_is_heard_in_the_first_moment_it_makes_sense_in():
     """The benchmark and the loop fixtures hear a command in this moment's phrases."""
     from companion.core.vocabulary import MOMENTS, IntentKind as K, moment_for
     assert {k: moment_for(k) for k in (K.START_ROUTINE, K.HELP, K.NEXT, K.SAFETY, K.PAIN,
-                                       K.NUMBER, K.YES, K.NO, None)} == {
+                                       K.RESUME, K.NUMBER, K.YES, K.NO, None)} == {
         K.START_ROUTINE: "waiting", K.HELP: "waiting", K.NEXT: "session", K.SAFETY: "session",
-        K.PAIN: "session", K.NUMBER: "rating", K.YES: "question", K.NO: "question",
-        None: "session"}
+        K.PAIN: "session", K.RESUME: "paused", K.NUMBER: "rating", K.YES: "question",
+        K.NO: "question", None: "session"}
     assert all(k in MOMENTS[moment_for(k)] for k in K)   # every kind has a moment

@@ -29,9 +29,9 @@ def register(sub, common) -> None:
     p.add_argument("files", nargs="+", metavar="FILE.wav")
     p.add_argument("--when", choices=tuple(MOMENTS),
                    help="hear the files as the companion would at that moment: waiting for a "
-                        "start, in a session, right after asking for a pain rating (bare "
-                        "numbers), or while a question waits (yes/no); default: every "
-                        "phrase at once")
+                        "start, in a running session, paused (resume), right after asking "
+                        "for a pain rating (bare numbers), or while a question waits "
+                        "(yes/no); default: every phrase at once")
     _engine_args(p)
     p.set_defaults(func=cmd_recognize)
 

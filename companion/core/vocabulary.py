@@ -120,11 +120,15 @@ ANSWER_INTENTS: frozenset[IntentKind] = frozenset({K.NUMBER, K.YES, K.NO})
 SESSION_INTENTS: frozenset[IntentKind] = INTENT_NAMES - WAITING_INTENTS - ANSWER_INTENTS | {K.HELP}
 # The moments the loop listens in, by name: the session engine's listening_for() is made
 # of these, and `companion recognize --when` hears a recording as the loop would then.
+# "resume" only means something while paused (or as a yes to the safety question): left out
+# of a running session's phrases, it cannot be what another word is taken for (FSDD's
+# "four" heard as "go").
 MOMENTS: dict[str, frozenset[IntentKind]] = {
     "waiting": WAITING_INTENTS,
-    "session": SESSION_INTENTS,
-    "rating": SESSION_INTENTS | {K.NUMBER},        # right after "how is the pain now?"
-    "question": SESSION_INTENTS | {K.YES, K.NO},   # while a safety question waits
+    "session": SESSION_INTENTS - {K.RESUME},
+    "paused": SESSION_INTENTS,
+    "rating": SESSION_INTENTS - {K.RESUME} | {K.NUMBER},   # right after "how is the pain now?"
+    "question": SESSION_INTENTS | {K.YES, K.NO},           # while a safety question waits
 }
 del K
 
