@@ -30,7 +30,7 @@ SAFETY_AFTER = ("Try a lighter pressure a little to the side. If it keeps coming
                 "you feel weakness, have it checked by a professional. Say yes to go on, or no "
                 "to end.")
 CONTINUE_AFTER_SAFETY = "Alright, carrying on gently."
-STOPPED = "Stopping here. Well done for taking the time."
+STOPPED = "Stopping here. Nicely done, and thank you for taking the time."
 COMPLETED = "That's the whole routine. Well done. Drink some water and move gently."
 NO_PREVIOUS = "This is the first step."
 HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, skip, stop, "
