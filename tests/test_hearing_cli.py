@@ -78,6 +78,15 @@ def test_recognize_hears_as_the_loop_would_at_a_given_moment(env):
              for when in ("waiting", "session", "rating")}
     assert heard["waiting"]["intent"] is None and heard["session"]["intent"] is None
     assert (heard["rating"]["intent"], heard["rating"]["value"]) == ("number", 1)
+    # Heard as nothing: the phrase it came nearest to among those of that moment, for a
+    # user asking why (no number in a session, where a bare number means nothing).
+    from companion.core.vocabulary import MOMENTS, Vocabulary
+    from companion.storage.library import Library
+    vocab = Vocabulary(Library().aliases())
+    for when in ("waiting", "session"):
+        near = heard[when]["nearest"]
+        assert near == "" or vocab.parse(near).name in MOMENTS[when], (when, near)
+    assert "nearest" not in heard["rating"]
     bad = companion(env, "recognize", "--when", "later", one)
     assert bad.returncode != 0 and "invalid choice" in bad.stderr
 
