@@ -222,14 +222,14 @@ class Session:
         nothing: a command not heard is never guessed at."""
         if not self.started or self.ended or self._asked_again:
             return []
-        now = self.clock.now()
         if self._question == "continue":
-            self._asked_again = True
-            return [Cue(now, cues.QUESTION_AGAIN, "question")]
-        if self._asked is not None:
-            self._asked_again = True
-            return [Cue(now, cues.RATE_AGAIN, "rating")]
-        return []
+            text, kind = cues.QUESTION_AGAIN, "question"
+        elif self._asked is not None:
+            text, kind = cues.RATE_AGAIN, "rating"
+        else:
+            return []
+        self._asked_again = True
+        return [Cue(self.clock.now(), text, kind)]
 
     def handles(self, kind: IntentKind) -> bool:
         """Whether a session acts on this kind of intent at all."""

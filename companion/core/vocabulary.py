@@ -123,12 +123,13 @@ SESSION_INTENTS: frozenset[IntentKind] = INTENT_NAMES - WAITING_INTENTS - ANSWER
 # "resume" only means something while paused (or as a yes to the safety question): left out
 # of a running session's phrases, it cannot be what another word is taken for (FSDD's
 # "four" heard as "go").
+_RUNNING = SESSION_INTENTS - {K.RESUME}
 MOMENTS: dict[str, frozenset[IntentKind]] = {
     "waiting": WAITING_INTENTS,
-    "session": SESSION_INTENTS - {K.RESUME},
+    "session": _RUNNING,
     "paused": SESSION_INTENTS,
-    "rating": SESSION_INTENTS - {K.RESUME} | {K.NUMBER},   # right after "how is the pain now?"
-    "question": SESSION_INTENTS | {K.YES, K.NO},           # while a safety question waits
+    "rating": _RUNNING | {K.NUMBER},                # right after "how is the pain now?"
+    "question": SESSION_INTENTS | {K.YES, K.NO},    # while a safety question waits
 }
 del K
 
