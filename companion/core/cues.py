@@ -9,14 +9,14 @@ BREATHE = "Breathe in slowly, and let it go."
 HALFWAY = "Halfway."
 TEN_LEFT = "Ten seconds left."
 RATE = "How is the pain now, from zero to ten?"
-PAUSED = "Paused. Say resume when you're ready."
+PAUSED = "I've paused. Say resume when you're ready."
 RESUMED = "Resuming."
 NOTHING_TO_LENGTHEN = "There's no hold running right now."
 AT_LONGEST = "That's as long as this hold goes."
 AT_SHORTEST = "That's as short as it gets."
 NOT_ASKED = "To rate your pain, say pain and a number from zero to ten."
-HIGH_PAIN = ("That's high. Ease off the pressure until it feels like a six at most. "
-             "Pain should ease as you hold, not build.")
+HIGH_PAIN = ("That's high. Back off the pressure until it feels like a six at most. "
+             "The pain should ease as you hold, not build.")
 SAFETY = {
     "sharp": "Stop pressing now. A sharp pain means it is time to back off. Come off the ball.",
     "shooting": "Stop pressing now. Pain that shoots away from the spot means a nerve may "
@@ -46,7 +46,7 @@ LISTENING = "Listening. Say start, and the name of a routine."
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."
 MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
 MIC_BACK = "I can hear you again. Say resume when you're ready."
-SPEAKER_BACK = "I can speak again. I paused while I couldn't; say resume when you're ready."
+SPEAKER_BACK = "I can speak again. The session is paused; say resume when you're ready."
 NO_MIC = "I can't hear the microphone. Check that it is plugged in."
 
 NOT_SAVED = "I can't save to the disk right now. I'll keep it and try again."
