@@ -231,7 +231,7 @@ def test_history_spoken_is_plain_words(data: Path, tmp_path: Path) -> None:
     assert not any(ch.isdigit() for ch in out)
     (tmp_path / "none").mkdir()
     empty = ok(run("history", "--spoken", "--data-dir", str(tmp_path / "none"), home=tmp_path))
-    assert empty.startswith("You have not rated your pain yet.")
+    assert empty.startswith("No pain ratings yet.")
 
 
 def test_history_shows_advice_while_it_applies_without_using_it_up(tmp_path: Path) -> None:

@@ -219,7 +219,7 @@ def test_summary_of_steady_and_single_ratings(log: PainLog) -> None:
 
 def test_summary_with_no_ratings(log: PainLog) -> None:
     text = trends.spoken_summary(log, T0)
-    assert text.startswith("You have not rated your pain yet.")
+    assert text.startswith("No pain ratings yet.")
     assert SPEAKABLE.fullmatch(text)
     assert trends.spoken_summary([], T0) == text
 

@@ -161,7 +161,7 @@ def spoken_summary(log_or_ratings: Union["PainLog", Iterable[Row]], now: float) 
     ratings = log_or_ratings.ratings() if hasattr(log_or_ratings, "ratings") else log_or_ratings
     trends = sorted(area_trends(ratings, now), key=lambda t: -t.latest_at)[:SPOKEN_AREAS]
     if not trends:
-        return ("You have not rated your pain yet. During a session, say pain and a number "
+        return ("No pain ratings yet. During a session, say pain and a number "
                 "from zero to ten, and I will keep track.")
     return " ".join(_area_sentence(t, now) for t in trends)
 
