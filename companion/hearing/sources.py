@@ -149,7 +149,7 @@ class MicSource:
         device has gone, and the session must not hang with it."""
         stream, self._stream = self._stream, None
         if stream is not None:
-            threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
+            close_in_background(stream)
 
     def close(self) -> None:
         """Make frames() end (from another thread, e.g. on shutdown)."""
@@ -163,9 +163,54 @@ class MicSource:
             self._q.put_nowait(None)
 
 
-def _close_quietly(stream) -> None:
+_closing = 0                     # streams whose close has not returned yet
+_closing_lock = threading.Condition()
+
+
+def close_in_background(stream: Any) -> None:
+    """abort() and close() a stream on a thread of its own. Counted from before the thread
+    starts, so streams_closing() never misses it."""
+    global _closing
+    with _closing_lock:
+        _closing += 1
+    threading.Thread(target=_close_quietly, args=(stream,), daemon=True,
+                     name="mic-close").start()
+
+
+def streams_closing() -> int:
+    """Streams still being closed. PortAudio must not be restarted under one: seen on a
+    busy machine, abort() of a stream whose sound server died never returned, and
+    Pa_Terminate (a device rescan) then waited for it forever, holding the session."""
+    with _closing_lock:
+        return _closing
+
+
+def _close_quietly(stream: Any) -> None:
+    global _closing
     try:
         stream.abort()
         stream.close()
     except Exception:  # the device is gone; there is nothing left to tell anyone
         pass
+    finally:
+        with _closing_lock:
+            _closing -= 1
+            _closing_lock.notify_all()
+
+
+def release_portaudio_at_exit(wait_s: float = 2.0) -> None:
+    """Before the process ends: sounddevice's exit handler terminates PortAudio, which
+    waits for every stream's close, forever for a hung one (seen after the sound server
+    died; SIGTERM then left the companion running). Give closes wait_s to finish; if one
+    is still hung, skip that handler: the process is ending, the system frees the device."""
+    with _closing_lock:
+        if _closing_lock.wait_for(lambda: _closing == 0, timeout=wait_s):
+            return
+    import atexit
+    import sys
+
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        logger.warning("a closed microphone stream did not let go; leaving without "
+                       "shutting PortAudio down")
+        atexit.unregister(sd._exit_handler)

@@ -8,15 +8,20 @@ import time
 from typing import Callable, Iterator
 
 from companion.core.errors import CompanionError
-from companion.hearing.sources import Frame, Source
+from companion.hearing.sources import Frame, Source, streams_closing
 
 RETRY_S = 2.0
 
 
 def _rescan() -> None:
-    """PortAudio lists devices once; a microphone plugged back in needs a fresh list."""
+    """PortAudio lists devices once; a microphone plugged back in needs a fresh list. Not
+    while the lost stream is still closing: restarting PortAudio would wait for that close,
+    which may never return. The next try rescans; until then the list we have still holds
+    "default", which finds a sound server that came back."""
     import sounddevice as sd
 
+    if streams_closing():
+        return
     try:
         sd._terminate()
         sd._initialize()

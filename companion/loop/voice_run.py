@@ -78,7 +78,7 @@ def _device_help(args: argparse.Namespace) -> str:
 
 def run_voice(args: argparse.Namespace) -> int:
     from companion.hearing import make_recognizer
-    from companion.hearing.sources import MicSource, WavSource
+    from companion.hearing.sources import MicSource, WavSource, release_portaudio_at_exit
     from companion.speech import make_speaker
 
     cfg = config.effective(args)
@@ -153,4 +153,6 @@ def run_voice(args: argparse.Namespace) -> int:
             close = getattr(source, "close", None)
             if close:
                 close()
+            if not replay:
+                release_portaudio_at_exit()
         return saved_or_said(safe)
