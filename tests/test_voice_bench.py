@@ -69,6 +69,9 @@ def test_words_are_compared_normalised():
         "hold forty five more seconds to six out of ten".split()
     assert words("There's no hold-running. OK?") == ["theres", "no", "hold", "running", "ok"]
     assert words("Okay") == ["okay"]  # left as is: "ok" and "okay" differ
+    # one spelling of a word written two ways; a different word stays different
+    assert words("Save to the disc, lean towards it") == words("save to the disk lean toward it")
+    assert words("dusk") != words("disk")
 
 
 def test_a_safety_word_misheard_is_found_by_alignment():

@@ -80,14 +80,19 @@ def sample(items: list[str], limit: Optional[int]) -> list[str]:
     return [items[i * len(items) // limit] for i in range(limit)]
 
 
+# One spelling for words written two ways: which one the listener writes is no error.
+SPELLINGS = {"disc": "disk", "towards": "toward"}
+
+
 def words(text: str) -> list[str]:
     """Text as compared: lower case, numbers as words (as the cues are spoken), hyphens as
-    spaces, apostrophes dropped ("there's" is "theres"), other punctuation out."""
+    spaces, apostrophes dropped ("there's" is "theres"), other punctuation out, one
+    spelling per word (SPELLINGS)."""
     from companion.speech.render import spoken
 
     text = spoken(text).lower().replace("-", " ")
     text = re.sub(r"['\u2019]", "", text)
-    return re.sub(r"[^a-z0-9 ]+", " ", text).split()
+    return [SPELLINGS.get(w, w) for w in re.sub(r"[^a-z0-9 ]+", " ", text).split()]
 
 
 def trim_loop(hyp: list[str]) -> tuple[list[str], bool]:
