@@ -18,7 +18,7 @@ NOT_ASKED = "To rate your pain, say pain and a number from zero to ten."
 HIGH_PAIN = ("That's high. Back off the pressure until it feels like a six at most. "
              "The pain should ease as you hold, not build.")
 SAFETY = {
-    "sharp": "Stop pressing now. A sharp pain means it is time to back off. Come off the ball.",
+    "sharp": "Stop pressing now. That sharp pain means it is time to back off. Come off the ball.",
     "shooting": "Stop pressing now. Pain that shoots away from the spot means a nerve may "
                 "be involved. Come off the ball.",
     "numb": "Stop pressing now. Numbness means you may be pressing on a nerve. Come off "
