@@ -48,3 +48,25 @@ def test_a_reader_that_falls_behind_counts_what_it_lost(sd):
     for _ in range(3):      # the stream is not open: only these blocks are queued
         mic._callback(b"\0" * FRAME_BYTES, FRAME_BYTES // 2, None, None)
     assert mic.dropped == 1
+
+
+def test_audio_time_counts_the_blocks_a_slow_reader_lost(sd):
+    """Dropped blocks still took their time in the room: the next block is timed after
+    them, so audio time (session timers, where our own voice's echo is expected) keeps
+    step with the room instead of falling behind by every drop."""
+    from companion.hearing.sources import FRAME_SAMPLES
+
+    mic = MicSource(None, max_queue=2)
+    block = [bytes([i]) * FRAME_BYTES for i in range(5)]
+    for b in block[:3]:     # the reader is behind: the third block does not fit
+        mic._callback(b, FRAME_SAMPLES, None, None)
+    frames = mic._queued()
+    got = [next(frames)]
+    mic._callback(block[3], FRAME_SAMPLES, None, None)   # room again: queued, after the gap
+    got.append(next(frames))
+    mic._callback(block[4], FRAME_SAMPLES, None, None)
+    got += [next(frames), next(frames)]
+    assert [f.pcm for f in got] == [block[0], block[1], block[3], block[4]]
+    step = FRAME_SAMPLES / 16000
+    assert [round(f.start / step) for f in got] == [0, 1, 3, 4]   # block 2's time kept
+    assert mic.dropped == 1

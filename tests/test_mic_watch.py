@@ -23,6 +23,16 @@ def sd():
     return pytest.importorskip("sounddevice", reason="PortAudio (libportaudio2) not installed")
 
 
+def settled(want: int = 0) -> int:
+    """Wait until this many streams are closing (another test's real stream may still be
+    closing when this one starts): counted, not timed; the loop only bounds a hang."""
+    for _ in range(3000):
+        if streams_closing() == want:
+            break
+        time.sleep(0.01)
+    return streams_closing()
+
+
 class HungStream:
     """A stream of a vanished device: abort() returns only when the test lets it."""
 
@@ -41,19 +51,15 @@ def test_no_rescan_while_a_lost_stream_is_still_closing(monkeypatch, sd) -> None
     calls: list[str] = []
     monkeypatch.setattr(sd, "_terminate", lambda: calls.append("terminate"))
     monkeypatch.setattr(sd, "_initialize", lambda: calls.append("initialize"))
-    before = streams_closing()
+    assert settled() == 0
     stream = HungStream()
     close_in_background(stream)
-    assert streams_closing() == before + 1   # counted at once, not when the thread runs
+    assert streams_closing() == 1            # counted at once, not when the thread runs
     mic_watch._rescan()
     assert calls == []                       # PortAudio left alone under the hung close
     stream.release.set()
     assert stream.closed.wait(30)
-    for _ in range(3000):                    # the count drops right after close() returns
-        if streams_closing() == before:
-            break
-        time.sleep(0.01)
-    assert streams_closing() == before
+    assert settled() == 0                    # the count drops right after close() returns
     mic_watch._rescan()
     assert calls == ["terminate", "initialize"]
 
@@ -66,13 +72,9 @@ def test_a_close_that_fails_is_still_counted_as_done(sd) -> None:
         def close(self) -> None:  # never reached
             raise AssertionError
 
-    before = streams_closing()
+    assert settled() == 0
     close_in_background(Gone())
-    for _ in range(3000):
-        if streams_closing() == before:
-            break
-        time.sleep(0.01)
-    assert streams_closing() == before
+    assert settled() == 0
 
 
 def test_exit_skips_portaudio_shutdown_only_under_a_hung_close(monkeypatch, sd) -> None:
@@ -84,6 +86,7 @@ def test_exit_skips_portaudio_shutdown_only_under_a_hung_close(monkeypatch, sd) 
 
     unregistered: list = []
     monkeypatch.setattr(atexit, "unregister", unregistered.append)
+    assert settled() == 0
     release_portaudio_at_exit(wait_s=0.1)      # nothing closing: PortAudio shuts down as usual
     assert unregistered == []
     stream = HungStream()

@@ -91,7 +91,9 @@ class MicSource:
                  stall_s: float = 1.5) -> None:
         # One place finds devices and lists the ones there are when the name is wrong.
         self.device = find_device(device, "input")
-        self._q: "queue.Queue[Optional[bytes]]" = queue.Queue(maxsize=max_queue)
+        # (a block, samples dropped just before it): a drop is carried to the next block
+        self._q: "queue.Queue[Optional[tuple[bytes, int]]]" = queue.Queue(maxsize=max_queue)
+        self._gap = 0         # samples dropped since the last block queued (callback only)
         self.dropped = 0      # blocks lost because the reader fell behind (our queue full)
         self.overflows = 0    # blocks PortAudio reported cut (input overflow) before us
         self._reported, self._reported_at = 0, float("-inf")
@@ -102,9 +104,11 @@ class MicSource:
         if status and status.input_overflow:
             self.overflows += 1
         try:
-            self._q.put_nowait(bytes(indata))
+            self._q.put_nowait((bytes(indata), self._gap))
+            self._gap = 0
         except queue.Full:
             self.dropped += 1  # the reader stalled; better lose audio than block PortAudio
+            self._gap += frames
 
     def frames(self) -> Iterator[Frame]:
         import sounddevice as sd
@@ -116,20 +120,30 @@ class MicSource:
             self._stream.start()
         except Exception as e:
             raise CompanionError(f"cannot open the microphone: {e}") from None
-        n = 0
         try:
-            while True:
-                try:
-                    pcm = self._q.get(timeout=self.stall_s)
-                except queue.Empty:
-                    raise MicrophoneLost(f"no audio from the microphone for {self.stall_s} s")
-                if pcm is None:
-                    return
-                self._report_cuts()
-                yield Frame(pcm, n / RATE)
-                n += len(pcm) // 2
+            yield from self._queued()
         finally:
             self._release()
+
+    def _queued(self) -> Iterator[Frame]:
+        """Frames from the queue, timed by every sample the device delivered: blocks dropped
+        because the reader fell behind still count. Audio time then keeps step with the
+        room, and with the cue schedule our own voice's echo is checked against (under a
+        test suite on an overloaded machine the safety note's own "shooting" was heard as
+        the user's, over a second before the schedule put it: a clock fallen behind)."""
+        n = 0
+        while True:
+            try:
+                item = self._q.get(timeout=self.stall_s)
+            except queue.Empty:
+                raise MicrophoneLost(f"no audio from the microphone for {self.stall_s} s")
+            if item is None:
+                return
+            pcm, gap = item
+            n += gap
+            self._report_cuts()
+            yield Frame(pcm, n / RATE)
+            n += len(pcm) // 2
 
     def _report_cuts(self) -> None:
         """Audio lost on its way in means commands may be missed: on an overloaded machine
