@@ -183,8 +183,8 @@ class Person:
     QUIET_S = 1.0     # after the last cue ends, as people pause before speaking
     ANSWER_S = 10.0   # to act on a phrase, from the end of its playing
 
-    def __init__(self, ev: Path, p: subprocess.Popen, tmp: Path):
-        self.ev, self.p, self.tmp = ev, p, tmp
+    def __init__(self, ev: Path, p: subprocess.Popen, tmp: Path, env: dict | None = None):
+        self.ev, self.p, self.tmp, self.env = ev, p, tmp, env   # env: whose sound card
         self.seen: list[tuple[float, dict]] = []   # (wall time first seen, record)
         self.said: list[tuple[str, int]] = []      # (label, tries)
 
@@ -201,7 +201,8 @@ class Person:
             assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}; {self}"
             time.sleep(0.05)
 
-    def quiet(self, records: list[dict]) -> bool:
+    def quiet(self) -> bool:
+        """The companion has said every cue seen so far, and a moment has passed."""
         end = 0.0
         for seen, r in self.seen:
             if r["type"] == "cue":
@@ -217,10 +218,10 @@ class Person:
         write_wav(wav, np.concatenate([np.zeros(3200), clip, np.zeros(3200)]))
         misses = 0
         for tries in range(1, 7):
-            self.wait(f"the moment to say {label}", lambda r: after(r) and self.quiet(r))
+            self.wait(f"the moment to say {label}", lambda r: after(r) and self.quiet())
             before = len([r for r in self.poll() if r["type"] == "heard"])
             subprocess.run(["pw-play", "--target", "vmic_in", str(wav)], check=True,
-                           timeout=30)
+                           timeout=30, env=self.env)
             answer: list[dict] = []
             deadline = time.monotonic() + self.ANSWER_S
             while not answer and time.monotonic() < deadline:
