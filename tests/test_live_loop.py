@@ -22,7 +22,7 @@ from companion.core import cues
 from companion.hearing import make_recognizer
 from companion.storage.library import Library
 from companion.bench.sessionwav import (after_step, build, heard_take, place_when_quiet,
-                                  steady_hiss)
+                                       speech_spans, steady_hiss)
 from companion.speech import make_speaker
 from companion.storage.store import PainLog
 from companion.core.vocabulary import Vocabulary
@@ -203,11 +203,8 @@ class Person:
 
     def quiet(self) -> bool:
         """The companion has said every cue seen so far, and a moment has passed."""
-        end = 0.0
-        for seen, r in self.seen:
-            if r["type"] == "cue":
-                end = max(seen, end) + r["seconds"]
-        return time.monotonic() >= end + self.QUIET_S
+        spans = speech_spans([{**r, "at": seen} for seen, r in self.seen])
+        return time.monotonic() >= (spans[-1][1] if spans else 0.0) + self.QUIET_S
 
     def say(self, label: str, clip: np.ndarray, intent: str, after) -> None:
         """When `after(records)` holds and the companion is quiet, say the clip; again if

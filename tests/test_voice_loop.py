@@ -12,6 +12,7 @@ from companion.hearing.sources import FRAME_SAMPLES, RATE
 from companion.storage.library import Library
 from companion.speech import NullSpeaker
 from companion.speech.base import GATE_TAIL_S
+from companion.bench.sessionwav import speech_spans
 from companion.storage.store import PainLog
 from companion.core.engine import instruction_seconds
 from companion.loop.voice_loop import VoiceLoop
@@ -118,11 +119,8 @@ def test_a_rating_not_understood_is_asked_for_again_once(tmp_path):
 
     def quiet_from() -> float:
         """When the cues queued so far have been said (back to back) and the gate is open."""
-        end = 0.0
-        for r in (json.loads(x) for x in out.getvalue().splitlines()):
-            if r["type"] == "cue":
-                end = max(r["at"], end) + r["seconds"]
-        return end + GATE_TAIL_S + 0.5
+        spans = speech_spans([json.loads(x) for x in out.getvalue().splitlines()])
+        return (spans[-1][1] if spans else 0.0) + GATE_TAIL_S + 0.5
 
     def recognize(fs, expect=None):
         script, asked = [Utt("", 40, 41, 0.0, "next")], False   # nothing asked yet

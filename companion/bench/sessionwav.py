@@ -86,7 +86,7 @@ def after_step(kind: str, delay: float = 0.0) -> Callable[[list[dict]], Optional
     return when
 
 
-def _speech_spans(records: list[dict]) -> list[tuple[float, float]]:
+def speech_spans(records: list[dict]) -> list[tuple[float, float]]:
     """When the companion is audible, from its cue records: cues queue back to back."""
     spans, end = [], 0.0
     for r in records:
@@ -115,7 +115,7 @@ def place_when_quiet(script: Sequence[tuple[Wish, str, np.ndarray]],
         if t is None:
             raise ValueError(f"the wish for {text!r} never came true in the simulation")
         dur = len(clip) / RATE
-        for start, end in _speech_spans(records):
+        for start, end in speech_spans(records):
             if start < t + dur + margin and end + margin > t:
                 t = end + margin
         placed.append((t, text, clip))
