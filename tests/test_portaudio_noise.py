@@ -30,3 +30,46 @@ def test_portaudio_bursts_become_one_line_and_everything_else_passes():
     assert lines[0].startswith("companion: an audio device stopped answering"), r.stderr
     assert "ours, through sys.stderr" in lines and "a real error still shows" in lines
     assert len(lines) == 3, r.stderr
+
+
+SLOW_PUMP = r'''
+import os, sys, time
+from companion.audio.portaudio_noise import PortAudioNoiseFilter
+
+class Slow(PortAudioNoiseFilter):
+    """A pump on a machine whose two cores are busy: each line takes 0.7 s to pass on."""
+    def _line(self, line):
+        time.sleep(0.7)
+        super()._line(line)
+
+f = Slow().install()
+for i in range(5):
+    os.write(2, b"line %d\n" % i)
+f.restore()
+os.write(2, b"after restore\n")
+'''
+
+
+def test_restore_passes_on_every_line_however_slow_the_pump():
+    # 5 lines x 0.7 s outlast any fixed wait of a couple of seconds.
+    r = subprocess.run([sys.executable, "-c", SLOW_PUMP], capture_output=True, text=True,
+                       timeout=60)
+    assert r.stderr.splitlines() == [f"line {i}" for i in range(5)] + ["after restore"]
+
+
+CHILD_HOLDS_PIPE = r'''
+import os, subprocess, sys
+from companion.audio.portaudio_noise import PortAudioNoiseFilter
+f = PortAudioNoiseFilter().install()
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+os.write(2, b"before restore\n")
+f.restore()                       # the child keeps the pipe open and silent
+os.write(2, b"restored\n")
+child.kill()
+'''
+
+
+def test_restore_does_not_wait_forever_for_a_child_that_holds_the_pipe():
+    r = subprocess.run([sys.executable, "-c", CHILD_HOLDS_PIPE], capture_output=True,
+                       text=True, timeout=45)  # the child sleeps 60 s: returning means no wait
+    assert r.stderr.splitlines() == ["before restore", "restored"]

@@ -16,6 +16,8 @@ from typing import Callable, Optional
 
 NOISE = re.compile(rb"^Expression '.*' failed in '.*', line: \d+$")
 QUIET_S = 10.0  # one summary line per burst: a vanished device keeps failing every poll
+STALL_S = 2.0  # restore() stops waiting for a pump that has read nothing for this long
+DRAIN_MAX_S = 30.0  # ... or for one fed by a child that never stops writing
 
 
 class PortAudioNoiseFilter:
@@ -30,6 +32,7 @@ class PortAudioNoiseFilter:
         self._last = -QUIET_S
         self._saved: Optional[int] = None
         self._thread: Optional[threading.Thread] = None
+        self._progress = 0  # chunks read and lines passed on: restore() waits while it grows
 
     def install(self) -> "PortAudioNoiseFilter":
         read, write = os.pipe()
@@ -49,10 +52,12 @@ class PortAudioNoiseFilter:
                 chunk = src.read(65536)
                 if not chunk:
                     break
+                self._progress += 1
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     self._line(line)
+                    self._progress += 1
         if pending:
             self._line(pending)
 
@@ -84,10 +89,17 @@ class PortAudioNoiseFilter:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
+        os.dup2(self._saved, 2)  # drops our write end: the pump sees end of file ...
+        thread = self._thread
+        if thread is not None:
+            # ... unless a child process still holds the pipe. Wait for as long as the pump
+            # keeps going (a busy machine can be slow to drain, and a dropped line may be
+            # the traceback that says what went wrong); give up only when it stalls.
+            last, stalled, waited = -1, 0.0, 0.0
+            while thread.is_alive() and stalled < STALL_S and waited < DRAIN_MAX_S:
+                thread.join(timeout=0.1)
+                waited += 0.1
+                stalled = 0.0 if self._progress != last else stalled + 0.1
+                last = self._progress
         saved, self._saved = self._saved, None
-        os.dup2(saved, 2)  # closes the pipe's last write end: the pump sees end of file
-        self._saved = saved
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
         os.close(saved)
-        self._saved = None
