@@ -221,11 +221,13 @@ def test_bench_recognition_json_feeds_the_bench_all_table(tmp_path):
     from companion.cli.bench import ROWS
 
     data = _bench_data_from_fixtures(tmp_path / "speech")
+    # Two threads, not the default one: the flag reaches the model (the figures name it).
     r = subprocess.run([sys.executable, "-m", "companion", "bench", "recognition", "--json",
-                        "--data", str(data), "--no-synth"], capture_output=True, text=True,
-                       timeout=300)
+                        "--data", str(data), "--no-synth", "--whisper-threads", "2"],
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     f = json.loads(r.stdout)
+    assert f["engine"] == "whisper tiny.en, 2 threads", f["engine"]
     negatives = ("up", "down", "on", "off", "_unknown_", "_silence_")
     assert f["positives"] == sum(c["files"] for k, c in f["classes"].items()
                                  if k not in negatives) == 26
@@ -239,3 +241,12 @@ def test_bench_recognition_json_feeds_the_bench_all_table(tmp_path):
     assert f["rtf"] > 0 and f["peak_rss_mb"] > 10
     for _, read, _ in ROWS["recognition"]:
         assert str(read(f))
+
+
+def test_bench_recognition_refuses_zero_threads(tmp_path):
+    data = _bench_data_from_fixtures(tmp_path / "speech")
+    r = subprocess.run([sys.executable, "-m", "companion", "bench", "recognition",
+                        "--data", str(data), "--no-synth", "--whisper-threads", "0"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "--whisper-threads must be 1 or more, not 0" in r.stderr

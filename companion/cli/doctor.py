@@ -85,7 +85,8 @@ def check_recognizer(cfg: config.Config) -> Check:
     try:
         t0 = time.monotonic()
         rec = make_recognizer(Vocabulary(Library().aliases()), cfg.engine, cfg.model_path,
-                              whisper_model=cfg.whisper_model)
+                              whisper_model=cfg.whisper_model,
+                              whisper_threads=cfg.whisper_threads)
         loaded = time.monotonic() - t0
     except CompanionError as e:
         lines = str(e).splitlines()

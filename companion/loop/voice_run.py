@@ -107,7 +107,8 @@ def run_voice(args: argparse.Namespace) -> int:
             time.sleep(speaker.say(cues.NO_MIC, clock.now()) + 0.3)
             raise CompanionError(f"{e}\n{_device_help(args)}") from None
         recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path,
-                                     whisper_model=cfg.whisper_model)
+                                     whisper_model=cfg.whisper_model,
+                                     whisper_threads=cfg.whisper_threads)
         if recognizer.missing_words:
             logger.warning("the speech model does not know these words, so phrases using them "
                            "are left out: %s", ", ".join(recognizer.missing_words))
