@@ -70,3 +70,13 @@ def test_audio_time_counts_the_blocks_a_slow_reader_lost(sd):
     step = FRAME_SAMPLES / 16000
     assert [round(f.start / step) for f in got] == [0, 1, 3, 4]   # block 2's time kept
     assert mic.dropped == 1
+
+
+def test_backlog_is_the_audio_delivered_but_not_yet_read(sd):
+    from companion.hearing.sources import FRAME_SAMPLES, RATE
+
+    mic = MicSource(None)
+    assert mic.backlog_s() == 0.0
+    for _ in range(4):      # the stream is not open: only these blocks are queued
+        mic._callback(b"\0" * FRAME_BYTES, FRAME_BYTES // 2, None, None)
+    assert mic.backlog_s() == 4 * FRAME_SAMPLES / RATE

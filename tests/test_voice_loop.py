@@ -435,3 +435,50 @@ def test_our_echo_is_recognised_when_the_device_plays_late(tmp_path):
     # The same lag unreported (a speaker that only knows cue lengths): the word falls
     # outside the slack and would have been taken for the user.
     assert not loop.own_voice.is_echo("tingling", heard_at - 0.35 + 30, heard_at + 0.5 + 30)
+
+
+def test_our_echo_is_expected_later_when_the_reader_is_behind_the_room(tmp_path):
+    """While a command is decoded the microphone goes on capturing: the reader is that far
+    behind the room (a few hundred ms on a Pi). A cue said then starts in the room at the
+    clock plus that backlog, and its echo arrives that much later than the clock alone
+    says. The safety note's own "tingling", heard 2 s late with a 2 s backlog, is still
+    our echo, and the hold goes on."""
+    probe, _, out = make(tmp_path / "probe", [])
+    probe.clock.set(9.0)
+    probe.start_session(Library().find("neck"))
+    (note,) = [c for c in _cues(out) if "tingling" in c["text"]]
+    start = 9.0 + sum(c["seconds"] for c in _cues(out)[:_cues(out).index(note)])
+    at = start + note["seconds"] * note["text"].lower().index("tingling") / len(note["text"])
+    backlog = 2.0
+    heard_at = at + backlog
+    asked = []
+
+    def behind() -> float:
+        asked.append(backlog)
+        return backlog
+
+    def loop_with(mic_backlog):
+        utts = [Utt("start neck", 8, 9), Utt("tingling", heard_at - 0.35, heard_at + 0.5)]
+
+        def recognize(fs, expect=None):
+            for f in fs:
+                while utts and utts[0].end <= f.end:
+                    yield utts.pop(0)
+
+        clock = ManualClock()
+        loop = VoiceLoop(Library(), PainLog.open(tmp_path / str(len(asked))),
+                         NullSpeaker(clock=clock), recognize, clock=clock,
+                         mic_backlog=mic_backlog)
+        loop.run(frames(heard_at + 5))
+        return loop
+
+    loop = loop_with(behind)
+    assert asked, "the loop never asked how far behind the reader is"
+    assert [(h.text, h.gated, h.echo) for h in loop.heard] == [
+        ("start neck", False, False), ("tingling", True, True)]
+    assert loop.runner is not None and loop.runner.session.ended == "end_of_input"
+    # Without the backlog the same word, as late, is taken for the user's safety word.
+    plain = loop_with(lambda: 0.0)
+    assert [(h.text, h.gated, h.echo) for h in plain.heard] == [
+        ("start neck", False, False), ("tingling", False, False)]
+    assert plain.heard[-1].intent is not None and plain.heard[-1].intent.name == "safety"

@@ -145,6 +145,12 @@ class MicSource:
             yield Frame(pcm, n / RATE)
             n += len(pcm) // 2
 
+    def backlog_s(self) -> float:
+        """Seconds of audio the device has delivered that frames() has not yet yielded: a
+        reader busy decoding falls this far behind the room (a cue said now is heard that
+        much later in audio time)."""
+        return self._q.qsize() * FRAME_SAMPLES / RATE
+
     def _report_cuts(self) -> None:
         """Audio lost on its way in means commands may be missed: on an overloaded machine
         the user should hear why (a warning on the terminal and in the journal)."""

@@ -54,7 +54,8 @@ class VoiceLoop:
                  reminders: Optional[Callable[[], list[str]]] = None,
                  greeting: Optional[str] = cues.LISTENING,
                  clock: Optional[ManualClock] = None,
-                 transcript: Optional[Callable[[dict[str, Any]], None]] = None) -> None:
+                 transcript: Optional[Callable[[dict[str, Any]], None]] = None,
+                 mic_backlog: Callable[[], float] = lambda: 0.0) -> None:
         self.library = library
         self.vocab = Vocabulary(library.aliases())
         self.log = log
@@ -63,6 +64,9 @@ class VoiceLoop:
         self.hold_step_s = hold_step_s
         self.events_out = events_out
         self.transcript = transcript
+        # Audio captured but not yet read (MicSource.backlog_s): while a command is decoded
+        # the room goes on, so "now" in the audio's time is that much later than the clock.
+        self.mic_backlog = mic_backlog
         self.summary = summary
         self.greeting = greeting
         self.reminders = reminders
@@ -102,6 +106,9 @@ class VoiceLoop:
             # A cue not in the cache was rendered first (Piper: up to a second): a live
             # device starts it that much later in the microphone's time, and our echo with it.
             now += time.monotonic() - began
+        # A cue starts now in the room, which the microphone's reader has not reached yet
+        # (on a Pi, decoding a command takes a few hundred ms): our echo comes that late.
+        now += max(0.0, self.mic_backlog())
         if now >= self._speech_end:  # quiet until now: this cue starts a stretch of speech
             self._speaking_since = now
         self.own_voice.said(text, max(self._speech_end, now), seconds)

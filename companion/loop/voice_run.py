@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from contextlib import ExitStack
+from typing import Any
 
 from companion.host import config, paths
 from companion.core import cues
@@ -128,6 +129,17 @@ def run_voice(args: argparse.Namespace) -> int:
             threading.Thread(target=_warm_quietly, args=(renderer,), daemon=True,
                              name="cue-warm-up").start()
         safe = SafeLog(log)
+        mic: list[Any] = [source]  # the stream being read: a microphone back is a new one
+
+        def reopen() -> MicSource:
+            new = MicSource(cfg.input_device)
+            mic[0] = new
+            return new
+
+        def backlog() -> float:
+            read = getattr(mic[0], "backlog_s", None)
+            return read() if read else 0.0
+
         loop = VoiceLoop(library, safe, speaker,
                          lambda frames, expect: recognizer.utterances(frames, expect=expect,
                                                                      include_rejected=True),
@@ -136,11 +148,12 @@ def run_voice(args: argparse.Namespace) -> int:
                                              cues.NO_LOG_SUMMARY),
                          reminders=lambda: _or(lambda: trends.reminders(log, time.time()), []),
                          transcript=None if args.quiet else Transcript(
-                             sys.stdout, says="JOURNAL_STREAM" not in os.environ))
+                             sys.stdout, says="JOURNAL_STREAM" not in os.environ),
+                         mic_backlog=backlog)
         try:
             with stop_signals_as_interrupt():
                 frames = source.frames() if replay else watched(
-                    source, lambda: MicSource(cfg.input_device), loop.microphone_lost,
+                    source, reopen, loop.microphone_lost,
                     loop.microphone_back)
                 if getattr(args, "debug_record", None):
                     recording = DebugRecording(args.debug_record)
