@@ -406,18 +406,19 @@ def test_the_recognizer_is_asked_for_what_makes_sense_at_each_utterance(tmp_path
     assert after == waiting
 
 
-def test_our_echo_is_recognised_when_the_device_plays_late(tmp_path):
-    """On a busy machine the player falls behind: the safety note's own "tingling" reaches
-    the microphone 1.5 s after the cue schedule says it was said, past the echo check's
-    slack. The device's report of how long it is still busy moves the expected times, so it
-    is still our echo and the hold goes on."""
+def _when_the_note_says_tingling(tmp_path) -> float:
+    """Audio time at which the neck routine's safety note says "tingling", the session
+    having been started by "start neck" heard at 9 s."""
     probe, _, out = make(tmp_path / "probe", [])
     probe.clock.set(9.0)
     probe.start_session(Library().find("neck"))
     (note,) = [c for c in _cues(out) if "tingling" in c["text"]]
     start = 9.0 + sum(c["seconds"] for c in _cues(out)[:_cues(out).index(note)])  # queued at 9
-    at = start + note["seconds"] * note["text"].lower().index("tingling") / len(note["text"])
-    heard_at = at + 1.5
+    return start + note["seconds"] * note["text"].lower().index("tingling") / len(note["text"])
+
+
+def _tingling_heard_at(folder, heard_at: float, speaker=None, **loop_kw) -> VoiceLoop:
+    """A loop that hears "start neck" at 8-9 s, then "tingling" ending at heard_at + 0.5."""
     utts = [Utt("start neck", 8, 9), Utt("tingling", heard_at - 0.35, heard_at + 0.5)]
 
     def recognize(fs, expect=None):
@@ -426,9 +427,19 @@ def test_our_echo_is_recognised_when_the_device_plays_late(tmp_path):
                 yield utts.pop(0)
 
     clock = ManualClock()
-    loop = VoiceLoop(Library(), PainLog.open(tmp_path), LaggingSpeaker(clock, delay=1.5),
-                     recognize, clock=clock)
+    loop = VoiceLoop(Library(), PainLog.open(folder), (speaker or NullSpeaker)(clock),
+                     recognize, clock=clock, **loop_kw)
     loop.run(frames(heard_at + 5))
+    return loop
+
+
+def test_our_echo_is_recognised_when_the_device_plays_late(tmp_path):
+    """On a busy machine the player falls behind: the safety note's own "tingling" reaches
+    the microphone 1.5 s after the cue schedule says it was said, past the echo check's
+    slack. The device's report of how long it is still busy moves the expected times, so it
+    is still our echo and the hold goes on."""
+    heard_at = _when_the_note_says_tingling(tmp_path) + 1.5
+    loop = _tingling_heard_at(tmp_path, heard_at, lambda clock: LaggingSpeaker(clock, 1.5))
     assert [(h.text, h.gated, h.echo) for h in loop.heard] == [
         ("start neck", False, False), ("tingling", True, True)]
     assert loop.runner is not None and loop.runner.session.ended == "end_of_input"  # no safety stop
@@ -443,42 +454,21 @@ def test_our_echo_is_expected_later_when_the_reader_is_behind_the_room(tmp_path)
     clock plus that backlog, and its echo arrives that much later than the clock alone
     says. The safety note's own "tingling", heard 2 s late with a 2 s backlog, is still
     our echo, and the hold goes on."""
-    probe, _, out = make(tmp_path / "probe", [])
-    probe.clock.set(9.0)
-    probe.start_session(Library().find("neck"))
-    (note,) = [c for c in _cues(out) if "tingling" in c["text"]]
-    start = 9.0 + sum(c["seconds"] for c in _cues(out)[:_cues(out).index(note)])
-    at = start + note["seconds"] * note["text"].lower().index("tingling") / len(note["text"])
     backlog = 2.0
-    heard_at = at + backlog
+    heard_at = _when_the_note_says_tingling(tmp_path) + backlog
     asked = []
 
     def behind() -> float:
         asked.append(backlog)
         return backlog
 
-    def loop_with(mic_backlog):
-        utts = [Utt("start neck", 8, 9), Utt("tingling", heard_at - 0.35, heard_at + 0.5)]
-
-        def recognize(fs, expect=None):
-            for f in fs:
-                while utts and utts[0].end <= f.end:
-                    yield utts.pop(0)
-
-        clock = ManualClock()
-        loop = VoiceLoop(Library(), PainLog.open(tmp_path / str(len(asked))),
-                         NullSpeaker(clock=clock), recognize, clock=clock,
-                         mic_backlog=mic_backlog)
-        loop.run(frames(heard_at + 5))
-        return loop
-
-    loop = loop_with(behind)
+    loop = _tingling_heard_at(tmp_path / "behind", heard_at, mic_backlog=behind)
     assert asked, "the loop never asked how far behind the reader is"
     assert [(h.text, h.gated, h.echo) for h in loop.heard] == [
         ("start neck", False, False), ("tingling", True, True)]
     assert loop.runner is not None and loop.runner.session.ended == "end_of_input"
     # Without the backlog the same word, as late, is taken for the user's safety word.
-    plain = loop_with(lambda: 0.0)
+    plain = _tingling_heard_at(tmp_path / "plain", heard_at)
     assert [(h.text, h.gated, h.echo) for h in plain.heard] == [
         ("start neck", False, False), ("tingling", False, False)]
     assert plain.heard[-1].intent is not None and plain.heard[-1].intent.name == "safety"
