@@ -38,8 +38,9 @@ class WhisperOptions:
     # CPU threads for the model; 0: the machine's cores, at most 4. One is the fastest on
     # this 2-core machine (its matrices are small: two threads spend more on handing work
     # over than they save; `bench recognition --split dev`, decode p50 / p95 85 / 199 ms
-    # against 104 / 236 ms with two, the same results) and leaves the other core to the voice and the audio. config.toml's
-    # whisper_threads sets it; compare on a 4-core Pi with `bench recognition --whisper-threads`.
+    # against 104 / 236 ms with two, the same results) and leaves the other core to the
+    # voice and the audio. config.toml's whisper_threads sets it; compare on a 4-core Pi
+    # with `bench recognition --whisper-threads N`.
     threads: int = 1
     # Ranking divides each candidate's log-probability by its length in tokens to this
     # power (Whisper's own ranker uses 1): a raw sum favours a short phrase that fits badly
