@@ -16,7 +16,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from companion.host import paths
 from companion.core.errors import CompanionError
@@ -135,10 +135,13 @@ def context(vocab: Vocabulary, expect: Optional[Intent]) -> frozenset[str]:
     return vocab.phrases_for(MOMENTS[moment_for(expect.name if expect else None)])
 
 
-def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case]
+def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
+        teach: Optional[Callable[[Case], object]] = None
         ) -> tuple[dict[str, Tally], float, float]:
     """Tallies per class, CPU and audio seconds. rec.decode is timed per utterance (the
-    wait between the endpointer closing a segment and its intent) into rec.decode_ms."""
+    wait between the endpointer closing a segment and its intent) into rec.decode_ms.
+    teach(case): the taught voice the case is heard with (bench/taught.py), set as
+    rec.templates before it is heard (the teaching itself is not timed)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     cpu = audio = 0.0
     decode, times = rec.decode, []
@@ -153,6 +156,8 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case]
     everything = vocab.phrases_for(INTENT_NAMES)
     try:
         for case in cases:
+            if teach is not None:
+                rec.templates = teach(case)  # type: ignore[attr-defined]
             t0 = time.process_time()
             try:
                 res = recognize_file(rec, vocab, case.path, context(vocab, case.expect))

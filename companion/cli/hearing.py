@@ -35,6 +35,8 @@ def register(sub, common) -> None:
                         "start, in a running session, paused (resume), right after asking "
                         "for a pain rating (bare numbers), or while a question waits "
                         "(yes/no); default: every phrase at once")
+    p.add_argument("--untaught", action="store_true",
+                   help="hear without the voice taught by `companion enroll`")
     _engine_args(p)
     p.set_defaults(func=cmd_recognize)
 
@@ -62,6 +64,10 @@ def register(sub, common) -> None:
     b.add_argument("--no-synth", action="store_true", help="skip the espeak-ng phrases")
     b.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     b.add_argument("--json", action="store_true", help="print the figures as JSON")
+    b.add_argument("--taught", type=int, default=0, metavar="K",
+                   help="hear each recording as if its speaker had taught the companion "
+                        "(`companion enroll`) with K of their other takes of each phrase "
+                        "(Whisper only; espeak-ng voices stay untaught)")
     b.add_argument("--garbage-loop", type=float, metavar="P",
                    help="PocketSphinx: probability of each further garbage phone "
                         "(lower accepts more)")
@@ -92,7 +98,9 @@ def _vocabulary():
     return Vocabulary(Library().aliases())
 
 
-def _recognizer(args, vocab):
+def _recognizer(args, vocab, taught: bool = False):
+    """The recognizer the flags and config.toml choose; taught: with the user's taught voice
+    (`companion enroll`), as the live companion hears (the benchmark hears without it)."""
     from dataclasses import replace
 
     from companion.hearing.engines import make_recognizer, missing_words_message
@@ -106,8 +114,15 @@ def _recognizer(args, vocab):
         opts = replace(opts, garbage_loop=args.garbage_loop)
     if getattr(args, "garbage_weight", None) is not None:
         opts = replace(opts, garbage_weight=args.garbage_weight)
+    voice = None
+    if taught:
+        from companion.host import config, paths
+
+        voice = paths.taught_voice(config.effective(args).data_dir)
     rec = make_recognizer(vocab, engine, model, sphinx_options=opts, whisper_model=whisper,
-                          whisper_threads=threads)
+                          whisper_threads=threads, taught_voice=voice)
+    if rec.taught_note:
+        print(f"companion: warning: {rec.taught_note}", file=sys.stderr)
     if rec.missing_words:
         print(f"companion: warning: {missing_words_message(rec)}", file=sys.stderr)
     return rec
@@ -118,7 +133,7 @@ def cmd_recognize(args) -> int:
     from companion.audio.wav import AudioFileError
 
     vocab = _vocabulary()
-    rec = _recognizer(args, vocab)
+    rec = _recognizer(args, vocab, taught=not args.untaught)
     allowed = vocab.phrases_for(MOMENTS[args.when]) if args.when else None
     failed = 0
     for name in args.files:
@@ -208,12 +223,24 @@ def cmd_bench(args) -> int:
     if not args.no_synth:
         cases += bench.synthetic_cases(data, vocab, args.split, args.limit,
                                        paths.cache_dir() / "bench-speech")
+    if args.taught < 0:
+        raise CompanionError(f"--taught must be 0 or more takes, not {args.taught}")
     rec = _recognizer(args, vocab)
-    tallies, cpu, audio = bench.run(rec, vocab, cases)
+    teach = None
+    if args.taught:
+        if rec.engine != "whisper":
+            raise CompanionError(f"--taught needs the Whisper engine, not {rec.engine}: "
+                                 "a taught voice is kept as Whisper's view of it")
+        from companion.bench.taught import Teacher
+
+        teach = Teacher(data, args.taught, rec.voice_frames, rec.model_name).voice_for
+    tallies, cpu, audio = bench.run(rec, vocab, cases, teach)
     name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
     if rec.engine == "whisper":
         threads = rec.options.threads
         name += f", {threads} thread{'s' if threads != 1 else ''}"
+    if args.taught:
+        name += f", taught {args.taught} take{'s' if args.taught != 1 else ''} a phrase"
     ms = getattr(rec, "decode_ms", None)
     if getattr(args, "json", False):
         print(json.dumps(bench.figures(tallies, cpu, audio, name, ms), indent=2))

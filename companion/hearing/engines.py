@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from companion.host import paths
 from companion.host.config import ENGINES
@@ -17,6 +17,9 @@ from companion.core.errors import CompanionError
 from companion.hearing.recognizer import Recognizer
 from companion.core.vocabulary import Vocabulary
 from companion.hearing.vosk_engine import VOSK_MODEL_NAME
+
+if TYPE_CHECKING:
+    from companion.hearing.templates import VoiceTemplates
 
 
 
@@ -77,10 +80,13 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
                     model_path: Union[str, Path, None] = None,
                     strict: bool = False, sphinx_options=None,
                     whisper_options=None, whisper_model: Optional[str] = None,
-                    whisper_threads: Optional[int] = None) -> Recognizer:
+                    whisper_threads: Optional[int] = None,
+                    taught_voice: Optional[Path] = None) -> Recognizer:
     """Build the recognizer for the command grammar. strict=True turns grammar words the
     model does not know into an error; otherwise they are left out and listed in
-    recognizer.missing_words for the caller to report."""
+    recognizer.missing_words for the caller to report. taught_voice: the user's own takes
+    (`companion enroll`), used by Whisper when the file is there and made by its model;
+    recognizer.taught_note says why one was not used."""
     name, model = choose_engine(engine, model_path)
     if name == "vosk":
         from companion.hearing.vosk_engine import VoskRecognizer
@@ -94,7 +100,9 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
             opts = replace(opts, model=whisper_model)
         if whisper_threads:
             opts = replace(opts, threads=whisper_threads)
-        rec = WhisperRecognizer(vocabulary, opts)
+        wrec = WhisperRecognizer(vocabulary, opts)
+        wrec.templates, wrec.taught_note = load_taught_voice(taught_voice, opts.model)
+        rec = wrec
     else:
         from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer
 
@@ -102,6 +110,24 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
     if strict and rec.missing_words:
         raise CompanionError(missing_words_message(rec))
     return rec
+
+
+def load_taught_voice(path: Optional[Path], model: str
+                      ) -> tuple[Optional["VoiceTemplates"], str]:
+    """The taught voice at path for this Whisper model, or None and why not ("" when there
+    is simply none): a broken file or another model's must not stop the companion hearing."""
+    from companion.hearing.templates import VoiceTemplates
+
+    if path is None or not path.exists():
+        return None, ""
+    try:
+        voice = VoiceTemplates.load(path)
+    except (CompanionError, OSError) as e:
+        return None, f"the taught voice is not used: {e}"
+    if voice.model != model:
+        return None, (f"the taught voice in {path} was made with Whisper {voice.model}, not "
+                      f"{model}: teach it again with `companion enroll`")
+    return voice, ""
 
 
 def missing_words_message(rec: Recognizer) -> str:

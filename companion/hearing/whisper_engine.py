@@ -29,13 +29,15 @@ from companion.core.errors import CompanionError
 from companion.hearing import mel, whisper_model
 from companion.hearing.grammar import TokenGrammar, Trie
 from companion.hearing.recognizer import Hearing, Recognizer
-from companion.hearing.whisper_rules import Decoded, WhisperOptions, verdict
+from companion.hearing.templates import VoiceTemplates, speech_span
+from companion.hearing.whisper_rules import Decoded, WhisperOptions, taught_verdict, verdict
 from companion.core.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
 
 SOT, EOT = "<|startoftranscript|>", "<|endoftext|>"
 NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe|>"
 WINDOW_S = 30       # the input length Whisper was trained on
 MAX_TOKENS = 448    # its decoder's context, prompt included
+FRAME_SAMPLES = 320  # 16 kHz samples per encoder frame (two 10 ms mel frames)
 
 
 def _log_softmax(rows: np.ndarray) -> np.ndarray:
@@ -94,6 +96,8 @@ class WhisperRecognizer(Recognizer):
         self._answers = vocabulary.phrases_for(ANSWER_INTENTS)
         self._ratings = vocabulary.phrases_for({"number", "pain"})
         self._all = frozenset(self.phrases)
+        # The user's own takes of phrases (`companion enroll`), set by make_recognizer.
+        self.templates: Optional[VoiceTemplates] = None
 
     def _encode(self, text: str) -> list[int]:
         return self._tok.encode(text, add_special_tokens=False).ids
@@ -123,17 +127,38 @@ class WhisperRecognizer(Recognizer):
         ends = row[self._end_ids]
         return float(ends.max() + np.log(np.exp(ends - ends.max()).sum()))
 
+    def _encode_audio(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Features and encoder output of float audio plus tail_s of silence, padded to
+        whole bucket_s: the math libraries keep state per input shape, and a shape per
+        10 ms of utterance grew the process by 200 MB over an 8 h soak."""
+        step = int(self.options.bucket_s * mel.RATE)
+        pad = -(-(len(audio) + int(self.options.tail_s * mel.RATE)) // step) * step
+        feats = mel.log_mel(audio, pad_to=pad)
+        return feats, self._model.encode(self._ct2.StorageView.from_array(feats[None]))
+
+    def voice_frames(self, pcm: bytes) -> np.ndarray:
+        """The encoder's frames for one segment of 16 kHz mono int16 audio (50 a second,
+        the tail left out): what a taught take is kept as, and matched by."""
+        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        return self._frames(self._encode_audio(audio)[1], pcm)
+
+    @staticmethod
+    def _frames(enc: Any, pcm: bytes) -> np.ndarray:
+        first, last = speech_span(pcm, FRAME_SAMPLES)
+        return np.array(np.asarray(enc)[0, first: last + 1], dtype=np.float32)
+
     def analyse(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Decoded:
         """Encode one segment of 16 kHz mono int16 audio, decode it freely, then find the
         most probable allowed phrase."""
+        return self._analyse(pcm, allowed)[0]
+
+    def _analyse(self, pcm: bytes, allowed: Optional[Collection[str]]
+                 ) -> tuple[Decoded, Any]:
+        """analyse(), and the encoder output (for the taught voice)."""
         o = self.options
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         seconds = len(audio) / mel.RATE
-        # Lengths in quarter seconds: the math libraries keep state per input shape, and
-        # a shape per 10 ms of utterance grew the process by 200 MB over an 8 h soak.
-        step = int(o.bucket_s * mel.RATE)
-        feats = mel.log_mel(audio, pad_to=-(-(len(audio) + int(o.tail_s * mel.RATE)) // step) * step)
-        enc = self._model.encode(self._ct2.StorageView.from_array(feats[None]))
+        feats, enc = self._encode_audio(audio)
         trie = self._trie(frozenset(allowed if allowed is not None else self.phrases))
         rows, res = self._rows(enc, (), trie.depth + 2)
         ids = [int(t) for t in res.sequences_ids[0]]
@@ -144,7 +169,7 @@ class WhisperRecognizer(Recognizer):
         bonus = dict.fromkeys(self._favoured(trie.phrases), o.answer_prior)
         seq = self._best(enc, feats.shape[1], trie, cache, rows, bonus, free_text)
         if seq is None:
-            return Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0)
+            return Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0), enc
         calls = 1
         if seq not in cache:  # its exact log-probability, taken as the free path's was
             calls += 1
@@ -154,7 +179,7 @@ class WhisperRecognizer(Recognizer):
         score = sum(float(cache[seq[:i]][t]) for i, t in enumerate(seq)) + self._end(cache[seq])
         best = trie.phrase[seq]
         return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
-                       bonus.get(best, 0.0))
+                       bonus.get(best, 0.0)), enc
 
     def transcribe(self, pcm: bytes, max_tokens: int = 120, *, full_window: bool = False,
                    beam_size: int = 1) -> str:
@@ -281,13 +306,28 @@ class WhisperRecognizer(Recognizer):
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
         cleared, conf = False, 0.0
         for factor in views:
-            v = self.analyse(_resample(audio, factor), allowed)
+            v = self._analyse(_resample(audio, factor), allowed)[0]
             if v.best != d.best or not self._near(v):
                 return None
             ok, c = self._verdict(v)
             if ok:
                 cleared, conf = True, max(conf, c)
         return Hearing(d.best, conf, d.free_text, d.best) if cleared else None
+
+    def _taught(self, enc: Any, pcm: bytes, allowed: Optional[Collection[str]],
+                d: Decoded) -> Optional[Hearing]:
+        """The phrase the user's own takes say, when they say it clearly enough (None: no
+        takes, none of an allowed phrase, or not near enough)."""
+        if not self.templates:
+            return None
+        meaning = self.vocabulary.parse
+        m = self.templates.match(self._frames(enc, pcm),
+                                 self.phrases if allowed is None else allowed, meaning)
+        if m is None:
+            return None
+        agrees = bool(d.best) and meaning(d.best) == meaning(m.phrase)
+        ok, conf = taught_verdict(m.distance, m.runner_up, agrees, self.options)
+        return Hearing(m.phrase, conf, d.free_text, d.best) if ok else None
 
     def _is_safety(self, phrase: str) -> bool:
         intent = self.vocabulary.phrases.get(phrase)
@@ -296,8 +336,11 @@ class WhisperRecognizer(Recognizer):
     def decode(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Hearing:
         if len(pcm) < 3200:  # under 0.1 s: no command fits
             return Hearing("", 0.0)
-        d = self.analyse(pcm, allowed)
+        d, enc = self._analyse(pcm, allowed)
         h = self.judge(d)
+        taught = self._taught(enc, pcm, allowed, d)
+        if taught is not None and not (h.text and self._is_safety(h.text)):
+            return taught  # the user's own takes outvote the model, but never a safety word
         if not h.text:
             h = self.second_look(pcm, allowed, d) or h
         return h

@@ -56,6 +56,16 @@ class WhisperOptions:
     # gonna go", -11.4) and a long phrase's per-token average clears the floor too easily
     # (the soak heard "what can I say" there). Commands said scored -8.7 at worst on dev.
     min_free_multi: float = -10.0
+    # The user's own takes (`companion enroll`, templates.py): the nearest taught phrase is
+    # taken when it is this near outright, or this near when the decoder ranked the same
+    # meaning first, and (either way) every taught phrase of another meaning is at least
+    # taught_gap further. Distances are over the speech alone (templates.speech_span), where
+    # a speaker's takes of one digit mostly lie under 0.25 apart and other words further
+    # (chosen on dev with `bench recognition --taught 3`: false accepts no higher than
+    # untaught).
+    taught_sure: float = 0.18
+    taught_agree: float = 0.26
+    taught_gap: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,15 @@ class Decoded:
     calls: int = 0           # decoder calls (align included) after the free pass
     tokens: int = 0          # tokens of the best phrase's spelling
     prior: float = 0.0       # log-odds the caller's context gave the best phrase
+
+
+def taught_verdict(distance: float, runner_up: float, agrees: bool, o: WhisperOptions
+                   ) -> tuple[bool, float]:
+    """The user's own takes (distance of the nearest taught phrase, of the nearest of another
+    meaning, and whether the decoder ranked the same meaning first): taken?, confidence."""
+    limit = o.taught_agree if agrees else o.taught_sure
+    ok = distance < limit and runner_up - distance >= o.taught_gap
+    return ok, round(max(0.0, min(1.0, 1.0 - distance / (2 * o.taught_agree))), 3) if ok else 0.0
 
 
 def verdict(d: Decoded, o: WhisperOptions, safety: bool, mean_slack: float = 0.0,

@@ -20,6 +20,11 @@ def data_dir(override: Optional[str | Path] = None) -> Path:
     return Path(chosen).expanduser() if chosen else default_data_dir()
 
 
+def taught_voice(override: Optional[str | Path] = None) -> Path:
+    """The user's taught voice (`companion enroll`): personal, so beside the pain log."""
+    return data_dir(override) / "voice.npz"
+
+
 def default_data_dir() -> Path:
     """The XDG data folder, where the log lives when nothing else is chosen."""
     return Path(platformdirs.user_data_dir(APP))

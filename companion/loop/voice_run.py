@@ -109,7 +109,10 @@ def run_voice(args: argparse.Namespace) -> int:
             raise CompanionError(f"{e}\n{_device_help(args)}") from None
         recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path,
                                      whisper_model=cfg.whisper_model,
-                                     whisper_threads=cfg.whisper_threads)
+                                     whisper_threads=cfg.whisper_threads,
+                                     taught_voice=paths.taught_voice(cfg.data_dir))
+        if recognizer.taught_note:
+            logger.warning("%s", recognizer.taught_note)
         if recognizer.missing_words:
             logger.warning("the speech model does not know these words, so phrases using them "
                            "are left out: %s", ", ".join(recognizer.missing_words))

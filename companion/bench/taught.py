@@ -1,0 +1,86 @@
+"""`bench recognition --taught K`: each recording heard as if its speaker had taught the
+companion their voice (`companion enroll`) with K takes of each phrase, taken from that
+speaker's other recordings, never the one being heard.
+
+- FSDD (two speakers, 50 takes of each digit): K takes of every digit from the other split's
+  takes (odd takes teach the even ones of dev, and the other way round for test).
+- Speech Commands: a speaker's other recordings of the words the companion knows (stop,
+  yes, no, go, four, five, six, nine), up to K each; most speakers left one of each, so
+  most have few or no takes. Their other words (negatives) are heard against what they did
+  teach: the user saying something else.
+- espeak-ng phrases: a synthetic voice cannot be asked; heard untaught."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from companion.bench.recognition import SC_POSITIVE, Case
+from companion.core.vocabulary import NUMBER_WORDS
+from companion.hearing.endpoint import Endpointer
+from companion.hearing.sources import WavSource
+from companion.hearing.templates import VoiceTemplates
+
+SC_NUMBERS = ("four", "five", "six", "nine")  # in _unknown_, and words the companion knows
+
+
+def _speaker(path: Path) -> Optional[tuple[str, str, str]]:
+    """(corpus, speaker, phrase said) of a shared recording; None for a synthetic one."""
+    parts = path.stem.split("_")
+    if path.parent.name == "fsdd-digits":
+        return "fsdd", parts[1], NUMBER_WORDS[int(parts[0])]
+    if "_nohash_" in path.name:
+        said = parts[0] if path.parent.name == "_unknown_" else path.parent.name
+        return "sc", path.name.split("_nohash")[0].split("_")[-1], said
+    return None
+
+
+class Teacher:
+    """Builds the taught voice each case is heard with, from the speaker's other takes.
+    `frames(pcm)` is the recognizer's encoder view of a segment (voice_frames)."""
+
+    def __init__(self, data: Path, takes: int, frames: Callable[[bytes], np.ndarray],
+                 model: str) -> None:
+        self.takes, self.frames, self.model = takes, frames, model
+        self._by_speaker: dict[tuple[str, str], list[tuple[str, Path]]] = defaultdict(list)
+        self._cache: dict[Path, Optional[np.ndarray]] = {}
+        for p in sorted((data / "fsdd-digits").glob("*.wav"),
+                        key=lambda p: (p.stem.split("_")[0], int(p.stem.split("_")[2]))):
+            s = _speaker(p)
+            if s:
+                self._by_speaker[s[0], s[1]].append((s[2], p))
+        sc = data / "speech-commands"
+        for word in list(SC_POSITIVE) + ["_unknown_"]:
+            for p in sorted((sc / word).glob("*.wav")):
+                s = _speaker(p)
+                if s and (s[2] in SC_POSITIVE or s[2] in SC_NUMBERS):
+                    self._by_speaker[s[0], s[1]].append((s[2], p))
+
+    def _frames_of(self, path: Path) -> Optional[np.ndarray]:
+        if path not in self._cache:
+            segs = [s.pcm for s in Endpointer().segments(WavSource(path).frames())]
+            self._cache[path] = self.frames(max(segs, key=len)) if segs else None
+        return self._cache[path]
+
+    def voice_for(self, case: Case) -> Optional[VoiceTemplates]:
+        """The taught voice `case` is heard with (None: a voice that cannot be asked)."""
+        s = _speaker(case.path)
+        if s is None:
+            return None
+        corpus, speaker, _ = s
+        voice = VoiceTemplates(self.model)
+        count: dict[str, int] = defaultdict(int)
+        for phrase, path in self._by_speaker[corpus, speaker]:
+            if path == case.path or count[phrase] >= self.takes:
+                continue
+            if corpus == "fsdd" and int(path.stem.split("_")[2]) % 2 == \
+                    int(case.path.stem.split("_")[2]) % 2:
+                continue  # the same split's takes are being heard: teach with the other's
+            frames = self._frames_of(path)
+            if frames is not None:
+                voice.add(phrase, frames)
+                count[phrase] += 1
+        return voice

@@ -1,0 +1,138 @@
+"""`companion enroll`: teach it your voice. It asks for each number and command a few times
+and keeps your takes (as the recognizer's view of them, never audio) beside the pain log;
+from then on it hears those phrases by your own way of saying them as well as by the model.
+`--list` shows what it was taught, `--forget` removes it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+
+from companion.core.errors import CompanionError
+from companion.host import config, paths
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("enroll", parents=[common],
+                       help="teach it your voice: say each number and command a few times")
+    p.add_argument("what", nargs="*", metavar="WHAT",
+                   help="numbers, commands, or phrases to teach (default: numbers commands)")
+    p.add_argument("--takes", type=int, default=2, metavar="N",
+                   help="takes of each phrase (default 2)")
+    p.add_argument("--list", action="store_true", help="what it was taught")
+    p.add_argument("--forget", action="store_true", help="remove the taught voice")
+    p.add_argument("--mic-file", metavar="WAV",
+                   help="take the phrases from a recording instead of the microphone (one "
+                        "utterance per take, in order)")
+    p.add_argument("--no-speaker", action="store_true", help="print the prompts, say nothing")
+    p.add_argument("--input-device", default=None, help="microphone name or index")
+    p.add_argument("--output-device", default=None, help="speaker name or index")
+    p.add_argument("--config", metavar="FILE", help="config file (default: XDG config dir)")
+    p.set_defaults(func=enroll)
+
+
+def phrases_to_teach(what: list[str], known: set[str]) -> list[str]:
+    """Groups and phrases named on the command line, in order, each once."""
+    from companion.core.vocabulary import normalize
+    from companion.loop.enroll import GROUPS
+
+    out: list[str] = []
+    for item in what or ["numbers", "commands"]:
+        names = GROUPS.get(item.lower()) or (normalize(item),)
+        for phrase in names:
+            if phrase not in known:
+                raise CompanionError(
+                    f"{item!r} is not a phrase the companion listens for; teach numbers, "
+                    f"commands, or phrases such as \"hold longer\" (`companion enroll --list` "
+                    "shows what it was taught)")
+            if phrase not in out:
+                out.append(phrase)
+    return out
+
+
+def enroll(args: argparse.Namespace) -> int:
+    cfg = config.effective(args)
+    where = paths.taught_voice(cfg.data_dir)
+    if args.forget:
+        existed = where.exists()
+        where.unlink(missing_ok=True)
+        print(f"{'removed' if existed else 'nothing taught at'} {where}")
+        return 0
+    if args.list:
+        return _list(where)
+    if not 1 <= args.takes <= 5:
+        raise CompanionError(f"--takes must be 1 to 5, not {args.takes}")
+    return _teach(args, cfg, where)
+
+
+def _list(where) -> int:
+    from companion.hearing.templates import VoiceTemplates
+
+    if not where.exists():
+        print(f"nothing taught yet ({where}); `companion enroll` teaches it your voice")
+        return 0
+    voice = VoiceTemplates.load(where)
+    print(f"taught voice: {where} (Whisper {voice.model})")
+    for phrase in sorted(voice.takes):
+        n = len(voice.takes[phrase])
+        print(f"  {phrase}: {n} take{'s' if n != 1 else ''}")
+    return 0
+
+
+def _teach(args: argparse.Namespace, cfg, where) -> int:
+    from companion.core.clock import ManualClock
+    from companion.core.vocabulary import Vocabulary
+    from companion.hearing import make_recognizer
+    from companion.hearing.endpoint import Endpointer
+    from companion.hearing.sources import MicSource, WavSource, release_portaudio_at_exit
+    from companion.hearing.templates import VoiceTemplates
+    from companion.hearing.whisper_engine import WhisperRecognizer
+    from companion.loop.enroll import Enrollment
+    from companion.speech import make_speaker
+    from companion.storage.library import Library
+
+    vocab = Vocabulary(Library().aliases())
+    phrases = phrases_to_teach(args.what, set(vocab.grammar_phrases()))
+    rec = make_recognizer(vocab, cfg.engine, cfg.model_path, whisper_model=cfg.whisper_model,
+                          whisper_threads=cfg.whisper_threads)
+    if not isinstance(rec, WhisperRecognizer):
+        raise CompanionError(f"a taught voice is heard by the Whisper engine only; the "
+                             f"{rec.engine} engine is in effect (engine = \"whisper\" in "
+                             f"{config.config_file(args)}, or --engine whisper)")
+    voice = rec.templates or VoiceTemplates(rec.model_name)  # add to what was taught
+    if rec.taught_note:
+        print(f"companion: {rec.taught_note}; starting afresh", file=sys.stderr)
+    clock = ManualClock()
+    with ExitStack() as stack:
+        speaker = make_speaker(cfg, no_speaker=args.no_speaker or bool(args.mic_file),
+                               clock=clock)
+        stack.callback(speaker.close)
+        source = WavSource(args.mic_file) if args.mic_file else MicSource(cfg.input_device)
+        if not args.mic_file:
+            stack.callback(release_portaudio_at_exit)
+        stack.callback(getattr(source, "close", lambda: None))
+        read = [0.0]
+
+        def frames():
+            for f in source.frames():
+                read[0] = f.end
+                clock.set(f.end)
+                yield f
+
+        def now() -> float:
+            backlog = getattr(source, "backlog_s", None)
+            return read[0] + (backlog() if backlog else 0.0)
+
+        lesson = Enrollment(voice, lambda text: speaker.say(text, now()), rec.voice_frames,
+                            sys.stdout, now).run(phrases, args.takes,
+                                                 Endpointer().segments(frames()))
+    if not lesson.taught:
+        raise CompanionError("nothing was taught: no speech was heard"
+                             + (f" in {args.mic_file}" if args.mic_file else ""))
+    voice.save(where)
+    missing = [p for p in phrases if p not in lesson.taught]
+    print(f"taught {len(lesson.taught)} phrase{'s' if len(lesson.taught) != 1 else ''} "
+          f"({sum(lesson.taught.values())} takes), kept in {where}"
+          + (f"; not reached: {', '.join(missing)}" if missing else ""))
+    return 0

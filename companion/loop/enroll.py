@@ -1,0 +1,110 @@
+"""Teaching the companion the user's voice (`companion enroll`): it asks for each phrase a
+few times and keeps each take as the recognizer's view of it (hearing/templates.py).
+
+Adapters come in as plain callables, as in the voice loop: `say(text)` speaks a prompt and
+returns how long it takes, `frames_of(pcm)` is the recognizer's view of a take, and the
+segments are the endpointer's, in audio seconds. Segments that start while a prompt is
+still being said are its echo (or the user talking over it) and are not takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Optional, TextIO
+
+import numpy as np
+
+from companion.core.vocabulary import NUMBER_WORDS, SAFETY_WORDS
+from companion.hearing.endpoint import Segment
+from companion.hearing.templates import VoiceTemplates, unit_frames, warp_distance
+
+# One phrase for each thing a session listens for (an alias is heard as well as it is by
+# the model alone: teaching every spelling would make the lesson too long to sit through).
+COMMANDS: tuple[str, ...] = (
+    "next", "back", "pause", "resume", "repeat", "hold longer", "shorter", "skip", "stop",
+    "how long left", "what's next", "help", "yes", "no", "how am i doing") + SAFETY_WORDS
+GROUPS: dict[str, tuple[str, ...]] = {"numbers": NUMBER_WORDS, "commands": COMMANDS}
+MIN_TAKE_S, MAX_TAKE_S = 0.25, 4.0   # shorter is a click, longer is talk, not a phrase
+UNLIKE = 0.30   # a take this far from the phrase's other takes is probably something else
+
+
+@dataclass
+class Lesson:
+    """What one enrollment asked for and got."""
+
+    taught: dict[str, int]          # phrase -> takes kept
+    unlike: list[tuple[str, float]]  # phrases whose takes disagree (distance), said again
+
+
+def prompt_for(phrase: str, take: int) -> str:
+    return f"Say: {phrase}." if take == 0 else f"Again: {phrase}."
+
+
+class Enrollment:
+    def __init__(self, voice: VoiceTemplates, say: Callable[[str], float],
+                 frames_of: Callable[[bytes], np.ndarray], out: Optional[TextIO] = None,
+                 now: Callable[[], float] = lambda: 0.0) -> None:
+        """`now()`: the audio time at which a prompt said now starts in the room (the
+        last frame read plus any backlog); segments before its end are not takes."""
+        self.voice, self.say, self.frames_of, self.out, self.now = (
+            voice, say, frames_of, out, now)
+
+    def _print(self, text: str) -> None:
+        if self.out is not None:
+            print(text, file=self.out, flush=True)
+
+    def _ask(self, text: str) -> float:
+        self._print(text)
+        start = self.now()
+        return start + self.say(text)
+
+    def _take(self, segments: Iterator[Segment], prompt: str) -> Optional[np.ndarray]:
+        quiet_from = self._ask(prompt)
+        for seg in segments:
+            if seg.start < quiet_from:
+                continue
+            length = seg.end - seg.start
+            if MIN_TAKE_S <= length <= MAX_TAKE_S:
+                return self.frames_of(seg.pcm)
+            quiet_from = self._ask("That was too " + ("short" if length < MIN_TAKE_S
+                                                      else "long") + ". " + prompt)
+        return None  # the audio ended
+
+    def run(self, phrases: Iterable[str], takes: int, segments: Iterable[Segment]) -> Lesson:
+        """Ask for each phrase `takes` times; a phrase whose takes disagree is asked once
+        more from the start. Ends early (with what it has) when the audio ends."""
+        it = iter(segments)
+        lesson = Lesson({}, [])
+        for phrase in phrases:
+            for attempt in range(2):
+                got: list[np.ndarray] = []
+                for k in range(takes):
+                    frames = self._take(it, prompt_for(phrase, k))
+                    if frames is None:
+                        self._keep(phrase, got, lesson)
+                        return lesson
+                    got.append(frames)
+                spread = _spread(got)
+                if spread <= UNLIKE or attempt == 1:
+                    break
+                lesson.unlike.append((phrase, round(spread, 3)))
+                self._print(f"  the takes of {phrase!r} differ ({spread:.2f}); once more")
+            self._keep(phrase, got, lesson)
+        return lesson
+
+    def _keep(self, phrase: str, got: list[np.ndarray], lesson: Lesson) -> None:
+        if not got:
+            return
+        self.voice.takes.pop(phrase, None)  # a phrase taught again replaces its old takes
+        for frames in got:
+            self.voice.add(phrase, frames)
+        lesson.taught[phrase] = len(got)
+        self._print(f"  {phrase!r}: {len(got)} take{'s' if len(got) != 1 else ''} kept")
+
+
+def _spread(takes: list[np.ndarray]) -> float:
+    """The largest distance from a take to the nearest other take (0 for a single one)."""
+    if len(takes) < 2:
+        return 0.0
+    unit = [unit_frames(t) for t in takes]
+    return max(min(warp_distance(a, b) for j, b in enumerate(unit) if j != i)
+               for i, a in enumerate(unit))
