@@ -10,7 +10,7 @@ import pytest
 
 from companion.hearing.endpoint import EndpointConfig, Endpointer, periodicity
 from companion.audio.resample import Resampler, resample
-from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource
+from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource, with_quiet
 from companion.audio.wav import AudioFileError, write_wav
 from companion.bench.loop import room_noise
 
@@ -73,6 +73,23 @@ def test_frames_carry_audio_time(tmp_path):
     assert all(len(f.pcm) == 2 * FRAME_SAMPLES for f in frames[:-1])
     assert frames[10].start == pytest.approx(10 * FRAME_SAMPLES / RATE)
     assert frames[-1].end == pytest.approx(1.0, abs=1e-3)
+
+
+def test_quiet_around_a_file_keeps_one_clock():
+    """A file cut at the word heard as a microphone hears it: silent frames before and
+    after, the file's own frames unchanged between, every frame starting where the last
+    ended."""
+    path = Path(__file__).parent / "audio" / "number-1__fsdd-jackson.wav"
+    plain = list(WavSource(path).frames())
+    framed = list(with_quiet(WavSource(path).frames(), 0.5))
+    n = round(0.5 * RATE / FRAME_SAMPLES)
+    assert len(framed) == len(plain) + 2 * n
+    assert all(f.pcm == bytes(len(f.pcm)) for f in framed[:n] + framed[-n:])
+    assert [f.pcm for f in framed[n:-n]] == [f.pcm for f in plain]
+    assert framed[n].start == pytest.approx(n * FRAME_SAMPLES / RATE)
+    for a, b in zip(framed, framed[1:]):
+        assert b.start == pytest.approx(a.end)
+    assert list(with_quiet(iter(()), 0.0)) == []
 
 
 def test_streaming_resampler_matches_one_shot():

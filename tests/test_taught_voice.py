@@ -41,7 +41,8 @@ def segments(path: Path):
 @pytest.fixture(scope="module")
 def lesson(rec, vocab) -> VoiceTemplates:
     voice = VoiceTemplates(rec.model_name)
-    got = Enrollment(voice, lambda text: 0.0, rec.voice_frames).run(TAUGHT, 2, segments(LESSON))
+    got = Enrollment(voice, lambda text: 0.0, rec.voice_frames, echo_s=0.0).run(
+        TAUGHT, 2, segments(LESSON))
     assert got.taught == dict.fromkeys(TAUGHT, 2)
     return voice
 
@@ -105,7 +106,8 @@ def test_prompt_echo_is_not_a_take(rec):
     # first take, and the second prompt takes the next segment whenever it starts.
     durations = iter([1.0] + [0.0] * 20)
     got = Enrollment(voice, lambda text: said.append(text) or next(durations),
-                     rec.voice_frames).run(["two"], 2, iter([segs[0], segs[1], segs[0]]))
+                     rec.voice_frames, echo_s=0.0).run(["two"], 2,
+                                                       iter([segs[0], segs[1], segs[0]]))
     assert got.taught == {"two": 2} and not got.unlike
     assert said == ["Say: two.", "Again: two."]
     spans = [speech_span(s.pcm) for s in (segs[1], segs[0])]
@@ -118,7 +120,8 @@ def test_takes_that_disagree_are_asked_again(rec):
     segs = segments(LESSON)  # two two three three four four six six
     said: list[str] = []
     voice = VoiceTemplates(rec.model_name)
-    got = Enrollment(voice, lambda text: said.append(text) or 0.0, rec.voice_frames).run(
+    got = Enrollment(voice, lambda text: said.append(text) or 0.0, rec.voice_frames,
+                     echo_s=0.0).run(
         ["two"], 2, iter([segs[0], segs[4], segs[1], segs[0]]))
     assert got.unlike and got.unlike[0][0] == "two"
     assert said == ["Say: two.", "Again: two.", "Say: two.", "Again: two."]
@@ -141,6 +144,7 @@ def test_saved_voice_is_private_and_loads_back(tmp_path):
     path = tmp_path / "sub" / "voice.npz"
     voice.save(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     back = VoiceTemplates.load(path)
     assert back.model == "tiny.en" and {p: len(t) for p, t in back.takes.items()} == {
         "four": 1, "six": 2}
@@ -171,12 +175,14 @@ def test_enroll_command_teaches_lists_recognizes_and_forgets(tmp_path):
     assert stat.S_IMODE(os.stat(where).st_mode) == 0o600
     listed = companion("enroll", "--list", env=env).stdout
     assert "four: 2 takes" in listed and "six: 2 takes" in listed
+    assert "taught voice: 4 phrases, 8 takes" in companion("model", "list", env=env).stdout
     files = [str(HERE / n) for n in HEARD]
     taught = companion("recognize", "--when", "rating", *files, env=env).stdout
     alone = companion("recognize", "--when", "rating", "--untaught", *files, env=env).stdout
     assert taught.count('"intent": "number"') >= 5 > alone.count('"intent": "number"') + 3
     gone = companion("enroll", "--forget", env=env)
     assert gone.returncode == 0 and not where.exists() and "removed" in gone.stdout
+    assert "taught voice: none" in companion("model", "list", env=env).stdout
 
 
 def test_enroll_refuses_what_it_cannot_teach(tmp_path):

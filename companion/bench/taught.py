@@ -1,6 +1,7 @@
 """`bench recognition --taught K`: each recording heard as if its speaker had taught the
 companion their voice (`companion enroll`) with K takes of each phrase, taken from that
-speaker's other recordings, never the one being heard.
+speaker's other recordings, never the one being heard (each take heard as the recordings
+are: FSDD's with the bench's quiet around it).
 
 - FSDD (two speakers, 50 takes of each digit): K takes of every digit from the other split's
   takes (odd takes teach the even ones of dev, and the other way round for test).
@@ -18,10 +19,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from companion.bench.recognition import SC_POSITIVE, Case
+from companion.bench.recognition import QUIET_S, SC_POSITIVE, Case, quiet_around
 from companion.core.vocabulary import NUMBER_WORDS
 from companion.hearing.endpoint import Endpointer
-from companion.hearing.sources import WavSource
+from companion.hearing.sources import WavSource, with_quiet
 from companion.hearing.templates import VoiceTemplates
 
 SC_NUMBERS = ("four", "five", "six", "nine")  # in _unknown_, and words the companion knows
@@ -43,8 +44,8 @@ class Teacher:
     `frames(pcm)` is the recognizer's encoder view of a segment (voice_frames)."""
 
     def __init__(self, data: Path, takes: int, frames: Callable[[bytes], np.ndarray],
-                 model: str) -> None:
-        self.takes, self.frames, self.model = takes, frames, model
+                 model: str, quiet_s: float = QUIET_S) -> None:
+        self.takes, self.frames, self.model, self.quiet_s = takes, frames, model, quiet_s
         self._by_speaker: dict[tuple[str, str], list[tuple[str, Path]]] = defaultdict(list)
         self._cache: dict[Path, Optional[np.ndarray]] = {}
         for p in sorted((data / "fsdd-digits").glob("*.wav"),
@@ -61,7 +62,10 @@ class Teacher:
 
     def _frames_of(self, path: Path) -> Optional[np.ndarray]:
         if path not in self._cache:
-            segs = [s.pcm for s in Endpointer().segments(WavSource(path).frames())]
+            src = WavSource(path).frames()
+            quiet = quiet_around(path, self.quiet_s)
+            segs = [s.pcm for s in Endpointer().segments(
+                with_quiet(src, quiet) if quiet else src)]
             self._cache[path] = self.frames(max(segs, key=len)) if segs else None
         return self._cache[path]
 

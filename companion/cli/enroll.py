@@ -85,10 +85,11 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
     from companion.core.vocabulary import Vocabulary
     from companion.hearing import make_recognizer
     from companion.hearing.endpoint import Endpointer
+    from companion.host.shutdown import stop_signals_as_interrupt
     from companion.hearing.sources import MicSource, WavSource, release_portaudio_at_exit
     from companion.hearing.templates import VoiceTemplates
     from companion.hearing.whisper_engine import WhisperRecognizer
-    from companion.loop.enroll import Enrollment
+    from companion.loop.enroll import ECHO_S, Enrollment
     from companion.speech import make_speaker
     from companion.storage.library import Library
 
@@ -104,9 +105,9 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
     if rec.taught_note:
         print(f"companion: {rec.taught_note}; starting afresh", file=sys.stderr)
     clock = ManualClock()
+    silent = args.no_speaker or bool(args.mic_file)  # a recording holds no prompt's echo
     with ExitStack() as stack:
-        speaker = make_speaker(cfg, no_speaker=args.no_speaker or bool(args.mic_file),
-                               clock=clock)
+        speaker = make_speaker(cfg, no_speaker=silent, clock=clock)
         stack.callback(speaker.close)
         source = WavSource(args.mic_file) if args.mic_file else MicSource(cfg.input_device)
         if not args.mic_file:
@@ -124,9 +125,14 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
             backlog = getattr(source, "backlog_s", None)
             return read[0] + (backlog() if backlog else 0.0)
 
-        lesson = Enrollment(voice, lambda text: speaker.say(text, now()), rec.voice_frames,
-                            sys.stdout, now).run(phrases, args.takes,
-                                                 Endpointer().segments(frames()))
+        teacher = Enrollment(voice, lambda text: speaker.say(text, now()), rec.voice_frames,
+                             sys.stdout, now, 0.0 if silent else ECHO_S)
+        try:
+            with stop_signals_as_interrupt():
+                teacher.run(phrases, args.takes, Endpointer().segments(frames()))
+        except KeyboardInterrupt:
+            print("stopped: keeping the phrases taught so far", file=sys.stderr)
+        lesson = teacher.lesson
     if not lesson.taught:
         raise CompanionError("nothing was taught: no speech was heard"
                              + (f" in {args.mic_file}" if args.mic_file else ""))

@@ -64,6 +64,9 @@ def register(sub, common) -> None:
     b.add_argument("--no-synth", action="store_true", help="skip the espeak-ng phrases")
     b.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     b.add_argument("--json", action="store_true", help="print the figures as JSON")
+    b.add_argument("--as-cut", action="store_true",
+                   help="hear FSDD's digits as cut at the word, without the half second "
+                        "of quiet the benchmark puts around them")
     b.add_argument("--taught", type=int, default=0, metavar="K",
                    help="hear each recording as if its speaker had taught the companion "
                         "(`companion enroll`) with K of their other takes of each phrase "
@@ -180,7 +183,20 @@ def cmd_model_list(args) -> int:
               f"{', whisper_model = ' + cfg.whisper_model if engine == 'whisper' else ''})")
     for name, state in rows:
         print(f"{'*' if name == in_use else ' '} {name:<16} {state}")
+    print(f"taught voice: {_taught_state(args, cfg.whisper_model)}")
     return 0
+
+
+def _taught_state(args, model: str) -> str:
+    from companion.host import config, paths
+    from companion.hearing.engines import load_taught_voice
+
+    where = paths.taught_voice(config.effective(args).data_dir)
+    voice, note = load_taught_voice(where, model)
+    if voice is None:
+        return note or "none (`companion enroll` teaches it your voice)"
+    return (f"{len(voice.takes)} phrases, {len(voice)} takes, in {where} (used by Whisper "
+            f"{model})")
 
 
 def cmd_model_download(args) -> int:
@@ -226,19 +242,23 @@ def cmd_bench(args) -> int:
     if args.taught < 0:
         raise CompanionError(f"--taught must be 0 or more takes, not {args.taught}")
     rec = _recognizer(args, vocab)
+    quiet = 0.0 if args.as_cut else bench.QUIET_S
     teach = None
     if args.taught:
-        if rec.engine != "whisper":
+        from companion.bench.taught import Teacher
+        from companion.hearing.whisper_engine import WhisperRecognizer
+
+        if not isinstance(rec, WhisperRecognizer):
             raise CompanionError(f"--taught needs the Whisper engine, not {rec.engine}: "
                                  "a taught voice is kept as Whisper's view of it")
-        from companion.bench.taught import Teacher
-
-        teach = Teacher(data, args.taught, rec.voice_frames, rec.model_name).voice_for
-    tallies, cpu, audio = bench.run(rec, vocab, cases, teach)
+        teach = Teacher(data, args.taught, rec.voice_frames, rec.model_name, quiet).voice_for
+    tallies, cpu, audio = bench.run(rec, vocab, cases, teach, quiet)
     name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
     if rec.engine == "whisper":
         threads = rec.options.threads
         name += f", {threads} thread{'s' if threads != 1 else ''}"
+    if args.as_cut:
+        name += ", files as cut"
     if args.taught:
         name += f", taught {args.taught} take{'s' if args.taught != 1 else ''} a phrase"
     ms = getattr(rec, "decode_ms", None)

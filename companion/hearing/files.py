@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Collection, Optional
 
 from companion.hearing.recognizer import Recognizer
-from companion.hearing.sources import WavSource
+from companion.hearing.sources import WavSource, with_quiet
 from companion.core.vocabulary import Intent, Vocabulary
 
 
@@ -26,13 +26,16 @@ class FileResult:
 
 
 def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path,
-                   allowed: Optional[Collection[str]] = None) -> FileResult:
-    """The first command in the file among the allowed phrases (None: any).
+                   allowed: Optional[Collection[str]] = None, quiet_s: float = 0.0
+                   ) -> FileResult:
+    """The first command in the file among the allowed phrases (None: any), heard with
+    quiet_s of silence before and after it (sources.with_quiet).
     Raises AudioFileError for a file that cannot be read."""
     src = WavSource(path)
     heard, best, nearest = "", 0.0, ""
     ranked: list[Intent] = []
-    for utt in rec.utterances(src.frames(), include_rejected=True, expect=lambda: allowed):
+    frames = with_quiet(src.frames(), quiet_s) if quiet_s else src.frames()
+    for utt in rec.utterances(frames, include_rejected=True, expect=lambda: allowed):
         top = vocab.parse(utt.best) if utt.best else None
         if top is not None:
             ranked.append(top)

@@ -77,6 +77,24 @@ class WavSource:
             n += len(chunk) // 2
 
 
+def with_quiet(frames: Iterator[Frame], seconds: float) -> Iterator[Frame]:
+    """The frames with `seconds` of silence before and after, on one clock: a recording cut
+    at the word's first and last sample (FSDD's digits are) heard as a microphone hears a
+    word said in a quiet room, where the endpointer's pre-roll gives the recognizer the
+    moment before it."""
+    n = int(round(seconds * RATE / FRAME_SAMPLES))
+    quiet = bytes(FRAME_BYTES)
+    offset = n * FRAME_SAMPLES / RATE
+    for i in range(n):
+        yield Frame(quiet, i * FRAME_SAMPLES / RATE)
+    end = offset
+    for f in frames:
+        end = f.end + offset
+        yield Frame(f.pcm, f.start + offset)
+    for i in range(n):
+        yield Frame(quiet, end + i * FRAME_SAMPLES / RATE)
+
+
 class MicrophoneLost(CompanionError):
     """The microphone stopped delivering audio (unplugged, or its sound server died)."""
 

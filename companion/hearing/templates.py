@@ -113,7 +113,7 @@ class VoiceTemplates:
     def save(self, path: Path) -> None:
         """Written whole to a private temporary file, then renamed: a full disk or a crash
         leaves the previous file as it was."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the log's folder
         arrays: dict[str, np.ndarray] = {}
         index = []
         for phrase, takes in sorted(self.takes.items()):

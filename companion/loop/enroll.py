@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
 GROUPS: dict[str, tuple[str, ...]] = {"numbers": NUMBER_WORDS, "commands": COMMANDS}
 MIN_TAKE_S, MAX_TAKE_S = 0.25, 4.0   # shorter is a click, longer is talk, not a phrase
 UNLIKE = 0.30   # a take this far from the phrase's other takes is probably something else
+ECHO_S = 0.3    # the room's echo of a prompt, after the speaker has finished it
 
 
 @dataclass
@@ -42,11 +43,14 @@ def prompt_for(phrase: str, take: int) -> str:
 class Enrollment:
     def __init__(self, voice: VoiceTemplates, say: Callable[[str], float],
                  frames_of: Callable[[bytes], np.ndarray], out: Optional[TextIO] = None,
-                 now: Callable[[], float] = lambda: 0.0) -> None:
+                 now: Callable[[], float] = lambda: 0.0, echo_s: float = ECHO_S) -> None:
         """`now()`: the audio time at which a prompt said now starts in the room (the
-        last frame read plus any backlog); segments before its end are not takes."""
+        last frame read plus any backlog); segments that start before its end, plus echo_s
+        of the room's echo, are not takes."""
         self.voice, self.say, self.frames_of, self.out, self.now = (
             voice, say, frames_of, out, now)
+        self.echo_s = echo_s
+        self.lesson = Lesson({}, [])
 
     def _print(self, text: str) -> None:
         if self.out is not None:
@@ -54,8 +58,8 @@ class Enrollment:
 
     def _ask(self, text: str) -> float:
         self._print(text)
-        start = self.now()
-        return start + self.say(text)
+        seconds = self.say(text)  # rendering it may take a while: the room goes on
+        return self.now() + seconds + self.echo_s
 
     def _take(self, segments: Iterator[Segment], prompt: str) -> Optional[np.ndarray]:
         quiet_from = self._ask(prompt)
@@ -73,7 +77,7 @@ class Enrollment:
         """Ask for each phrase `takes` times; a phrase whose takes disagree is asked once
         more from the start. Ends early (with what it has) when the audio ends."""
         it = iter(segments)
-        lesson = Lesson({}, [])
+        lesson = self.lesson = Lesson({}, [])  # so far, should the user stop it midway
         for phrase in phrases:
             for attempt in range(2):
                 got: list[np.ndarray] = []
