@@ -110,8 +110,9 @@ def test_prompt_echo_is_not_a_take(rec):
                                                        iter([segs[0], segs[1], segs[0]]))
     assert got.taught == {"two": 2} and not got.unlike
     assert said == ["Say: two.", "Again: two."]
-    spans = [speech_span(s.pcm) for s in (segs[1], segs[0])]
+    spans = [speech_span(s.pcm) or (0, -1) for s in (segs[1], segs[0])]
     assert [len(k) for k in voice.takes["two"]] == [b - a + 1 for a, b in spans]
+    assert all(b - a > 10 for a, b in spans)
 
 
 def test_takes_that_disagree_are_asked_again(rec):
@@ -139,8 +140,21 @@ def test_warp_distance():
     assert warp_distance(a, a[::-1]) > 0.5
 
 
+def test_the_word_is_found_in_its_segment_and_steady_noise_holds_none():
+    rng = np.random.default_rng(7)
+    hiss = rng.normal(0, 300, 16000)  # a second of steady room noise
+    assert speech_span(hiss.astype(np.int16).tobytes()) is None
+    word = hiss.copy()
+    t = np.arange(4800) / 16000
+    word[6400:11200] += 6000 * np.sin(2 * np.pi * 220 * t)  # 0.3 s of voice at 0.4 s
+    first, last = speech_span(word.astype(np.int16).tobytes()) or (0, 0)
+    assert (first, last) == (20 - 2, 34 + 2)  # its 20 ms frames, two either side
+
+
 def test_saved_voice_is_private_and_loads_back(tmp_path):
-    voice = VoiceTemplates("tiny.en", {"four": [np.ones((5, 4))], "six": [np.eye(4)] * 2})
+    voice = VoiceTemplates("tiny.en", {"four": [np.ones((5, 4))], "six": [np.eye(6, 4)] * 2,
+                                       "two": [np.ones((4, 4))]})  # too short to be a word
+    assert set(voice.takes) == {"four", "six"}
     path = tmp_path / "sub" / "voice.npz"
     voice.save(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

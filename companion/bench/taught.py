@@ -84,7 +84,6 @@ class Teacher:
                     int(case.path.stem.split("_")[2]) % 2:
                 continue  # the same split's takes are being heard: teach with the other's
             frames = self._frames_of(path)
-            if frames is not None:
-                voice.add(phrase, frames)
+            if frames is not None and voice.add(phrase, frames):
                 count[phrase] += 1
         return voice

@@ -26,6 +26,7 @@ from companion.core.errors import CompanionError
 
 FORMAT = 1
 INF = float("inf")
+MIN_FRAMES = 5  # 100 ms: less is a click, not a word
 
 
 @dataclass(frozen=True)
@@ -44,18 +45,23 @@ def unit_frames(frames: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
 
 
-def speech_span(pcm: bytes, frame: int = 320, floor_db: float = 30.0, pad: int = 2
-                ) -> tuple[int, int]:
-    """The frames (of `frame` samples, the encoder's 20 ms) from the first to the last whose
-    level is within floor_db of the loudest, plus `pad` either side: a take and what is heard
-    are compared word to word, whatever quiet the endpointer or a trimmed file left around
-    them."""
+def speech_span(pcm: bytes, frame: int = 320, rise_db: float = 6.0, floor_db: float = 30.0,
+                pad: int = 2) -> Optional[tuple[int, int]]:
+    """The frames (of `frame` samples, the encoder's 20 ms) from the first to the last that
+    rise rise_db over the segment's quiet (its 10th percentile level) and lie within
+    floor_db of its loudest, plus `pad` either side: a take and what is heard are compared
+    word to word, whatever room the endpointer or a trimmed file left around them. None
+    when fewer than MIN_FRAMES do: a segment of steady noise holds no word to compare."""
     x = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
-    n = max(1, len(x) // frame)
-    blocks = x[: n * frame].reshape(n, -1) if len(x) >= frame else x.reshape(1, -1)
-    level = 10 * np.log10(np.mean(blocks ** 2, axis=1) + 1.0)
-    loud = np.flatnonzero(level >= level.max() - floor_db)
-    return max(0, int(loud[0]) - pad), min(len(level) - 1, int(loud[-1]) + pad)
+    n = len(x) // frame
+    if n < MIN_FRAMES:
+        return None
+    level = 10 * np.log10(np.mean(x[: n * frame].reshape(n, -1) ** 2, axis=1) + 1.0)
+    threshold = max(float(np.percentile(level, 10)) + rise_db, float(level.max()) - floor_db)
+    loud = np.flatnonzero(level >= threshold)
+    if len(loud) < MIN_FRAMES:
+        return None
+    return max(0, int(loud[0]) - pad), min(n - 1, int(loud[-1]) + pad)
 
 
 def warp_distance(query: np.ndarray, take: np.ndarray) -> float:
@@ -65,7 +71,7 @@ def warp_distance(query: np.ndarray, take: np.ndarray) -> float:
     inf). Both start and end together: endpointed segments have the same margins."""
     cost = 1.0 - query @ take.T
     n, m = cost.shape
-    if m > 2 * n - 1:
+    if m == 0 or m > 2 * n - 1:
         return INF
     row = np.full(m, INF, dtype=np.float32)
     row[0] = cost[0, 0]
@@ -83,11 +89,17 @@ class VoiceTemplates:
     def __init__(self, model: str, takes: Optional[dict[str, list[np.ndarray]]] = None
                  ) -> None:
         self.model = model
-        self.takes: dict[str, list[np.ndarray]] = {
-            p: [unit_frames(t) for t in ts] for p, ts in (takes or {}).items() if ts}
+        self.takes: dict[str, list[np.ndarray]] = {}
+        for phrase, ts in (takes or {}).items():
+            for t in ts:
+                self.add(phrase, t)
 
-    def add(self, phrase: str, frames: np.ndarray) -> None:
+    def add(self, phrase: str, frames: np.ndarray) -> bool:
+        """Keep a take; one under MIN_FRAMES (no word in it) is not kept: False."""
+        if len(frames) < MIN_FRAMES:
+            return False
         self.takes.setdefault(phrase, []).append(unit_frames(frames))
+        return True
 
     def phrases(self) -> set[str]:
         return set(self.takes)
@@ -102,7 +114,7 @@ class VoiceTemplates:
         now or not: the user's other phrases stand for everything else they might say, so a
         word nearer to one of them is not taken for the allowed one. None when no allowed
         phrase was taught."""
-        if not set(allowed) & self.takes.keys():
+        if len(frames) < MIN_FRAMES or not set(allowed) & self.takes.keys():
             return None
         query = unit_frames(frames)
         near = {p: min(warp_distance(query, t) for t in takes) for p, takes in self.takes.items()}

@@ -137,14 +137,16 @@ class WhisperRecognizer(Recognizer):
         return feats, self._model.encode(self._ct2.StorageView.from_array(feats[None]))
 
     def voice_frames(self, pcm: bytes) -> np.ndarray:
-        """The encoder's frames for one segment of 16 kHz mono int16 audio (50 a second,
-        the tail left out): what a taught take is kept as, and matched by."""
+        """The encoder's frames for the word in one segment of 16 kHz mono int16 audio (50 a
+        second; templates.speech_span; none for steady noise): what a taught take is kept
+        as, and matched by."""
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         return self._frames(self._encode_audio(audio)[1], pcm)
 
     @staticmethod
     def _frames(enc: Any, pcm: bytes) -> np.ndarray:
-        first, last = speech_span(pcm, FRAME_SAMPLES)
+        span = speech_span(pcm, FRAME_SAMPLES)
+        first, last = span if span else (0, -1)  # steady noise: no frames, nothing matches
         return np.array(np.asarray(enc)[0, first: last + 1], dtype=np.float32)
 
     def analyse(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Decoded:

@@ -15,7 +15,8 @@ import numpy as np
 
 from companion.core.vocabulary import NUMBER_WORDS, SAFETY_WORDS
 from companion.hearing.endpoint import Segment
-from companion.hearing.templates import VoiceTemplates, unit_frames, warp_distance
+from companion.hearing.templates import (MIN_FRAMES, VoiceTemplates, unit_frames,
+                                         warp_distance)
 
 # One phrase for each thing a session listens for (an alias is heard as well as it is by
 # the model alone: teaching every spelling would make the lesson too long to sit through).
@@ -68,7 +69,11 @@ class Enrollment:
                 continue
             length = seg.end - seg.start
             if MIN_TAKE_S <= length <= MAX_TAKE_S:
-                return self.frames_of(seg.pcm)
+                frames = self.frames_of(seg.pcm)
+                if len(frames) >= MIN_FRAMES:
+                    return frames
+                quiet_from = self._ask("I heard no word. " + prompt)
+                continue
             quiet_from = self._ask("That was too " + ("short" if length < MIN_TAKE_S
                                                       else "long") + ". " + prompt)
         return None  # the audio ended
