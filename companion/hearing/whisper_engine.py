@@ -127,13 +127,14 @@ class WhisperRecognizer(Recognizer):
         ends = row[self._end_ids]
         return float(ends.max() + np.log(np.exp(ends - ends.max()).sum()))
 
-    def _encode_audio(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
+    def _encode_audio(self, audio: np.ndarray, at_least: int = 0) -> tuple[np.ndarray, Any]:
         """Features and encoder output of float audio plus tail_s of silence, padded to
-        whole bucket_s: the math libraries keep state per input shape, and a shape per
-        10 ms of utterance grew the process by 200 MB over an 8 h soak."""
+        whole bucket_s (and to at_least samples): the math libraries keep state per input
+        shape, and a shape per 10 ms of utterance grew the process by 200 MB over an 8 h
+        soak."""
         step = int(self.options.bucket_s * mel.RATE)
         pad = -(-(len(audio) + int(self.options.tail_s * mel.RATE)) // step) * step
-        feats = mel.log_mel(audio, pad_to=pad)
+        feats = mel.log_mel(audio, pad_to=max(pad, at_least))
         return feats, self._model.encode(self._ct2.StorageView.from_array(feats[None]))
 
     def voice_frames(self, pcm: bytes) -> np.ndarray:
@@ -190,14 +191,8 @@ class WhisperRecognizer(Recognizer):
         analyse() (the audio plus tail_s of silence, padded to whole bucket_s), or with
         full_window as Whisper was trained: padded to 30 s, which costs ~0.4 s a clip here
         but is how its transcripts are usually judged."""
-        o = self.options
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        step = int(o.bucket_s * mel.RATE)
-        padded = -(-(len(audio) + int(o.tail_s * mel.RATE)) // step) * step
-        if full_window:
-            padded = max(padded, WINDOW_S * mel.RATE)
-        feats = mel.log_mel(audio, pad_to=padded)
-        enc = self._model.encode(self._ct2.StorageView.from_array(feats[None]))
+        _, enc = self._encode_audio(audio, WINDOW_S * mel.RATE if full_window else 0)
         res = self._model.generate(enc, [self._prompt], beam_size=beam_size,
                                    max_length=min(MAX_TOKENS, len(self._prompt)
                                                   + max(1, max_tokens)))[0]

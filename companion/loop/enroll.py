@@ -8,15 +8,16 @@ still being said are its echo (or the user talking over it) and are not takes.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, TextIO
 
 import numpy as np
 
 from companion.core.vocabulary import NUMBER_WORDS, SAFETY_WORDS
 from companion.hearing.endpoint import Segment
-from companion.hearing.templates import (MIN_FRAMES, VoiceTemplates, unit_frames,
+from companion.hearing.templates import (INF, MIN_FRAMES, VoiceTemplates, unit_frames,
                                          warp_distance)
+from companion.hearing.whisper_rules import WhisperOptions
 
 # One phrase for each thing a session listens for (an alias is heard as well as it is by
 # the model alone: teaching every spelling would make the lesson too long to sit through).
@@ -27,6 +28,7 @@ GROUPS: dict[str, tuple[str, ...]] = {"numbers": NUMBER_WORDS, "commands": COMMA
 MIN_TAKE_S, MAX_TAKE_S = 0.25, 4.0   # shorter is a click, longer is talk, not a phrase
 UNLIKE = 0.30   # a take this far from the phrase's other takes is probably something else
 ECHO_S = 0.3    # the room's echo of a prompt, after the speaker has finished it
+ALIKE = WhisperOptions().taught_agree  # as near as a taught phrase may be and still be taken
 
 
 @dataclass
@@ -35,6 +37,9 @@ class Lesson:
 
     taught: dict[str, int]          # phrase -> takes kept
     unlike: list[tuple[str, float]]  # phrases whose takes disagree (distance), said again
+    # Pairs of taught phrases whose takes come as near as one take of a phrase may lie to
+    # what is heard and still be taken for it (ALIKE): one may be heard as the other.
+    alike: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 def prompt_for(phrase: str, take: int) -> str:
@@ -98,6 +103,10 @@ class Enrollment:
                 lesson.unlike.append((phrase, round(spread, 3)))
                 self._print(f"  the takes of {phrase!r} differ ({spread:.2f}); once more")
             self._keep(phrase, got, lesson)
+        lesson.alike = alike(self.voice, list(lesson.taught))
+        for a, b, d in lesson.alike:
+            self._print(f"  {a!r} and {b!r} come close as you said them ({d:.2f}): if one is "
+                        f"heard for the other, teach both again (companion enroll {a!r} {b!r})")
         return lesson
 
     def _keep(self, phrase: str, got: list[np.ndarray], lesson: Lesson) -> None:
@@ -108,6 +117,19 @@ class Enrollment:
             self.voice.add(phrase, frames)
         lesson.taught[phrase] = len(got)
         self._print(f"  {phrase!r}: {len(got)} take{'s' if len(got) != 1 else ''} kept")
+
+
+def alike(voice: VoiceTemplates, phrases: list[str], within: float = ALIKE
+           ) -> list[tuple[str, str, float]]:
+    """Pairs of the phrases whose nearest takes lie under `within` apart (nearest first)."""
+    out = []
+    for i, a in enumerate(phrases):
+        for b in phrases[i + 1:]:
+            pairs = [(x, y) for x in voice.takes.get(a, []) for y in voice.takes.get(b, [])]
+            d = min((warp_distance(x, y) for x, y in pairs), default=INF)
+            if d < within:
+                out.append((a, b, round(d, 3)))
+    return sorted(out, key=lambda t: t[2])
 
 
 def _spread(takes: list[np.ndarray]) -> float:
