@@ -8,7 +8,10 @@ does not accept after "how is the pain now?"; his untaught digits must be heard 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +218,28 @@ def test_enroll_refuses_what_it_cannot_teach(tmp_path):
     r = companion("enroll", "four", "--mic-file", str(silent), env=env)
     assert r.returncode != 0 and "nothing was taught" in r.stderr
     assert not (tmp_path / "data" / "voice.npz").exists()
+
+
+@pytest.mark.skipif(shutil.which("pw-play") is None, reason="pw-play missing (pipewire-bin)")
+def test_enroll_through_the_virtual_microphone(tmp_path, virtual_audio):
+    """A real PortAudio microphone (the virtual sound card): the lesson is played into it
+    once the companion asks for "two"; its first two takes are kept, and it stops there."""
+    env = {**os.environ, "COMPANION_CONFIG_DIR": str(tmp_path / "config")}
+    p = subprocess.Popen([sys.executable, "-m", "companion", "enroll", "two", "--no-speaker",
+                          "--data-dir", str(tmp_path / "data")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert p.stdout is not None
+        first = p.stdout.readline()  # after the model has loaded and the microphone opened
+        assert first.strip() == "Say: two.", first + p.stderr.read()
+        subprocess.run(["pw-play", "--target", "vmic_in", str(LESSON)], check=True,
+                       timeout=60)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0, err
+    assert "'two': 2 takes kept" in out and "taught 1 phrase (2 takes)" in out
+    voice = VoiceTemplates.load(tmp_path / "data" / "voice.npz")
+    assert {k: len(v) for k, v in voice.takes.items()} == {"two": 2}
