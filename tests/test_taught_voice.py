@@ -243,3 +243,19 @@ def test_enroll_through_the_virtual_microphone(tmp_path, virtual_audio):
     assert "'two': 2 takes kept" in out and "taught 1 phrase (2 takes)" in out
     voice = VoiceTemplates.load(tmp_path / "data" / "voice.npz")
     assert {k: len(v) for k, v in voice.takes.items()} == {"two": 2}
+
+
+def test_doctor_names_the_taught_voice_and_one_it_cannot_use(tmp_path):
+    env = {**os.environ, "COMPANION_CONFIG_DIR": str(tmp_path / "config")}
+    data = tmp_path / "data"
+    only = ["--skip", "microphone", "--skip", "speaker", "--skip", "service",
+            "--skip", "espeak", "--data-dir", str(data)]
+    VoiceTemplates("tiny.en", {"four": [np.ones((6, 384))]}).save(data / "voice.npz")
+    ok = companion("doctor", *only, env=env)
+    line = next(x for x in ok.stdout.splitlines() if "recognizer" in x)
+    assert line.startswith("ok ") and "your voice taught for 1 phrase " in line, ok.stdout
+    VoiceTemplates("base", {"four": [np.ones((6, 512))]}).save(data / "voice.npz")
+    bad = companion("doctor", *only, env=env)
+    assert bad.returncode == 1
+    assert "made with Whisper base, not tiny.en" in bad.stdout
+    assert "`companion enroll` teaches it again" in bad.stdout

@@ -86,7 +86,8 @@ def check_recognizer(cfg: config.Config) -> Check:
         t0 = time.monotonic()
         rec = make_recognizer(Vocabulary(Library().aliases()), cfg.engine, cfg.model_path,
                               whisper_model=cfg.whisper_model,
-                              whisper_threads=cfg.whisper_threads)
+                              whisper_threads=cfg.whisper_threads,
+                              taught_voice=paths.taught_voice(cfg.data_dir))
         loaded = time.monotonic() - t0
     except CompanionError as e:
         lines = str(e).splitlines()
@@ -97,8 +98,14 @@ def check_recognizer(cfg: config.Config) -> Check:
         return Check("recognizer", False, f"{rec.engine}: the model lacks the words "
                      f"{', '.join(rec.missing_words)}",
                      "change those routine aliases, or use a model that knows them")
+    if rec.taught_note:  # hears, but not the way the user taught it
+        return Check("recognizer", False, rec.taught_note,
+                     "`companion enroll` teaches it again (`--forget` removes the old one)")
     name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
-    return Check("recognizer", True, f"{name}, every command word known "
+    voice = getattr(rec, "templates", None)
+    n = len(voice.takes) if voice else 0
+    taught = f", your voice taught for {n} phrase{'s' if n != 1 else ''}" if n else ""
+    return Check("recognizer", True, f"{name}, every command word known{taught} "
                  f"(loaded in {loaded:.1f} s)")
 
 
