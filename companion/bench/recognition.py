@@ -68,6 +68,11 @@ def default_data_dir() -> Path:
     return paths.PACKAGE_DIR.parent.parent / "shared" / "data" / "speech"
 
 
+def sc_speaker(path: Path) -> str:
+    """The speaker of a Speech Commands file: names are [word_]<speaker>_nohash_<n>.wav."""
+    return path.name.split("_nohash")[0].split("_")[-1]
+
+
 def _split(key: str) -> str:
     return "dev" if zlib.crc32(key.encode()) % 2 == 0 else "test"
 
@@ -93,7 +98,7 @@ def recorded_cases(data: Path, split: str, limit: Optional[int]) -> list[Case]:
             # Names are [word_]<speaker>_nohash_<n>.wav; _unknown_ holds six/nine/five/
             # four, which the companion must hear as numbers: they count as positives.
             said = p.name.split("_")[0]
-            case = Case(p, word, intent, _split(p.name.split("_nohash")[0].split("_")[-1]))
+            case = Case(p, word, intent, _split(sc_speaker(p)))
             if word == "_unknown_" and said in NUMBER_WORDS:
                 spoken_digits.append(Case(p, "sc numbers", Intent(
                     "number", NUMBER_WORDS.index(said)), case.split))

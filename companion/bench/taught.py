@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from companion.bench.recognition import QUIET_S, SC_POSITIVE, Case, quiet_around
+from companion.bench.recognition import QUIET_S, SC_POSITIVE, Case, quiet_around, sc_speaker
 from companion.core.vocabulary import NUMBER_WORDS
 from companion.hearing.endpoint import Endpointer
 from companion.hearing.sources import WavSource, with_quiet
@@ -35,7 +35,7 @@ def _speaker(path: Path) -> Optional[tuple[str, str, str]]:
         return "fsdd", parts[1], NUMBER_WORDS[int(parts[0])]
     if "_nohash_" in path.name:
         said = parts[0] if path.parent.name == "_unknown_" else path.parent.name
-        return "sc", path.name.split("_nohash")[0].split("_")[-1], said
+        return "sc", sc_speaker(path), said
     return None
 
 
