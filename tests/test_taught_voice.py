@@ -122,6 +122,45 @@ def test_prompt_echo_is_not_a_take(rec):
     assert all(b - a > 10 for a, b in spans)
 
 
+def test_a_take_said_over_the_prompt_is_asked_for_again(rec):
+    """The first prompt ends at 0.6 s but "two" runs on from 0.27 s to 1.23 s: the user
+    answered over it and the start of the word may be lost, so the companion says why and
+    asks again (instead of waiting in silence for a take that was already said)."""
+    segs = segments(LESSON)
+    said: list[str] = []
+    durations = iter([0.6] + [0.0] * 20)
+    voice = VoiceTemplates(rec.model_name)
+    got = Enrollment(voice, lambda text: said.append(text) or next(durations),
+                     rec.voice_frames, echo_s=0.0).run(["two"], 2,
+                                                       iter([segs[0], segs[1], segs[0]]))
+    assert said == ["Say: two.", "Let me finish first.", "Say: two.", "Again: two."]
+    assert got.taught == {"two": 2}
+    spans = [speech_span(s.pcm) or (0, -1) for s in (segs[1], segs[0])]
+    assert [len(k) for k in voice.takes["two"]] == [b - a + 1 for a, b in spans]
+
+
+def test_the_lesson_starts_every_routine_and_its_lines_are_prepared(vocab):
+    """The default lesson: numbers, commands, and "start <routine> routine" for each
+    routine by its first alias, all phrases the recognizer listens for; `voice prepare`
+    renders every line it can say."""
+    from companion.cli.enroll import phrases_to_teach
+    from companion.loop.enroll import lesson_lines
+    from companion.loop.warmup import all_lines
+
+    lesson = phrases_to_teach([], vocab)
+    assert lesson[:11] == ["zero", "one", "two", "three", "four", "five", "six", "seven",
+                           "eight", "nine", "ten"]
+    assert {"hold longer", "sharp", "how long left"} <= set(lesson)
+    routines = phrases_to_teach(["routines"], vocab)
+    assert "start neck routine" in routines and "start lower back routine" in routines
+    assert len(routines) == len(set(vocab.routine_aliases.values())) == 8
+    assert routines == [p for p in lesson if p.startswith("start ")]
+    assert set(lesson_lines(lesson)) <= set(all_lines())
+    assert {"Let me finish first.", "Again: start neck routine."} <= set(all_lines())
+    with pytest.raises(CompanionError, match="'start the car' is not a phrase"):
+        phrases_to_teach(["numbers", "start the car"], vocab)
+
+
 def test_takes_that_disagree_are_asked_again(rec):
     """"two" then "four" as two takes of one phrase: unlike, so the phrase is asked again
     from the start, and the next two takes are kept."""

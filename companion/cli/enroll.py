@@ -1,6 +1,6 @@
-"""`companion enroll`: teach it your voice. It asks for each number and command a few times
-and keeps your takes (as the recognizer's view of them, never audio) beside the pain log;
-from then on it hears those phrases by your own way of saying them as well as by the model.
+"""`companion enroll`: teach it your voice. It asks for each number, command and routine
+start a few times and keeps your takes (as the recognizer's view of them, never audio)
+beside the pain log; from then on it hears those phrases by your own way of saying them as well as by the model.
 `--list` shows what it was taught, `--forget` removes it."""
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from companion.host import config, paths
 
 def register(sub, common) -> None:
     p = sub.add_parser("enroll", parents=[common],
-                       help="teach it your voice: say each number and command a few times")
+                       help="teach it your voice: say each number, command and routine "
+                            "start a few times")
     p.add_argument("what", nargs="*", metavar="WHAT",
-                   help="numbers, commands, or phrases to teach (default: numbers commands)")
+                   help="numbers, commands, routines (\"start neck routine\" and the like), or "
+                        "phrases to teach (default: all three)")
     p.add_argument("--takes", type=int, default=2, metavar="N",
                    help="takes of each phrase (default 2)")
     p.add_argument("--list", action="store_true", help="what it was taught")
@@ -32,20 +34,22 @@ def register(sub, common) -> None:
     p.set_defaults(func=enroll)
 
 
-def phrases_to_teach(what: list[str], known: set[str]) -> list[str]:
-    """Groups and phrases named on the command line, in order, each once."""
+def phrases_to_teach(what: list[str], vocab) -> list[str]:
+    """Groups and phrases named on the command line (default: the whole lesson), in order,
+    each once."""
     from companion.core.vocabulary import normalize
-    from companion.loop.enroll import GROUPS
+    from companion.loop.enroll import LESSON, groups
 
+    known, named = set(vocab.grammar_phrases()), groups(vocab.routine_aliases)
     out: list[str] = []
-    for item in what or ["numbers", "commands"]:
-        names = GROUPS.get(item.lower()) or (normalize(item),)
+    for item in what or LESSON:
+        names = named.get(item.lower()) or (normalize(item),)
         for phrase in names:
             if phrase not in known:
                 raise CompanionError(
                     f"{item!r} is not a phrase the companion listens for; teach numbers, "
-                    f"commands, or phrases such as \"hold longer\" (`companion enroll --list` "
-                    "shows what it was taught)")
+                    f"commands, routines, or phrases such as \"hold longer\" (`companion "
+                    "enroll --list` shows what it was taught)")
             if phrase not in out:
                 out.append(phrase)
     return out
@@ -94,7 +98,7 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
     from companion.storage.library import Library
 
     vocab = Vocabulary(Library().aliases())
-    phrases = phrases_to_teach(args.what, set(vocab.grammar_phrases()))
+    phrases = phrases_to_teach(args.what, vocab)
     rec = make_recognizer(vocab, cfg.engine, cfg.model_path, whisper_model=cfg.whisper_model,
                           whisper_threads=cfg.whisper_threads)
     if not isinstance(rec, WhisperRecognizer):

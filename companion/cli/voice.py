@@ -1,5 +1,6 @@
 """`companion voice`: which voice speaks, and `voice prepare`, which renders every line the
-routines say into the cue cache ahead of time (setup runs it), so no session waits."""
+routines and the voice lesson say into the cue cache ahead of time (setup runs it), so no
+session or lesson waits."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def register(sub, common) -> None:
                                                        "ahead of time")
     vsub = p.add_subparsers(dest="voice_action", metavar="ACTION")
     q = vsub.add_parser("prepare", parents=[common],
-                        help="render every line of every routine into the cue cache now")
+                        help="render every line of every routine and of the voice lesson into the cue "
+                             "cache now")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     for parser in (p, q):
         parser.add_argument("--config", metavar="FILE", help="config file")
@@ -37,7 +39,8 @@ def show(args: argparse.Namespace) -> int:
           f"{renderer.rate} words a minute")
     why = piper_voice.missing()
     print(f"piper: {'installed' if why is None else why}")
-    print(f"cue cache: {ready} of {len(lines)} routine lines rendered in {renderer.dir}"
+    print(f"cue cache: {ready} of {len(lines)} lines (routines, voice lesson) rendered in "
+          f"{renderer.dir}"
           + ("" if ready == len(lines) else "; `companion voice prepare` renders the rest"))
     return 0
 

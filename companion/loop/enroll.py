@@ -4,7 +4,8 @@ few times and keeps each take as the recognizer's view of it (hearing/templates.
 Adapters come in as plain callables, as in the voice loop: `say(text)` speaks a prompt and
 returns how long it takes, `frames_of(pcm)` is the recognizer's view of a take, and the
 segments are the endpointer's, in audio seconds. Segments that start while a prompt is
-still being said are its echo (or the user talking over it) and are not takes."""
+still being said are its echo and are not takes; one that goes on well after the prompt
+is the user answering over it, and the prompt is said again."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from companion.hearing.whisper_rules import WhisperOptions
 COMMANDS: tuple[str, ...] = (
     "next", "back", "pause", "resume", "repeat", "hold longer", "shorter", "skip", "stop",
     "how long left", "what's next", "help", "yes", "no", "how am i doing") + SAFETY_WORDS
-GROUPS: dict[str, tuple[str, ...]] = {"numbers": NUMBER_WORDS, "commands": COMMANDS}
+LESSON: tuple[str, ...] = ("numbers", "commands", "routines")  # what enroll teaches by default
 MIN_TAKE_S, MAX_TAKE_S = 0.25, 4.0   # shorter is a click, longer is talk, not a phrase
 UNLIKE = 0.30   # a take this far from the phrase's other takes is probably something else
 ECHO_S = 0.3    # the room's echo of a prompt, after the speaker has finished it
@@ -42,8 +43,30 @@ class Lesson:
     alike: list[tuple[str, str, float]] = field(default_factory=list)
 
 
+# Why a prompt is said again; spoken on their own before the prompt, so every line the
+# lesson says is one of a few that `companion voice prepare` renders ahead of time.
+NO_WORD, TOO_SHORT, TOO_LONG, OVER = ("I heard no word.", "That was too short.",
+                                      "That was too long.", "Let me finish first.")
+
+
 def prompt_for(phrase: str, take: int) -> str:
     return f"Say: {phrase}." if take == 0 else f"Again: {phrase}."
+
+
+def groups(routine_aliases: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """The phrase groups a lesson is made of. "routines" starts each routine by its first
+    alias ("start neck routine"): the first thing said to the companion, and the longest."""
+    first: dict[str, str] = {}
+    for alias, name in routine_aliases.items():
+        first.setdefault(name, alias)
+    return {"numbers": NUMBER_WORDS, "commands": COMMANDS,
+            "routines": tuple(f"start {a} routine" for a in first.values())}
+
+
+def lesson_lines(phrases: Iterable[str]) -> list[str]:
+    """Every line a lesson over these phrases can say."""
+    return [NO_WORD, TOO_SHORT, TOO_LONG, OVER] + [
+        prompt_for(p, k) for p in phrases for k in (0, 1)]
 
 
 class Enrollment:
@@ -62,25 +85,33 @@ class Enrollment:
         if self.out is not None:
             print(text, file=self.out, flush=True)
 
-    def _ask(self, text: str) -> float:
-        self._print(text)
-        seconds = self.say(text)  # rendering it may take a while: the room goes on
-        return self.now() + seconds + self.echo_s
+    def _ask(self, prompt: str, why: str = "") -> float:
+        """Say why (if anything) and the prompt; the audio time from which a take counts."""
+        self._print(f"{why} {prompt}".strip())
+        end = 0.0
+        for text in (why, prompt):
+            if text:
+                seconds = self.say(text)  # rendering may take a while: the room goes on
+                end = max(end, self.now()) + seconds  # queued after what is still playing
+        return end + self.echo_s
 
     def _take(self, segments: Iterator[Segment], prompt: str) -> Optional[np.ndarray]:
         quiet_from = self._ask(prompt)
         for seg in segments:
             if seg.start < quiet_from:
+                # The prompt's echo ends about when quiet_from does; speech that goes on a
+                # take's length after it is the user's, said over the prompt and cut into.
+                if seg.end >= quiet_from + MIN_TAKE_S:
+                    quiet_from = self._ask(prompt, OVER)
                 continue
             length = seg.end - seg.start
             if MIN_TAKE_S <= length <= MAX_TAKE_S:
                 frames = self.frames_of(seg.pcm)
                 if len(frames) >= MIN_FRAMES:
                     return frames
-                quiet_from = self._ask("I heard no word. " + prompt)
+                quiet_from = self._ask(prompt, NO_WORD)
                 continue
-            quiet_from = self._ask("That was too " + ("short" if length < MIN_TAKE_S
-                                                      else "long") + ". " + prompt)
+            quiet_from = self._ask(prompt, TOO_SHORT if length < MIN_TAKE_S else TOO_LONG)
         return None  # the audio ended
 
     def run(self, phrases: Iterable[str], takes: int, segments: Iterable[Segment]) -> Lesson:

@@ -10,15 +10,20 @@ from companion.core.errors import CompanionError
 
 
 def all_lines() -> list[str]:
-    """The fixed lines and every line each installed routine says (built-in and the
-    user's own), once each."""
+    """The fixed lines, every line each installed routine says (built-in and the user's
+    own) and the prompts of the default voice lesson (`companion enroll`), once each."""
     from companion.core.engine import spoken_lines
+    from companion.core.vocabulary import Vocabulary
+    from companion.loop.enroll import LESSON, groups, lesson_lines
     from companion.storage.library import Library
     from companion.core.cues import speaking_seconds
 
+    library = Library()
     lines = list(cues.fixed())
-    for routine in Library().routines.values():
+    for routine in library.routines.values():
         lines += spoken_lines(routine, speaking_seconds)
+    named = groups(Vocabulary(library.aliases()).routine_aliases)
+    lines += lesson_lines(p for g in LESSON for p in named[g])
     return list(dict.fromkeys(t.strip() for t in lines if t.strip()))
 
 
