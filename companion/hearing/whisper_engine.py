@@ -8,20 +8,21 @@ Per endpointed segment: log-mel features of the segment plus a little trailing s
 2. estimate: a uniform-cost search over a token trie of every spelling of every allowed
    phrase, using the real rows on the free path and, off it, the free path's row at the same
    depth (what the model expected next at that point of the audio). No decoder call.
-3. rank: the estimated best few, closed by a full stop, scored for real in one parallel
-   teacher-forced pass (CTranslate2's align).
-4. score the winner exactly (from the free pass when it lies on it, else one forced call).
+3. rank: the estimated best few scored for real, each closed by a full stop, in one batched
+   teacher-forced decoder call whose rows also give the winner's exact score.
 Rejection uses what the model knows: its no-speech probability, the phrase's probability,
 and how far it trails the free transcript's. A segment rejected by a little gets a second
-look: the same audio 10 % faster and 10 % slower, decoded again; it is accepted only when
-both views find the same phrase, both come as close and one of them clears the rules."""
+look: the same audio 10 % faster and 10 % slower, each encoded again and the first decode's
+best few phrases and free transcript scored on it in one forced call; it is accepted only
+when both views rank the same phrase first, both come as close and one clears the rules."""
 
 from __future__ import annotations
 
 import difflib
 import heapq
 import os
-from typing import Any, Collection, Optional
+from dataclasses import replace
+from typing import Any, Collection, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -38,6 +39,16 @@ NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe
 WINDOW_S = 30       # the input length Whisper was trained on
 MAX_TOKENS = 448    # its decoder's context, prompt included
 FRAME_SAMPLES = 320  # 16 kHz samples per encoder frame (two 10 ms mel frames)
+
+
+class _Context(NamedTuple):
+    """What a decode leaves for the taught voice and for a second look at its audio."""
+
+    enc: Any                       # the encoder's output
+    ranked: list[tuple[int, ...]]  # candidate phrases' tokens, best first
+    free_ids: list[int]            # the free transcript's tokens
+    bonus: dict[str, float]        # the context's log-odds per phrase
+    trie: Trie
 
 
 def _log_softmax(rows: np.ndarray) -> np.ndarray:
@@ -122,6 +133,33 @@ class WhisperRecognizer(Recognizer):
             suppress_blank=False, suppress_tokens=[-1])[0]
         return _log_softmax(np.asarray(res.logits[0], dtype=np.float32)), res
 
+    def _forced(self, enc: Any, seqs: list[tuple[int, ...]]) -> list[np.ndarray]:
+        """Each sequence teacher-forced, all in one batched decoder call: per sequence its
+        rows 0..len(seq) (row i: the next-token distribution after its first i tokens).
+        One call for eight phrases costs about what CTranslate2's align does for one (and
+        align leaves out how likely the phrase is to end)."""
+        longest = max(len(c) for c in seqs)
+        batch = enc if len(seqs) == 1 else self._ct2.StorageView.from_array(
+            np.repeat(np.asarray(enc), len(seqs), axis=0))
+        res = self._model.generate(
+            batch, [self._prompt + list(c) for c in seqs], beam_size=1,
+            max_length=len(self._prompt) + 2 * longest + 1, return_logits_vocab=True,
+            suppress_blank=False, suppress_tokens=[-1])
+        return [_log_softmax(np.asarray(r.logits[0][:len(c) + 1], dtype=np.float32))
+                for r, c in zip(res, seqs)]
+
+    def _exact(self, rows: "np.ndarray | Sequence[np.ndarray]", seq: tuple[int, ...]) -> float:
+        """A sequence's log-probability from its rows: its tokens, then ending there."""
+        return sum(float(rows[i][t]) for i, t in enumerate(seq)) + self._end(rows[len(seq)])
+
+    def _rank_score(self, rows: np.ndarray, seq: tuple[int, ...], ctx: "_Context") -> float:
+        """What candidates are ranked by: tokens closed by a full stop (whose probability
+        tells a whole phrase from one cut short better than any ending's), plus the
+        context's log-odds, per token raised to the length penalty."""
+        total = sum(float(rows[i][t]) for i, t in enumerate(seq)) + float(rows[len(seq)][self._dot])
+        return ((total + ctx.bonus.get(ctx.trie.phrase[seq], 0.0))
+                / (len(seq) + 1) ** self.options.length_penalty)
+
     def _end(self, row: np.ndarray) -> float:
         """Log-probability that the transcript ends here (end-of-text or a closing mark)."""
         ends = row[self._end_ids]
@@ -156,12 +194,12 @@ class WhisperRecognizer(Recognizer):
         return self._analyse(pcm, allowed)[0]
 
     def _analyse(self, pcm: bytes, allowed: Optional[Collection[str]]
-                 ) -> tuple[Decoded, Any]:
-        """analyse(), and the encoder output (for the taught voice)."""
+                 ) -> tuple[Decoded, _Context]:
+        """analyse(), and what it leaves for the taught voice and a second look."""
         o = self.options
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         seconds = len(audio) / mel.RATE
-        feats, enc = self._encode_audio(audio)
+        _, enc = self._encode_audio(audio)
         trie = self._trie(frozenset(allowed if allowed is not None else self.phrases))
         rows, res = self._rows(enc, (), trie.depth + 2)
         ids = [int(t) for t in res.sequences_ids[0]]
@@ -170,19 +208,20 @@ class WhisperRecognizer(Recognizer):
         free_text = self._tok.decode(free_ids).strip()
         no_speech = float(res.no_speech_prob)
         bonus = dict.fromkeys(self._favoured(trie.phrases), o.answer_prior)
-        seq = self._best(enc, feats.shape[1], trie, cache, rows, bonus, free_text)
-        if seq is None:
-            return Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0), enc
+        ctx = _Context(enc, [], free_ids, bonus, trie)
+        ctx.ranked.extend(self._ranked(ctx, cache, rows, free_text))
+        if not ctx.ranked:
+            return Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0), ctx
+        seq = ctx.ranked[0]
         calls = 1
-        if seq not in cache:  # its exact log-probability, taken as the free path's was
+        if seq not in cache:  # a lone candidate off the free path: its rows, exactly
             calls += 1
-            seq_rows, _ = self._rows(enc, seq, 0)
-            for i in range(min(len(seq_rows), len(seq) + 1)):
-                cache.setdefault(seq[:i], seq_rows[i])
-        score = sum(float(cache[seq[:i]][t]) for i, t in enumerate(seq)) + self._end(cache[seq])
+            for i, row in enumerate(self._forced(enc, [seq])[0]):
+                cache.setdefault(seq[:i], row)
+        score = self._exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
         best = trie.phrase[seq]
         return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
-                       bonus.get(best, 0.0)), enc
+                       bonus.get(best, 0.0)), ctx
 
     def transcribe(self, pcm: bytes, max_tokens: int = 120, *, full_window: bool = False,
                    beam_size: int = 1) -> str:
@@ -252,30 +291,27 @@ class WhisperRecognizer(Recognizer):
                                       True, prefix))
         return found
 
-    def _best(self, enc: Any, frames: int, trie: Trie, cache: dict, free_rows: np.ndarray,
-              bonus: dict[str, float], free_text: str = "") -> Optional[tuple[int, ...]]:
-        """The best of the estimated candidates by their real log-probabilities, each
-        closed by a full stop, all in one parallel teacher-forced pass (CTranslate2's
-        align: its probabilities leave out end-of-text, so they only rank)."""
-        cands = self._candidates(trie, cache, free_rows, self.options.candidates, bonus)
+    def _ranked(self, ctx: _Context, cache: dict, free_rows: np.ndarray, free_text: str
+                ) -> list[tuple[int, ...]]:
+        """The estimated candidates, and those spelled nearest the free transcript, best
+        first by their real rows (one batched forced call; the rows go into the cache, so
+        the winner is then scored exactly without another)."""
+        trie = ctx.trie
+        cands = self._candidates(trie, cache, free_rows, self.options.candidates, ctx.bonus)
         if self.options.near and free_text:
             said = normalize(free_text)
             for p in difflib.get_close_matches(said, sorted(trie.phrases), self.options.near, 0.6):
                 seq = trie.sequence(p)
                 if seq not in cands:
                     cands.append(seq)
-        if not cands:
-            return None
-        if len(cands) == 1:
-            return cands[0]
-        seqs = [list(c) + [self._dot] for c in cands]
-        feats = self._ct2.StorageView.from_array(np.repeat(np.asarray(enc), len(seqs), axis=0))
-        res = self._model.align(feats, self._prompt[:-1], seqs, frames)
-        lp = self.options.length_penalty
-        scores = [(float(np.log(np.maximum(r.text_token_probs, 1e-12)).sum())
-                   + bonus.get(trie.phrase[c], 0.0)) / (len(c) + 1) ** lp
-                  for r, c in zip(res, cands)]
-        return cands[int(np.argmax(scores))]
+        if len(cands) < 2:
+            return cands
+        scores = []
+        for c, rows in zip(cands, self._forced(ctx.enc, cands)):
+            for i, row in enumerate(rows):
+                cache.setdefault(c[:i], row)
+            scores.append(self._rank_score(rows, c, ctx))
+        return [cands[i] for i in sorted(range(len(cands)), key=lambda i: -scores[i])]
 
     def judge(self, d: Decoded) -> Hearing:
         """Accept or reject one decode; confidence falls as the phrase trails the free
@@ -283,33 +319,54 @@ class WhisperRecognizer(Recognizer):
         ok, conf = self._verdict(d)
         return Hearing(d.best if ok else "", conf, d.free_text, d.best)
 
-    def _verdict(self, d: Decoded, mean_slack: float = 0.0, gap_slack: float = 0.0
-                 ) -> tuple[bool, float]:
-        return verdict(d, self.options, self._is_safety(d.best), mean_slack, gap_slack)
+    def _verdict(self, d: Decoded, mean_slack: float = 0.0, gap_slack: float = 0.0,
+                 options: Optional[WhisperOptions] = None) -> tuple[bool, float]:
+        return verdict(d, options or self.options, self._is_safety(d.best), mean_slack,
+                       gap_slack)
 
-    def _near(self, d: Decoded) -> bool:
-        return self._verdict(d, self.options.look_mean, self.options.look_margin)[0]
+    def _near(self, d: Decoded, options: Optional[WhisperOptions] = None) -> bool:
+        o = self.options
+        return self._verdict(d, o.look_mean, o.look_margin, options)[0]
 
-    def second_look(self, pcm: bytes, allowed: Optional[Collection[str]], d: Decoded
-                    ) -> Optional[Hearing]:
+    def _second_look(self, pcm: bytes, d: Decoded, ctx: _Context) -> Optional[Hearing]:
         """A rejected decode that came close, looked at again: the same audio resampled to
-        each of options.second_look's lengths and decoded afresh. The phrase is accepted
-        when every view finds it and comes as close, and at least one view clears the
-        rules outright; None otherwise (also when d was not a near miss). Stops at the
-        first view that disagrees."""
+        each of options.second_look's lengths (_view). The phrase is accepted when every
+        view ranks it first and comes as close, and at least one view clears the rules
+        outright; None otherwise (also when d was not a near miss). Stops at the first view
+        that disagrees."""
         views = self.options.second_look
         if not views or not self._near(d):
             return None
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
+        # A view's free text is the first decode's, forced, and may fit the view far worse
+        # than a free pass of its own would. For a safety word, whose miss is worse than a
+        # false stop, its floor (min_free_multi) is left to the first decode, which passed
+        # it; for anything else the view must pass it too ("on" was heard as "hold on").
+        lenient = (replace(self.options, min_free_multi=-np.inf)
+                   if self._is_safety(d.best) else self.options)
         cleared, conf = False, 0.0
         for factor in views:
-            v = self._analyse(_resample(audio, factor), allowed)[0]
-            if v.best != d.best or not self._near(v):
+            v = self._view(_resample(audio, factor), d, ctx)
+            if v.best != d.best or not self._near(v, lenient):
                 return None
-            ok, c = self._verdict(v)
+            ok, c = self._verdict(v, options=lenient)
             if ok:
                 cleared, conf = True, max(conf, c)
         return Hearing(d.best, conf, d.free_text, d.best) if cleared else None
+
+    def _view(self, pcm: bytes, d: Decoded, ctx: _Context) -> Decoded:
+        """The first decode's best few phrases (options.look_top) and its free transcript,
+        scored on other audio in one forced call: no free pass or search of its own, which
+        would mostly find them again at three times the cost."""
+        top = ctx.ranked[:self.options.look_top]
+        _, enc = self._encode_audio(np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
+                                    / 32768.0)
+        *rows, free_rows = self._forced(enc, top + [tuple(ctx.free_ids)])
+        i = max(range(len(top)), key=lambda j: self._rank_score(rows[j], top[j], ctx))
+        best = ctx.trie.phrase[top[i]]
+        return Decoded(d.free_text, self._exact(free_rows, tuple(ctx.free_ids)), d.no_speech,
+                       best, self._exact(rows[i], top[i]), len(pcm) / 2 / mel.RATE, 1,
+                       len(top[i]), ctx.bonus.get(best, 0.0))
 
     def _taught(self, enc: Any, pcm: bytes, allowed: Optional[Collection[str]],
                 d: Decoded) -> Optional[Hearing]:
@@ -333,13 +390,13 @@ class WhisperRecognizer(Recognizer):
     def decode(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Hearing:
         if len(pcm) < 3200:  # under 0.1 s: no command fits
             return Hearing("", 0.0)
-        d, enc = self._analyse(pcm, allowed)
+        d, ctx = self._analyse(pcm, allowed)
         h = self.judge(d)
-        taught = self._taught(enc, pcm, allowed, d)
+        taught = self._taught(ctx.enc, pcm, allowed, d)
         if taught is not None and not (h.text and self._is_safety(h.text)):
             return taught  # the user's own takes outvote the model, but never a safety word
         if not h.text:
-            h = self.second_look(pcm, allowed, d) or h
+            h = self._second_look(pcm, d, ctx) or h
         return h
 
 

@@ -30,9 +30,11 @@ class WhisperOptions:
     near: int = 2                  # phrases spelled nearest the free transcript, ranked too
     # Second look at a near miss (rejected, but its phrase within look_mean of the floor
     # and look_margin of the margin): the segment resampled to these lengths (pitch and
-    # tempo move together), each decoded afresh. Accepted when every view's best phrase is
-    # the same and as near, and one view clears the rules outright. () turns it off.
+    # tempo move together), and the first decode's look_top best phrases scored on each.
+    # Accepted when every view ranks the same phrase first and comes as near, and one view
+    # clears the rules outright. () turns it off.
     second_look: tuple[float, ...] = (0.9, 1.1)
+    look_top: int = 3
     look_mean: float = 1.0
     look_margin: float = 1.0
     # CPU threads for the model; 0: the machine's cores, at most 4. One is the fastest on
@@ -78,7 +80,7 @@ class Decoded:
     best: str                # the most probable allowed phrase, or "" (search gave up)
     best_score: float        # its log-probability, end included
     seconds: float           # segment length
-    calls: int = 0           # decoder calls (align included) after the free pass
+    calls: int = 0           # decoder calls after the free pass (a batched one counts once)
     tokens: int = 0          # tokens of the best phrase's spelling
     prior: float = 0.0       # log-odds the caller's context gave the best phrase
 
