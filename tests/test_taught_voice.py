@@ -26,7 +26,7 @@ from companion.hearing.engines import load_taught_voice
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
 from companion.hearing.templates import VoiceTemplates, speech_span, warp_distance
-from companion.loop.enroll import Enrollment
+from companion.loop.enroll import DONE, Enrollment
 from fixture_names import label
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 
@@ -116,7 +116,7 @@ def test_prompt_echo_is_not_a_take(rec):
                      rec.voice_frames, echo_s=0.0).run(["two"], 2,
                                                        iter([segs[0], segs[1], segs[0]]))
     assert got.taught == {"two": 2} and not got.unlike
-    assert said == ["Say: two.", "Again: two."]
+    assert said == ["Say: two.", "Again: two.", DONE]
     spans = [speech_span(s.pcm) or (0, -1) for s in (segs[1], segs[0])]
     assert [len(k) for k in voice.takes["two"]] == [b - a + 1 for a, b in spans]
     assert all(b - a > 10 for a, b in spans)
@@ -133,7 +133,7 @@ def test_a_take_said_over_the_prompt_is_asked_for_again(rec):
     got = Enrollment(voice, lambda text: said.append(text) or next(durations),
                      rec.voice_frames, echo_s=0.0).run(["two"], 2,
                                                        iter([segs[0], segs[1], segs[0]]))
-    assert said == ["Say: two.", "Let me finish first.", "Say: two.", "Again: two."]
+    assert said == ["Say: two.", "Let me finish first.", "Say: two.", "Again: two.", DONE]
     assert got.taught == {"two": 2}
     spans = [speech_span(s.pcm) or (0, -1) for s in (segs[1], segs[0])]
     assert [len(k) for k in voice.takes["two"]] == [b - a + 1 for a, b in spans]
@@ -171,7 +171,8 @@ def test_takes_that_disagree_are_asked_again(rec):
                      echo_s=0.0).run(
         ["two"], 2, iter([segs[0], segs[4], segs[1], segs[0]]))
     assert got.unlike and got.unlike[0][0] == "two"
-    assert said == ["Say: two.", "Again: two.", "Say: two.", "Again: two."]
+    assert said == ["Say: two.", "Again: two.", "Those did not sound alike. Once more.",
+                    "Say: two.", "Again: two.", DONE]
     assert got.taught == {"two": 2}
 
 
@@ -231,6 +232,7 @@ def test_enroll_command_teaches_lists_recognizes_and_forgets(tmp_path):
     r = companion("enroll", *TAUGHT, "--takes", "2", "--mic-file", str(LESSON), env=env)
     assert r.returncode == 0, r.stderr
     assert "taught 4 phrases (8 takes)" in r.stdout and "Say: four." in r.stdout
+    assert DONE in r.stdout  # said, too: the user hears that the lesson is over
     assert "come close as you said them" in r.stdout  # "three" and "two", see lesson()
     where = tmp_path / "data" / "voice.npz"
     assert stat.S_IMODE(os.stat(where).st_mode) == 0o600

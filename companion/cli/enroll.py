@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from contextlib import ExitStack
 
 from companion.core.errors import CompanionError
@@ -134,6 +135,8 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
         try:
             with stop_signals_as_interrupt():
                 teacher.run(phrases, args.takes, Endpointer().segments(frames()))
+                # The closing line is heard before the speaker closes (closing cuts it).
+                time.sleep(min(10.0, speaker.busy_for()))
         except KeyboardInterrupt:
             print("stopped: keeping the phrases taught so far", file=sys.stderr)
         lesson = teacher.lesson

@@ -47,6 +47,9 @@ class Lesson:
 # lesson says is one of a few that `companion voice prepare` renders ahead of time.
 NO_WORD, TOO_SHORT, TOO_LONG, OVER = ("I heard no word.", "That was too short.",
                                       "That was too long.", "Let me finish first.")
+UNLIKE_SAID = "Those did not sound alike. Once more."
+# Said when every phrase was asked: hands busy, eyes closed, the user hears it is over.
+DONE = "That is all. I will listen for your voice from now on."
 
 
 def prompt_for(phrase: str, take: int) -> str:
@@ -65,7 +68,7 @@ def groups(routine_aliases: dict[str, str]) -> dict[str, tuple[str, ...]]:
 
 def lesson_lines(phrases: Iterable[str]) -> list[str]:
     """Every line a lesson over these phrases can say."""
-    return [NO_WORD, TOO_SHORT, TOO_LONG, OVER] + [
+    return [NO_WORD, TOO_SHORT, TOO_LONG, OVER, UNLIKE_SAID, DONE] + [
         prompt_for(p, k) for p in phrases for k in (0, 1)]
 
 
@@ -95,8 +98,9 @@ class Enrollment:
                 end = max(end, self.now()) + seconds  # queued after what is still playing
         return end + self.echo_s
 
-    def _take(self, segments: Iterator[Segment], prompt: str) -> Optional[np.ndarray]:
-        quiet_from = self._ask(prompt)
+    def _take(self, segments: Iterator[Segment], prompt: str, why: str = ""
+              ) -> Optional[np.ndarray]:
+        quiet_from = self._ask(prompt, why)
         for seg in segments:
             if seg.start < quiet_from:
                 # The prompt's echo ends about when quiet_from does; speech that goes on a
@@ -120,10 +124,11 @@ class Enrollment:
         it = iter(segments)
         lesson = self.lesson = Lesson({}, [])  # so far, should the user stop it midway
         for phrase in phrases:
+            why = ""
             for attempt in range(2):
                 got: list[np.ndarray] = []
                 for k in range(takes):
-                    frames = self._take(it, prompt_for(phrase, k))
+                    frames = self._take(it, prompt_for(phrase, k), why if k == 0 else "")
                     if frames is None:
                         self._keep(phrase, got, lesson)
                         return lesson
@@ -132,8 +137,11 @@ class Enrollment:
                 if spread <= UNLIKE or attempt == 1:
                     break
                 lesson.unlike.append((phrase, round(spread, 3)))
-                self._print(f"  the takes of {phrase!r} differ ({spread:.2f}); once more")
+                self._print(f"  the takes of {phrase!r} differ ({spread:.2f})")
+                why = UNLIKE_SAID
             self._keep(phrase, got, lesson)
+        self._print(DONE)
+        self.say(DONE)
         lesson.alike = alike(self.voice, list(lesson.taught))
         for a, b, d in lesson.alike:
             self._print(f"  {a!r} and {b!r} come close as you said them ({d:.2f}): if one is "
