@@ -38,19 +38,20 @@ STAY_REJECTED = ["none__sc-up-881583a6-0.wav", "none__sc-down-85d2ac4b-0.wav"]
 def hear(rec, vocab, name: str, second_look: bool) -> tuple[str, int]:
     """(label heard, encoder passes made) for one recording, with or without the look."""
     calls = []
-    encode, options = rec._encode_audio, rec.options
+    runtime, options = rec.runtime, rec.options
+    encode = runtime.encode_audio
 
     def counted(audio, at_least=0):
         calls.append(len(audio))
         return encode(audio, at_least)
 
-    rec._encode_audio = counted  # the segment's decode and every view encode through it
+    runtime.encode_audio = counted  # the segment's decode and every view encode through it
     rec.options = options if second_look else replace(options, second_look=())
     try:
         got = recognize_file(rec, vocab, HERE / name, bench.context(vocab, expected(name)))
     finally:
         rec.options = options
-        del rec._encode_audio
+        del runtime.encode_audio
     return label(got.intent), len(calls)
 
 

