@@ -26,6 +26,7 @@ V = Vocabulary({"neck": "neck", "neck and shoulders": "neck", "lower back": "low
     ("hold longer by thirty seconds", Intent("hold_longer", 30)),
     ("hold longer by 30 seconds", Intent("hold_longer", 30)),
     ("shorter", Intent("shorter")),
+    ("short", Intent("shorter")),  # what tiny.en often writes for a clipped "shorter"
     ("next", Intent("next")),
     ("go", Intent("resume")),
     ("stop", Intent("stop")),
