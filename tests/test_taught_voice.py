@@ -153,7 +153,7 @@ def test_the_lesson_starts_every_routine_and_its_lines_are_prepared(vocab):
     assert {"hold longer", "sharp", "how long left"} <= set(lesson)
     routines = phrases_to_teach(["routines"], vocab)
     assert "start neck routine" in routines and "start lower back routine" in routines
-    assert len(routines) == len(set(vocab.routine_aliases.values())) == 8
+    assert len(routines) == len(set(vocab.routine_aliases.values())) >= 8  # one per routine
     assert routines == [p for p in lesson if p.startswith("start ")]
     assert set(lesson_lines(lesson)) <= set(all_lines())
     assert {"Let me finish first.", "Again: start neck routine."} <= set(all_lines())
