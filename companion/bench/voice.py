@@ -227,12 +227,12 @@ def run_engine(name: str, texts: list[str], hear: Callable[[bytes, int], str],
 def run(engines: list[str], limit: Optional[int] = None,
         progress: Optional[Callable[[str], None]] = None, listener: str = "tiny.en",
         quick_ear: bool = False, rate: int = RATE_DEFAULT) -> dict:
-    from companion.hearing.whisper_engine import WhisperOptions, WhisperRecognizer
-    from companion.storage.library import Library
-    from companion.core.vocabulary import Vocabulary
+    from companion.hearing.whisper_rules import WhisperOptions
+    from companion.hearing.whisper_runtime import WhisperRuntime
 
     texts = sample(lines(), limit)
-    whisper = WhisperRecognizer(Vocabulary(Library().aliases()), WhisperOptions(model=listener))
+    o = WhisperOptions(model=listener)  # the model as the companion runs it, no grammar
+    whisper = WhisperRuntime(o.model, o.threads, o.tail_s, o.bucket_s)
     if quick_ear:   # what the companion's own hearing does with a segment: harsher
         def hear(pcm: bytes, cap: int) -> str:
             return whisper.transcribe(pcm, cap)
@@ -241,7 +241,7 @@ def run(engines: list[str], limit: Optional[int] = None,
         def hear(pcm: bytes, cap: int) -> str:
             return whisper.transcribe(pcm, cap, full_window=True, beam_size=BEAM)
         how = f"beam {BEAM}, 30 s window"
-    return {"lines": len(texts), "recognizer": f"whisper {whisper.model_name} ({how}, free)",
+    return {"lines": len(texts), "recognizer": f"whisper {whisper.name} ({how}, free)",
             "lead_silence_s": LEAD_S, "rate_wpm": rate,
             "engines": {e: run_engine(e, texts, hear, progress, rate) for e in engines}}
 

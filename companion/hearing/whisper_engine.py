@@ -73,15 +73,20 @@ class WhisperRecognizer(Recognizer):
             self._tries[allowed] = self.grammar.trie(allowed)
         return self._tries[allowed]
 
+    @staticmethod
+    def _path(rows: "np.ndarray | Sequence[np.ndarray]", seq: tuple[int, ...]) -> float:
+        """The log-probability of a sequence's tokens, from its rows."""
+        return sum(float(rows[i][t]) for i, t in enumerate(seq))
+
     def _exact(self, rows: "np.ndarray | Sequence[np.ndarray]", seq: tuple[int, ...]) -> float:
         """A sequence's log-probability from its rows: its tokens, then ending there."""
-        return sum(float(rows[i][t]) for i, t in enumerate(seq)) + self._end(rows[len(seq)])
+        return self._path(rows, seq) + self._end(rows[len(seq)])
 
     def _rank_score(self, rows: np.ndarray, seq: tuple[int, ...], ctx: "_Context") -> float:
         """What candidates are ranked by: tokens closed by a full stop (whose probability
         tells a whole phrase from one cut short better than any ending's), plus the
         context's log-odds, per token raised to the length penalty."""
-        total = sum(float(rows[i][t]) for i, t in enumerate(seq)) + float(rows[len(seq)][self._dot])
+        total = self._path(rows, seq) + float(rows[len(seq)][self._dot])
         return ((total + ctx.bonus.get(ctx.trie.phrase[seq], 0.0))
                 / (len(seq) + 1) ** self.options.length_penalty)
 
@@ -123,7 +128,7 @@ class WhisperRecognizer(Recognizer):
         no_speech = float(res.no_speech_prob)
         bonus = dict.fromkeys(self._favoured(trie.phrases), o.answer_prior)
         ctx = _Context(enc, [], free_ids, bonus, trie)
-        ctx.ranked.extend(self._ranked(ctx, cache, rows, free_text))
+        ctx = ctx._replace(ranked=self._ranked(ctx, cache, rows, free_text))
         if not ctx.ranked:
             return Decoded(free_text, free_score, no_speech, "", -1e9, seconds, 0), ctx
         seq = ctx.ranked[0]
@@ -136,12 +141,6 @@ class WhisperRecognizer(Recognizer):
         best = trie.phrase[seq]
         return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
                        bonus.get(best, 0.0)), ctx
-
-    def transcribe(self, pcm: bytes, max_tokens: int = 120, *, full_window: bool = False,
-                   beam_size: int = 1) -> str:
-        """What the model itself hears, no grammar (WhisperRuntime.transcribe)."""
-        return self.runtime.transcribe(pcm, max_tokens, full_window=full_window,
-                                       beam_size=beam_size)
 
     def _favoured(self, allowed: set[str]) -> set[str]:
         """The answers to what was just asked: the allowed ones among numbers and yes/no,
