@@ -1,6 +1,7 @@
 """`companion enroll`: teach it your voice. It asks for each number, command and routine
 start a few times and keeps your takes (as the recognizer's view of them, never audio)
-beside the pain log; from then on it hears those phrases by your own way of saying them as well as by the model.
+beside the pain log; from then on it hears those phrases by your own way of saying them as
+well as by the model.
 `--list` shows what it was taught, `--forget` removes it."""
 
 from __future__ import annotations

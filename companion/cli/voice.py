@@ -18,8 +18,8 @@ def register(sub, common) -> None:
                                                        "ahead of time")
     vsub = p.add_subparsers(dest="voice_action", metavar="ACTION")
     q = vsub.add_parser("prepare", parents=[common],
-                        help="render every line of every routine and of the voice lesson into the cue "
-                             "cache now")
+                        help="render every line of every routine and of the voice lesson "
+                             "into the cue cache now")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     for parser in (p, q):
         parser.add_argument("--config", metavar="FILE", help="config file")
