@@ -95,6 +95,21 @@ def test_own_voice_is_gated_but_barge_in_words_act(tmp_path):
     assert loop.hear(Utt("next", 10.6, 10.9)) is None
 
 
+def test_the_recognizer_learns_only_from_what_was_acted_on(tmp_path):
+    """Recognizer.acted_on (Whisper learns the voice in use from it) hears of the commands
+    the loop acted on: not of words gated over our voice, nor of speech not made out."""
+    loop, log, out = make(tmp_path, [])
+    acted: list[Utt] = []
+    loop.acted_on = acted.append
+    loop.start_session(Library().find("neck"))
+    loop.hear(Utt("next", 0.5, 0.9))                # over our own voice: gated
+    loop.hear(Utt("", 0.95, 0.99, 0.2, "next"))     # not made out
+    loop.hear(Utt("pause", 1.0, 1.4))               # a barge-in word: acted on
+    loop.hear(Utt("banana", 3.0, 3.5))              # not a command
+    loop.hear(Utt("resume", 6.0, 6.4))
+    assert [(u.text, u.start) for u in acted] == [("pause", 1.0), ("resume", 6.0)]
+
+
 def test_unknown_speech_does_nothing(tmp_path):
     loop, log, out = make(tmp_path, [Utt("", 5, 6, 0.1, "next"), Utt("banana", 8, 9)])
     loop.run(frames(15))
@@ -281,8 +296,10 @@ def test_a_barge_in_word_we_are_saying_ourselves_is_our_echo(tmp_path):
     (note,) = [c for c in _cues(out) if "tingling" in c["text"]]
     start = sum(c["seconds"] for c in _cues(out)[:_cues(out).index(note)])
     at = start + note["seconds"] * note["text"].lower().index("tingling") / len(note["text"])
+    acted: list[Utt] = []
+    loop.acted_on = acted.append
     assert loop.hear(Utt("tingling", at - 0.35, at + 0.5)) is None
-    assert loop.heard[-1].gated and loop.heard[-1].echo
+    assert loop.heard[-1].gated and loop.heard[-1].echo and not acted  # our echo: not learned
     assert not loop.runner.session.ended
     # "pause" is not in that note: the user, heard over us, and it cuts our speech.
     assert loop.hear(Utt("pause", at + 0.6, at + 1.0)).name == "pause"

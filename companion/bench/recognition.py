@@ -16,7 +16,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from companion.host import paths
 from companion.core.errors import CompanionError
@@ -154,12 +154,15 @@ def context(vocab: Vocabulary, expect: Optional[Intent]) -> frozenset[str]:
 
 
 def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
-        teach: Optional[Callable[[Case], object]] = None, quiet_s: float = QUIET_S
-        ) -> tuple[dict[str, Tally], float, float]:
+        teach: Optional[Callable[[Case], object]] = None, quiet_s: float = QUIET_S,
+        learner: Optional[Any] = None) -> tuple[dict[str, Tally], float, float]:
     """Tallies per class, CPU and audio seconds. rec.decode is timed per utterance (the
     wait between the endpointer closing a segment and its intent) into rec.decode_ms.
     teach(case): the taught voice the case is heard with (bench/taught.py), set as
-    rec.templates before it is heard (the teaching itself is not timed). A file cut at the
+    rec.templates before it is heard (the teaching itself is not timed). learner
+    (bench/taught.py Learner): order(cases) is the order they are said in, before(case)
+    sets the voice learned so far, after(result) learns from an accepted command as the
+    loop would. A file cut at the
     word is heard with quiet_s of silence around it, as a microphone hears a word (0: every
     file as cut)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
@@ -174,6 +177,11 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
 
     rec.decode = timed  # type: ignore[method-assign]
     everything = vocab.phrases_for(INTENT_NAMES)
+    cases = list(cases)
+    for case in cases:  # the report's classes in the order given, however they are heard
+        tallies.setdefault(case.cls, Tally())
+    if learner is not None:
+        cases = learner.order(cases)
     try:
         for case in cases:
             if teach is not None:
@@ -181,7 +189,11 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
             t0 = time.process_time()
             quiet = quiet_around(case.path, quiet_s)
             try:
+                if learner is not None:
+                    learner.before(case)
                 res = recognize_file(rec, vocab, case.path, context(vocab, case.expect), quiet)
+                if learner is not None:
+                    learner.after(res)
                 if case.expect is None:
                     tallies[case.cls].wide_fa += recognize_file(
                         rec, vocab, case.path, everything, quiet).intent is not None

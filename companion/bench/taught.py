@@ -9,10 +9,14 @@ are: FSDD's with the bench's quiet around it).
   yes, no, go, four, five, six, nine), up to K each; most speakers left one of each, so
   most have few or no takes. Their other words (negatives) are heard against what they did
   teach: the user saying something else.
-- espeak-ng phrases: a synthetic voice cannot be asked; heard untaught."""
+- espeak-ng phrases: a synthetic voice cannot be asked; heard untaught.
+
+`--learn` (Learner): each speaker (each espeak-ng voice too) is a device of its own that
+learns the voice in use from the commands it accepted, heard in a shuffled order."""
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Optional
@@ -20,10 +24,13 @@ from typing import Callable, Optional
 import numpy as np
 
 from companion.bench.recognition import QUIET_S, SC_POSITIVE, Case, quiet_around, sc_speaker
+from companion.core.interfaces import Utterance
 from companion.core.vocabulary import NUMBER_WORDS
 from companion.hearing.endpoint import Endpointer
+from companion.hearing.files import FileResult
 from companion.hearing.sources import WavSource, with_quiet
 from companion.hearing.templates import VoiceTemplates
+from companion.hearing.whisper_engine import WhisperRecognizer
 
 SC_NUMBERS = ("four", "five", "six", "nine")  # in _unknown_, and words the companion knows
 
@@ -87,3 +94,40 @@ class Teacher:
             if frames is not None and voice.add(phrase, frames):
                 count[phrase] += 1
         return voice
+
+
+def voice_key(path: Path) -> Optional[tuple[str, str]]:
+    """Whose voice a recording is: (corpus, speaker), or ("espeak-ng", voice) for a
+    synthetic phrase; None for room noise, which nobody says."""
+    s = _speaker(path)
+    if s is not None:
+        return s[0], s[1]
+    if "__" in path.name:
+        return "espeak-ng", path.name.split("__")[1].rsplit("-", 2)[0]
+    return None
+
+
+class Learner:
+    """`bench recognition --learn`: a device per speaker, learning the voice in use as the
+    live loop lets it (Recognizer.acted_on). Each recording is heard with what was learned
+    from that speaker's recordings heard before it, and a command accepted from it is
+    learned from, as the loop would have acted on it. Whatever the user's taught voice
+    (--taught), the two are matched together."""
+
+    def __init__(self, rec: WhisperRecognizer) -> None:
+        self.rec = rec
+        self.voices: dict[tuple[str, str], VoiceTemplates] = {}
+
+    @staticmethod
+    def order(cases: list[Case]) -> list[Case]:
+        """A fixed shuffled order: a user says commands in no order by class."""
+        return sorted(cases, key=lambda c: zlib.crc32(c.path.name.encode()))
+
+    def before(self, case: Case) -> None:
+        key = voice_key(case.path)
+        fresh = VoiceTemplates(self.rec.model_name)
+        self.rec.learned = self.voices.setdefault(key, fresh) if key else fresh
+
+    def after(self, res: FileResult) -> None:
+        if res.intent is not None:
+            self.rec.acted_on(Utterance(res.text, res.confidence, 0.0, res.duration))

@@ -71,6 +71,10 @@ def register(sub, common) -> None:
                    help="hear each recording as if its speaker had taught the companion "
                         "(`companion enroll`) with K of their other takes of each phrase "
                         "(Whisper only; espeak-ng voices stay untaught)")
+    b.add_argument("--learn", action="store_true",
+                   help="hear each speaker as a companion that learns the voice in use "
+                        "(the default live): in a shuffled order, each recording with what "
+                        "was learned from the commands accepted from that speaker before")
     b.add_argument("--garbage-loop", type=float, metavar="P",
                    help="PocketSphinx: probability of each further garbage phone "
                         "(lower accepts more)")
@@ -252,7 +256,15 @@ def cmd_bench(args) -> int:
             raise CompanionError(f"--taught needs the Whisper engine, not {rec.engine}: "
                                  "a taught voice is kept as Whisper's view of it")
         teach = Teacher(data, args.taught, rec.voice_frames, rec.model_name, quiet).voice_for
-    tallies, cpu, audio = bench.run(rec, vocab, cases, teach, quiet)
+    learner = None
+    if args.learn:
+        from companion.bench.taught import Learner
+        from companion.hearing.whisper_engine import WhisperRecognizer
+
+        if not isinstance(rec, WhisperRecognizer):
+            raise CompanionError(f"--learn needs the Whisper engine, not {rec.engine}")
+        learner = Learner(rec)
+    tallies, cpu, audio = bench.run(rec, vocab, cases, teach, quiet, learner)
     name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
     if rec.engine == "whisper":
         threads = rec.options.threads
@@ -261,6 +273,8 @@ def cmd_bench(args) -> int:
         name += ", files as cut"
     if args.taught:
         name += f", taught {args.taught} take{'s' if args.taught != 1 else ''} a phrase"
+    if args.learn:
+        name += ", learning each voice"
     ms = getattr(rec, "decode_ms", None)
     if getattr(args, "json", False):
         print(json.dumps(bench.figures(tallies, cpu, audio, name, ms), indent=2))

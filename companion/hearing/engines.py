@@ -81,12 +81,14 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
                     strict: bool = False, sphinx_options=None,
                     whisper_options=None, whisper_model: Optional[str] = None,
                     whisper_threads: Optional[int] = None,
-                    taught_voice: Optional[Path] = None) -> Recognizer:
+                    taught_voice: Optional[Path] = None, learn_voice: bool = True
+                    ) -> Recognizer:
     """Build the recognizer for the command grammar. strict=True turns grammar words the
     model does not know into an error; otherwise they are left out and listed in
     recognizer.missing_words for the caller to report. taught_voice: the user's own takes
     (`companion enroll`), used by Whisper when the file is there and made by its model;
-    recognizer.taught_note says why one was not used."""
+    recognizer.taught_note says why one was not used. learn_voice: Whisper learns the voice
+    in use from what the loop acts on (Recognizer.acted_on; in memory only)."""
     name, model = choose_engine(engine, model_path)
     if name == "vosk":
         from companion.hearing.vosk_engine import VoskRecognizer
@@ -100,6 +102,8 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
             opts = replace(opts, model=whisper_model)
         if whisper_threads:
             opts = replace(opts, threads=whisper_threads)
+        if not learn_voice:
+            opts = replace(opts, learn_keep=0)
         wrec = WhisperRecognizer(vocabulary, opts)
         wrec.templates, wrec.taught_note = load_taught_voice(taught_voice, opts.model)
         rec = wrec

@@ -56,6 +56,10 @@ class Recognizer(ABC):
         """Recognize one complete utterance of 16 kHz mono int16 audio as one of the
         allowed phrases (None: any phrase of the vocabulary)."""
 
+    def acted_on(self, utt: Utterance) -> None:
+        """The loop acted on `utt`, the utterance this recognizer last yielded: an engine
+        may learn the user's voice from it (Whisper does; the others learn nothing)."""
+
     def utterances(self, frames: Iterable[Frame], endpointer: Optional[Endpointer] = None,
                    include_rejected: bool = False,
                    expect: Optional[Callable[[], Optional[Collection[str]]]] = None

@@ -90,16 +90,29 @@ class VoiceTemplates:
                  ) -> None:
         self.model = model
         self.takes: dict[str, list[np.ndarray]] = {}
+        self.version = 0  # takes added so far: whoever joined these with others knows when
         for phrase, ts in (takes or {}).items():
             for t in ts:
                 self.add(phrase, t)
 
-    def add(self, phrase: str, frames: np.ndarray) -> bool:
-        """Keep a take; one under MIN_FRAMES (no word in it) is not kept: False."""
+    def add(self, phrase: str, frames: np.ndarray, keep: Optional[int] = None) -> bool:
+        """Keep a take (and, with `keep`, only the newest that many of its phrase); one
+        under MIN_FRAMES (no word in it) is not kept: False."""
         if len(frames) < MIN_FRAMES:
             return False
-        self.takes.setdefault(phrase, []).append(unit_frames(frames))
+        takes = self.takes.setdefault(phrase, [])
+        takes.append(unit_frames(frames))
+        self.version += 1
+        if keep is not None:
+            del takes[:-keep]
         return True
+
+    def joined(self, other: "VoiceTemplates") -> "VoiceTemplates":
+        """These takes and another set's (of the same model), matched as one voice."""
+        both = VoiceTemplates(self.model, self.takes)
+        for phrase, takes in other.takes.items():
+            both.takes.setdefault(phrase, []).extend(takes)
+        return both
 
     def phrases(self) -> set[str]:
         return set(self.takes)

@@ -14,7 +14,9 @@ Rejection uses what the model knows: its no-speech probability, the phrase's pro
 and how far it trails the free transcript's. A segment rejected by a little gets a second
 look: the same audio 10 % faster and 10 % slower, each encoded again and the first decode's
 best few phrases and free transcript scored on it in one forced call; it is accepted only
-when both views rank the same phrase first, both come as close and one clears the rules."""
+when both views rank the same phrase first, both come as close and one clears the rules.
+The user's own takes (taught by `companion enroll`, and learned from what the loop acted on:
+acted_on) are matched too, and outvote the model, except against a safety word."""
 
 from __future__ import annotations
 
@@ -28,9 +30,11 @@ import numpy as np
 from companion.hearing import mel
 from companion.hearing.grammar import TokenGrammar, Trie
 from companion.hearing.recognizer import Hearing, Recognizer
+from companion.core.interfaces import Utterance
 from companion.hearing.templates import VoiceTemplates, speech_span
 from companion.hearing.whisper_rules import Decoded, WhisperOptions, taught_verdict, verdict
-from companion.hearing.whisper_runtime import FRAME_SAMPLES, WhisperRuntime, pcm_to_float
+from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
+                                               stretch)
 from companion.core.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
 
 
@@ -63,8 +67,12 @@ class WhisperRecognizer(Recognizer):
         self._answers = vocabulary.phrases_for(ANSWER_INTENTS)
         self._ratings = vocabulary.phrases_for({"number", "pain"})
         self._all = frozenset(self.phrases)
-        # The user's own takes of phrases (`companion enroll`), set by make_recognizer.
+        # The user's own takes (`companion enroll`), set by make_recognizer, and those
+        # learned from what the loop acted on (acted_on; in memory, never written).
         self.templates: Optional[VoiceTemplates] = None
+        self.learned = VoiceTemplates(rt.name)
+        self._voice: tuple[Any, ...] = (None, None, -1, None)  # the two, joined (voice())
+        self._last: Optional[tuple[str, np.ndarray]] = None  # the last phrase accepted
 
     def _trie(self, allowed: frozenset[str]) -> Trie:
         if allowed not in self._tries:
@@ -250,7 +258,7 @@ class WhisperRecognizer(Recognizer):
                    if self._is_safety(d.best) else self.options)
         cleared, conf = False, 0.0
         for factor in views:
-            v = self._view(_resample(audio, factor), d, ctx)
+            v = self._view(stretch(audio, factor), d, ctx)
             if v.best != d.best or not self._near(v, lenient):
                 return None
             ok, c = self._verdict(v, options=lenient)
@@ -271,15 +279,33 @@ class WhisperRecognizer(Recognizer):
                        best, self._exact(rows[i], top[i]), len(pcm) / 2 / mel.RATE, 1,
                        len(top[i]), ctx.bonus.get(best, 0.0))
 
-    def _taught(self, enc: Any, pcm: bytes, allowed: Optional[Collection[str]],
+    def voice(self) -> Optional[VoiceTemplates]:
+        """The user's takes: taught (`companion enroll`) and learned, as one voice."""
+        taught, learned = self.templates, self.learned
+        key = (taught, learned, learned.version)
+        if self._voice[:3] != key:  # (templates compare by identity)
+            both = taught.joined(learned) if taught and learned else None
+            self._voice = key + (both or taught or learned or None,)
+        return self._voice[3]
+
+    def acted_on(self, utt: Utterance) -> None:
+        """Learn the voice in use: the loop acted on the phrase last accepted, so its frames
+        become a take of it (the newest options.learn_keep of each phrase are kept)."""
+        last, self._last = self._last, None
+        o = self.options
+        if (o.learn_keep and last is not None and last[0] == utt.text
+                and utt.confidence >= o.learn_confidence):
+            self.learned.add(last[0], last[1], keep=o.learn_keep)
+
+    def _taught(self, frames: np.ndarray, allowed: Optional[Collection[str]],
                 d: Decoded) -> Optional[Hearing]:
         """The phrase the user's own takes say, when they say it clearly enough (None: no
         takes, none of an allowed phrase, or not near enough)."""
-        if not self.templates:
+        voice = self.voice()
+        if not voice:
             return None
         meaning = self.vocabulary.parse
-        m = self.templates.match(self._frames(enc, pcm),
-                                 self.phrases if allowed is None else allowed, meaning)
+        m = voice.match(frames, self.phrases if allowed is None else allowed, meaning)
         if m is None:
             return None
         agrees = bool(d.best) and meaning(d.best) == meaning(m.phrase)
@@ -295,17 +321,12 @@ class WhisperRecognizer(Recognizer):
             return Hearing("", 0.0)
         d, ctx = self._analyse(pcm, allowed)
         h = self.judge(d)
-        taught = self._taught(ctx.enc, pcm, allowed, d)
+        frames = self._frames(ctx.enc, pcm)
+        taught = self._taught(frames, allowed, d)
         if taught is not None and not (h.text and self._is_safety(h.text)):
-            return taught  # the user's own takes outvote the model, but never a safety word
-        if not h.text:
+            h = taught  # the user's own takes outvote the model, but never a safety word
+        elif not h.text:
             h = self._second_look(pcm, d, ctx) or h
+        self._last = (h.text, frames) if h.text else None
         return h
 
-
-def _resample(audio: np.ndarray, factor: float) -> bytes:
-    """int16 samples (as floats) stretched to `factor` times their length by linear
-    interpolation, as 16 kHz int16 bytes: faster or slower, higher or lower at once."""
-    n = max(1, int(round(len(audio) * factor)))
-    out = np.interp(np.arange(n) / factor, np.arange(len(audio)), audio)
-    return np.clip(np.round(out), -32768, 32767).astype(np.int16).tobytes()

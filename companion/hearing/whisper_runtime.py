@@ -35,6 +35,14 @@ def pcm_to_float(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
 
 
+def stretch(audio: np.ndarray, factor: float) -> bytes:
+    """int16 samples (as floats) stretched to `factor` times their length by linear
+    interpolation, as 16 kHz int16 bytes: faster or slower, higher or lower at once."""
+    n = max(1, int(round(len(audio) * factor)))
+    out = np.interp(np.arange(n) / factor, np.arange(len(audio)), audio)
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16).tobytes()
+
+
 class WhisperRuntime:
     def __init__(self, model: str, threads: int = 0, tail_s: float = 0.5,
                  bucket_s: float = 0.25) -> None:

@@ -52,6 +52,11 @@ class Config(BaseModel):
     """CPU threads Whisper computes with. One was fastest on a 2-core x86 machine and leaves
     a core for the voice; on a Raspberry Pi compare with `companion bench recognition
     --whisper-threads N`."""
+    learn_voice: bool = True
+    """Learn your voice as you use it: the last three times each command was heard and
+    acted on are kept as the speech model's view of them (not audio; in memory only, never
+    written, gone when the companion stops) and matched like takes taught with `companion
+    enroll`. false: only what enroll taught."""
     model_path: Optional[Path] = None
     """Where the Vosk model is; default models/vosk-model-small-en-us-0.15."""
     voice_engine: Literal[VOICE_ENGINES] = "auto"  # type: ignore[valid-type]

@@ -55,7 +55,8 @@ class VoiceLoop:
                  greeting: Optional[str] = cues.LISTENING,
                  clock: Optional[ManualClock] = None,
                  transcript: Optional[Callable[[dict[str, Any]], None]] = None,
-                 mic_backlog: Callable[[], float] = lambda: 0.0) -> None:
+                 mic_backlog: Callable[[], float] = lambda: 0.0,
+                 acted_on: Callable[[Utterance], None] = lambda utt: None) -> None:
         self.library = library
         self.vocab = Vocabulary(library.aliases())
         self.log = log
@@ -67,6 +68,9 @@ class VoiceLoop:
         # Audio captured but not yet read (MicSource.backlog_s): while a command is decoded
         # the room goes on, so "now" in the audio's time is that much later than the clock.
         self.mic_backlog = mic_backlog
+        # Told of each utterance acted on (Recognizer.acted_on: Whisper learns the voice in
+        # use from them); not of our own echo, nor of words over our voice that were gated.
+        self.acted_on = acted_on
         self.summary = summary
         self.greeting = greeting
         self.reminders = reminders
@@ -230,6 +234,7 @@ class VoiceLoop:
             runner.handle(intent)
         else:
             self._waiting(intent)
+        self.acted_on(utt)
         return intent
 
     def _waiting(self, intent: Intent) -> None:

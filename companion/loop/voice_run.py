@@ -110,7 +110,8 @@ def run_voice(args: argparse.Namespace) -> int:
         recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path,
                                      whisper_model=cfg.whisper_model,
                                      whisper_threads=cfg.whisper_threads,
-                                     taught_voice=paths.taught_voice(cfg.data_dir))
+                                     taught_voice=paths.taught_voice(cfg.data_dir),
+                                     learn_voice=cfg.learn_voice)
         if recognizer.taught_note:
             logger.warning("%s", recognizer.taught_note)
         if recognizer.missing_words:
@@ -152,7 +153,7 @@ def run_voice(args: argparse.Namespace) -> int:
                          reminders=lambda: _or(lambda: trends.reminders(log, time.time()), []),
                          transcript=None if args.quiet else Transcript(
                              sys.stdout, says="JOURNAL_STREAM" not in os.environ),
-                         mic_backlog=backlog)
+                         mic_backlog=backlog, acted_on=recognizer.acted_on)
         try:
             with stop_signals_as_interrupt():
                 frames = source.frames() if replay else watched(
