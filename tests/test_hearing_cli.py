@@ -250,3 +250,20 @@ def test_bench_recognition_refuses_zero_threads(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "--whisper-threads must be 1 or more, not 0" in r.stderr
+
+
+def test_bench_recognition_learn_hears_each_speaker_as_a_learning_companion(tmp_path):
+    """`bench recognition --learn`: the same recordings in a shuffled order, each speaker
+    a companion that learns from the commands it accepted (one take each here, so nothing
+    to gain: every class keeps its place in the report and nothing more is accepted)."""
+    data = _bench_data_from_fixtures(tmp_path / "speech")
+    argv = [sys.executable, "-m", "companion", "bench", "recognition", "--json", "--data",
+            str(data), "--no-synth"]
+    runs = [subprocess.run(argv + flag, capture_output=True, text=True, timeout=300)
+            for flag in ([], ["--learn"])]
+    assert all(r.returncode == 0 for r in runs), runs[1].stderr
+    plain, learnt = (json.loads(r.stdout) for r in runs)
+    assert learnt["engine"] == "whisper tiny.en, 1 thread, learning each voice"
+    assert list(learnt["classes"]) == list(plain["classes"])
+    assert learnt["false_accepts"] <= plain["false_accepts"]
+    assert learnt["positives"] == plain["positives"] == 26

@@ -139,3 +139,41 @@ def test_nothing_learned_is_written(rec, vocab, tmp_path, monkeypatch):
         use(rec, vocab, USED)
         assert len(voice)
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_the_benchmark_hears_each_speaker_as_a_companion_that_learns(rec, vocab, tmp_path):
+    """`bench recognition --learn` (bench/taught.py Learner): each recording is heard with
+    what was learned from the commands accepted from its speaker before it. Here his eight
+    answers (the lesson WAV cut into FSDD-named files) come first, then the six takes."""
+    from companion.audio.wav import write_wav
+    from companion.bench import recognition as bench
+    from companion.bench.taught import Learner, voice_key
+
+    fsdd = tmp_path / "fsdd-digits"
+    fsdd.mkdir()
+    said = ("two", "two", "three", "three", "four", "four", "six", "six")
+    for n, (word, seg) in enumerate(zip(said, Endpointer().segments(WavSource(USED).frames()))):
+        digit = {"two": 2, "three": 3, "four": 4, "six": 6}[word]
+        write_wav(fsdd / f"{digit}_nicolas_{100 + n}.wav",
+                  np.frombuffer(seg.pcm, dtype=np.int16) / 32768.0)
+    for name in HEARD:
+        digit, take = name[len("number-"):].split("__fsdd-nicolas-")
+        (fsdd / f"{digit}_nicolas_{take[:-4]}.wav").write_bytes((HERE / name).read_bytes())
+    files = sorted(fsdd.glob("*.wav"), key=lambda p: -int(p.stem.split("_")[2]))
+    cases = [bench.Case(p, "number", expected(f"number-{p.name[0]}__x"), "dev") for p in files]
+    assert {voice_key(p) for p in files} == {("fsdd", "nicolas")}
+
+    class InOrder(Learner):
+        @staticmethod
+        def order(cases):
+            return cases
+
+    learner = InOrder(rec)
+    try:
+        learnt, _, _ = bench.run(rec, vocab, cases, learner=learner)
+    finally:
+        rec.learned = VoiceTemplates(rec.model_name)
+    plain, _, _ = bench.run(rec, vocab, cases[len(said):])
+    assert plain["number"].right <= 1
+    assert learnt["number"].right - plain["number"].right >= 5 + 4  # his answers too
+    assert len(learner.voices[("fsdd", "nicolas")]) >= 5
