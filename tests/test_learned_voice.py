@@ -8,6 +8,7 @@ a lesson), then says them again in other takes that Whisper alone does not accep
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -100,11 +101,17 @@ def test_only_the_phrase_just_accepted_and_acted_on_is_learned(rec, vocab):
             rec.decode(seg.pcm, allowed)
             rec.acted_on(Utterance("nine", h.confidence, seg.start, seg.end))
         assert len(voice) == rec.options.learn_keep == 3  # the newest few of each phrase
+        keep = rec.options
+        try:  # a take longer than learn_max_s (speech alone) is not kept
+            rec.options = replace(keep, learn_max_s=len(voice.takes["nine"][-1]) * 0.02 - 0.03)
+            rec.decode(seg.pcm, allowed)
+            rec.acted_on(Utterance("nine", h.confidence, seg.start, seg.end))
+            assert voice.version == 5  # the five added above, and not this one
+        finally:
+            rec.options = keep
 
 
 def test_learning_can_be_turned_off(rec, vocab, tmp_path):
-    from dataclasses import replace
-
     keep = rec.options
     rec.options = replace(keep, learn_keep=0)
     try:

@@ -294,7 +294,8 @@ class WhisperRecognizer(Recognizer):
         last, self._last = self._last, None
         o = self.options
         if (o.learn_keep and last is not None and last[0] == utt.text
-                and utt.confidence >= o.learn_confidence):
+                and utt.confidence >= o.learn_confidence
+                and len(last[1]) * FRAME_SAMPLES <= o.learn_max_s * mel.RATE):
             self.learned.add(last[0], last[1], keep=o.learn_keep)
 
     def _taught(self, frames: np.ndarray, allowed: Optional[Collection[str]],

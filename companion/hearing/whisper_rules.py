@@ -74,6 +74,10 @@ class WhisperOptions:
     # none: only what `companion enroll` taught is used.
     learn_keep: int = 3
     learn_confidence: float = 0.5
+    # ... and only when its speech lasts at most this: a command is shorter, and every take
+    # kept costs memory and matching time for as long as the companion runs (50 frames of
+    # 384 floats a second: 77 KB a second of take).
+    learn_max_s: float = 3.0
     taught_sure: float = 0.18
     taught_agree: float = 0.26
     taught_gap: float = 0.02
