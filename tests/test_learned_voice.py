@@ -97,16 +97,16 @@ def test_only_the_phrase_just_accepted_and_acted_on_is_learned(rec, vocab):
         rec.decode(seg.pcm, allowed)
         rec.acted_on(Utterance("nine", 0.2, seg.start, seg.end))  # not sure enough
         assert len(voice) == 0
-        for _ in range(5):
+        for _ in range(7):
             rec.decode(seg.pcm, allowed)
             rec.acted_on(Utterance("nine", h.confidence, seg.start, seg.end))
-        assert len(voice) == rec.options.learn_keep == 3  # the newest few of each phrase
+        assert len(voice) == rec.options.learn_keep == 5  # the newest few of each phrase
         keep = rec.options
         try:  # a take longer than learn_max_s (speech alone) is not kept
             rec.options = replace(keep, learn_max_s=len(voice.takes["nine"][-1]) * 0.02 - 0.03)
             rec.decode(seg.pcm, allowed)
             rec.acted_on(Utterance("nine", h.confidence, seg.start, seg.end))
-            assert voice.version == 5  # the five added above, and not this one
+            assert voice.version == 7  # the seven added above, and not this one
         finally:
             rec.options = keep
 

@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Optional
+from typing import Any, Callable, Collection, Optional, Sequence
 
 import numpy as np
 
@@ -65,22 +65,39 @@ def speech_span(pcm: bytes, frame: int = 320, rise_db: float = 6.0, floor_db: fl
 
 
 def warp_distance(query: np.ndarray, take: np.ndarray) -> float:
-    """Mean cosine distance between unit frames along the cheapest path that walks the
-    query one frame at a time and the take 0, 1 or 2 frames per step (one row of numpy per
-    query frame, no per-cell Python; a take over twice the query's length cannot fit:
-    inf). Both start and end together: endpointed segments have the same margins."""
-    cost = 1.0 - query @ take.T
-    n, m = cost.shape
-    if m == 0 or m > 2 * n - 1:
-        return INF
-    row = np.full(m, INF, dtype=np.float32)
-    row[0] = cost[0, 0]
+    """warp_distances for one take."""
+    return float(warp_distances(query, [take])[0])
+
+
+def warp_distances(query: np.ndarray, takes: Sequence[np.ndarray]) -> np.ndarray:
+    """Per take, the mean cosine distance between unit frames along the cheapest path that
+    walks the query one frame at a time and the take 0, 1 or 2 frames per step; inf for a
+    take over twice the query's length, which cannot fit. Both start and end together:
+    endpointed segments have the same margins. All takes in one pass (a row of numpy per
+    query frame for all of them: a learned voice has dozens of takes, and a pass per take
+    cost a decode 10-15 ms)."""
+    n = len(query)
+    out = np.full(len(takes), INF)
+    fit = [k for k, t in enumerate(takes) if 0 < len(t) <= 2 * n - 1]
+    if not fit:
+        return out
+    lens = np.array([len(takes[k]) for k in fit])
+    width = int(lens.max())
+    stacked = np.zeros((len(fit), width, query.shape[1]), dtype=np.float32)
+    for j, k in enumerate(fit):
+        stacked[j, :lens[j]] = takes[k]
+    cost = 1.0 - (stacked.reshape(-1, query.shape[1]) @ query.T).reshape(len(fit), width, n)
+    cost = np.where(np.arange(width)[None, :, None] < lens[:, None, None], cost, INF)
+    cost = np.ascontiguousarray(cost.transpose(0, 2, 1), dtype=np.float32)  # take, query, frame
+    row = np.full((len(fit), width), INF, dtype=np.float32)
+    row[:, 0] = cost[:, 0, 0]
     for i in range(1, n):
         best = row.copy()
-        best[1:] = np.minimum(best[1:], row[:-1])
-        best[2:] = np.minimum(best[2:], row[:-2])
-        row = cost[i] + best
-    return float(row[-1]) / n
+        best[:, 1:] = np.minimum(best[:, 1:], row[:, :-1])
+        best[:, 2:] = np.minimum(best[:, 2:], row[:, :-2])
+        row = cost[:, i] + best
+    out[fit] = row[np.arange(len(fit)), lens - 1] / n
+    return out
 
 
 class VoiceTemplates:
@@ -130,7 +147,11 @@ class VoiceTemplates:
         if len(frames) < MIN_FRAMES or not set(allowed) & self.takes.keys():
             return None
         query = unit_frames(frames)
-        near = {p: min(warp_distance(query, t) for t in takes) for p, takes in self.takes.items()}
+        phrases = [p for p, takes in self.takes.items() for _ in takes]
+        near: dict[str, float] = {}
+        for p, d in zip(phrases, warp_distances(query, [t for ts in self.takes.values()
+                                                         for t in ts])):
+            near[p] = min(near.get(p, INF), float(d))
         best = min((p for p in near if p in allowed), key=near.__getitem__)
         other = [d for p, d in near.items() if meaning(p) != meaning(best)]
         return Match(best, near[best], min(other, default=INF))

@@ -69,10 +69,11 @@ class WhisperOptions:
     # learn_confidence is kept (its encoder frames, in memory only) as a take, the newest
     # learn_keep of each phrase, and matched like a taught one. Chosen on dev (`bench
     # recognition --learn`: every speaker's recordings in a shuffled order, each heard with
-    # what was learned from their earlier ones): 863 -> 899 of 992 right, false accepts 3;
-    # learning only from confident ones (0.7) learned fewer right and more wrong. 0 keeps
-    # none: only what `companion enroll` taught is used.
-    learn_keep: int = 3
+    # what was learned from their earlier ones): 863 -> 907 of 992 right, false accepts 3;
+    # learning only from confident ones (0.7) learned fewer right and more wrong; 3 takes
+    # 904, 8 takes 907 but more wrong commands. 0 keeps none: only what `companion enroll`
+    # taught is used.
+    learn_keep: int = 5
     learn_confidence: float = 0.5
     # ... and only when its speech lasts at most this: a command is shorter, and every take
     # kept costs memory and matching time for as long as the companion runs (50 frames of

@@ -53,7 +53,7 @@ class Config(BaseModel):
     a core for the voice; on a Raspberry Pi compare with `companion bench recognition
     --whisper-threads N`."""
     learn_voice: bool = True
-    """Learn your voice as you use it: the last three times each command was heard and
+    """Learn your voice as you use it: the last five times each command was heard and
     acted on are kept as the speech model's view of them (not audio; in memory only, never
     written, gone when the companion stops) and matched like takes taught with `companion
     enroll`. false: only what enroll taught."""
