@@ -40,11 +40,13 @@ def phrases_to_teach(what: list[str], vocab) -> list[str]:
     """Groups and phrases named on the command line (default: the whole lesson), in order,
     each once."""
     from companion.core.vocabulary import normalize
-    from companion.loop.enroll import LESSON, groups
+    from companion.loop.enroll import groups, lesson
 
+    if not what:
+        return lesson(vocab.routine_aliases)
     known, named = set(vocab.grammar_phrases()), groups(vocab.routine_aliases)
     out: list[str] = []
-    for item in what or LESSON:
+    for item in what:
         names = named.get(item.lower()) or (normalize(item),)
         for phrase in names:
             if phrase not in known:

@@ -66,6 +66,12 @@ def groups(routine_aliases: dict[str, str]) -> dict[str, tuple[str, ...]]:
             "routines": tuple(f"start {a} routine" for a in first.values())}
 
 
+def lesson(routine_aliases: dict[str, str], what: Iterable[str] = LESSON) -> list[str]:
+    """The phrases of these groups (default: the whole lesson), in order, each once."""
+    named = groups(routine_aliases)
+    return list(dict.fromkeys(p for g in what for p in named[g]))
+
+
 def lesson_lines(phrases: Iterable[str]) -> list[str]:
     """Every line a lesson over these phrases can say."""
     return [NO_WORD, TOO_SHORT, TOO_LONG, OVER, UNLIKE_SAID, DONE] + [

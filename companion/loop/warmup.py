@@ -14,7 +14,7 @@ def all_lines() -> list[str]:
     own) and the prompts of the default voice lesson (`companion enroll`), once each."""
     from companion.core.engine import spoken_lines
     from companion.core.vocabulary import Vocabulary
-    from companion.loop.enroll import LESSON, groups, lesson_lines
+    from companion.loop.enroll import lesson, lesson_lines
     from companion.storage.library import Library
     from companion.core.cues import speaking_seconds
 
@@ -22,8 +22,7 @@ def all_lines() -> list[str]:
     lines = list(cues.fixed())
     for routine in library.routines.values():
         lines += spoken_lines(routine, speaking_seconds)
-    named = groups(Vocabulary(library.aliases()).routine_aliases)
-    lines += lesson_lines(p for g in LESSON for p in named[g])
+    lines += lesson_lines(lesson(Vocabulary(library.aliases()).routine_aliases))
     return list(dict.fromkeys(t.strip() for t in lines if t.strip()))
 
 
