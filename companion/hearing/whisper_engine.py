@@ -303,7 +303,7 @@ class WhisperRecognizer(Recognizer):
         """The phrase the user's own takes say, when they say it clearly enough (None: no
         takes, none of an allowed phrase, or not near enough)."""
         voice = self.voice()
-        if not voice:
+        if voice is None:
             return None
         meaning = self.vocabulary.parse
         m = voice.match(frames, self.phrases if allowed is None else allowed, meaning)
@@ -322,12 +322,17 @@ class WhisperRecognizer(Recognizer):
             return Hearing("", 0.0)
         d, ctx = self._analyse(pcm, allowed)
         h = self.judge(d)
-        frames = self._frames(ctx.enc, pcm)
-        taught = self._taught(frames, allowed, d)
+        # The word's frames, only when there are takes to match them with or a phrase to
+        # learn them as: room noise, decoded all day, needs neither.
+        frames = self._frames(ctx.enc, pcm) if self.voice() else None
+        taught = self._taught(frames, allowed, d) if frames is not None else None
         if taught is not None and not (h.text and self._is_safety(h.text)):
             h = taught  # the user's own takes outvote the model, but never a safety word
         elif not h.text:
             h = self._second_look(pcm, d, ctx) or h
-        self._last = (h.text, frames) if h.text else None
+        if h.text and self.options.learn_keep:
+            self._last = (h.text, frames if frames is not None else self._frames(ctx.enc, pcm))
+        else:
+            self._last = None
         return h
 
