@@ -33,11 +33,11 @@ OTHERS = sorted(p.name for p in HERE.parent.glob("none__*.wav"))
 @contextmanager
 def learning(rec, voice: VoiceTemplates):
     """rec hears with `voice` as what it has learned; afterwards it starts afresh."""
-    rec.learned = voice
+    rec.user.learned = voice
     try:
         yield voice
     finally:
-        rec.learned = VoiceTemplates(rec.model_name)
+        rec.user.learned = VoiceTemplates(rec.model_name)
 
 
 def use(rec, vocab, path: Path) -> list[str]:
@@ -179,7 +179,7 @@ def test_the_benchmark_hears_each_speaker_as_a_companion_that_learns(rec, vocab,
     try:
         learnt, _, _ = bench.run(rec, vocab, cases, learner=learner)
     finally:
-        rec.learned = VoiceTemplates(rec.model_name)
+        rec.user.learned = VoiceTemplates(rec.model_name)
     plain, _, _ = bench.run(rec, vocab, cases[len(said):])
     assert plain["number"].right <= 1
     assert learnt["number"].right - plain["number"].right >= 5 + 4  # his answers too

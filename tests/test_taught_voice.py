@@ -55,11 +55,11 @@ def lesson(rec, vocab) -> VoiceTemplates:
 
 
 def heard(rec, vocab, name: str, voice) -> str:
-    rec.templates = voice
+    rec.user.taught = voice
     try:
         got = recognize_file(rec, vocab, HERE / name, vocab.phrases_for(MOMENTS["rating"]))
     finally:
-        rec.templates = None
+        rec.user.taught = None
     return label(got.intent)
 
 
@@ -94,11 +94,11 @@ def test_other_words_are_not_taken_for_a_taught_number(rec, vocab, lesson):
 
 def test_a_safety_word_is_never_outvoted_by_the_taught_voice(rec, vocab, lesson):
     name = "../safety-sharp__espeak-en-us-f2-150-20dB.wav"
-    rec.templates = lesson
+    rec.user.taught = lesson
     try:
         got = recognize_file(rec, vocab, HERE / name, bench.context(vocab, expected(name[3:])))
     finally:
-        rec.templates = None
+        rec.user.taught = None
     assert label(got.intent) == "safety-sharp"
 
 

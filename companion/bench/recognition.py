@@ -159,7 +159,7 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
     """Tallies per class, CPU and audio seconds. rec.decode is timed per utterance (the
     wait between the endpointer closing a segment and its intent) into rec.decode_ms.
     teach(case): the taught voice the case is heard with (bench/taught.py), set as
-    rec.templates before it is heard (the teaching itself is not timed). learner
+    rec.user.taught before it is heard (the teaching itself is not timed). learner
     (bench/taught.py Learner): order(cases) is the order they are said in, before(case)
     sets the voice learned so far, after(result) learns from an accepted command as the
     loop would. A file cut at the
@@ -185,7 +185,7 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
     try:
         for case in cases:
             if teach is not None:
-                rec.templates = teach(case)  # type: ignore[attr-defined]
+                rec.user.taught = teach(case)  # type: ignore[attr-defined]
             t0 = time.process_time()
             quiet = quiet_around(case.path, quiet_s)
             try:

@@ -126,7 +126,7 @@ class Learner:
     def before(self, case: Case) -> None:
         key = voice_key(case.path)
         fresh = VoiceTemplates(self.rec.model_name)
-        self.rec.learned = self.voices.setdefault(key, fresh) if key else fresh
+        self.rec.user.learned = self.voices.setdefault(key, fresh) if key else fresh
 
     def after(self, res: FileResult) -> None:
         if res.intent is not None:

@@ -102,7 +102,8 @@ def check_recognizer(cfg: config.Config) -> Check:
         return Check("recognizer", False, rec.taught_note,
                      "`companion enroll` teaches it again (`--forget` removes the old one)")
     name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
-    voice = getattr(rec, "templates", None)
+    user = getattr(rec, "user", None)  # Whisper's: the taught voice it hears with
+    voice = user.taught if user is not None else None
     n = len(voice.takes) if voice else 0
     taught = f", your voice taught for {n} phrase{'s' if n != 1 else ''}" if n else ""
     return Check("recognizer", True, f"{name}, every command word known{taught} "

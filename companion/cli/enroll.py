@@ -109,7 +109,7 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
         raise CompanionError(f"a taught voice is heard by the Whisper engine only; the "
                              f"{rec.engine} engine is in effect (engine = \"whisper\" in "
                              f"{config.config_file(args)}, or --engine whisper)")
-    voice = rec.templates or VoiceTemplates(rec.model_name)  # add to what was taught
+    voice = rec.user.taught or VoiceTemplates(rec.model_name)  # add to what was taught
     if rec.taught_note:
         print(f"companion: {rec.taught_note}; starting afresh", file=sys.stderr)
     clock = ManualClock()

@@ -105,7 +105,7 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
         if not learn_voice:
             opts = replace(opts, learn_keep=0)
         wrec = WhisperRecognizer(vocabulary, opts)
-        wrec.templates, wrec.taught_note = load_taught_voice(taught_voice, opts.model)
+        wrec.user.taught, wrec.taught_note = load_taught_voice(taught_voice, opts.model)
         rec = wrec
     else:
         from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer

@@ -31,8 +31,9 @@ from companion.hearing import mel
 from companion.hearing.grammar import TokenGrammar, Trie
 from companion.hearing.recognizer import Hearing, Recognizer
 from companion.core.interfaces import Utterance
-from companion.hearing.templates import VoiceTemplates, speech_span
-from companion.hearing.whisper_rules import Decoded, WhisperOptions, taught_verdict, verdict
+from companion.hearing.templates import speech_span
+from companion.hearing.user_voice import UserVoice
+from companion.hearing.whisper_rules import Decoded, WhisperOptions, verdict
 from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
                                                stretch)
 from companion.core.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
@@ -67,12 +68,9 @@ class WhisperRecognizer(Recognizer):
         self._answers = vocabulary.phrases_for(ANSWER_INTENTS)
         self._ratings = vocabulary.phrases_for({"number", "pain"})
         self._all = frozenset(self.phrases)
-        # The user's own takes (`companion enroll`), set by make_recognizer, and those
-        # learned from what the loop acted on (acted_on; in memory, never written).
-        self.templates: Optional[VoiceTemplates] = None
-        self.learned = VoiceTemplates(rt.name)
-        self._voice: tuple[Any, ...] = (None, None, -1, None)  # the two, joined (voice())
-        self._last: Optional[tuple[str, np.ndarray]] = None  # the last phrase accepted
+        # The user's own takes: taught (`companion enroll`; make_recognizer sets
+        # user.taught) and learned from what the loop acted on (acted_on).
+        self.user = UserVoice(rt.name, vocabulary.parse)
 
     def _trie(self, allowed: frozenset[str]) -> Trie:
         if allowed not in self._tries:
@@ -279,39 +277,9 @@ class WhisperRecognizer(Recognizer):
                        best, self._exact(rows[i], top[i]), len(pcm) / 2 / mel.RATE, 1,
                        len(top[i]), ctx.bonus.get(best, 0.0))
 
-    def voice(self) -> Optional[VoiceTemplates]:
-        """The user's takes: taught (`companion enroll`) and learned, as one voice."""
-        taught, learned = self.templates, self.learned
-        key = (taught, learned, learned.version)
-        if self._voice[:3] != key:  # (templates compare by identity)
-            both = taught.joined(learned) if taught and learned else None
-            self._voice = key + (both or taught or learned or None,)
-        return self._voice[3]
-
     def acted_on(self, utt: Utterance) -> None:
-        """Learn the voice in use: the loop acted on the phrase last accepted, so its frames
-        become a take of it (the newest options.learn_keep of each phrase are kept)."""
-        last, self._last = self._last, None
-        o = self.options
-        if (o.learn_keep and last is not None and last[0] == utt.text
-                and utt.confidence >= o.learn_confidence
-                and len(last[1]) * FRAME_SAMPLES <= o.learn_max_s * mel.RATE):
-            self.learned.add(last[0], last[1], keep=o.learn_keep)
-
-    def _taught(self, frames: np.ndarray, allowed: Optional[Collection[str]],
-                d: Decoded) -> Optional[Hearing]:
-        """The phrase the user's own takes say, when they say it clearly enough (None: no
-        takes, none of an allowed phrase, or not near enough)."""
-        voice = self.voice()
-        if voice is None:
-            return None
-        meaning = self.vocabulary.parse
-        m = voice.match(frames, self.phrases if allowed is None else allowed, meaning)
-        if m is None:
-            return None
-        agrees = bool(d.best) and meaning(d.best) == meaning(m.phrase)
-        ok, conf = taught_verdict(m.distance, m.runner_up, agrees, self.options)
-        return Hearing(m.phrase, conf, d.free_text, d.best) if ok else None
+        """Learn the voice in use: the loop acted on the phrase last accepted."""
+        self.user.learn(utt, self.options)
 
     def _is_safety(self, phrase: str) -> bool:
         intent = self.vocabulary.phrases.get(phrase)
@@ -324,15 +292,15 @@ class WhisperRecognizer(Recognizer):
         h = self.judge(d)
         # The word's frames, only when there are takes to match them with or a phrase to
         # learn them as: room noise, decoded all day, needs neither.
-        frames = self._frames(ctx.enc, pcm) if self.voice() else None
-        taught = self._taught(frames, allowed, d) if frames is not None else None
+        frames = self._frames(ctx.enc, pcm) if self.user.takes() else None
+        taught = (self.user.judge(frames, self.phrases if allowed is None else allowed, d,
+                                  self.options) if frames is not None else None)
         if taught is not None and not (h.text and self._is_safety(h.text)):
-            h = taught  # the user's own takes outvote the model, but never a safety word
+            h = taught  # the user's own takes outvote the model, never a safety word
         elif not h.text:
             h = self._second_look(pcm, d, ctx) or h
-        if h.text and self.options.learn_keep:
-            self._last = (h.text, frames if frames is not None else self._frames(ctx.enc, pcm))
-        else:
-            self._last = None
+        if h.text and self.options.learn_keep and frames is None:
+            frames = self._frames(ctx.enc, pcm)
+        self.user.accepted(h.text, frames)
         return h
 

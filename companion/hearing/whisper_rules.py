@@ -65,6 +65,9 @@ class WhisperOptions:
     # a speaker's takes of one digit mostly lie under 0.25 apart and other words further
     # (chosen on dev with `bench recognition --taught 3`: false accepts no higher than
     # untaught).
+    taught_sure: float = 0.18
+    taught_agree: float = 0.26
+    taught_gap: float = 0.02
     # Learning the voice in use: each phrase the loop acted on with at least
     # learn_confidence is kept (its encoder frames, in memory only) as a take, the newest
     # learn_keep of each phrase, and matched like a taught one. Chosen on dev (`bench
@@ -79,9 +82,6 @@ class WhisperOptions:
     # kept costs memory and matching time for as long as the companion runs (50 frames of
     # 384 floats a second: 77 KB a second of take).
     learn_max_s: float = 3.0
-    taught_sure: float = 0.18
-    taught_agree: float = 0.26
-    taught_gap: float = 0.02
 
 
 @dataclass(frozen=True)

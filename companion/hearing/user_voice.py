@@ -1,0 +1,62 @@
+"""The user's voice as the Whisper recognizer knows it: the takes taught by `companion
+enroll` and those learned from what the loop acted on, matched as one voice against what is
+heard (templates.py). It is given the word's encoder frames and the model's verdict, and
+knows nothing of the model itself. Learned takes live in memory only: never written."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Collection, Optional
+
+import numpy as np
+
+from companion.core.interfaces import Utterance
+from companion.hearing.recognizer import Hearing
+from companion.hearing.templates import VoiceTemplates
+from companion.hearing.whisper_rules import Decoded, WhisperOptions, taught_verdict
+from companion.hearing.whisper_runtime import FRAME_SAMPLES
+from companion.hearing import mel
+
+
+class UserVoice:
+    def __init__(self, model: str, meaning: Callable[[str], object]) -> None:
+        self.taught: Optional[VoiceTemplates] = None  # `companion enroll`'s, if any
+        self.learned = VoiceTemplates(model)           # from what the loop acted on
+        self._meaning = meaning
+        self._joined: tuple[Any, ...] = (None, None, -1, None)
+        self._last: Optional[tuple[str, np.ndarray]] = None  # the last phrase accepted
+
+    def takes(self) -> Optional[VoiceTemplates]:
+        """Taught and learned takes as one voice (None: there are none)."""
+        taught, learned = self.taught, self.learned
+        key = (taught, learned, learned.version)
+        if self._joined[:3] != key:  # (templates compare by identity)
+            both = taught.joined(learned) if taught and learned else None
+            self._joined = key + (both or taught or learned or None,)
+        return self._joined[3]
+
+    def accepted(self, phrase: str, frames: Optional[np.ndarray]) -> None:
+        """The recognizer's verdict on its last segment ("": rejected) and the word's
+        frames: what learn() learns from if the loop acts on it."""
+        self._last = (phrase, frames) if phrase and frames is not None else None
+
+    def learn(self, utt: Utterance, o: WhisperOptions) -> None:
+        """The loop acted on the phrase last accepted: its frames become a take of it (the
+        newest o.learn_keep of each phrase are kept), if sure and short enough."""
+        last, self._last = self._last, None
+        if (o.learn_keep and last is not None and last[0] == utt.text
+                and utt.confidence >= o.learn_confidence
+                and len(last[1]) * FRAME_SAMPLES <= o.learn_max_s * mel.RATE):
+            self.learned.add(last[0], last[1], keep=o.learn_keep)
+
+    def judge(self, frames: np.ndarray, allowed: Collection[str], d: Decoded,
+              o: WhisperOptions) -> Optional[Hearing]:
+        """The phrase the takes say a segment is, when they say it clearly enough (None: no
+        takes, none of an allowed phrase, or not near enough). `d`: the model's decode
+        (agreeing with it lowers the bar)."""
+        voice = self.takes()
+        m = voice.match(frames, allowed, self._meaning) if voice else None
+        if m is None:
+            return None
+        agrees = bool(d.best) and self._meaning(d.best) == self._meaning(m.phrase)
+        ok, conf = taught_verdict(m.distance, m.runner_up, agrees, o)
+        return Hearing(m.phrase, conf, d.free_text, d.best) if ok else None
