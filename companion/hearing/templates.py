@@ -125,8 +125,10 @@ class VoiceTemplates:
         return True
 
     def joined(self, other: "VoiceTemplates") -> "VoiceTemplates":
-        """These takes and another set's (of the same model), matched as one voice."""
-        both = VoiceTemplates(self.model, self.takes)
+        """These takes and another set's (of the same model), matched as one voice. The
+        takes are shared, not copied: both sets' are unit frames already."""
+        both = VoiceTemplates(self.model)
+        both.takes = {phrase: list(takes) for phrase, takes in self.takes.items()}
         for phrase, takes in other.takes.items():
             both.takes.setdefault(phrase, []).extend(takes)
         return both

@@ -66,10 +66,10 @@ def groups(routine_aliases: dict[str, str]) -> dict[str, tuple[str, ...]]:
             "routines": tuple(f"start {a} routine" for a in first.values())}
 
 
-def lesson(routine_aliases: dict[str, str], what: Iterable[str] = LESSON) -> list[str]:
-    """The phrases of these groups (default: the whole lesson), in order, each once."""
+def lesson(routine_aliases: dict[str, str]) -> list[str]:
+    """The default lesson's phrases (LESSON's groups), in order, each once."""
     named = groups(routine_aliases)
-    return list(dict.fromkeys(p for g in what for p in named[g]))
+    return list(dict.fromkeys(p for g in LESSON for p in named[g]))
 
 
 def lesson_lines(phrases: Iterable[str]) -> list[str]:
