@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from companion.core.cues import NOT_SAVED, confirm
+from companion.core.cues import NOT_SAVED, confirm, corrected
 from companion.core.vocabulary import NUMBER_WORDS
 
 SEED = int(os.environ.get("COMPANION_CRASH_SEED", "20261122"))
@@ -39,6 +39,24 @@ PARALLEL = 3
 # word captured.
 CONFIRMED = re.compile(r"\b(" + "|".join(w.capitalize() for w in NUMBER_WORDS) + ")"
                        + re.escape(confirm(0)[len(NUMBER_WORDS[0]):]))
+# A rating put right aloud (cues.corrected): it replaces the one confirmed before it.
+CHANGED = re.compile(re.escape(corrected(0)[:-len(NUMBER_WORDS[0]) - 1]) + "("
+                     + "|".join(NUMBER_WORDS) + r")\.")
+EITHER = re.compile(f"{CONFIRMED.pattern}|{CHANGED.pattern}")
+
+
+def confirmed_values(texts: list[str]) -> list[int]:
+    """The ratings the user last heard confirmed, in order: a correction replaces the
+    rating confirmed before it, as the log does."""
+    out: list[int] = []
+    for m in EITHER.finditer("\n".join(texts)):
+        if m.group(1):
+            out.append(NUMBER_WORDS.index(m.group(1).lower()))
+        elif out:
+            out[-1] = NUMBER_WORDS.index(m.group(2))
+    return out
+
+
 OTHER_COMMANDS = ["hold longer", "shorter", "pause", "resume", "repeat", "back",
                   "how long left", "what's next", "help", "banana", "yes", "no", "six"]
 MOVES = ["next", "skip"]  # rarer: the routine (49 steps) should outlast most runs
@@ -60,6 +78,7 @@ class Run:
     journal_left: bool = False
     first_session: int | None = None
     stored: list[int] = field(default_factory=list)
+    corrections: list[str] = field(default_factory=list)  # "pain 4 -> 6", in order
     exited_before_kill: bool = False
     reason_after_kill: str | None = None  # None: the session was still open
 
@@ -139,7 +158,7 @@ def kill_one(data: Path, run: Run) -> None:
     assert not run.exited_before_kill or p.returncode == 0, f"it failed on its own {run.tag}"
     text = "".join(out)
     assert NOT_SAVED not in text, f"a rating was not saved {run.tag}"
-    run.confirmed = [NUMBER_WORDS.index(w.lower()) for w in CONFIRMED.findall(text)]
+    run.confirmed = confirmed_values([text])
     run.journal_left = (data / "companion.sqlite3-journal").exists()
 
     # What a reader finds now (SQLite rolls back a hot journal on open, as the next
@@ -161,13 +180,20 @@ def kill_one(data: Path, run: Run) -> None:
             run.first_session = mine[0]
             run.stored = [r[0] for r in conn.execute(
                 "SELECT value FROM ratings WHERE session_id = ? ORDER BY id", (mine[0],))]
+            run.corrections = [r[0] for r in conn.execute(
+                "SELECT detail FROM step_events WHERE session_id = ? AND kind = 'corrected' "
+                "ORDER BY id", (mine[0],))]
             run.reason_after_kill = conn.execute(
                 "SELECT end_reason FROM sessions WHERE id = ?", (mine[0],)).fetchone()[0]
             # This start closed every earlier session (the previous kill's) first.
             still_open = conn.execute("SELECT id FROM sessions WHERE id < ? AND ended_at IS "
                                       "NULL", (mine[0],)).fetchall()
             assert not still_open, f"an earlier killed session was left open {run.tag}"
-    assert run.stored[:len(run.confirmed)] == run.confirmed, \
+    n = len(run.confirmed)
+    in_flight = (n and len(run.stored) == n and run.stored[-1] != run.confirmed[-1]
+                 and run.corrections[-1:] == [f"pain {run.confirmed[-1]} -> {run.stored[-1]}"])
+    # Killed while saying a correction: on disk, it replaced the rating it put right.
+    assert run.stored[:n - 1 if in_flight else n] == run.confirmed[:n - 1 if in_flight else n], \
         f"confirmed {run.confirmed} but stored {run.stored} {run.tag}"
     # At most one rating can be on disk but not yet confirmed: the one being spoken.
     assert len(run.stored) - len(run.confirmed) <= 1, \
@@ -409,8 +435,7 @@ def test_sigkill_during_replayed_voice_sessions_loses_no_confirmed_rating(tmp_pa
             stderr = err.read()
         assert b"Traceback" not in stderr, stderr.decode()
         said = [json.loads(x) for x in got]
-        confirmed = [int(NUMBER_WORDS.index(CONFIRMED.match(e["text"]).group(1).lower()))
-                     for e in said if e["type"] == "cue" and CONFIRMED.match(e["text"])]
+        confirmed = confirmed_values([e["text"] for e in said if e["type"] == "cue"])
         confirmed_total += len(confirmed)
         mid = running and any(e["type"] == "StepStarted" for e in said)
         killed_mid_session += mid

@@ -184,3 +184,29 @@ def test_the_benchmark_hears_each_speaker_as_a_companion_that_learns(rec, vocab,
     assert plain["number"].right <= 1
     assert learnt["number"].right - plain["number"].right >= 5 + 4  # his answers too
     assert len(learner.voices[("fsdd", "nicolas")]) >= 5
+
+
+def test_a_rating_put_right_is_unlearned(rec, vocab):
+    """The loop acted on an answer, then the user put it right (Recognizer.misheard): the
+    take learned from that utterance goes; others stay, and an utterance it learned
+    nothing from changes nothing."""
+    allowed = vocab.phrases_for(MOMENTS["rating"])
+    segs = list(Endpointer().segments(WavSource(USED).frames()))
+    with learning(rec, VoiceTemplates(rec.model_name)) as voice:
+        heard = []
+        for seg in segs[:4]:
+            h = rec.decode(seg.pcm, allowed)
+            if h.text:
+                utt = Utterance(h.text, h.confidence, seg.start, seg.end)
+                rec.acted_on(utt)
+                heard.append(utt)
+        assert len(heard) >= 2 and len(voice) == len(heard), heard
+        wrong, kept = heard[-1], heard[0]
+        version = voice.version
+        rec.misheard(Utterance(wrong.text, wrong.confidence, wrong.start + 9, wrong.end + 9))
+        assert len(voice) == len(heard)  # not an utterance it learned from
+        rec.misheard(wrong)
+        assert len(voice) == len(heard) - 1 and voice.version == version + 1
+        rec.misheard(wrong)  # once only
+        assert len(voice) == len(heard) - 1
+        assert kept.text in voice.phrases()

@@ -80,6 +80,19 @@ def test_rating_is_on_disk_when_log_rating_returns(log: PainLog) -> None:
     assert log._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
+def test_a_correction_replaces_the_sessions_last_rating(log: PainLog) -> None:
+    sid = log.start_session("neck", 1000.0)
+    first = log.log_rating(sid, 1001.0, 4, 2, "knot", "neck")
+    fixed = log.log_rating(sid, 1004.0, 6, 2, "knot", "neck", corrects=True)
+    assert fixed == first  # the same rating, now right
+    assert [(r["value"], r["at"]) for r in log.ratings()] == [(6, 1004.0)]
+    (event,) = [e for e in log.events(sid) if e["kind"] == "corrected"]
+    assert event["detail"] == "pain 4 -> 6" and event["step"] == "knot"
+    other = log.start_session("neck", 2000.0)  # a correction never reaches another session
+    log.log_rating(other, 2001.0, 3, 0, "pos", "neck", corrects=True)
+    assert sorted(r["value"] for r in log.ratings()) == [3, 6]
+
+
 @pytest.mark.parametrize("bad", [-1, 11, 6.5, "6", None, True])
 def test_out_of_range_rating_is_rejected(log: PainLog, bad: object) -> None:
     session = log.start_session("neck", T0)

@@ -79,6 +79,30 @@ def test_start_rate_and_stop_from_waiting(tmp_path):
     assert kinds.index(("PainLogged", None)) < kinds.index(("cue", "Six, noted."))
 
 
+def test_a_misheard_rating_put_right_is_replaced_and_unlearned(tmp_path):
+    """"Pain four" heard where the user said six: "Four, noted." - "six": the log holds six
+    for that hold (one rating, corrected), and the recognizer is told the utterance that
+    gave four was misheard, so it does not keep learning from it."""
+    loop, log, out = make(tmp_path, [
+        Utt("start neck routine", 20, 21.5),
+        Utt("pain four", 120, 121),
+        Utt("six", 124, 124.5),
+        Utt("stop", 140, 140.5),
+    ])
+    acted: list[Utt] = []
+    misheard: list[Utt] = []
+    loop.acted_on = acted.append
+    loop.misheard = misheard.append
+    loop.run(frames(150))
+    said = [r["text"] for r in map(json.loads, out.getvalue().splitlines()) if r["type"] == "cue"]
+    assert "Four, noted." in said and "Changed to six." in said
+    assert [r["value"] for r in log.ratings()] == [6]
+    assert [(u.text, u.start) for u in misheard] == [("pain four", 120)]
+    assert [u.text for u in acted] == ["start neck routine", "pain four", "six", "stop"]
+    (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
+    assert fix["detail"] == "pain 4 -> 6"
+
+
 def test_own_voice_is_gated_but_barge_in_words_act(tmp_path):
     loop, log, out = make(tmp_path, [])
     loop.start_session(Library().find("neck"))

@@ -161,8 +161,8 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
     teach(case): the taught voice the case is heard with (bench/taught.py), set as
     rec.user.taught before it is heard (the teaching itself is not timed). learner
     (bench/taught.py Learner): order(cases) is the order they are said in, before(case)
-    sets the voice learned so far, after(result) learns from an accepted command as the
-    loop would. A file cut at the
+    sets the voice learned so far, after(result, case) learns from an accepted command as
+    the loop would (and unlearns a rating the user would put right). A file cut at the
     word is heard with quiet_s of silence around it, as a microphone hears a word (0: every
     file as cut)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
@@ -193,7 +193,7 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
                     learner.before(case)
                 res = recognize_file(rec, vocab, case.path, context(vocab, case.expect), quiet)
                 if learner is not None:
-                    learner.after(res)
+                    learner.after(res, case)
                 if case.expect is None:
                     tallies[case.cls].wide_fa += recognize_file(
                         rec, vocab, case.path, everything, quiet).intent is not None

@@ -253,7 +253,7 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
                          recognize, clock=clock,
                          summary=lambda: trends.spoken_summary(log, time.time()),
                          reminders=lambda: trends.reminders(log, time.time()),
-                         acted_on=rec.acted_on)  # learning the voice in use, as live
+                         acted_on=rec.acted_on, misheard=rec.misheard)  # learning, as live
         t0, c0 = time.perf_counter(), time.process_time()
         loop.run(frames())
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0

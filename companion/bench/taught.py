@@ -32,7 +32,8 @@ from companion.hearing.sources import WavSource, with_quiet
 from companion.hearing.templates import VoiceTemplates
 from companion.hearing.whisper_engine import WhisperRecognizer
 
-SC_NUMBERS = ("four", "five", "six", "nine")  # in _unknown_, and words the companion knows
+SC_NUMBERS = ("four", "five", "six", "nine")
+RATINGS = ("number", "pain")  # intents a user can put right by saying the rating again  # in _unknown_, and words the companion knows
 
 
 def _speaker(path: Path) -> Optional[tuple[str, str, str]]:
@@ -128,6 +129,14 @@ class Learner:
         fresh = VoiceTemplates(self.rec.model_name)
         self.rec.user.learned = self.voices.setdefault(key, fresh) if key else fresh
 
-    def after(self, res: FileResult) -> None:
+    def after(self, res: FileResult, case: Optional[Case] = None) -> None:
+        """Learn from a command accepted; a rating heard as another number the user puts
+        right at once (as the live loop lets them: engine.CORRECT_WITHIN_S), so what was
+        learned from it goes (Recognizer.misheard)."""
         if res.intent is not None:
-            self.rec.acted_on(Utterance(res.text, res.confidence, 0.0, res.duration))
+            utt = Utterance(res.text, res.confidence, 0.0, res.duration)
+            self.rec.acted_on(utt)
+            want = case.expect if case is not None else None
+            if (want is not None and res.intent != want and res.intent.name in RATINGS
+                    and want.name in RATINGS):
+                self.rec.misheard(utt)

@@ -20,6 +20,9 @@ STEP_MOVES = frozenset({K.NEXT, K.BACK, K.SKIP, K.PAUSE, K.RESUME, K.HOLD_LONGER
 MIN_STEP_S = 5.0          # "shorter" never leaves less than this
 MIN_RATED_HOLD_S = 5.0    # a hold cut shorter than this is not worth a rating prompt
 HOLD_STEP_S = 15.0        # "hold longer" / "shorter" without a number moves the hold this much
+# A bare number said this soon after a rating (or "no" to its confirmation, then the
+# rating) replaces it: the first was misheard, and the log keeps what the user meant.
+CORRECT_WITHIN_S = 15.0
 
 
 def _said(speech_s: Callable[[str], float], step: PlannedStep) -> float:
@@ -66,6 +69,8 @@ class Session:
         self._asked: Optional[PlannedStep] = None  # the hold a bare number would rate
         self._question: Optional[str] = None       # a pending yes/no question
         self._asked_again = False  # the open rating or question was asked a second time
+        self._rated: Optional[tuple[float, int, int]] = None  # (when, step index, value)
+        self._fixing = False  # "no" was said to that rating: the next one replaces it
         # What each intent does in a session. Kinds missing here (start_routine,
         # how_am_i_doing) only mean something between sessions: the loop handles them.
         self._handlers: dict[IntentKind, Callable[[Intent, float], list[Event]]] = {
@@ -181,7 +186,7 @@ class Session:
             return out + self._end("completed", at, cues.COMPLETED)
         out += self._begin(max(0, idx), at)
         if s.kind == "hold" and s.rate and reason in ("done", "next") and ran >= MIN_RATED_HOLD_S:
-            self._asked, self._asked_again = s, False
+            self._asked, self._asked_again, self._rated, self._fixing = s, False, None, False
             out += [RatingAsked(at, s.index, s.name, s.area), Cue(at, cues.RATE, "rating")]
         return out
 
@@ -211,6 +216,8 @@ class Session:
         names = set(MOMENTS["paused" if self.paused else "session"])
         if self._asked is not None:
             names |= MOMENTS["rating"]
+        if self._correcting() is not None:  # "no" to a rating just confirmed, or the number
+            names |= MOMENTS["rating"] | {K.NO}
         if self._question == "continue":
             names |= MOMENTS["question"]
         return frozenset(names)
@@ -330,12 +337,29 @@ class Session:
     def _on_help(self, _: Intent, now: float) -> list[Event]:
         return [Cue(now, cues.HELP, "info")]
 
+    def _correcting(self) -> Optional[tuple[float, int, int]]:
+        """The last rating, while a rating said now would replace it (CORRECT_WITHIN_S)."""
+        if self._rated is not None and self.clock.now() - self._rated[0] <= CORRECT_WITHIN_S:
+            return self._rated
+        return None
+
     def _on_pain(self, intent: Intent, now: float) -> list[Event]:
         assert isinstance(intent.value, int), intent  # the vocabulary only yields 0..10
         value = intent.value
-        s = self._asked or self.step
+        last = self._correcting()
+        # Put right: after "no", or as a bare number nobody asked for ("Four, noted." -
+        # "six!"). "pain six" unasked stays a rating of its own: pain can change in a hold.
+        fix = last is not None and (self._fixing or (intent.name == K.NUMBER
+                                                     and self._asked is None))
+        self._fixing = False
+        s = self.plan[last[1]] if fix and last is not None else self._asked or self.step
         self._asked = None
+        if fix and last is not None:
+            self._rated = (now, s.index, value)
+            return [PainLogged(now, value, s.index, s.name, s.area, corrects=last[2]),
+                    Cue(now, cues.corrected(value), "confirm")]
         self.ratings += 1
+        self._rated = (now, s.index, value)
         out: list[Event] = [PainLogged(now, value, s.index, s.name, s.area),
                             Cue(now, cues.confirm(value), "confirm")]
         if value >= 8:
@@ -343,9 +367,10 @@ class Session:
         return out
 
     def _on_number(self, intent: Intent, now: float) -> list[Event]:
-        # A bare number is a rating only right after we asked for one; otherwise it could
-        # be anything (the TV, a count), so it is ignored rather than guessed.
-        if self._asked is None:
+        # A bare number is a rating only right after we asked for one (or to put right the
+        # one just given); otherwise it could be anything (the TV, a count): ignored
+        # rather than guessed.
+        if self._asked is None and self._correcting() is None:
             return []
         return self._on_pain(intent, now)
 
@@ -375,6 +400,11 @@ class Session:
         return out + self._begin(self.idx + 1, now)
 
     def _on_no(self, _: Intent, now: float) -> list[Event]:
+        last = self._correcting()
+        if self._question != "continue" and last is not None:
+            self._rated = (now, last[1], last[2])  # the window opens again for the answer
+            self._fixing = True
+            return [Cue(now, cues.WHICH_NUMBER, "rating")]
         if self._question != "continue":
             return [Cue(now, cues.NO_QUESTION, "info")]
         return self._end("safety", now, cues.STOPPED)

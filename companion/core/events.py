@@ -105,6 +105,9 @@ class PainLogged(Event):
     index: int
     step: str
     area: str
+    # The value of the session's last rating this one replaces (said again within
+    # engine.CORRECT_WITHIN_S for the same hold: that one was misheard); None: a new rating.
+    corrects: Optional[int] = None
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,10 @@ class Recognizer(ABC):
         """The loop acted on `utt`, the utterance this recognizer last yielded: an engine
         may learn the user's voice from it (Whisper does; the others learn nothing)."""
 
+    def misheard(self, utt: Utterance) -> None:
+        """The loop acted on `utt` (acted_on) and the user then put it right: an engine that
+        learned from it forgets that (Whisper does)."""
+
     def utterances(self, frames: Iterable[Frame], endpointer: Optional[Endpointer] = None,
                    include_rejected: bool = False,
                    expect: Optional[Callable[[], Optional[Collection[str]]]] = None

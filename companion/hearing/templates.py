@@ -124,6 +124,18 @@ class VoiceTemplates:
             del takes[:-keep]
         return True
 
+    def drop(self, phrase: str, take: np.ndarray) -> bool:
+        """Forget one take (the array add() kept, by identity); False: not held."""
+        takes = self.takes.get(phrase, [])
+        for i, t in enumerate(takes):
+            if t is take:
+                del takes[i]
+                if not takes:
+                    del self.takes[phrase]
+                self.version += 1  # (a count of changes: joined voices are rebuilt)
+                return True
+        return False
+
     def joined(self, other: "VoiceTemplates") -> "VoiceTemplates":
         """These takes and another set's (of the same model), matched as one voice. The
         takes are shared, not copied: both sets' are unit frames already."""

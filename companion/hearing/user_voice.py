@@ -5,6 +5,7 @@ knows nothing of the model itself. Learned takes live in memory only: never writ
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Callable, Collection, Optional
 
 import numpy as np
@@ -17,6 +18,10 @@ from companion.hearing.whisper_runtime import FRAME_SAMPLES
 from companion.hearing import mel
 
 
+def _key(utt: Utterance) -> tuple[str, float, float]:
+    return utt.text, utt.start, utt.end
+
+
 class UserVoice:
     def __init__(self, model: str, meaning: Callable[[str], object]) -> None:
         self.taught: Optional[VoiceTemplates] = None  # `companion enroll`'s, if any
@@ -24,6 +29,9 @@ class UserVoice:
         self._meaning = meaning
         self._joined: tuple[Any, ...] = (None, None, -1, None)
         self._last: Optional[tuple[str, np.ndarray]] = None  # the last phrase accepted
+        # The takes learned last, by the utterance they came from: one the user then put
+        # right (unlearn) goes again. A few: a correction comes within seconds.
+        self._from: deque[tuple[tuple[str, float, float], str, np.ndarray]] = deque(maxlen=8)
 
     def takes(self) -> Optional[VoiceTemplates]:
         """Taught and learned takes as one voice (None: there are none)."""
@@ -46,7 +54,16 @@ class UserVoice:
         if (o.learn_keep and last is not None and last[0] == utt.text
                 and utt.confidence >= o.learn_confidence
                 and len(last[1]) * FRAME_SAMPLES <= o.learn_max_s * mel.RATE):
-            self.learned.add(last[0], last[1], keep=o.learn_keep)
+            if self.learned.add(last[0], last[1], keep=o.learn_keep):
+                self._from.append((_key(utt), last[0], self.learned.takes[last[0]][-1]))
+
+    def unlearn(self, utt: Utterance) -> bool:
+        """The loop acted on `utt`, and the user then put it right (a rating said again):
+        it was misheard, so the take learned from it, if still kept, goes."""
+        for key, phrase, take in self._from:
+            if key == _key(utt):
+                return self.learned.drop(phrase, take)
+        return False
 
     def judge(self, frames: np.ndarray, allowed: Collection[str], d: Decoded,
               o: WhisperOptions) -> Optional[Hearing]:

@@ -281,6 +281,10 @@ class WhisperRecognizer(Recognizer):
         """Learn the voice in use: the loop acted on the phrase last accepted."""
         self.user.learn(utt, self.options)
 
+    def misheard(self, utt: Utterance) -> None:
+        """What was learned from `utt`, which the user then put right, goes."""
+        self.user.unlearn(utt)
+
     def _is_safety(self, phrase: str) -> bool:
         intent = self.vocabulary.phrases.get(phrase)
         return intent is not None and intent.name == "safety"

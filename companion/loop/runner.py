@@ -99,7 +99,8 @@ class Runner:
         sid, at = self.session_id, self.wall(e.at)
         assert sid is not None, "start() first"
         if isinstance(e, PainLogged):
-            self.log.log_rating(sid, at, e.value, e.index, e.step, e.area)
+            self.log.log_rating(sid, at, e.value, e.index, e.step, e.area,
+                                corrects=e.corrects is not None)
         elif isinstance(e, StepStarted):
             self.log.log_event(sid, at, "started", e.index, e.step, e.area)
         elif isinstance(e, StepEnded):

@@ -32,7 +32,9 @@ def line(record: dict[str, Any], says: bool = True) -> Optional[str]:
                                     f'{r["delta_s"]:.0f} s (now {r["length_s"]:.0f} s)',
         Paused.TYPE: lambda r: "paused",
         Resumed.TYPE: lambda r: "resumed",
-        PainLogged.TYPE: lambda r: f'pain {r["value"]} logged ({r["area"]}, {r["step"]})',
+        PainLogged.TYPE: lambda r: (f'pain {r["value"]} logged ({r["area"]}, {r["step"]})'
+                                    + (f', corrects {r["corrects"]}'
+                                       if r.get("corrects") is not None else '')),
         SafetyStop.TYPE: lambda r: f'SAFETY STOP: "{r["word"]}" during {r["step"]}',
         SessionEnded.TYPE: lambda r: f'session ended ({r["reason"]}), {r["ratings"]} '
                                      f'rating{"s" * (r["ratings"] != 1)} logged',

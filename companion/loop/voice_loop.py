@@ -14,7 +14,7 @@ from companion.loop.echo import OwnVoice
 from companion.core import cues
 from companion.core.cues import speaking_seconds
 from companion.core.engine import HOLD_STEP_S, Session
-from companion.core.events import Cue, Event, Record
+from companion.core.events import Cue, Event, PainLogged, Record
 from companion.core.interfaces import Frame, Log, Reopenable, Speaker, Utterance
 from companion.hearing.endpoint import EndpointConfig
 from companion.storage.library import Library
@@ -56,7 +56,8 @@ class VoiceLoop:
                  clock: Optional[ManualClock] = None,
                  transcript: Optional[Callable[[dict[str, Any]], None]] = None,
                  mic_backlog: Callable[[], float] = lambda: 0.0,
-                 acted_on: Callable[[Utterance], None] = lambda utt: None) -> None:
+                 acted_on: Callable[[Utterance], None] = lambda utt: None,
+                 misheard: Callable[[Utterance], None] = lambda utt: None) -> None:
         self.library = library
         self.vocab = Vocabulary(library.aliases())
         self.log = log
@@ -71,6 +72,11 @@ class VoiceLoop:
         # Told of each utterance acted on (Recognizer.acted_on: Whisper learns the voice in
         # use from them); not of our own echo, nor of words over our voice that were gated.
         self.acted_on = acted_on
+        # Told of an utterance that gave a rating the user then put right (Recognizer.misheard:
+        # what Whisper learned from it goes).
+        self.misheard = misheard
+        self._acting: Optional[Utterance] = None  # the utterance being acted on
+        self._rated_by: Optional[Utterance] = None  # the one that gave the last rating
         self.summary = summary
         self.greeting = greeting
         self.reminders = reminders
@@ -125,6 +131,10 @@ class VoiceLoop:
     def _on_event(self, e: Event) -> None:
         if not isinstance(e, Cue):  # cues are written when said
             self._emit(Acted(self.clock.now(), e, self.session_clock.now()))
+        if isinstance(e, PainLogged):
+            if e.corrects is not None and self._rated_by is not None:
+                self.misheard(self._rated_by)
+            self._rated_by = self._acting
 
     # ----- sessions -------------------------------------------------------------------
 
@@ -230,10 +240,12 @@ class VoiceLoop:
             self.own_voice.cut(self.clock.now())
             self._gate_until = self._speech_end = self.clock.now()
             self.session_clock.release()
+        self._acting = utt
         if runner:
             runner.handle(intent)
         else:
             self._waiting(intent)
+        self._acting = None
         self.acted_on(utt)
         return intent
 

@@ -153,7 +153,8 @@ def run_voice(args: argparse.Namespace) -> int:
                          reminders=lambda: _or(lambda: trends.reminders(log, time.time()), []),
                          transcript=None if args.quiet else Transcript(
                              sys.stdout, says="JOURNAL_STREAM" not in os.environ),
-                         mic_backlog=backlog, acted_on=recognizer.acted_on)
+                         mic_backlog=backlog, acted_on=recognizer.acted_on,
+                         misheard=recognizer.misheard)
         try:
             with stop_signals_as_interrupt():
                 frames = source.frames() if replay else watched(

@@ -58,10 +58,11 @@ class LogRating:
     step_index: int
     step: str
     area: str
+    corrects: bool = False  # replaces the session's last rating
 
     def apply(self, log: Log, ids: dict[int, int]) -> None:
         log.log_rating(ids.get(self.session_id, self.session_id), self.at, self.value,
-                       self.step_index, self.step, self.area)
+                       self.step_index, self.step, self.area, self.corrects)
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,11 @@ class SafeLog:
         self._queue(LogEvent(session_id, at, kind, step_index, step, area, detail))
 
     def log_rating(self, session_id: int, at: float, value: int, step_index: int, step: str,
-                   area: str) -> int:
+                   area: str, corrects: bool = False) -> int:
         if not 0 <= int(value) <= 10:  # a bad value must fail now, not block the queue
             raise ValueError(f"pain rating must be 0-10, not {value}")
-        return 1 if self._queue(LogRating(session_id, at, value, step_index, step, area)) else 0
+        return 1 if self._queue(LogRating(session_id, at, value, step_index, step, area,
+                                          corrects)) else 0
 
     def end_session(self, session_id: int, at: float, reason: str) -> None:
         self._queue(EndSession(session_id, at, reason))

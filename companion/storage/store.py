@@ -146,8 +146,10 @@ class PainLog:
                 raise
 
     def log_rating(self, session_id: int, at: float, value: int, step_index: Optional[int],
-                   step: Optional[str], area: Optional[str]) -> int:
-        """Store a 0-10 rating; it is on disk when this returns. Returns the rating id."""
+                   step: Optional[str], area: Optional[str], corrects: bool = False) -> int:
+        """Store a 0-10 rating; it is on disk when this returns. Returns the rating id.
+        corrects: it replaces the session's last rating (misheard, said again), which keeps
+        its id; a "corrected" step event records the value it had."""
         try:
             number = operator.index(value)  # ints (numpy's too), not floats or strings
         except TypeError:
@@ -156,6 +158,17 @@ class PainLog:
             raise ValueError(f"a pain rating is a whole number from 0 to 10, not {value!r}")
         routine = self._routine_of(session_id)
         with self._guard("save the rating in"), self._transaction() as db:
+            last = db.execute("SELECT id, value FROM ratings WHERE session_id = ? "
+                              "ORDER BY id DESC LIMIT 1", (session_id,)).fetchone()
+            if corrects and last is not None:
+                db.execute("UPDATE ratings SET value = ?, at = ?, step_index = ?, step = ?, "
+                           "area = ? WHERE id = ?",
+                           (number, float(at), step_index, step, area, last[0]))
+                db.execute("INSERT INTO step_events (session_id, at, kind, step_index, step, "
+                           "area, detail) VALUES (?, ?, 'corrected', ?, ?, ?, ?)",
+                           (session_id, float(at), step_index, step, area,
+                            f"pain {last[1]} -> {number}"))
+                return int(last[0])
             cur = db.execute(
                 "INSERT INTO ratings (session_id, at, value, step_index, step, area, routine) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
