@@ -62,9 +62,13 @@ def test_ratings_wait_in_memory_and_are_written_when_the_disk_frees(tmp_path):
     runner.feed("pain seven")
     assert [r["value"] for r in store.ratings()] == [4]
     store.full = False
+    clock.advance(20)
     runner.feed("pain three")
     assert said[-1] == "Three, noted."
     assert [r["value"] for r in store.ratings()] == [4, 6, 7, 3]
+    runner.feed("pain two")  # at once: puts the three right, in the order it was said
+    assert said[-1] == "Changed to two."
+    assert [r["value"] for r in store.ratings()] == [4, 6, 7, 2]
     runner.feed("stop")
     assert store.sessions()[0]["end_reason"] == "stopped"
 

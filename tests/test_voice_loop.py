@@ -80,13 +80,13 @@ def test_start_rate_and_stop_from_waiting(tmp_path):
 
 
 def test_a_misheard_rating_put_right_is_replaced_and_unlearned(tmp_path):
-    """"Pain four" heard where the user said six: "Four, noted." - "six": the log holds six
-    for that hold (one rating, corrected), and the recognizer is told the utterance that
+    """"Pain four" heard where the user said six: "Four, noted." - "pain six": the log holds
+    six for that hold (one rating, corrected), and the recognizer is told the utterance that
     gave four was misheard, so it does not keep learning from it."""
     loop, log, out = make(tmp_path, [
         Utt("start neck routine", 20, 21.5),
         Utt("pain four", 120, 121),
-        Utt("six", 124, 124.5),
+        Utt("pain six", 124, 124.5),
         Utt("stop", 140, 140.5),
     ])
     acted: list[Utt] = []
@@ -98,7 +98,7 @@ def test_a_misheard_rating_put_right_is_replaced_and_unlearned(tmp_path):
     assert "Four, noted." in said and "Changed to six." in said
     assert [r["value"] for r in log.ratings()] == [6]
     assert [(u.text, u.start) for u in misheard] == [("pain four", 120)]
-    assert [u.text for u in acted] == ["start neck routine", "pain four", "six", "stop"]
+    assert [u.text for u in acted] == ["start neck routine", "pain four", "pain six", "stop"]
     (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
     assert fix["detail"] == "pain 4 -> 6"
 

@@ -66,11 +66,9 @@ def confirm(value: int) -> str:
 
 
 def corrected(value: int) -> str:
-    """A rating said again soon after one for the same hold: the first is replaced."""
+    """A rating said again soon after one of the same hold: the first is replaced."""
     return f"Changed to {NUMBER_WORDS[value]}."
 
-
-WHICH_NUMBER = "Sorry. Which number, from zero to ten?"
 
 
 def confirm_unsaved(confirmation: str) -> str:
@@ -110,7 +108,7 @@ def fixed() -> list[str]:
     lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
              AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
              CONTINUE_AFTER_SAFETY, STOPPED, COMPLETED, NO_PREVIOUS, HELP, NO_QUESTION,
-             RATE_AGAIN, QUESTION_AGAIN, WHICH_NUMBER,
+             RATE_AGAIN, QUESTION_AGAIN,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
              MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
     return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]
