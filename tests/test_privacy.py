@@ -299,9 +299,13 @@ def test_a_voice_replay_keeps_no_audio_unless_a_debug_recording_is_asked_for(tmp
     assert plain["exit"] == 0, plain["stderr"]
     assert_offline(plain)
     # Besides the log and the events file asked for, only the note that the speech model's
-    # checksum was verified (no audio, nothing the user said).
+    # checksum was verified and, on a first start, the model's int8 copy of its own
+    # weights (hearing/int8_copy.py): no audio, nothing the user said.
     model_note = env.root / "cache" / "verified-models.json"
-    assert_writes_only(plain, [env.data, ev, model_note, model_note.with_suffix(".tmp")])
+    int8 = env.root / "cache" / "whisper-tiny.en-int8"
+    assert_writes_only(plain, [env.data, ev, model_note, model_note.with_suffix(".tmp"), int8])
+    assert {p.name for p in int8.iterdir()} == {"model.bin", "config.json", "tokenizer.json",
+                                                "vocabulary.txt"}
     assert_private_tree(env.data)
 
     rec = tmp_path / "out" / "heard.wav"
