@@ -16,13 +16,13 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Protocol
 
 from companion.host import paths
 from companion.core.errors import CompanionError
 from companion.bench import synth
 from companion.hearing.recognizer import Recognizer
-from companion.hearing.files import recognize_file
+from companion.hearing.files import FileResult, recognize_file
 from companion.audio.wav import AudioFileError
 from companion.core.vocabulary import (INTENT_NAMES, MOMENTS, NUMBER_WORDS, Intent, Vocabulary,
                                        moment_for)
@@ -144,6 +144,16 @@ def synthetic_cases(data: Path, vocab: Vocabulary, split: str, limit: Optional[i
     return out
 
 
+class Speakers(Protocol):
+    """Who says the cases, and what the companion learns from them (bench/taught.py
+    Learner): the order they are said in, the voice learned before each, and what is
+    learned (or put right) after."""
+
+    def order(self, cases: list[Case]) -> list[Case]: ...
+    def before(self, case: Case) -> None: ...
+    def after(self, res: FileResult, case: Case) -> None: ...
+
+
 def context(vocab: Vocabulary, expect: Optional[Intent]) -> frozenset[str]:
     """The phrases the live loop listens for when this command would be said
     (vocabulary.moment_for: a start while waiting, a bare number after "rate your pain",
@@ -155,7 +165,7 @@ def context(vocab: Vocabulary, expect: Optional[Intent]) -> frozenset[str]:
 
 def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
         teach: Optional[Callable[[Case], object]] = None, quiet_s: float = QUIET_S,
-        learner: Optional[Any] = None) -> tuple[dict[str, Tally], float, float]:
+        learner: Optional[Speakers] = None) -> tuple[dict[str, Tally], float, float]:
     """Tallies per class, CPU and audio seconds. rec.decode is timed per utterance (the
     wait between the endpointer closing a segment and its intent) into rec.decode_ms.
     teach(case): the taught voice the case is heard with (bench/taught.py), set as

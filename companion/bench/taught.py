@@ -126,17 +126,21 @@ class Learner:
 
     def before(self, case: Case) -> None:
         key = voice_key(case.path)
-        fresh = VoiceTemplates(self.rec.model_name)
-        self.rec.user.learned = self.voices.setdefault(key, fresh) if key else fresh
+        voice = self.voices.get(key) if key else None
+        if voice is None:  # a new speaker (room noise: nobody, learning nothing kept)
+            voice = VoiceTemplates(self.rec.model_name)
+            if key:
+                self.voices[key] = voice
+        self.rec.user.learned = voice
 
-    def after(self, res: FileResult, case: Optional[Case] = None) -> None:
+    def after(self, res: FileResult, case: Case) -> None:
         """Learn from a command accepted; a rating heard as another number the user puts
         right at once (as the live loop lets them: engine.CORRECT_WITHIN_S), so what was
         learned from it goes (Recognizer.misheard)."""
         if res.intent is not None:
             utt = Utterance(res.text, res.confidence, 0.0, res.duration)
             self.rec.acted_on(utt)
-            want = case.expect if case is not None else None
+            want = case.expect
             if (want is not None and res.intent != want and res.intent.name in RATINGS
                     and want.name in RATINGS):
                 self.rec.misheard(utt)
