@@ -105,6 +105,7 @@ def test_model_command_lists_the_models_and_marks_the_one_in_effect(tmp_path):
     assert lines[0].startswith("in effect: whisper tiny.en (engine = auto")
     marked = [line for line in lines if line.startswith("*")]
     assert len(marked) == 1 and "whisper tiny.en" in marked[0] and "sha256 verified" in marked[0]
+    assert "int8 copy is written on first use" in marked[0]  # a fresh cache folder
     assert any("vosk" in line and "companion model download" in line for line in lines)
 
 

@@ -86,8 +86,15 @@ def describe(spec: WhisperSpec) -> str:
         folder = locate(spec.name)
     except ModelError as e:
         return f"DAMAGED: {e}"
+    copy = _int8_folder(spec) / "model.bin"
+    loads = (f"; loads from its int8 copy {copy}" if copy.is_file() and spec.int8_sha256
+             else "; its int8 copy is written on first use" if spec.int8_sha256 else "")
     return (f"installed ({spec.requirement}) at {folder}, {spec.size / 1e6:.1f} MB, "
-            f"sha256 verified")
+            f"sha256 verified{loads}")
+
+
+def _int8_folder(spec: WhisperSpec) -> Path:
+    return paths.cache_dir() / f"whisper-{spec.name}-int8"
 
 
 def _record_file() -> Path:
@@ -200,7 +207,7 @@ def loadable(name: str = DEFAULT) -> Path:
     spec = SPECS[name]
     if not spec.int8_sha256:
         return folder
-    copy = paths.cache_dir() / f"whisper-{spec.name}-int8"
+    copy = _int8_folder(spec)
     try:
         model_bin = copy / "model.bin"
         if (not model_bin.is_file() or not all((copy / f).is_file() for f in MODEL_FILES[1:3])
