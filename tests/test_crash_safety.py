@@ -79,6 +79,7 @@ class Run:
     first_session: int | None = None
     stored: list[int] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)  # "pain 4 -> 6", in order
+    in_flight: bool = False  # killed while a correction on disk was being said
     exited_before_kill: bool = False
     reason_after_kill: str | None = None  # None: the session was still open
 
@@ -193,7 +194,8 @@ def kill_one(data: Path, run: Run) -> None:
     in_flight = (n and len(run.stored) == n and run.stored[-1] != run.confirmed[-1]
                  and run.corrections[-1:] == [f"pain {run.confirmed[-1]} -> {run.stored[-1]}"])
     # Killed while saying a correction: on disk, it replaced the rating it put right.
-    assert run.stored[:n - 1 if in_flight else n] == run.confirmed[:n - 1 if in_flight else n], \
+    run.in_flight = bool(in_flight)
+    assert run.stored[:n - run.in_flight] == run.confirmed[:n - run.in_flight], \
         f"confirmed {run.confirmed} but stored {run.stored} {run.tag}"
     # At most one rating can be on disk but not yet confirmed: the one being spoken.
     assert len(run.stored) - len(run.confirmed) <= 1, \
@@ -235,7 +237,8 @@ def chain(n: int, root: Path) -> list[Run]:
         expected = run.reason_after_kill or "interrupted"
         assert reason == expected, f"session ended as {reason!r}, not {expected!r} {run.tag}"
         kept = [v for s, v in ratings if s == run.first_session]
-        assert kept[:len(run.confirmed)] == run.confirmed, run.tag
+        n = len(run.confirmed) - run.in_flight  # (a correction said at the kill: above)
+        assert kept[:n] == run.confirmed[:n], run.tag
     return runs
 
 

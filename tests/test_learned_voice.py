@@ -210,3 +210,26 @@ def test_a_rating_put_right_is_unlearned(rec, vocab):
         rec.misheard(wrong)  # once only
         assert len(voice) == len(heard) - 1
         assert kept.text in voice.phrases()
+
+
+def test_a_take_of_a_short_phrase_never_cuts_a_longer_one_short(rec, vocab):
+    """A take of "hold longer" (here the worst case: learned wrong from this very audio of
+    "hold longer by thirty seconds") lies nearest, but the model ranked the longer phrase of
+    the same command first: the model's ranking stands, the thirty seconds are kept."""
+    from companion.core.vocabulary import Intent
+
+    path = HERE.parent / "long_phrases" / "hold_longer-30__espeak-en-gb-m1-175-20dB.wav"
+    allowed = vocab.phrases_for(MOMENTS["session"])
+    (seg,) = Endpointer().segments(WavSource(path).frames())
+    with learning(rec, VoiceTemplates(rec.model_name)) as voice:
+        assert vocab.parse(rec.decode(seg.pcm, allowed).text) == Intent("hold_longer", 30)
+        assert voice.add("hold longer", rec.voice_frames(seg.pcm))
+        assert rec.user.judge(rec.voice_frames(seg.pcm), allowed,
+                              rec.analyse(seg.pcm, allowed), rec.options) is None
+        assert vocab.parse(rec.decode(seg.pcm, allowed).text) == Intent("hold_longer", 30)
+    with learning(rec, VoiceTemplates(rec.model_name)) as voice:
+        # A take of the phrase itself still speaks for it.
+        voice.add("hold longer by thirty seconds", rec.voice_frames(seg.pcm))
+        h = rec.user.judge(rec.voice_frames(seg.pcm), allowed, rec.analyse(seg.pcm, allowed),
+                           rec.options)
+        assert h is not None and h.text == "hold longer by thirty seconds"

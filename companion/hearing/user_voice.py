@@ -18,6 +18,10 @@ from companion.hearing.whisper_runtime import FRAME_SAMPLES
 from companion.hearing import mel
 
 
+def _name(meaning: object) -> object:
+    return getattr(meaning, "name", None)
+
+
 def _key(utt: Utterance) -> tuple[str, float, float]:
     return utt.text, utt.start, utt.end
 
@@ -65,6 +69,13 @@ class UserVoice:
                 return self.learned.drop(phrase, take)
         return False
 
+    def _says_more(self, best: str, phrase: str) -> bool:
+        """Whether the model's phrase is the take's phrase and more, of the same command
+        ("hold longer by thirty seconds" over a take of "hold longer"): a take learned from
+        the short phrase, or from the long one heard short, would cut every long one short."""
+        return (best.startswith(phrase + " ")
+                and _name(self._meaning(best)) == _name(self._meaning(phrase)) is not None)
+
     def judge(self, frames: np.ndarray, allowed: Collection[str], d: Decoded,
               o: WhisperOptions) -> Optional[Hearing]:
         """The phrase the takes say a segment is, when they say it clearly enough (None: no
@@ -74,6 +85,8 @@ class UserVoice:
         m = voice.match(frames, allowed, self._meaning) if voice else None
         if m is None:
             return None
+        if self._says_more(d.best, m.phrase):
+            return None  # the model heard more than the take holds: its ranking stands
         agrees = bool(d.best) and self._meaning(d.best) == self._meaning(m.phrase)
         ok, conf = taught_verdict(m.distance, m.runner_up, agrees, o)
         return Hearing(m.phrase, conf, d.free_text, d.best) if ok else None
