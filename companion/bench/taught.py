@@ -32,8 +32,8 @@ from companion.hearing.sources import WavSource, with_quiet
 from companion.hearing.templates import VoiceTemplates
 from companion.hearing.whisper_engine import WhisperRecognizer
 
-SC_NUMBERS = ("four", "five", "six", "nine")
-RATINGS = ("number", "pain")  # intents a user can put right by saying the rating again  # in _unknown_, and words the companion knows
+SC_NUMBERS = ("four", "five", "six", "nine")  # in _unknown_, and words the companion knows
+RATINGS = ("number", "pain")  # intents a user can put right by saying the rating again
 
 
 def _speaker(path: Path) -> Optional[tuple[str, str, str]]:

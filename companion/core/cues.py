@@ -66,9 +66,8 @@ def confirm(value: int) -> str:
 
 
 def corrected(value: int) -> str:
-    """A rating said again soon after one of the same hold: the first is replaced."""
+    """A rating said again soon after another (engine.CORRECT_WITHIN_S): it replaced it."""
     return f"Changed to {NUMBER_WORDS[value]}."
-
 
 
 def confirm_unsaved(confirmation: str) -> str:

@@ -21,9 +21,10 @@ MIN_STEP_S = 5.0          # "shorter" never leaves less than this
 MIN_RATED_HOLD_S = 5.0    # a hold cut shorter than this is not worth a rating prompt
 HOLD_STEP_S = 15.0        # "hold longer" / "shorter" without a number moves the hold this much
 # A rating said this soon after another, unasked ("Four, noted." - "pain six"), replaces it
-# (even once the next step has begun, unless the user moved on: "next", "back", "skip"): the first was misheard, and the log keeps what the user meant. Nothing more
-# is listened for meanwhile: a bare number or a "no" there would let talk in the room
-# ("on" heard as "one") overwrite a rating (dev negatives: 79 of 361 accepted so).
+# (even once the next step has begun, unless the user moved on: "next", "back", "skip"):
+# the first was misheard, and the log keeps what the user meant. Nothing more is listened
+# for meanwhile: a bare number or a "no" there would let talk in the room ("on" heard as
+# "one") overwrite a rating (dev negatives: 79 of 361 accepted so).
 CORRECT_WITHIN_S = 15.0
 
 

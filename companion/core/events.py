@@ -105,8 +105,8 @@ class PainLogged(Event):
     index: int
     step: str
     area: str
-    # The value of the session's last rating this one replaces (said again within
-    # engine.CORRECT_WITHIN_S for the same hold: that one was misheard); None: a new rating.
+    # The value of the session's last rating this one replaces (said within
+    # engine.CORRECT_WITHIN_S of it, unasked: that one was misheard); None: a new rating.
     corrects: Optional[int] = None
 
 

@@ -131,20 +131,21 @@ def write_int8(source: Path, dest: Path) -> Path:
             out.write(struct.pack("I", VERSION))
             _string(out, layout.spec)
             out.write(struct.pack("I", layout.revision) + struct.pack("I", len(entries)))
+            scales: dict[str, bytes] = {}  # a weight's, until its entry (right after it)
             for name, v in entries:
                 raw = data[v.offset: v.offset + v.size]
                 if not quantized(v.name, v.shape, v.dtype):
                     _header(out, name, v.shape, v.dtype, v.size)
                     out.write(raw.tobytes())
-                    continue
-                w = raw.view(np.dtype(v.dtype)).reshape(v.shape)
-                parts = [quantize(w[i: i + ROWS]) for i in range(0, v.shape[0], ROWS)]
-                if name.endswith("_scale"):
+                elif name != v.name:
                     _header(out, name, (v.shape[0],), "float32", 4 * v.shape[0])
-                    out.write(b"".join(s.tobytes() for _, s in parts))
+                    out.write(scales.pop(v.name))
                 else:
+                    w = raw.view(np.dtype(v.dtype)).reshape(v.shape)
+                    parts = [quantize(w[i: i + ROWS]) for i in range(0, v.shape[0], ROWS)]
                     _header(out, name, v.shape, "int8", v.shape[0] * v.shape[1])
                     out.write(b"".join(q.tobytes() for q, _ in parts))
+                    scales[v.name] = b"".join(s.tobytes() for _, s in parts)
             out.write(struct.pack("I", len(layout.aliases)))
             for alias, target in layout.aliases:
                 _string(out, alias)
