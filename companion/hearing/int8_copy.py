@@ -150,11 +150,14 @@ def write_int8(source: Path, dest: Path) -> Path:
             for alias, target in layout.aliases:
                 _string(out, alias)
                 _string(out, target)
-        for f in source.iterdir():
+        for f in source.iterdir():  # each replaced whole: another process may be loading
             if f.is_file() and f.name != "model.bin":
-                shutil.copyfile(f, dest / f.name)
+                part = dest / f"{f.name}.{os.getpid()}.part"
+                shutil.copyfile(f, part)
+                os.replace(part, dest / f.name)
         os.replace(tmp, dest / "model.bin")
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for part in [Path(tmp), *dest.glob(f"*.{os.getpid()}.part")]:
+            part.unlink(missing_ok=True)
         raise
     return dest
