@@ -80,6 +80,10 @@ class ImportResult:
     ratings_skipped: int = 0
 
 
+_INSERT_EVENT = ("INSERT INTO step_events (session_id, at, kind, step_index, step, area, "
+                 "detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
 def usable_time(value: Any) -> Optional[float]:
     """`value` as Unix seconds if it is a number between 1970 and 2100, else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -159,15 +163,14 @@ class PainLog:
         routine = self._routine_of(session_id)
         with self._guard("save the rating in"), self._transaction() as db:
             last = db.execute("SELECT id, value FROM ratings WHERE session_id = ? "
-                              "ORDER BY id DESC LIMIT 1", (session_id,)).fetchone()
-            if corrects and last is not None:
+                              "ORDER BY id DESC LIMIT 1", (session_id,)).fetchone() \
+                if corrects else None
+            if last is not None:
                 db.execute("UPDATE ratings SET value = ?, at = ?, step_index = ?, step = ?, "
                            "area = ? WHERE id = ?",
                            (number, float(at), step_index, step, area, last[0]))
-                db.execute("INSERT INTO step_events (session_id, at, kind, step_index, step, "
-                           "area, detail) VALUES (?, ?, 'corrected', ?, ?, ?, ?)",
-                           (session_id, float(at), step_index, step, area,
-                            f"pain {last[1]} -> {number}"))
+                db.execute(_INSERT_EVENT, (session_id, float(at), "corrected", step_index, step,
+                                           area, f"pain {last[1]} -> {number}"))
                 return int(last[0])
             cur = db.execute(
                 "INSERT INTO ratings (session_id, at, value, step_index, step, area, routine) "
@@ -311,8 +314,7 @@ class PainLog:
         db.execute("BEGIN IMMEDIATE")
         try:
             if self._pending:
-                db.executemany("INSERT INTO step_events (session_id, at, kind, step_index, step, "
-                               "area, detail) VALUES (?, ?, ?, ?, ?, ?, ?)", self._pending)
+                db.executemany(_INSERT_EVENT, self._pending)
             yield db
             db.execute("COMMIT")
         except BaseException:
