@@ -44,6 +44,12 @@ V = Vocabulary({"neck": "neck", "neck and shoulders": "neck", "lower back": "low
     ("begin lower back routine", Intent("start_routine", "lower_back")),
     ("how am I doing", Intent("how_am_i_doing")),
     ("next please", Intent("next")),
+    ("Okay, next.", Intent("next")),        # words said around a command (LEADS, TRAILS)
+    ("um, pain six", Intent("pain", 6)),
+    ("So stop", Intent("stop")),
+    ("The next", Intent("next")),           # how Whisper writes a breath before "next"
+    ("okay companion, skip", Intent("skip")),
+    ("okay", Intent("yes")),                # a lead alone is what it is
 ])
 def test_phrases_parse_to_intents(text, intent):
     assert V.parse(text) == intent
@@ -52,6 +58,7 @@ def test_phrases_parse_to_intents(text, intent):
 @pytest.mark.parametrize("text", [
     "", "banana", "pain eleven", "pain 11", "eleven", "start cooking", "next next",
     "up", "down", "left", "right", "on", "off", "the pain was bad", "please",
+    "um", "the", "so", "okay okay next", "um next please please", "okay then",
 ])
 def test_unknown_text_is_nothing(text):
     assert V.parse(text) is None

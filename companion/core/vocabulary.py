@@ -143,8 +143,14 @@ def moment_for(kind: Optional[IntentKind]) -> str:
 
 _DIGITS = {str(i): w for i, w in enumerate(NUMBER_WORDS)}
 _SECONDS_DIGITS = {str(v): k for k, v in SECONDS_WORDS.items()}
-# Leading/trailing courtesy words people add; stripping them never changes the meaning.
-_COURTESY = ("please", "companion", "okay companion")
+# Words said around a command that never change its meaning: courtesy ("next, please",
+# "companion, stop"), a start ("okay, next", "so, pain six") and hesitation ("um, skip").
+# Whisper also writes a breath or a click before a word as "The" ("The next"). parse()
+# strips one of each; the recognizer's grammar (hearing/grammar.py) spells every phrase
+# with them too, so what parse accepts and what the decoder may write agree.
+LEADS: tuple[str, ...] = ("okay companion", "companion", "okay", "so", "and", "um", "uh",
+                          "the")
+TRAILS: tuple[str, ...] = ("please", "companion")
 
 
 # Words of a rating outside zero..ten, for hint().
@@ -201,12 +207,15 @@ class Vocabulary:
         """The intent a phrase means, or None for anything not in the table: unknown
         speech is ignored, never guessed."""
         words = normalize(text)
-        for c in _COURTESY:
-            if words.startswith(c + " "):
-                words = words[len(c) + 1:]
-            if words.endswith(" " + c):
-                words = words[: -len(c) - 1]
-        return self.phrases.get(words)
+        lead = next((w for w in LEADS if words.startswith(w + " ")), "")
+        trail = next((w for w in TRAILS if words.endswith(" " + w)), "")
+        # Plain first, so a phrase that is itself such a word ("okay": yes) stays itself.
+        for cut_lead, cut_trail in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            start = len(lead) + 1 if cut_lead and lead else 0
+            end = len(words) - (len(trail) + 1 if cut_trail and trail else 0)
+            if start < end and words[start:end] in self.phrases:
+                return self.phrases[words[start:end]]
+        return None
 
     def hint(self, text: str) -> Optional[str]:
         """For typed text that is not a command but looks like a rating out of range

@@ -7,9 +7,9 @@ a moment is decided by the caller, this module only renders and looks them up.""
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
-from companion.core.vocabulary import NUMBER_WORDS, SECONDS_WORDS
+from companion.core.vocabulary import LEADS, NUMBER_WORDS, SECONDS_WORDS, TRAILS
 
 _DIGIT_OF = {w: str(i) for i, w in enumerate(NUMBER_WORDS)}
 _DIGIT_OF.update({w: str(n) for w, n in SECONDS_WORDS.items()})
@@ -39,13 +39,28 @@ def renderings(phrase: str) -> list[str]:
     return out
 
 
+def framed(phrase: str) -> list[str]:
+    """The phrase with a word said before or after it that does not change its meaning
+    (vocabulary.LEADS, TRAILS): "Okay, next", "Um pain 6", "Next, please"."""
+    plain = [r for r in renderings(phrase) if not r[1:2].isupper() or r[1:] == r[1:].upper()]
+    out = []
+    for lead in LEADS:
+        said = lead[:1].upper() + lead[1:]
+        out += [f" {said}{sep}{r[1:]}" for r in plain for sep in (", ", " ")]
+    for trail in TRAILS:
+        out += [f"{r}{sep}{trail}" for r in renderings(phrase) for sep in (", ", " ")]
+    return out
+
+
 class TokenGrammar:
     """Token sequences for each phrase's spellings, and the tokens that end a transcript."""
 
     def __init__(self, phrases: Iterable[str], encode: Callable[[str], list[int]]) -> None:
         self.sequences: dict[str, list[tuple[int, ...]]] = {}
+        self.framed: dict[str, list[tuple[int, ...]]] = {}
         for phrase in phrases:
             self.sequences[phrase] = [tuple(encode(r)) for r in renderings(phrase)]
+            self.framed[phrase] = [tuple(encode(r)) for r in framed(phrase)]
         self.end_tokens = frozenset(t for m in END_MARKS for t in encode(m))
 
     def trie(self, phrases: Iterable[str]) -> "Trie":
@@ -54,6 +69,9 @@ class TokenGrammar:
         for p in sorted(phrases):
             for seq in self.sequences.get(p, ()):
                 t.add(seq, p)
+            for seq in self.framed.get(p, ()):
+                t.add(seq, p, framed=True)
+        t.freeze()
         return t
 
 
@@ -62,21 +80,29 @@ class Trie:
     prefix spells. Flat dicts: the search asks only these two questions."""
 
     def __init__(self) -> None:
-        self.children: dict[tuple[int, ...], set[int]] = {(): set()}
+        self.children: dict[tuple[int, ...], Collection[int]] = {(): set()}
         self.phrase: dict[tuple[int, ...], str] = {}
         self.phrases: set[str] = set()
         self.first: dict[str, tuple[int, ...]] = {}  # phrase -> its first spelling
-        self.depth = 0
+        self.depth = 0  # the longest spelling's tokens, not counting framing words
 
     def sequence(self, phrase: str) -> tuple[int, ...]:
         """The phrase's first spelling (sentence case)."""
         return self.first[phrase]
 
-    def add(self, seq: tuple[int, ...], phrase: str) -> None:
+    def add(self, seq: tuple[int, ...], phrase: str, framed: bool = False) -> None:
         for i, tok in enumerate(seq):
-            self.children.setdefault(seq[:i], set()).add(tok)
+            kids = self.children.setdefault(seq[:i], set())
+            assert isinstance(kids, set), "add() after freeze()"
+            kids.add(tok)
             self.children.setdefault(seq[:i + 1], set())
         self.phrase.setdefault(seq, phrase)
         self.first.setdefault(phrase, seq)
         self.phrases.add(phrase)
-        self.depth = max(self.depth, len(seq))
+        if not framed:
+            self.depth = max(self.depth, len(seq))
+
+    def freeze(self) -> None:
+        """Done adding: each prefix's next tokens as a tuple (a set costs four times the
+        memory, and the framed spellings make tens of thousands of prefixes)."""
+        self.children = {k: tuple(sorted(v)) for k, v in self.children.items()}

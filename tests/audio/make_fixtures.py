@@ -39,6 +39,25 @@ TALK = [("start the kettle for me", "en-us+m3", 150), ("begin with the easy part
         ("what a lovely morning", "en-us+m3", 130), ("start from the beginning", "en-gb+m1", 175),
         ("begin the story again", "en-us+f2", 150), ("what's for lunch today", "en-us+f3", 150)]
 
+# framed/: commands with a word said before or after them (vocabulary.LEADS, TRAILS), which
+# the decoder's grammar spells too; and talk that starts with such a word but says no
+# command. (phrase, fixture label, voice, speed, SNR dB, Speech Commands noise file)
+FRAMED = [
+    ("okay next", "next", "en-us+f2", 175, 10, "4223.wav"),
+    ("so stop", "stop", "en-us+f3", 130, 20, "2340.wav"),
+    ("okay skip this", "skip", "en-gb+m1", 130, 10, "1791.wav"),
+    ("and repeat that", "repeat", "en-us+m3", 175, 10, "1292.wav"),
+    ("so go back", "back", "en-us+f2", 130, 20, "4010.wav"),
+    ("um pain six", "pain-6", "en-us+m3", 130, 20, "127.wav"),
+    ("companion what's next", "whats_next", "en-gb+m1", 175, 20, "4742.wav"),
+    ("next please", "next", "en-us+m3", 130, 20, "251.wav"),
+    ("okay then", "none", "en-us+f3", 130, 20, "3826.wav"),
+    ("um let me think", "none", "en-gb+m1", 175, 20, "443.wav"),
+    ("so anyway", "none", "en-us+f2", 130, 20, "1941.wav"),
+    ("and then what", "none", "en-us+m3", 175, 20, "3820.wav"),
+    ("the end", "none", "en-us+f3", 175, 20, "2443.wav"),
+]
+
 
 def speaker_of(p: Path) -> str:
     """Speech Commands names are [word_]<speaker-hash>_nohash_<n>.wav."""
@@ -88,7 +107,22 @@ def make_talk(noises: list[Path]) -> None:
         synth.make_noisy_phrase(text, voice, speed, rng.choice(noises), 20, out)
 
 
+def make_framed(noises: Path) -> None:
+    folder = HERE / "framed"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.wav"):
+        old.unlink()
+    for text, label, voice, speed, snr, noise in FRAMED:
+        out = folder / f"{label}__espeak-{'-'.join(text.replace(chr(39), '').split())}-" \
+            f"{voice.replace('+', '-')}-{speed}-{snr}dB.wav"
+        synth.make_noisy_phrase(text, voice, speed, noises / noise, snr, out)
+
+
 if __name__ == "__main__":
+    shared = HERE.parent.parent.parent / "shared" / "data" / "speech"
+    if sys.argv[1:2] == ["--framed-only"]:
+        make_framed((shared / "speech-commands" / "_silence_").resolve())
+        sys.exit(0)
     if sys.argv[1:2] == ["--talk-only"]:
         make_talk(sorted((HERE.parent.parent.parent / "shared" / "data" / "speech" /
                           "speech-commands" / "_silence_").glob("*.wav")))
