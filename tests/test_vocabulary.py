@@ -50,6 +50,12 @@ V = Vocabulary({"neck": "neck", "neck and shoulders": "neck", "lower back": "low
     ("The next", Intent("next")),           # how Whisper writes a breath before "next"
     ("okay companion, skip", Intent("skip")),
     ("okay", Intent("yes")),                # a lead alone is what it is
+    ("Okay, thanks.", Intent("yes")),
+    ("no thanks", Intent("no")),
+    ("yep", Intent("yes")),
+    ("about a six", Intent("number", 6)),   # a rating in the answerer's words
+    ("maybe an eight", Intent("number", 8)),
+    ("It's a 4.", Intent("number", 4)),
 ])
 def test_phrases_parse_to_intents(text, intent):
     assert V.parse(text) == intent
@@ -59,6 +65,7 @@ def test_phrases_parse_to_intents(text, intent):
     "", "banana", "pain eleven", "pain 11", "eleven", "start cooking", "next next",
     "up", "down", "left", "right", "on", "off", "the pain was bad", "please",
     "um", "the", "so", "okay okay next", "um next please please", "okay then",
+    "maybe a eight", "about", "maybe later", "thanks",
 ])
 def test_unknown_text_is_nothing(text):
     assert V.parse(text) is None

@@ -87,8 +87,11 @@ COMMANDS: tuple[tuple[IntentKind, Value, tuple[str, ...]], ...] = (
     (K.SKIP, None, ("skip", "skip this", "skip it", "skip this one")),
     (K.STOP, None, ("stop", "stop session", "end session", "finish", "quit")),
     (K.PAIN, "{n}", ("pain {n}", "pain is {n}", "pain level {n}", "{n} out of ten")),
-    (K.NUMBER, "{n}", ("{n}",)),
-    (K.YES, None, ("yes", "yeah", "okay")),
+    # A rating as people answer "how is the pain now?" ("about a six", "maybe five"): only
+    # listened for right after that question, as the bare number is.
+    (K.NUMBER, "{n}", ("{n}", "a {n}", "about {n}", "about a {n}", "around {n}", "maybe {n}",
+                       "maybe a {n}", "it's {n}", "it's a {n}", "it's about {n}")),
+    (K.YES, None, ("yes", "yeah", "okay", "yep", "sure")),
     (K.NO, None, ("no", "nope")),
     (K.HOW_LONG, None, ("how long left", "how long", "how much longer", "time left")),
     (K.WHATS_NEXT, None, ("what's next", "what is next", "what comes next")),
@@ -150,7 +153,7 @@ _SECONDS_DIGITS = {str(v): k for k, v in SECONDS_WORDS.items()}
 # with them too, so what parse accepts and what the decoder may write agree.
 LEADS: tuple[str, ...] = ("okay companion", "companion", "okay", "so", "and", "um", "uh",
                           "the")
-TRAILS: tuple[str, ...] = ("please", "companion")
+TRAILS: tuple[str, ...] = ("please", "thanks", "thank you", "companion")
 
 
 # Words of a rating outside zero..ten, for hint().
@@ -190,7 +193,7 @@ class Vocabulary:
     def _expand(self, template: str, value: Value) -> Iterable[tuple[str, Value]]:
         if "{n}" in template:
             for i, w in enumerate(NUMBER_WORDS):
-                yield template.replace("{n}", w), i
+                yield template.replace("{n}", w).replace("a eight", "an eight"), i
         elif "{secs}" in template:
             for w, secs in SECONDS_WORDS.items():
                 yield template.replace("{secs}", w), secs

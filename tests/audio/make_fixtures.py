@@ -39,10 +39,10 @@ TALK = [("start the kettle for me", "en-us+m3", 150), ("begin with the easy part
         ("what a lovely morning", "en-us+m3", 130), ("start from the beginning", "en-gb+m1", 175),
         ("begin the story again", "en-us+f2", 150), ("what's for lunch today", "en-us+f3", 150)]
 
-# framed/: commands with a word said before or after them (vocabulary.LEADS, TRAILS), which
-# the decoder's grammar spells too; and talk that starts with such a word but says no
-# command. (phrase, fixture label, voice, speed, SNR dB, Speech Commands noise file)
-FRAMED = [
+# said/: commands as people say them: with a word around them (vocabulary.LEADS, TRAILS),
+# ratings in their own words ("about two"), and talk that starts so but says no command.
+# (phrase, fixture label, voice, speed, SNR dB, Speech Commands noise file)
+SAID = [
     ("okay next", "next", "en-us+f2", 175, 10, "4223.wav"),
     ("so stop", "stop", "en-us+f3", 130, 20, "2340.wav"),
     ("okay skip this", "skip", "en-gb+m1", 130, 10, "1791.wav"),
@@ -51,11 +51,20 @@ FRAMED = [
     ("um pain six", "pain-6", "en-us+m3", 130, 20, "127.wav"),
     ("companion what's next", "whats_next", "en-gb+m1", 175, 20, "4742.wav"),
     ("next please", "next", "en-us+m3", 130, 20, "251.wav"),
+    ("it's a four", "number-4", "en-us+f2", 130, 20, "4374.wav"),
+    ("maybe five", "number-5", "en-gb+m1", 130, 20, "4534.wav"),
+    ("about two", "number-2", "en-gb+m1", 130, 20, "335.wav"),
+    ("around three", "number-3", "en-gb+m1", 130, 20, "861.wav"),
+    ("a seven", "number-7", "en-us+m3", 130, 20, "301.wav"),
+    ("maybe an eight", "number-8", "en-gb+m1", 175, 20, "4534.wav"),
     ("okay then", "none", "en-us+f3", 130, 20, "3826.wav"),
     ("um let me think", "none", "en-gb+m1", 175, 20, "443.wav"),
     ("so anyway", "none", "en-us+f2", 130, 20, "1941.wav"),
     ("and then what", "none", "en-us+m3", 175, 20, "3820.wav"),
-    ("the end", "none", "en-us+f3", 175, 20, "2443.wav"),
+    ("the end", "none", "en-us+m3", 130, 20, "3942.wav"),
+    ("maybe later", "none", "en-gb+m1", 130, 20, "2878.wav"),
+    ("it's a lot", "none", "en-gb+m1", 130, 20, "3442.wav"),
+    ("about time", "none", "en-gb+m1", 175, 20, "1292.wav"),
 ]
 
 
@@ -107,12 +116,12 @@ def make_talk(noises: list[Path]) -> None:
         synth.make_noisy_phrase(text, voice, speed, rng.choice(noises), 20, out)
 
 
-def make_framed(noises: Path) -> None:
-    folder = HERE / "framed"
+def make_said(noises: Path) -> None:
+    folder = HERE / "said"
     folder.mkdir(exist_ok=True)
     for old in folder.glob("*.wav"):
         old.unlink()
-    for text, label, voice, speed, snr, noise in FRAMED:
+    for text, label, voice, speed, snr, noise in SAID:
         out = folder / f"{label}__espeak-{'-'.join(text.replace(chr(39), '').split())}-" \
             f"{voice.replace('+', '-')}-{speed}-{snr}dB.wav"
         synth.make_noisy_phrase(text, voice, speed, noises / noise, snr, out)
@@ -120,8 +129,8 @@ def make_framed(noises: Path) -> None:
 
 if __name__ == "__main__":
     shared = HERE.parent.parent.parent / "shared" / "data" / "speech"
-    if sys.argv[1:2] == ["--framed-only"]:
-        make_framed((shared / "speech-commands" / "_silence_").resolve())
+    if sys.argv[1:2] == ["--said-only"]:
+        make_said((shared / "speech-commands" / "_silence_").resolve())
         sys.exit(0)
     if sys.argv[1:2] == ["--talk-only"]:
         make_talk(sorted((HERE.parent.parent.parent / "shared" / "data" / "speech" /

@@ -1,13 +1,17 @@
-"""Commands with a word said around them ("okay, next", "um, pain six", "next, please"),
-on recordings in tests/audio/framed/: the decoder's grammar spells every phrase with the
-words of vocabulary.LEADS and TRAILS too, so the model's own transcript "Okay, next" is a
-spelling of "next" rather than a phrase that trails it. Talk that begins with such a word
-and says no command ("okay then", "the end") still gives nothing.
+"""Commands as people say them, on recordings in tests/audio/said/:
 
-espeak-ng phrases over Speech Commands noise (tests/audio/README.md), heard in the context
-the loop would hear them in; each chosen far from the edge (heard the same at 0.999x and
-1.001x the level and with one bit of dither). None of the commands was heard before the
-grammar spelled the framing words (2026-12-04)."""
+- with a word around them ("okay, next", "um, pain six", "next, please"): the decoder's
+  grammar spells every phrase with the words of vocabulary.LEADS and TRAILS too, so the
+  model's own transcript "Okay, next" is a spelling of "next" rather than a phrase that
+  trails it;
+- a rating in the answerer's words ("about two", "maybe five", "it's a four", "a seven"),
+  listened for right after "how is the pain now?" as the bare number is;
+- talk that starts so and says no command ("okay then", "maybe later", "about time") gives
+  nothing, in a session and right after the rating question.
+
+espeak-ng phrases over Speech Commands noise (tests/audio/README.md), each chosen far from
+the edge (heard the same at 0.999x and 1.001x the level and with one bit of dither). None
+of the commands was heard before the grammar had these spellings (2026-12-04)."""
 
 from __future__ import annotations
 
@@ -23,25 +27,27 @@ from fixture_names import label
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 
-HERE = Path(__file__).parent / "audio" / "framed"
+HERE = Path(__file__).parent / "audio" / "said"
 FILES = sorted(p.name for p in HERE.glob("*.wav"))
 COMMANDS = [n for n in FILES if not n.startswith("none__")]
 TALK = [n for n in FILES if n.startswith("none__")]
 
 
-def test_the_folder_has_commands_and_talk():
-    assert len(COMMANDS) == 8 and len(TALK) == 5
+def test_the_folder_has_commands_ratings_and_talk():
+    ratings = [n for n in COMMANDS if n.startswith("number-")]
+    assert (len(COMMANDS), len(ratings), len(TALK)) == (14, 6, 8)
 
 
 @pytest.mark.parametrize("name", COMMANDS)
-def test_a_framed_command_is_heard(rec, vocab, name):
+def test_a_command_is_heard_as_said(rec, vocab, name):
     got = recognize_file(rec, vocab, HERE / name, bench.context(vocab, expected(name)))
     assert label(got.intent) == name.split("__")[0]
 
 
+@pytest.mark.parametrize("moment", ["session", "rating"])
 @pytest.mark.parametrize("name", TALK)
-def test_talk_that_starts_like_a_frame_is_nothing(rec, vocab, name):
-    got = recognize_file(rec, vocab, HERE / name, vocab.phrases_for(MOMENTS["session"]))
+def test_talk_that_starts_like_a_command_is_nothing(rec, vocab, name, moment):
+    got = recognize_file(rec, vocab, HERE / name, vocab.phrases_for(MOMENTS[moment]))
     assert got.intent is None, got
 
 
