@@ -6,8 +6,9 @@
   trails it;
 - a rating in the answerer's words ("about two", "maybe five", "it's a four", "a seven"),
   listened for right after "how is the pain now?" as the bare number is;
-- talk that starts so and says no command ("okay then", "maybe later", "about time") gives
-  nothing, in a session and right after the rating question.
+- a safety word in a sentence ("it feels sharp", "it's getting numb"), which stops a hold;
+- talk that starts so and says no command ("okay then", "maybe later", "it feels good")
+  gives nothing, in a session and right after the rating question.
 
 espeak-ng phrases over Speech Commands noise (tests/audio/README.md), each chosen far from
 the edge (heard the same at 0.999x and 1.001x the level and with one bit of dither). None
@@ -35,7 +36,7 @@ TALK = [n for n in FILES if n.startswith("none__")]
 
 def test_the_folder_has_commands_ratings_and_talk():
     ratings = [n for n in COMMANDS if n.startswith("number-")]
-    assert (len(COMMANDS), len(ratings), len(TALK)) == (14, 6, 8)
+    assert (len(COMMANDS), len(ratings), len(TALK)) == (18, 6, 10)
 
 
 @pytest.mark.parametrize("name", COMMANDS)

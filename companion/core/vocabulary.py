@@ -96,7 +96,11 @@ COMMANDS: tuple[tuple[IntentKind, Value, tuple[str, ...]], ...] = (
     (K.HOW_LONG, None, ("how long left", "how long", "how much longer", "time left")),
     (K.WHATS_NEXT, None, ("what's next", "what is next", "what comes next")),
     (K.HELP, None, ("help", "what can i say")),
-    (K.SAFETY, "{safety}", ("{safety}", "it's {safety}", "{safety} pain", "that's {safety}")),
+    # As the feeling is said ("it feels sharp", "it's going numb"): a safety word missed
+    # because it came in a sentence is worse than any false stop.
+    (K.SAFETY, "{safety}", ("{safety}", "it's {safety}", "{safety} pain", "that's {safety}",
+                            "feels {safety}", "it feels {safety}", "going {safety}",
+                            "it's going {safety}", "it's getting {safety}")),
     (K.SAFETY, "tingling", ("pins and needles",)),
     (K.START_ROUTINE, "{routine}", ("start {routine}", "start {routine} routine",
                                     "begin {routine}", "begin {routine} routine")),

@@ -137,7 +137,9 @@ def load_taught_voice(path: Optional[Path], model: str
 def missing_words_message(rec: Recognizer) -> str:
     """Names the grammar words the model lacks and the phrases that cannot be heard."""
     bad = set(rec.missing_words)
-    lost = [p for p in rec.vocabulary.grammar_phrases() if bad & set(p.split())]
+    # Shortest first: "shooting" says more than "it's getting shooting".
+    lost = sorted((p for p in rec.vocabulary.grammar_phrases() if bad & set(p.split())),
+                  key=lambda p: (len(p.split()), p))
     shown = ", ".join(f'"{p}"' for p in lost[:6]) + (" ..." if len(lost) > 6 else "")
     return (f"{len(bad)} word(s) of the command grammar are not in the {rec.engine} "
             f"model's vocabulary: {', '.join(sorted(bad))}. These phrases cannot be "

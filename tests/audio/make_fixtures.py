@@ -40,7 +40,8 @@ TALK = [("start the kettle for me", "en-us+m3", 150), ("begin with the easy part
         ("begin the story again", "en-us+f2", 150), ("what's for lunch today", "en-us+f3", 150)]
 
 # said/: commands as people say them: with a word around them (vocabulary.LEADS, TRAILS),
-# ratings in their own words ("about two"), and talk that starts so but says no command.
+# ratings in their own words ("about two"), a feeling in a sentence ("it feels sharp"), and
+# talk that starts so but says no command ("it feels good").
 # (phrase, fixture label, voice, speed, SNR dB, Speech Commands noise file)
 SAID = [
     ("okay next", "next", "en-us+f2", 175, 10, "4223.wav"),
@@ -57,6 +58,12 @@ SAID = [
     ("around three", "number-3", "en-gb+m1", 130, 20, "861.wav"),
     ("a seven", "number-7", "en-us+m3", 130, 20, "301.wav"),
     ("maybe an eight", "number-8", "en-gb+m1", 175, 20, "4534.wav"),
+    ("it feels sharp", "safety-sharp", "en-gb+m1", 130, 20, "2388.wav"),
+    ("feels sharp", "safety-sharp", "en-us+f3", 175, 20, "167.wav"),
+    ("it feels tingling", "safety-tingling", "en-us+f2", 130, 20, "167.wav"),
+    ("it's getting numb", "safety-numb", "en-us+f3", 130, 20, "443.wav"),
+    ("it feels good", "none", "en-gb+m1", 175, 20, "3059.wav"),
+    ("that feels better", "none", "en-gb+m1", 175, 20, "1212.wav"),
     ("okay then", "none", "en-us+f3", 130, 20, "3826.wav"),
     ("um let me think", "none", "en-gb+m1", 175, 20, "443.wav"),
     ("so anyway", "none", "en-us+f2", 130, 20, "1941.wav"),
