@@ -39,17 +39,22 @@ def renderings(phrase: str) -> list[str]:
     return out
 
 
+# What goes before a spelling (" Okay," / " Okay") and after one (", please" / " please").
+_BEFORE = [f" {w[:1].upper()}{w[1:]}{sep}" for w in LEADS for sep in (",", "")]
+_AFTER = [f"{sep} {w}" for w in TRAILS for sep in (",", "")]
+
+
+def _lower(spellings: list[str]) -> list[str]:
+    """The spellings that can follow a lead word: not sentence case ("next", "6", "I...")."""
+    return [r for r in spellings if not r[1:2].isupper() or r[1:] == r[1:].upper()]
+
+
 def framed(phrase: str) -> list[str]:
     """The phrase with a word said before or after it that does not change its meaning
     (vocabulary.LEADS, TRAILS): "Okay, next", "Um pain 6", "Next, please"."""
-    plain = [r for r in renderings(phrase) if not r[1:2].isupper() or r[1:] == r[1:].upper()]
-    out = []
-    for lead in LEADS:
-        said = lead[:1].upper() + lead[1:]
-        out += [f" {said}{sep}{r[1:]}" for r in plain for sep in (", ", " ")]
-    for trail in TRAILS:
-        out += [f"{r}{sep}{trail}" for r in renderings(phrase) for sep in (", ", " ")]
-    return out
+    spellings = renderings(phrase)
+    return ([b + r for b in _BEFORE for r in _lower(spellings)]
+            + [r + a for a in _AFTER for r in spellings])
 
 
 class TokenGrammar:
@@ -58,9 +63,17 @@ class TokenGrammar:
     def __init__(self, phrases: Iterable[str], encode: Callable[[str], list[int]]) -> None:
         self.sequences: dict[str, list[tuple[int, ...]]] = {}
         self.framed: dict[str, list[tuple[int, ...]]] = {}
+        # Whisper's tokenizer splits at spaces and marks before it merges, so a framed
+        # spelling's tokens are the frame's followed by the spelling's (or the other way
+        # round): tens of thousands of encode() calls become a few dozen.
+        before = [tuple(encode(b)) for b in _BEFORE]
+        after = [tuple(encode(a)) for a in _AFTER]
         for phrase in phrases:
-            self.sequences[phrase] = [tuple(encode(r)) for r in renderings(phrase)]
-            self.framed[phrase] = [tuple(encode(r)) for r in framed(phrase)]
+            spellings = renderings(phrase)
+            tokens = {r: tuple(encode(r)) for r in spellings}
+            self.sequences[phrase] = [tokens[r] for r in spellings]
+            self.framed[phrase] = ([b + tokens[r] for b in before for r in _lower(spellings)]
+                                   + [tokens[r] + a for a in after for r in spellings])
         self.end_tokens = frozenset(t for m in END_MARKS for t in encode(m))
 
     def trie(self, phrases: Iterable[str]) -> "Trie":
