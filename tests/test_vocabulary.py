@@ -42,6 +42,9 @@ V = Vocabulary({"neck": "neck", "neck and shoulders": "neck", "lower back": "low
     ("start neck routine", Intent("start_routine", "neck")),
     ("start neck and shoulders", Intent("start_routine", "neck")),
     ("begin lower back routine", Intent("start_routine", "lower_back")),
+    ("Start the neck routine.", Intent("start_routine", "neck")),
+    ("let's do the lower back routine", Intent("start_routine", "lower_back")),
+    ("start my neck routine", Intent("start_routine", "neck")),
     ("how am I doing", Intent("how_am_i_doing")),
     ("next please", Intent("next")),
     ("Okay, next.", Intent("next")),        # words said around a command (LEADS, TRAILS)
@@ -65,7 +68,7 @@ def test_phrases_parse_to_intents(text, intent):
     "", "banana", "pain eleven", "pain 11", "eleven", "start cooking", "next next",
     "up", "down", "left", "right", "on", "off", "the pain was bad", "please",
     "um", "the", "so", "okay okay next", "um next please please", "okay then",
-    "maybe a eight", "about", "maybe later", "thanks",
+    "maybe a eight", "about", "maybe later", "thanks", "start the car", "let's do lunch",
 ])
 def test_unknown_text_is_nothing(text):
     assert V.parse(text) is None

@@ -103,7 +103,11 @@ COMMANDS: tuple[tuple[IntentKind, Value, tuple[str, ...]], ...] = (
                             "it's going {safety}", "it's getting {safety}")),
     (K.SAFETY, "tingling", ("pins and needles",)),
     (K.START_ROUTINE, "{routine}", ("start {routine}", "start {routine} routine",
-                                    "begin {routine}", "begin {routine} routine")),
+                                    "begin {routine}", "begin {routine} routine",
+                                    "start the {routine}", "start the {routine} routine",
+                                    "start my {routine} routine", "begin the {routine}",
+                                    "begin the {routine} routine", "let's do {routine}",
+                                    "let's do the {routine} routine")),
     (K.HOW_AM_I_DOING, None, ("how am i doing", "how am i getting on")),
 )
 

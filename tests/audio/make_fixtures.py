@@ -40,8 +40,9 @@ TALK = [("start the kettle for me", "en-us+m3", 150), ("begin with the easy part
         ("begin the story again", "en-us+f2", 150), ("what's for lunch today", "en-us+f3", 150)]
 
 # said/: commands as people say them: with a word around them (vocabulary.LEADS, TRAILS),
-# ratings in their own words ("about two"), a feeling in a sentence ("it feels sharp"), and
-# talk that starts so but says no command ("it feels good").
+# ratings in their own words ("about two"), a feeling in a sentence ("it feels sharp"), a
+# routine started in a sentence ("start the neck routine"), and talk that starts so but says
+# no command ("it feels good", "start the car").
 # (phrase, fixture label, voice, speed, SNR dB, Speech Commands noise file)
 SAID = [
     ("okay next", "next", "en-us+f2", 175, 10, "4223.wav"),
@@ -62,6 +63,13 @@ SAID = [
     ("feels sharp", "safety-sharp", "en-us+f3", 175, 20, "167.wav"),
     ("it feels tingling", "safety-tingling", "en-us+f2", 130, 20, "167.wav"),
     ("it's getting numb", "safety-numb", "en-us+f3", 130, 20, "443.wav"),
+    ("start the neck routine", "start_routine-neck", "en-us+f2", 130, 20, "251.wav"),
+    ("let's do the neck routine", "start_routine-neck", "en-gb+m1", 130, 20, "127.wav"),
+    ("start my neck routine", "start_routine-neck", "en-gb+m1", 175, 20, "861.wav"),
+    ("start the lower back routine", "start_routine-lower_back", "en-us+f2", 130, 20,
+     "4427.wav"),
+    ("start the car", "none", "en-gb+m1", 130, 20, "3125.wav"),
+    ("let's do the dishes", "none", "en-gb+m1", 175, 20, "599.wav"),
     ("it feels good", "none", "en-gb+m1", 175, 20, "3059.wav"),
     ("that feels better", "none", "en-gb+m1", 175, 20, "1212.wav"),
     ("okay then", "none", "en-us+f3", 130, 20, "3826.wav"),
