@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from companion.bench import recognition as bench
-from companion.core.vocabulary import LEADS, MOMENTS, TRAILS
+from companion.core.vocabulary import MOMENTS
 from companion.hearing.files import recognize_file
-from companion.hearing.grammar import TokenGrammar, framed, renderings
+from companion.hearing.grammar import TokenGrammar, framed
 from fixture_names import label
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
@@ -59,7 +59,7 @@ def test_every_framed_spelling_means_what_its_phrase_means(vocab):
             assert vocab.parse(spelled) == vocab.parse(phrase), spelled
 
 
-def test_framing_words_extend_the_trie_but_not_its_depth():
+def test_the_trie_walks_the_frame_around_a_spelling():
     # A stand-in tokenizer (one token per word or mark): the trie's shape, not Whisper's.
     ids: dict[str, int] = {}
 
@@ -67,19 +67,29 @@ def test_framing_words_extend_the_trie_but_not_its_depth():
         words = text.replace(",", " ,").split()
         return [ids.setdefault(w, len(ids)) for w in words]
 
-    g = TokenGrammar(["next", "pain six"], encode)
-    trie = g.trie(["next", "pain six"])
-    assert trie.phrase[tuple(encode(" Okay, next"))] == "next"
-    assert trie.phrase[tuple(encode(" Um pain 6"))] == "pain six"
-    assert trie.phrase[tuple(encode(" Pain six, please"))] == "pain six"
+    g = TokenGrammar(["next", "pain six", "okay"], encode)
+    trie = g.trie(["next", "pain six", "okay"])
+    at = lambda text: trie.phrase_at(tuple(encode(text)))  # noqa: E731
+    assert at(" Okay, next") == "next" and at(" Um pain 6") == "pain six"
+    assert at(" Pain six, please") == "pain six" and at(" So next thank you") == "next"
+    assert at(" Okay") == "okay" and at(" Okay, okay") == "okay"
+    assert at(" Okay,") is None and at(" Next,") is None and at(" Next thank") is None
+    assert at(" The") is None and at(" Okay, pain") is None
+    # After a lead: a spelling's first tokens and more leads' continuations; after a
+    # spelling: the end or a trail.
+    assert set(encode(" next")) <= trie.next_tokens(tuple(encode(" Okay,")))
+    assert set(encode(",")) <= trie.next_tokens(tuple(encode(" Okay")))
+    assert set(encode(" thank")) <= trie.next_tokens(tuple(encode(" Next")))
     assert trie.sequence("next") == tuple(encode(" Next"))  # the plain spelling first
-    assert trie.depth == 2  # "pain six": the free pass is no longer for the framing
-    assert len(framed("next")) == 2 * len(LEADS) + 2 * len(TRAILS) * len(renderings("next"))
+    assert trie.depth == 2  # "pain six": the free pass is not lengthened by the frames
 
 
-def test_framed_tokens_are_the_tokens_of_the_framed_text(rec, vocab):
-    # TokenGrammar joins the frame's tokens to the spelling's instead of encoding each of the
-    # ~17,000 framed spellings (startup 155 -> 15 ms): the same tokens, for every phrase.
+def test_every_framed_spelling_is_its_phrase_in_the_trie(rec, vocab):
+    # Whisper's own tokens: a framed spelling's tokens are the frame's and the spelling's,
+    # so the trie, which joins them, finds each phrase the model can write so.
+    trie = rec.grammar.trie(vocab.grammar_phrases())
     encode = rec.runtime.tokens
     for phrase in vocab.grammar_phrases():
-        assert rec.grammar.framed[phrase] == [tuple(encode(s)) for s in framed(phrase)], phrase
+        for spelled in framed(phrase):
+            got = trie.phrase_at(tuple(encode(spelled)))
+            assert got is not None and vocab.parse(got) == vocab.parse(phrase), spelled

@@ -93,7 +93,7 @@ class WhisperRecognizer(Recognizer):
         tells a whole phrase from one cut short better than any ending's), plus the
         context's log-odds, per token raised to the length penalty."""
         total = self._path(rows, seq) + float(rows[len(seq)][self._dot])
-        return ((total + ctx.bonus.get(ctx.trie.phrase[seq], 0.0))
+        return ((total + ctx.bonus.get(ctx.trie.phrase_at(seq) or "", 0.0))
                 / (len(seq) + 1) ** self.options.length_penalty)
 
     def _end(self, row: np.ndarray) -> float:
@@ -144,7 +144,7 @@ class WhisperRecognizer(Recognizer):
             for i, row in enumerate(self.runtime.forced(enc, [seq])[0]):
                 cache.setdefault(seq[:i], row)
         score = self._exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
-        best = trie.phrase[seq]
+        best = trie.phrase_at(seq) or ""
         return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
                        bonus.get(best, 0.0)), ctx
 
@@ -187,17 +187,19 @@ class WhisperRecognizer(Recognizer):
         while heap and len(found) < n:
             cost, done, prefix = heapq.heappop(heap)
             if done:
-                if trie.phrase[prefix] not in seen:
-                    seen.add(trie.phrase[prefix])
+                phrase = trie.phrase_at(prefix) or ""
+                if phrase not in seen:
+                    seen.add(phrase)
                     found.append(prefix)
                 continue
             row = cache.get(prefix)
             if row is None:
                 row = free_rows[min(len(prefix), last)]
-            for tok in trie.children.get(prefix, ()):
+            for tok in trie.next_tokens(prefix):
                 heapq.heappush(heap, (cost - float(row[tok]), False, prefix + (tok,)))
-            if prefix in trie.phrase:
-                heapq.heappush(heap, (cost - self._end(row) - bonus.get(trie.phrase[prefix], 0.0),
+            spelled = trie.phrase_at(prefix)
+            if spelled is not None:
+                heapq.heappush(heap, (cost - self._end(row) - bonus.get(spelled, 0.0),
                                       True, prefix))
         return found
 
@@ -272,7 +274,7 @@ class WhisperRecognizer(Recognizer):
         _, enc = self.runtime.encode_audio(pcm_to_float(pcm))
         *rows, free_rows = self.runtime.forced(enc, top + [tuple(ctx.free_ids)])
         i = max(range(len(top)), key=lambda j: self._rank_score(rows[j], top[j], ctx))
-        best = ctx.trie.phrase[top[i]]
+        best = ctx.trie.phrase_at(top[i]) or ""
         return Decoded(d.free_text, self._exact(free_rows, tuple(ctx.free_ids)), d.no_speech,
                        best, self._exact(rows[i], top[i]), len(pcm) / 2 / mel.RATE, 1,
                        len(top[i]), ctx.bonus.get(best, 0.0))
