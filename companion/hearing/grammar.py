@@ -7,7 +7,7 @@ a moment is decided by the caller, this module only renders and looks them up.""
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Collection, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from companion.core.vocabulary import LEADS, NUMBER_WORDS, SECONDS_WORDS, TRAILS
 
@@ -77,7 +77,6 @@ class TokenGrammar:
         for p in sorted(phrases):
             for seq in self.sequences.get(p, ()):
                 t.add(seq, p)
-        t.freeze()
         return t
 
 
@@ -101,7 +100,7 @@ class Trie:
     asks only next_tokens() and phrase_at()."""
 
     def __init__(self, before: Iterable[Tokens] = (), after: Iterable[Tokens] = ()) -> None:
-        self.children: dict[Tokens, Collection[int]] = {(): set()}
+        self.children: dict[Tokens, set[int]] = {(): set()}
         self.phrase: dict[Tokens, str] = {}   # plain spellings only; phrase_at() frames
         self.phrases: set[str] = set()
         self.first: dict[str, Tokens] = {}  # phrase -> its first spelling
@@ -114,19 +113,12 @@ class Trie:
 
     def add(self, seq: Tokens, phrase: str) -> None:
         for i, tok in enumerate(seq):
-            kids = self.children.setdefault(seq[:i], set())
-            assert isinstance(kids, set), "add() after freeze()"
-            kids.add(tok)
+            self.children.setdefault(seq[:i], set()).add(tok)
             self.children.setdefault(seq[:i + 1], set())
         self.phrase.setdefault(seq, phrase)
         self.first.setdefault(phrase, seq)
         self.phrases.add(phrase)
         self.depth = max(self.depth, len(seq))
-
-    def freeze(self) -> None:
-        """Done adding: each prefix's next tokens as a tuple (a set costs four times the
-        memory)."""
-        self.children = {k: tuple(sorted(v)) for k, v in self.children.items()}
 
     def _rests(self, prefix: Tokens) -> Iterator[Tokens]:
         """The prefix itself, and what follows each whole lead it begins with."""

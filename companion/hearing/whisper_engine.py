@@ -180,14 +180,13 @@ class WhisperRecognizer(Recognizer):
         """The n most probable phrases by a cheap estimate: known rows where the prefix
         lies on the free path, elsewhere the free path's row at the same depth (what the
         model expected next at that point of the audio)."""
-        heap: list[tuple[float, bool, tuple[int, ...]]] = [(0.0, False, ())]
+        heap: list[tuple[float, bool, tuple[int, ...], str]] = [(0.0, False, (), "")]
         found: list[tuple[int, ...]] = []
         seen: set[str] = set()
         last = len(free_rows) - 1
         while heap and len(found) < n:
-            cost, done, prefix = heapq.heappop(heap)
+            cost, done, prefix, phrase = heapq.heappop(heap)
             if done:
-                phrase = trie.phrase_at(prefix) or ""
                 if phrase not in seen:
                     seen.add(phrase)
                     found.append(prefix)
@@ -196,11 +195,11 @@ class WhisperRecognizer(Recognizer):
             if row is None:
                 row = free_rows[min(len(prefix), last)]
             for tok in trie.next_tokens(prefix):
-                heapq.heappush(heap, (cost - float(row[tok]), False, prefix + (tok,)))
+                heapq.heappush(heap, (cost - float(row[tok]), False, prefix + (tok,), ""))
             spelled = trie.phrase_at(prefix)
             if spelled is not None:
                 heapq.heappush(heap, (cost - self._end(row) - bonus.get(spelled, 0.0),
-                                      True, prefix))
+                                      True, prefix, spelled))
         return found
 
     def _ranked(self, ctx: _Context, cache: dict, free_rows: np.ndarray, free_text: str
