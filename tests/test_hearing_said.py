@@ -12,8 +12,9 @@
   gives nothing, while waiting, in a session and right after the rating question.
 
 espeak-ng phrases over Speech Commands noise (tests/audio/README.md), each chosen far from
-the edge (heard the same at 0.999x and 1.001x the level and with one bit of dither). None
-of the commands was heard before the grammar had these spellings (2026-12-04)."""
+the edge (heard the same at 0.999x and 1.001x the level and with one bit of dither). Before
+the grammar had these spellings (2026-12-04), 19 of the 22 commands were not heard; "next
+please", "it's a four" and "a seven" were (checked at 578ca75)."""
 
 from __future__ import annotations
 
