@@ -22,6 +22,12 @@ NO_TIMESTAMPS, ENGLISH, TRANSCRIBE = "<|notimestamps|>", "<|en|>", "<|transcribe
 WINDOW_S = 30       # the input length Whisper was trained on
 MAX_TOKENS = 448    # its decoder's context, prompt included
 FRAME_SAMPLES = 320  # 16 kHz samples per encoder frame (two 10 ms mel frames)
+# Sequences per teacher-forced call. Each row of a call keeps the full vocabulary's logits
+# for every step (51,864 floats a token) and its own copy of the encoder output: eight rows
+# cost ~40 MB at once, and were the 2-hour soak's peak (255 MB, over the 250 MB budget).
+# Four: 229 MB there, the same scores and the same decode time (`bench recognition --split
+# dev` p50 / p95 32 / 52 ms either way; two rows a call: 37 / 64 ms, 217 MB).
+FORCED_BATCH = 4
 
 
 def log_softmax(rows: np.ndarray) -> np.ndarray:
@@ -113,10 +119,16 @@ class WhisperRuntime:
         return log_softmax(np.asarray(res.logits[0], dtype=np.float32)), res
 
     def forced(self, enc: Any, seqs: list[tuple[int, ...]]) -> list[np.ndarray]:
-        """Each sequence teacher-forced, all in one batched decoder call: per sequence its
-        rows 0..len(seq) (row i: the next-token distribution after its first i tokens).
-        One call for eight phrases costs about what CTranslate2's align does for one (and
-        align leaves out how likely the phrase is to end)."""
+        """Each sequence teacher-forced, FORCED_BATCH to a batched decoder call: per
+        sequence its rows 0..len(seq) (row i: the next-token distribution after its first
+        i tokens). One call for eight phrases costs about what CTranslate2's align does for
+        one (and align leaves out how likely the phrase is to end)."""
+        out: list[np.ndarray] = []
+        for i in range(0, len(seqs), FORCED_BATCH):
+            out += self._forced(enc, seqs[i:i + FORCED_BATCH])
+        return out
+
+    def _forced(self, enc: Any, seqs: list[tuple[int, ...]]) -> list[np.ndarray]:
         longest = max(len(c) for c in seqs)
         batch = enc if len(seqs) == 1 else self._ct2.StorageView.from_array(
             np.repeat(np.asarray(enc), len(seqs), axis=0))
