@@ -73,3 +73,16 @@ def test_the_quiet_room_alone_is_no_speech_lifted_or_not():
     stream = frames(room(10.0))
     assert list(Endpointer().segments(stream)) == []
     assert list(Endpointer(UNLIFTED).segments(stream)) == []
+
+
+
+def test_digital_silence_is_no_room_and_lifts_nothing():
+    """Between recordings joined with digital silence (a file, a muted source) the floor is
+    zero: lifting by the most would make a clip's own faint noise speech. Such a stream is
+    cut where it was cut before the lift."""
+    gap = np.zeros(16000)
+    clips = [load_16k(AUDIO / n).astype(np.float64) for n in
+             ("stop__sc-stop-0.wav", "stop__sc-stop-1.wav", "no__sc-no-0.wav")]
+    stream = frames(np.concatenate([part for c in clips for part in (gap, c)] + [gap, gap]))
+    cuts = lambda config: [(s.start, s.end) for s in Endpointer(config).segments(stream)]  # noqa: E731
+    assert cuts(EndpointConfig()) == cuts(UNLIFTED) != []

@@ -21,6 +21,7 @@ VAD_SAMPLES = 480  # 30 ms: the voice detector's frame at 16 kHz
 VAD_BYTES = VAD_SAMPLES * 2
 FRAME_S = VAD_SAMPLES / RATE
 FLOOR_EVERY = 5  # frames between fresh looks at the room's floor (it moves slowly)
+DIGITAL_SILENCE_DB = 3.0  # a floor under this (rms ~1 LSB) is no microphone's
 
 
 def vad_frames(frames: Iterable[Frame]) -> Iterator[Frame]:
@@ -74,12 +75,12 @@ class EndpointConfig:
     # 0.0305; 0.4 up to 1.2 s: 0.0253 for one file more).
     short_periodicity: float = 0.45
     short_s: float = 1.2
-    # WebRTC's voice detector ignores quiet speech whatever the room (a word 30 dB under
-    # the benchmark's level, over a -75 dBFS microphone floor: 181 of 500 digits gave no
-    # segment). So once the floor is known (noise_warmup), the detector hears each frame
-    # lifted by as much as brings that floor up to vad_floor_db (dB of int16 energy: 30 is
-    # about -60 dBFS), at most vad_max_lift_db; a room that loud already is heard as is.
-    # What counts as voiced is still judged against the floor (noise_margin_db). 0 = off.
+    # WebRTC's voice detector ignores quiet speech whatever the room (FSDD's digits 30 dB
+    # under the benchmark's level over a -75 dBFS room: 27 of 500 gave no segment). So
+    # once the floor is known (noise_warmup), the detector hears each frame lifted by as
+    # much as brings that floor up to vad_floor_db (dB of int16 energy: 30 is about -60
+    # dBFS), at most vad_max_lift_db; a room that loud already is heard as is. What counts
+    # as voiced is still judged against the floor (noise_margin_db). 0 = off.
     vad_floor_db: float = 30.0
     vad_max_lift_db: float = 30.0
 
@@ -113,8 +114,10 @@ class Endpointer:
             self._since_floor += 1
             if self._floor is None or self._since_floor >= FLOOR_EVERY:
                 self._floor, self._since_floor = float(np.percentile(history, 10)), 0
+        # Digital silence (a file, a muted source) is no room: nothing to lift against.
         lift = (min(c.vad_max_lift_db, c.vad_floor_db - self._floor)
-                if settled and c.vad_floor_db > 0 and self._floor is not None else 0.0)
+                if settled and c.vad_floor_db > 0 and self._floor is not None
+                and self._floor >= DIGITAL_SILENCE_DB else 0.0)
         if lift > 0:
             pcm = np.clip(x * 10 ** (lift / 20), -32768, 32767).astype("<i2").tobytes()
         if not self._vad.is_speech(pcm):
