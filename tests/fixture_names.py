@@ -7,9 +7,31 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from typing import Optional
+
+import numpy as np
+
+from companion.bench.loop import room_noise
 from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource
 
 AUDIO = Path(__file__).parent / "audio"
+
+
+def frames_of(x: np.ndarray) -> list[Frame]:
+    """Float audio in [-1, 1) at 16 kHz as 30 ms frames (a short last one included)."""
+    pcm = (np.clip(x, -1, 0.999) * 32768).astype("<i2").tobytes()
+    step = 2 * FRAME_SAMPLES
+    return [Frame(pcm[i:i + step], i / 2 / RATE) for i in range(0, len(pcm), step)]
+
+
+def loud_room() -> Optional[np.ndarray]:
+    """The idle benchmark's recorded room noise (taps, dishes, a bike, hiss), three times
+    over, at a loud -35 dBFS; None without the shared recordings."""
+    room = room_noise()
+    if room is None:
+        return None
+    x = np.tile(room, 3)
+    return x / np.sqrt(np.mean(x * x)) * 10 ** (-35 / 20)
 
 
 def label(intent) -> str:

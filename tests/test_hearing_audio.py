@@ -12,7 +12,7 @@ from companion.hearing.endpoint import EndpointConfig, Endpointer, periodicity
 from companion.audio.resample import Resampler, resample
 from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource, with_quiet
 from companion.audio.wav import AudioFileError, write_wav
-from companion.bench.loop import room_noise
+from fixture_names import frames_of, loud_room
 
 AUDIO = Path(__file__).parent / "audio"
 
@@ -169,13 +169,6 @@ def test_no_samples(tmp_path):
         WavSource(riff(tmp_path / "z.wav", b"", 16000, 1, 16))
 
 
-def _frames(x: np.ndarray):
-    pcm = (np.clip(x, -1, 0.999) * 32768).astype("<i2").tobytes()
-    step = 2 * FRAME_SAMPLES
-    for i in range(0, len(pcm), step):
-        yield Frame(pcm[i:i + step], i / 2 / RATE)
-
-
 def _two_words(noise: float) -> tuple[np.ndarray, float, float]:
     """A recorded digit twice, 1.5 s apart, in white noise of the given RMS; returns the
     audio and where the first word starts and ends."""
@@ -192,7 +185,7 @@ def test_endpointer_cuts_each_utterance_soon_after_it_ends(noise):
     """Each word its own segment, with pre-roll before it, ending within ~0.4 s of the
     last sound, also in steady noise (which the WebRTC VAD alone calls speech)."""
     x, start, end = _two_words(noise)
-    segs = [s for s in Endpointer().segments(_frames(x)) if s.end > 1.0]
+    segs = [s for s in Endpointer().segments(frames_of(x)) if s.end > 1.0]
     assert len(segs) == 2, segs
     assert segs[0].start < start - 0.1          # pre-roll kept
     assert end < segs[0].end < end + 0.45       # short hangover
@@ -201,24 +194,23 @@ def test_endpointer_cuts_each_utterance_soon_after_it_ends(noise):
 
 def test_endpointer_ignores_silence_and_caps_length():
     quiet = np.zeros(RATE * 3)
-    assert list(Endpointer().segments(_frames(quiet))) == []
+    assert list(Endpointer().segments(frames_of(quiet))) == []
     babble = np.concatenate([samples(AUDIO / "yes__sc-yes-0.wav")] * 12)
-    segs = list(Endpointer(EndpointConfig(max_length=2.0)).segments(_frames(babble)))
+    segs = list(Endpointer(EndpointConfig(max_length=2.0)).segments(frames_of(babble)))
     assert segs and all(s.end - s.start <= 2.0 + 1e-6 for s in segs)
 
 
-ROOM = room_noise()
+LOUD_ROOM = loud_room()
 
 
-@pytest.mark.skipif(ROOM is None, reason="no shared speech recordings")
+@pytest.mark.skipif(LOUD_ROOM is None, reason="no shared speech recordings")
 def test_noise_the_vad_lets_through_is_dropped_before_decoding():
     """A minute of the idle benchmark's recorded room noise at a loud -35 dBFS: the WebRTC
     VAD calls much of it speech; without a voice's pitch, half of that never reaches the
     recognizer (taps and a motor's hum are periodic enough to pass)."""
-    x = np.tile(ROOM, 3)
-    noise = x / np.sqrt(np.mean(x * x)) * 10 ** (-35 / 20)
-    vad_only = list(Endpointer(EndpointConfig(min_periodicity=0)).segments(_frames(noise)))
-    gated = list(Endpointer().segments(_frames(noise)))
+    noise = LOUD_ROOM
+    vad_only = list(Endpointer(EndpointConfig(min_periodicity=0)).segments(frames_of(noise)))
+    gated = list(Endpointer().segments(frames_of(noise)))
     seconds = lambda segs: sum(s.end - s.start for s in segs)  # noqa: E731
     assert seconds(vad_only) > 0.5 * len(noise) / RATE, "the VAD alone passes most of it"
     assert seconds(gated) < 0.6 * seconds(vad_only)

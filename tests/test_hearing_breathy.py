@@ -12,15 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from companion.bench import recognition as bench
-from companion.bench.loop import room_noise
 from companion.core.vocabulary import Intent
 from companion.hearing.endpoint import EndpointConfig, Endpointer, periodicity
 from companion.hearing.files import recognize_file
-from companion.hearing.sources import FRAME_BYTES, RATE, Frame, WavSource
+from companion.hearing.sources import WavSource
+from fixture_names import frames_of, loud_room
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
 from test_hearing_recognition import pytestmark, rec  # noqa: F401
 
@@ -55,30 +54,23 @@ def test_a_breathy_stop_is_acted_on_as_stop(rec, vocab, path):
     assert got.intent == Intent("stop"), got
 
 
-ROOM = room_noise()
+LOUD_ROOM = loud_room()
 
 
-@pytest.mark.skipif(ROOM is None, reason="no shared speech recordings (../shared/data/speech)")
+@pytest.mark.skipif(LOUD_ROOM is None, reason="no shared speech recordings (../shared/data/speech)")
 def test_loud_room_noise_in_that_band_passes_only_in_short_pieces():
     """A minute of the idle benchmark's room noise at a loud -35 dBFS: whatever passes with
     a pitch under min_periodicity is a short piece, and there is less of it than of the
     noise the short rule still drops (longer stretches in the same band)."""
-    x = np.tile(ROOM, 3)
-    x = np.clip(x / np.sqrt(np.mean(x * x)) * 10 ** (-35 / 20) * 32768, -32768, 32767)
-    pcm = x.astype("<i2").tobytes()
-    step = FRAME_BYTES
-
-    def frames():
-        for i in range(0, len(pcm) - step + 1, step):
-            yield Frame(pcm[i:i + step], i / 2 / RATE)
+    frames = frames_of(LOUD_ROOM)
 
     def band(segs):
         return [s for s in segs if periodicity(s.pcm) < CONFIG.min_periodicity]
 
-    passed = band(Endpointer(CONFIG).segments(frames()))
+    passed = band(Endpointer(CONFIG).segments(frames))
     ungated = band(Endpointer(replace(CONFIG, min_periodicity=CONFIG.short_periodicity,
                                       short_periodicity=CONFIG.short_periodicity))
-                   .segments(frames()))
+                   .segments(frames))
     seconds = lambda segs: sum(s.end - s.start for s in segs)  # noqa: E731
     assert all(s.end - s.start <= CONFIG.short_s for s in passed)
     assert seconds(passed) < 0.5 * seconds(ungated)

@@ -17,7 +17,8 @@ import pytest
 from companion.audio.wav import load_16k
 from companion.core.vocabulary import MOMENTS, Intent
 from companion.hearing.endpoint import EndpointConfig, Endpointer
-from companion.hearing.sources import FRAME_BYTES, Frame
+from companion.hearing.sources import Frame
+from fixture_names import frames_of
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
 from test_hearing_recognition import pytestmark, rec  # noqa: F401
 
@@ -35,18 +36,12 @@ def room(seconds: float) -> np.ndarray:
     return x / np.sqrt(np.mean(x * x)) * 10 ** (ROOM_DBFS / 20)
 
 
-def frames(x: np.ndarray) -> list[Frame]:
-    pcm = np.clip(np.round(x * 32768), -32768, 32767).astype("<i2").tobytes()
-    return [Frame(pcm[i:i + FRAME_BYTES], i / 32000)
-            for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)]
-
-
 def quiet_word(path: Path) -> list[Frame]:
     word = load_16k(path).astype(np.float64) * 10 ** (WORD_DB / 20)
     bed = room(WORD_AT + len(word) / 16000 + AFTER)
     start = int(WORD_AT * 16000)
     bed[start:start + len(word)] += word
-    return frames(bed)
+    return frames_of(bed)
 
 
 def test_the_folder_holds_three_digits():
@@ -70,7 +65,7 @@ def test_a_quiet_rating_is_heard(rec, vocab, path):
 
 
 def test_the_quiet_room_alone_is_no_speech_lifted_or_not():
-    stream = frames(room(10.0))
+    stream = frames_of(room(10.0))
     assert list(Endpointer().segments(stream)) == []
     assert list(Endpointer(UNLIFTED).segments(stream)) == []
 
@@ -83,6 +78,6 @@ def test_digital_silence_is_no_room_and_lifts_nothing():
     gap = np.zeros(16000)
     clips = [load_16k(AUDIO / n).astype(np.float64) for n in
              ("stop__sc-stop-0.wav", "stop__sc-stop-1.wav", "no__sc-no-0.wav")]
-    stream = frames(np.concatenate([part for c in clips for part in (gap, c)] + [gap, gap]))
+    stream = frames_of(np.concatenate([part for c in clips for part in (gap, c)] + [gap, gap]))
     cuts = lambda config: [(s.start, s.end) for s in Endpointer(config).segments(stream)]  # noqa: E731
     assert cuts(EndpointConfig()) == cuts(UNLIFTED) != []

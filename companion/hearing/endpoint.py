@@ -114,15 +114,16 @@ class Endpointer:
             self._since_floor += 1
             if self._floor is None or self._since_floor >= FLOOR_EVERY:
                 self._floor, self._since_floor = float(np.percentile(history, 10)), 0
-        # Digital silence (a file, a muted source) is no room: nothing to lift against.
+        # (No floor until settled.) Digital silence (a file, a muted source) is no room:
+        # nothing to lift against.
         lift = (min(c.vad_max_lift_db, c.vad_floor_db - self._floor)
-                if settled and c.vad_floor_db > 0 and self._floor is not None
+                if c.vad_floor_db > 0 and self._floor is not None
                 and self._floor >= DIGITAL_SILENCE_DB else 0.0)
         if lift > 0:
             pcm = np.clip(x * 10 ** (lift / 20), -32768, 32767).astype("<i2").tobytes()
         if not self._vad.is_speech(pcm):
             return False
-        if c.noise_margin_db <= 0 or not settled or self._floor is None:
+        if c.noise_margin_db <= 0 or self._floor is None:
             return True
         return energy >= self._floor + c.noise_margin_db
 

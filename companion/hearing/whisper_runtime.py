@@ -121,8 +121,8 @@ class WhisperRuntime:
     def forced(self, enc: Any, seqs: list[tuple[int, ...]]) -> list[np.ndarray]:
         """Each sequence teacher-forced, FORCED_BATCH to a batched decoder call: per
         sequence its rows 0..len(seq) (row i: the next-token distribution after its first
-        i tokens). One call for eight phrases costs about what CTranslate2's align does for
-        one (and align leaves out how likely the phrase is to end)."""
+        i tokens). One batched call costs about what CTranslate2's align does for a single
+        phrase (and align leaves out how likely the phrase is to end)."""
         out: list[np.ndarray] = []
         for i in range(0, len(seqs), FORCED_BATCH):
             out += self._forced(enc, seqs[i:i + FORCED_BATCH])
