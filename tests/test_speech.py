@@ -124,6 +124,25 @@ def test_the_espeak_ng_command_renders_the_same_speech(tmp_path, renderer):
     assert abs(a.seconds - b.seconds) < 0.1
 
 
+def test_espeak_is_never_told_the_text_is_longer_than_it_is(tmp_path, monkeypatch):
+    """pyttsx3 hands espeak_Synth ten times the text's length, and espeak-ng's asynchronous
+    mode copies that many bytes: past the end of the text (a test run crashed so). Every
+    call that reaches the real library must claim the text's bytes and its NUL, no more."""
+    from pyttsx3.drivers import _espeak
+
+    real, sizes = _espeak.cSynth, []
+
+    def reaching_the_library(text, size, *rest):
+        sizes.append((len(text), size))
+        return real(text, size, *rest)
+
+    monkeypatch.setattr(_espeak, "cSynth", reaching_the_library)
+    cue = CueRenderer("en-us", 150, 1.0, cache_dir=tmp_path,
+                      engine="pyttsx3").render("Ease off: tingling means stop pressing.")
+    assert cue.seconds > 1.0
+    assert sizes and all(size == n + 1 for n, size in sizes)
+
+
 def test_missing_espeak_ng_says_how_to_install_it(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path), "COMPANION_CACHE_DIR": str(tmp_path)}
     code = ("from companion.core.errors import CompanionError\n"

@@ -17,6 +17,10 @@ also has sharp edges this module works around:
   those are looked up in the voice list.
 - It prints "Audio saved to ..." on stdout, which is the command line's output channel:
   that print is routed to the debug log.
+- It tells espeak_Synth the text is ten times as long as it is, and espeak-ng's
+  asynchronous mode copies that many bytes: past the end of the text, a crash when the
+  text ends near unmapped memory (a test run died so inside Synth). The text's true size
+  is passed instead (`_bounded_synth`).
 
 espeak-ng's silence before the first sound and most of its 0.4 s end pause are trimmed
 (cuefile), so a cue is heard as soon as it starts and does not keep the microphone gated for
@@ -82,6 +86,20 @@ def _quiet_print(*args, **kwargs) -> None:
     log.debug("pyttsx3: %s", " ".join(str(a) for a in args))
 
 
+def _bounded_synth(espeak):
+    """pyttsx3's Synth with the text's true size. pyttsx3 passes len(text) * 10, and in the
+    mode it starts espeak-ng in (AUDIO_OUTPUT_RETRIEVAL, asynchronous) espeak_Synth copies
+    `size` bytes of the text before queueing it: reading up to nine lengths past the end of
+    Python's bytes object. Its terminating NUL is the last byte espeak needs."""
+    def synth(text, position=0, position_type=espeak.POS_CHARACTER, end_position=0,
+              flags=0, user_data=None):
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        return espeak.cSynth(text, len(text) + 1, position, position_type, end_position,
+                             flags, None, user_data)
+    return synth
+
+
 class _EngineBroken(Exception):
     """pyttsx3 did not deliver a complete file: use the command line instead."""
 
@@ -135,6 +153,7 @@ class _Pyttsx3Thread:
             from pyttsx3.drivers import _espeak
             from pyttsx3.drivers import espeak as espeak_driver
             espeak_driver.print = _quiet_print  # its "Audio saved to" goes to the log
+            _espeak.Synth = _bounded_synth(_espeak)
             engine = pyttsx3.init("espeak")
             engine.connect("finished-utterance", self._on_finished)
             engine.connect("error", self._on_error)
