@@ -4,7 +4,12 @@ floor, the companion on a shelf). WebRTC's voice detector ignored such a word wh
 room, so it never reached the recognizer; now it hears each frame lifted by as much as
 brings the room's floor up to EndpointConfig.vad_floor_db, and the word is heard. The room's
 noise alone, lifted the same, is still no speech (it does not rise over its own floor).
-FSDD test-half takes (CC BY-SA 4.0), chosen so at -29, -30 and -31 dB."""
+FSDD test-half takes (CC BY-SA 4.0), chosen so at -29, -30 and -31 dB.
+
+Whisper hears such a word worse too (its log-mel is not level-free): a quiet segment is
+lifted before its features are taken (whisper_runtime.lifted). Two Speech Commands "stop"s
+(dev speakers, CC BY 4.0) are rejected at that level unlifted and heard lifted, chosen so
+at -29, -30 and -31 dB."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import pytest
 
 from companion.audio.wav import load_16k
 from companion.core.vocabulary import MOMENTS, Intent
+from companion.hearing import whisper_runtime
 from companion.hearing.endpoint import EndpointConfig, Endpointer
 from companion.hearing.sources import Frame
 from fixture_names import frames_of
@@ -24,6 +30,7 @@ from test_hearing_recognition import pytestmark, rec  # noqa: F401
 
 AUDIO = Path(__file__).parent / "audio"
 DIGITS = sorted((AUDIO / "quiet").glob("number-*.wav"))
+STOPS = sorted((AUDIO / "quiet").glob("stop__*.wav"))
 WORD_AT, AFTER = 1.5, 0.6  # seconds of room before and after the word
 ROOM_DBFS, WORD_DB = -75.0, -30.0
 UNLIFTED = replace(EndpointConfig(), vad_floor_db=0.0)
@@ -44,8 +51,8 @@ def quiet_word(path: Path) -> list[Frame]:
     return frames_of(bed)
 
 
-def test_the_folder_holds_three_digits():
-    assert len(DIGITS) == 3
+def test_the_folder_holds_three_digits_and_two_stops():
+    assert (len(DIGITS), len(STOPS)) == (3, 2)
 
 
 @pytest.mark.parametrize("path", DIGITS, ids=lambda p: p.stem)
@@ -62,6 +69,38 @@ def test_a_quiet_rating_is_heard(rec, vocab, path):
     heard = [vocab.parse(u.text) for u in rec.utterances(quiet_word(path),
                                                           expect=lambda: allowed)]
     assert heard == [Intent("number", int(path.name[len("number-")]))]
+
+
+@pytest.mark.parametrize("path", STOPS, ids=lambda p: p.stem)
+def test_a_quiet_stop_is_heard_only_lifted_before_whisper(rec, vocab, path, monkeypatch):
+    allowed = vocab.phrases_for(MOMENTS["session"])
+    hear = lambda: [vocab.parse(u.text) for u in  # noqa: E731
+                    rec.utterances(quiet_word(path), expect=lambda: allowed)]
+    assert hear() == [Intent("stop")]
+    monkeypatch.setattr(whisper_runtime, "LIFT_MAX_DB", 0.0)
+    assert hear() == []
+
+
+def level_db(x: np.ndarray) -> float:
+    """The loudest 10 ms frame, dBFS."""
+    frames = x[:len(x) // 160 * 160].reshape(-1, 160)
+    return float(20 * np.log10(np.sqrt(np.mean(frames ** 2, axis=1)).max()))
+
+
+def test_only_a_quiet_segment_over_a_quiet_room_is_lifted():
+    at_level = load_16k(AUDIO / "stop__sc-stop-0.wav").astype(np.float32)
+    assert level_db(at_level) > whisper_runtime.LIFT_TO_DBFS
+    assert whisper_runtime.lifted(at_level) is at_level  # the benchmark's level: as it is
+    word = np.pad(load_16k(STOPS[0]).astype(np.float64) * 0.1, (4000, 4000))  # 20 dB down
+    quiet = (room(len(word) / 16000) + word).astype(np.float32)
+    assert level_db(whisper_runtime.lifted(quiet)) == pytest.approx(
+        whisper_runtime.LIFT_TO_DBFS, abs=0.01)
+    faint = (quiet * 1e-3).astype(np.float32)   # 60 dB further down: at most 30 dB of lift
+    assert level_db(whisper_runtime.lifted(faint)) == pytest.approx(level_db(faint) + 30, abs=0.01)
+    # The same word over a room at -40 dBFS: lifting it would lift the room over -45 dBFS.
+    noisy = (room(len(word) / 16000) * 10 ** (35 / 20) + word).astype(np.float32)
+    assert level_db(noisy) < whisper_runtime.LIFT_TO_DBFS
+    assert whisper_runtime.lifted(noisy) is noisy
 
 
 def test_the_quiet_room_alone_is_no_speech_lifted_or_not():
