@@ -15,6 +15,7 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
+from companion.audio.levels import frame_levels
 from companion.hearing.sources import RATE, Frame
 
 VAD_SAMPLES = 480  # 30 ms: the voice detector's frame at 16 kHz
@@ -103,8 +104,8 @@ class Endpointer:
         pcm = frame.pcm
         if len(pcm) < VAD_BYTES:
             pcm = pcm + bytes(VAD_BYTES - len(pcm))
-        x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-        energy = 10.0 * np.log10(float(np.mean(x * x)) + 1.0)
+        x = np.frombuffer(pcm, dtype="<i2")
+        energy = float(frame_levels(x, len(x))[0])
         history = self._energies
         history.append(energy)
         c = self.config

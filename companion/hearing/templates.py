@@ -22,6 +22,7 @@ from typing import Any, Callable, Collection, Optional, Sequence
 
 import numpy as np
 
+from companion.audio.levels import frame_levels
 from companion.core.errors import CompanionError
 
 FORMAT = 1
@@ -52,16 +53,15 @@ def speech_span(pcm: bytes, frame: int = 320, rise_db: float = 6.0, floor_db: fl
     floor_db of its loudest, plus `pad` either side: a take and what is heard are compared
     word to word, whatever room the endpointer or a trimmed file left around them. None
     when fewer than MIN_FRAMES do: a segment of steady noise holds no word to compare."""
-    x = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
-    n = len(x) // frame
-    if n < MIN_FRAMES:
+    x = np.frombuffer(pcm, dtype=np.int16)
+    if len(x) // frame < MIN_FRAMES:
         return None
-    level = 10 * np.log10(np.mean(x[: n * frame].reshape(n, -1) ** 2, axis=1) + 1.0)
+    level = frame_levels(x, frame)
     threshold = max(float(np.percentile(level, 10)) + rise_db, float(level.max()) - floor_db)
     loud = np.flatnonzero(level >= threshold)
     if len(loud) < MIN_FRAMES:
         return None
-    return max(0, int(loud[0]) - pad), min(n - 1, int(loud[-1]) + pad)
+    return max(0, int(loud[0]) - pad), min(len(level) - 1, int(loud[-1]) + pad)
 
 
 def warp_distance(query: np.ndarray, take: np.ndarray) -> float:

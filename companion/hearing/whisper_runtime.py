@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from companion.audio.levels import FULL_SCALE_DB, frame_levels
 from companion.core.errors import CompanionError
 from companion.hearing import mel, whisper_model
 
@@ -53,14 +54,10 @@ def pcm_to_float(pcm: bytes) -> np.ndarray:
 def lifted(audio: np.ndarray) -> np.ndarray:
     """Float audio in [-1, 1) made louder if it is a quiet segment (the LIFT_ constants);
     anything else is returned as it is."""
-    n = len(audio) // 160 * 160   # 10 ms frames
-    if n == 0:
+    levels = frame_levels(audio * 32768.0, 160) - FULL_SCALE_DB   # 10 ms frames, dBFS
+    if len(levels) == 0 or levels.max() >= LIFT_TO_DBFS:
         return audio
-    rms = np.sqrt(np.mean(np.square(audio[:n].reshape(-1, 160), dtype=np.float64), axis=1))
-    loudest = 20 * np.log10(rms.max() + 1e-12)
-    if loudest >= LIFT_TO_DBFS:
-        return audio
-    room = 20 * np.log10(np.percentile(rms, 10) + 1e-12)
+    loudest, room = float(levels.max()), float(np.percentile(levels, 10))
     lift = min(LIFT_MAX_DB, LIFT_TO_DBFS - loudest, LIFT_ROOM_DBFS - room)
     return audio * np.float32(10 ** (lift / 20)) if lift > 0 else audio
 
