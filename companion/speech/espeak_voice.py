@@ -43,7 +43,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional, Union
 
 from companion.core.errors import CompanionError
 from companion.speech.cuefile import wav_info
@@ -86,13 +86,14 @@ def _quiet_print(*args, **kwargs) -> None:
     log.debug("pyttsx3: %s", " ".join(str(a) for a in args))
 
 
-def _bounded_synth(espeak):
+def _bounded_synth(espeak: Any) -> Callable[..., int]:
     """pyttsx3's Synth with the text's true size. pyttsx3 passes len(text) * 10, and in the
     mode it starts espeak-ng in (AUDIO_OUTPUT_RETRIEVAL, asynchronous) espeak_Synth copies
     `size` bytes of the text before queueing it: reading up to nine lengths past the end of
     Python's bytes object. Its terminating NUL is the last byte espeak needs."""
-    def synth(text, position=0, position_type=espeak.POS_CHARACTER, end_position=0,
-              flags=0, user_data=None):
+    def synth(text: Union[str, bytes], position: int = 0,
+              position_type: int = espeak.POS_CHARACTER, end_position: int = 0,
+              flags: int = 0, user_data: Any = None) -> int:
         if isinstance(text, str):
             text = text.encode("utf-8")
         return espeak.cSynth(text, len(text) + 1, position, position_type, end_position,
