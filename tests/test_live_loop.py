@@ -72,7 +72,8 @@ def check_session(log_dir: Path, ev: list[dict]) -> None:
     """Acted on in order (speech not made out asks nothing of a session), logged once."""
     heard = [e["intent"] for e in ev if e["type"] == "heard" and not e["gated"] and e["text"]]
     assert heard == ["start_routine", "hold_longer", "pain", "next", "stop"], [
-        (e["text"], e["start"], e["gated"]) for e in ev if e["type"] == "heard"]
+        (e["type"], round(e["at"], 2), e.get("text", e.get("name", "")), e.get("start"),
+         e.get("gated")) for e in ev]  # the whole run, to tell a miss from a session ended
     assert any(e["type"] == "cue" and e["text"].startswith("Holding") for e in ev)
     with PainLog.open(log_dir) as log:
         (session,) = log.sessions()
