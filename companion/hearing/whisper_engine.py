@@ -1,7 +1,8 @@
 """Whisper (CTranslate2, int8) decoded against the command grammar.
 
 Per endpointed segment: log-mel features of the segment plus a little trailing silence
-(never a 30 s pad), one encoder pass (the model's calls are whisper_runtime.py's), then:
+(never a 30 s pad), one encoder pass (the model's calls are whisper_runtime.py's, the
+arithmetic on the rows they return whisper_scoring.py's), then:
 1. free pass: greedy and unconstrained, as long as the longest phrase. Its rows are the
    model's next-token distributions along its own path; its first sentence and score say
    what the model itself thinks was said.
@@ -21,9 +22,8 @@ acted_on) are matched too, and outvote the model, except against a safety word."
 from __future__ import annotations
 
 import difflib
-import heapq
 from dataclasses import replace
-from typing import Any, Collection, NamedTuple, Optional, Sequence
+from typing import Any, Collection, NamedTuple, Optional
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from companion.core.interfaces import Utterance
 from companion.hearing.templates import speech_span
 from companion.hearing.user_voice import UserVoice
 from companion.hearing.whisper_rules import Decoded, WhisperOptions, verdict
+from companion.hearing.whisper_scoring import RowScorer
 from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
                                                stretch)
 from companion.core.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
@@ -61,9 +62,8 @@ class WhisperRecognizer(Recognizer):
         self.model_name, self.model_path = rt.name, rt.folder
         self.phrases = self.vocabulary.grammar_phrases()
         self.grammar = TokenGrammar(self.phrases, rt.tokens)
-        self._end_set = self.grammar.end_tokens
+        self.scorer = RowScorer(rt.eot, self.grammar.end_tokens)
         self._dot = rt.tokens(".")[0]
-        self._end_ids = np.array(sorted(self._end_set | {rt.eot}))
         self._tries: dict[frozenset[str], Trie] = {}
         self._answers = vocabulary.phrases_for(ANSWER_INTENTS)
         self._ratings = vocabulary.phrases_for({"number", "pain"})
@@ -79,27 +79,13 @@ class WhisperRecognizer(Recognizer):
             self._tries[allowed] = self.grammar.trie(allowed)
         return self._tries[allowed]
 
-    @staticmethod
-    def _path(rows: "np.ndarray | Sequence[np.ndarray]", seq: tuple[int, ...]) -> float:
-        """The log-probability of a sequence's tokens, from its rows."""
-        return sum(float(rows[i][t]) for i, t in enumerate(seq))
-
-    def _exact(self, rows: "np.ndarray | Sequence[np.ndarray]", seq: tuple[int, ...]) -> float:
-        """A sequence's log-probability from its rows: its tokens, then ending there."""
-        return self._path(rows, seq) + self._end(rows[len(seq)])
-
     def _rank_score(self, rows: np.ndarray, seq: tuple[int, ...], ctx: "_Context") -> float:
         """What candidates are ranked by: tokens closed by a full stop (whose probability
         tells a whole phrase from one cut short better than any ending's), plus the
         context's log-odds, per token raised to the length penalty."""
-        total = self._path(rows, seq) + float(rows[len(seq)][self._dot])
+        total = self.scorer.path(rows, seq) + float(rows[len(seq)][self._dot])
         return ((total + ctx.bonus.get(ctx.trie.phrase_at(seq) or "", 0.0))
                 / (len(seq) + 1) ** self.options.length_penalty)
-
-    def _end(self, row: np.ndarray) -> float:
-        """Log-probability that the transcript ends here (end-of-text or a closing mark)."""
-        ends = row[self._end_ids]
-        return float(ends.max() + np.log(np.exp(ends - ends.max()).sum()))
 
     def voice_frames(self, pcm: bytes) -> np.ndarray:
         """The encoder's frames for the word in one segment of 16 kHz mono int16 audio (50 a
@@ -129,7 +115,7 @@ class WhisperRecognizer(Recognizer):
         rows, res = self.runtime.rows(enc, (), trie.depth + 2)
         ids = [int(t) for t in res.sequences_ids[0]]
         cache = {tuple(ids[:i]): rows[i] for i in range(len(rows))}
-        free_ids, free_score = self._first_sentence(ids, rows)
+        free_ids, free_score = self.scorer.first_sentence(ids, rows)
         free_text = self.runtime.text(free_ids)
         no_speech = float(res.no_speech_prob)
         bonus = dict.fromkeys(self._favoured(trie.phrases), o.answer_prior)
@@ -143,7 +129,7 @@ class WhisperRecognizer(Recognizer):
             calls += 1
             for i, row in enumerate(self.runtime.forced(enc, [seq])[0]):
                 cache.setdefault(seq[:i], row)
-        score = self._exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
+        score = self.scorer.exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
         best = trie.phrase_at(seq) or ""
         return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
                        bonus.get(best, 0.0)), ctx
@@ -159,56 +145,14 @@ class WhisperRecognizer(Recognizer):
             asked |= allowed & self._ratings
         return asked
 
-    def _first_sentence(self, ids: list[int], rows: np.ndarray) -> tuple[list[int], float]:
-        """The free transcript, scored like a phrase (its tokens, then ending), up to where
-        it starts again: greedy decoding of a short input often repeats itself ("Stop.
-        Stop. Stop."). Talk that goes on past the cap keeps the score it has so far."""
-        end = len(ids)
-        for i, t in enumerate(ids):
-            repeats = i > 0 and (t == ids[0] or (t in self._end_set and i + 1 < len(ids)
-                                                 and ids[i + 1] == ids[0]))
-            if t >= self.runtime.eot or repeats:
-                end = i
-                break
-        while end > 0 and ids[end - 1] in self._end_set:  # "Stop." ends at "Stop"
-            end -= 1
-        score = float(sum(rows[i][ids[i]] for i in range(end)))
-        return ids[:end], score + (self._end(rows[end]) if end < len(rows) else 0.0)
-
-    def _candidates(self, trie: Trie, cache: dict, free_rows: np.ndarray, n: int,
-                    bonus: dict[str, float]) -> list[tuple[int, ...]]:
-        """The n most probable phrases by a cheap estimate: known rows where the prefix
-        lies on the free path, elsewhere the free path's row at the same depth (what the
-        model expected next at that point of the audio)."""
-        heap: list[tuple[float, bool, tuple[int, ...], str]] = [(0.0, False, (), "")]
-        found: list[tuple[int, ...]] = []
-        seen: set[str] = set()
-        last = len(free_rows) - 1
-        while heap and len(found) < n:
-            cost, done, prefix, phrase = heapq.heappop(heap)
-            if done:
-                if phrase not in seen:
-                    seen.add(phrase)
-                    found.append(prefix)
-                continue
-            row = cache.get(prefix)
-            if row is None:
-                row = free_rows[min(len(prefix), last)]
-            for tok in trie.next_tokens(prefix):
-                heapq.heappush(heap, (cost - float(row[tok]), False, prefix + (tok,), ""))
-            spelled = trie.phrase_at(prefix)
-            if spelled is not None:
-                heapq.heappush(heap, (cost - self._end(row) - bonus.get(spelled, 0.0),
-                                      True, prefix, spelled))
-        return found
-
     def _ranked(self, ctx: _Context, cache: dict, free_rows: np.ndarray, free_text: str
                 ) -> list[tuple[int, ...]]:
         """The estimated candidates, and those spelled nearest the free transcript, best
         first by their real rows (one batched forced call; the rows go into the cache, so
         the winner is then scored exactly without another)."""
         trie = ctx.trie
-        cands = self._candidates(trie, cache, free_rows, self.options.candidates, ctx.bonus)
+        cands = self.scorer.candidates(trie, cache, free_rows, self.options.candidates,
+                                       ctx.bonus)
         if self.options.near and free_text:
             said = normalize(free_text)
             for p in difflib.get_close_matches(said, sorted(trie.phrases), self.options.near, 0.6):
@@ -274,9 +218,10 @@ class WhisperRecognizer(Recognizer):
         *rows, free_rows = self.runtime.forced(enc, top + [tuple(ctx.free_ids)])
         i = max(range(len(top)), key=lambda j: self._rank_score(rows[j], top[j], ctx))
         best = ctx.trie.phrase_at(top[i]) or ""
-        return Decoded(d.free_text, self._exact(free_rows, tuple(ctx.free_ids)), d.no_speech,
-                       best, self._exact(rows[i], top[i]), len(pcm) / 2 / mel.RATE, 1,
-                       len(top[i]), ctx.bonus.get(best, 0.0))
+        exact = self.scorer.exact
+        return Decoded(d.free_text, exact(free_rows, tuple(ctx.free_ids)), d.no_speech, best,
+                       exact(rows[i], top[i]), len(pcm) / 2 / mel.RATE, 1, len(top[i]),
+                       ctx.bonus.get(best, 0.0))
 
     def acted_on(self, utt: Utterance) -> None:
         """Learn the voice in use: the loop acted on the phrase last accepted."""
