@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -67,6 +68,14 @@ def register(sub, common) -> None:
     b.add_argument("--as-cut", action="store_true",
                    help="hear FSDD's digits as cut at the word, without the half second "
                         "of quiet the benchmark puts around them")
+    b.add_argument("--farther", type=float, default=None, metavar="DB",
+                   help="hear each recording DB dB under its level over a quiet room's "
+                        "noise, as from across a room (the espeak-ng phrases stay as they are)")
+    b.add_argument("--reverb", type=float, default=0.0, metavar="RT60",
+                   help="... and through a room whose echo falls 60 dB in RT60 seconds")
+    b.add_argument("--echo-db", type=float, default=0.0, metavar="DB",
+                   help="with --reverb: the echo's energy over the direct sound's (default 0, "
+                        "the critical distance; more is farther)")
     b.add_argument("--taught", type=int, default=0, metavar="K",
                    help="hear each recording as if its speaker had taught the companion "
                         "(`companion enroll`) with K of their other takes of each phrase "
@@ -240,6 +249,20 @@ def cmd_bench(args) -> int:
     vocab = _vocabulary()
     data = Path(args.data).expanduser() if args.data else bench.default_data_dir()
     cases = bench.recorded_cases(data, args.split, args.limit)
+    room = None
+    if args.farther is not None or args.reverb or args.echo_db:
+        from companion.bench.room import Room, heard_in
+
+        if args.reverb < 0 or (args.echo_db and not args.reverb):
+            raise CompanionError("--reverb needs a positive RT60 in seconds (and --echo-db "
+                                 "goes with it)")
+        if args.taught or args.learn:  # they find a speaker's other takes by file name
+            raise CompanionError("--farther and --reverb hear the recordings as they are "
+                                 "taken alone: not with --taught or --learn")
+        room = Room(args.farther or 0.0, args.reverb, args.echo_db)
+        noises = sorted((data / "speech-commands" / "_silence_").glob("*.wav"))
+        cases = [replace(c, path=heard_in(room, c.path, noises, paths.cache_dir() / "bench-room"))
+                 for c in cases]
     if not args.no_synth:
         cases += bench.synthetic_cases(data, vocab, args.split, args.limit,
                                        paths.cache_dir() / "bench-speech")
@@ -271,6 +294,8 @@ def cmd_bench(args) -> int:
         name += f", {threads} thread{'s' if threads != 1 else ''}"
     if args.as_cut:
         name += ", files as cut"
+    if room is not None:
+        name += f", {room.label()}"
     if args.taught:
         name += f", taught {args.taught} take{'s' if args.taught != 1 else ''} a phrase"
     if args.learn:

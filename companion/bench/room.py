@@ -1,0 +1,90 @@
+"""How a recording sounds from across a room, for `bench recognition --farther DB --reverb
+RT60`: the benchmark's recordings are close-talked, and someone lying on the floor with the
+companion on a shelf is not. Each recording is put through a synthetic room response (if
+any), lowered by DB, and laid over a quiet room's noise (a Speech Commands background clip
+at ROOM_DBFS, LEAD_S before the words and TAIL_S after, so the endpointer knows the room
+before anyone speaks). Rendered once into the cache; the same room gives the same audio."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from companion.audio.wav import load_16k, write_wav
+from companion.hearing.sources import RATE
+
+ROOM_DBFS = -75.0   # a quiet room's noise, as a USB microphone's floor in a still flat
+LEAD_S, TAIL_S = 1.5, 0.6
+
+
+@dataclass(frozen=True)
+class Room:
+    """Where the words are heard from."""
+
+    farther_db: float = 0.0  # the words this many dB under their recorded level
+    rt60_s: float = 0.0      # time the room's echo takes to fall 60 dB (0: no echo)
+    reverb_db: float = 0.0   # the echo's energy over the direct sound's (0: the critical
+    #                          distance; more: farther, where the echo dominates)
+
+    def label(self) -> str:
+        parts = [f"{self.farther_db:g} dB farther over a {ROOM_DBFS:g} dBFS room"]
+        if self.rt60_s:
+            parts.append(f"RT60 {self.rt60_s:g} s, echo {self.reverb_db:+g} dB")
+        return ", ".join(parts)
+
+    def folder(self) -> str:
+        return f"room-{self.farther_db:g}dB-rt{self.rt60_s:g}-{self.reverb_db:+g}dB"
+
+
+def response(rt60_s: float, reverb_db: float, rng: np.random.Generator) -> np.ndarray:
+    """A room's impulse response: the direct sound (1.0), then after 3 ms a tail of noise
+    falling 60 dB in rt60_s, whose energy is reverb_db over the direct sound's."""
+    n = max(1, int(rt60_s * RATE * 1.2))
+    t = np.arange(n) / RATE
+    tail = rng.standard_normal(n) * np.exp(-np.log(1000.0) * t / rt60_s)
+    tail[:int(0.003 * RATE)] = 0.0
+    tail *= 10 ** (reverb_db / 20) / np.sqrt(np.sum(tail ** 2))
+    tail[0] = 1.0
+    return tail
+
+
+def _room_noise(noises: list[Path], first: int, length: int) -> np.ndarray:
+    """Background clips one after another from `first`, each at ROOM_DBFS (a room's level
+    does not jump where one clip meets the next), cut to `length`."""
+    parts, got, i = [], 0, first
+    while got < length:
+        clip = load_16k(noises[i % len(noises)]).astype(np.float64)
+        parts.append(clip / max(np.sqrt(np.mean(clip ** 2)), 1e-12) * 10 ** (ROOM_DBFS / 20))
+        got += len(clip)
+        i += 1
+    return np.concatenate(parts)[:length]
+
+
+def heard_in(room: Room, path: Path, noises: list[Path], cache: Path) -> Path:
+    """The recording as `room` makes it sound, written once under `cache`."""
+    out = cache / room.folder() / f"{path.parent.name}__{path.name}"
+    if out.exists():
+        return out
+    key = zlib.crc32(f"{path.parent.name}/{path.name}".encode())
+    rng = np.random.default_rng(key)
+    words = load_16k(path).astype(np.float64)
+    if room.rt60_s > 0:
+        h = response(room.rt60_s, room.reverb_db, rng)
+        size = len(words) + len(h) - 1
+        wet = np.fft.irfft(np.fft.rfft(words, size) * np.fft.rfft(h, size), size)
+        # The echo rings on past the words, as far as the room's tail lets it.
+        wet = wet[:len(words) + int(TAIL_S * RATE)]
+        words = wet * np.abs(words).max() / max(np.abs(wet).max(), 1e-12)
+    words *= 10 ** (-room.farther_db / 20)
+    lead, tail = int(LEAD_S * RATE), int(TAIL_S * RATE)
+    bed = _room_noise(noises, key, lead + len(words) + tail) if noises else np.zeros(
+        lead + len(words) + tail)
+    bed[lead:lead + len(words)] += words
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.wav")
+    write_wav(tmp, np.clip(bed, -1.0, 1.0))
+    tmp.replace(out)
+    return out
