@@ -3,7 +3,8 @@ RT60`: the benchmark's recordings are close-talked, and someone lying on the flo
 companion on a shelf is not. Each recording is put through a synthetic room response (if
 any), lowered by DB, and laid over a quiet room's noise (a Speech Commands background clip
 at ROOM_DBFS, LEAD_S before the words and TAIL_S after, so the endpointer knows the room
-before anyone speaks). Rendered once into the cache; the same room gives the same audio."""
+before anyone speaks). The same room gives the same audio; `bench recognition` renders into
+a folder of its own for the run."""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def _room_noise(noises: list[Path], first: int, length: int) -> np.ndarray:
 
 
 def heard_in(room: Room, path: Path, noises: list[Path], cache: Path) -> Path:
-    """The recording as `room` makes it sound, written once under `cache`."""
+    """The recording as `room` makes it sound, written once under `cache` (a file already
+    there is taken as it is)."""
     out = cache / room.folder() / f"{path.parent.name}__{path.name}"
     if out.exists():
         return out

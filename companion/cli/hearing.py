@@ -241,6 +241,18 @@ def cmd_model_download(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    import tempfile
+
+    from companion.host import paths
+
+    # Recordings heard from across a room (--farther, --reverb) are rendered for the run
+    # only: cheap to make again, and a split's worth is 100 MB or more.
+    paths.cache_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-room-", dir=paths.cache_dir()) as rooms:
+        return _bench(args, Path(rooms))
+
+
+def _bench(args, rooms: Path) -> int:
     from companion.host import paths
     from companion.bench import recognition as bench
 
@@ -257,12 +269,11 @@ def cmd_bench(args) -> int:
             raise CompanionError("--reverb needs a positive RT60 in seconds (and --echo-db "
                                  "goes with it)")
         if args.taught or args.learn:  # they find a speaker's other takes by file name
-            raise CompanionError("--farther and --reverb hear the recordings as they are "
-                                 "taken alone: not with --taught or --learn")
+            raise CompanionError("--farther and --reverb do not go with --taught or --learn "
+                                 "(those find each speaker's other takes by file name)")
         room = Room(args.farther or 0.0, args.reverb, args.echo_db)
         noises = sorted((data / "speech-commands" / "_silence_").glob("*.wav"))
-        cases = [replace(c, path=heard_in(room, c.path, noises, paths.cache_dir() / "bench-room"))
-                 for c in cases]
+        cases = [replace(c, path=heard_in(room, c.path, noises, rooms)) for c in cases]
     if not args.no_synth:
         cases += bench.synthetic_cases(data, vocab, args.split, args.limit,
                                        paths.cache_dir() / "bench-speech")
