@@ -14,11 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from companion.audio.wav import load_16k, write_wav
+from companion.audio.wav import load_16k
+from companion.bench.sessionwav import build
 from companion.hearing.sources import RATE
 
 ROOM_DBFS = -75.0   # a quiet room's noise, as a USB microphone's floor in a still flat
-LEAD_S, TAIL_S = 1.5, 0.6
+# Room before the words, and after them (and after their echo) as long as a session WAV
+# leaves after its last phrase (sessionwav.build).
+LEAD_S, TAIL_S = 1.5, 1.0
 
 
 @dataclass(frozen=True)
@@ -53,19 +56,19 @@ def response(rt60_s: float, reverb_db: float, rng: np.random.Generator) -> np.nd
 
 
 def _room_noise(noises: list[Path], first: int, length: int) -> np.ndarray:
-    """Background clips one after another from `first`, each at ROOM_DBFS (a room's level
-    does not jump where one clip meets the next), cut to `length`."""
+    """Background clips one after another from `first`, at least `length` samples, each at
+    the same level (a room's does not jump where one clip meets the next)."""
     parts, got, i = [], 0, first
     while got < length:
         clip = load_16k(noises[i % len(noises)]).astype(np.float64)
-        parts.append(clip / max(np.sqrt(np.mean(clip ** 2)), 1e-12) * 10 ** (ROOM_DBFS / 20))
+        parts.append(clip / max(np.sqrt(np.mean(clip ** 2)), 1e-12))
         got += len(clip)
         i += 1
-    return np.concatenate(parts)[:length]
+    return np.concatenate(parts)
 
 
 def heard_in(room: Room, path: Path, noises: list[Path], cache: Path) -> Path:
-    """The recording as `room` makes it sound, written once under `cache` (a file already
+    """The recording as `room` makes it sound, written under `cache` (once: a file already
     there is taken as it is)."""
     out = cache / room.folder() / f"{path.parent.name}__{path.name}"
     if out.exists():
@@ -76,17 +79,14 @@ def heard_in(room: Room, path: Path, noises: list[Path], cache: Path) -> Path:
     if room.rt60_s > 0:
         h = response(room.rt60_s, room.reverb_db, rng)
         size = len(words) + len(h) - 1
+        # The whole echo, ringing on past the words until it has fallen 72 dB.
         wet = np.fft.irfft(np.fft.rfft(words, size) * np.fft.rfft(h, size), size)
-        # The echo rings on past the words, as far as the room's tail lets it.
-        wet = wet[:len(words) + int(TAIL_S * RATE)]
         words = wet * np.abs(words).max() / max(np.abs(wet).max(), 1e-12)
     words *= 10 ** (-room.farther_db / 20)
-    lead, tail = int(LEAD_S * RATE), int(TAIL_S * RATE)
-    bed = _room_noise(noises, key, lead + len(words) + tail) if noises else np.zeros(
-        lead + len(words) + tail)
-    bed[lead:lead + len(words)] += words
+    total_s = LEAD_S + len(words) / RATE + TAIL_S
+    # Laid over the room as a session WAV is (no noise recordings: a microphone's faint
+    # self-noise instead, never digital silence).
+    noise = _room_noise(noises, key, int(total_s * RATE) + 1) if noises else None
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.wav")
-    write_wav(tmp, np.clip(bed, -1.0, 1.0))
-    tmp.replace(out)
+    build([(LEAD_S, words)], out, total_s=total_s, noise=noise, noise_db=ROOM_DBFS)
     return out
