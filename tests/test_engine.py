@@ -9,7 +9,7 @@ from companion.core import cues
 from companion.core.clock import ManualClock
 from companion.core.engine import CORRECT_WITHIN_S, Session
 from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
-                              SessionEnded, StepEnded, StepStarted)
+                                   SessionEnded, StepEnded, StepStarted, TakenBack)
 from companion.storage.library import Library, parse_routine
 from companion.core.vocabulary import (ANSWER_INTENTS, INTENT_NAMES, SESSION_INTENTS,
                                       WAITING_INTENTS, Intent, IntentKind)
@@ -203,6 +203,55 @@ def test_safety_word_ends_the_hold_at_once_and_waits_for_an_answer():
     assert of(s2.handle(Intent("no")), SessionEnded)[0].reason == "safety"
 
 
+
+def test_a_no_said_soon_after_carrying_on_takes_the_yes_back():
+    """A "no" heard as "okay" carries on after a safety stop; the user's "no" said again
+    within CORRECT_WITHIN_S takes that yes back: the step begun ends, the clock stops and the
+    question is asked again (a "no" from the room then costs a question, not the session).
+    Later, or once the user moved on, "no" means nothing."""
+    def after_yes():
+        clock = ManualClock()
+        s = Session(SMALL, clock)
+        s.start()
+        run_until(s, clock, 20)
+        hurt = s.idx
+        s.handle(Intent("safety", "sharp"))
+        clock.advance(4)
+        begun = of(s.handle(Intent("yes")), StepStarted)[0]
+        return clock, s, hurt, begun
+
+    clock, s, hurt, begun = after_yes()
+    assert "no" in s.listening_for() and "yes" not in s.listening_for()
+    clock.advance(1)
+    ev = s.handle(Intent("no"))
+    assert [(e.index, e.reason) for e in of(ev, StepEnded)] == [(begun.index, "safety")]
+    assert [e.answer for e in of(ev, TakenBack)] == ["yes"]
+    assert [c.text for c in of(ev, Cue)] == [cues.YES_TAKEN_BACK] and not s.ended
+    assert {"yes", "no"} <= s.listening_for() and s.idx == hurt
+    clock.advance(600)
+    assert s.tick() == []  # nothing moves until the user answers
+    assert of(s.handle(Intent("no")), SessionEnded)[0].reason == "safety"
+
+    clock, s, hurt, begun = after_yes()  # the take-back was the room: yes again carries on
+    s.handle(Intent("no"))
+    again = of(s.handle(Intent("yes")), StepStarted)[0]
+    assert again.index == begun.index and not s.ended
+
+    clock, s, hurt, begun = after_yes()  # the step begun ends on its own: the window stays
+    clock.advance(CORRECT_WITHIN_S - 1)
+    ev = s.handle(Intent("no"))
+    assert s.idx == hurt and of(ev, StepEnded)[-1].reason == "safety" and of(ev, TakenBack)
+
+    clock, s, _, _ = after_yes()
+    clock.advance(CORRECT_WITHIN_S + 0.5)
+    assert "no" not in s.listening_for()
+    assert of(s.handle(Intent("no")), Cue)[-1].text == cues.NO_QUESTION and not s.ended
+
+    clock, s, _, _ = after_yes()
+    s.handle(Intent("next"))  # moved on: the yes stands
+    assert "no" not in s.listening_for()
+    assert of(s.handle(Intent("no")), TakenBack) == [] and not s.ended
+
 def test_pause_freezes_time_and_resume_continues():
     clock = ManualClock()
     s = Session(SMALL, clock)
@@ -358,6 +407,9 @@ def test_what_the_session_listens_for_follows_its_questions():
     s.handle(Intent("safety", "sharp"))
     assert {"yes", "no", "resume"} <= s.listening_for()   # "carry on" answers yes
     s.handle(Intent("yes"))
+    assert not s.listening_for() & {"yes", "number", "resume"}
+    assert "no" in s.listening_for()  # for a while: it would take a misheard yes back
+    clock.advance(CORRECT_WITHIN_S + 0.5)
     assert not s.listening_for() & {"yes", "no", "number", "resume"}
 
 

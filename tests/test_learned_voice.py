@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from companion.core.interfaces import Utterance
-from companion.core.vocabulary import MOMENTS
+from companion.core.vocabulary import MOMENTS, Intent
 from companion.hearing.endpoint import Endpointer
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
@@ -211,6 +211,26 @@ def test_a_rating_put_right_is_unlearned(rec, vocab):
         assert len(voice) == len(heard) - 1
         assert kept.text in voice.phrases()
 
+
+
+def test_the_benchmark_puts_right_what_a_user_can(rec, monkeypatch, tmp_path):
+    """`bench --learn` unlearns what a user would put right at once: a rating heard as
+    another number ("pain six" again) and a "no" heard as a yes (the no said again takes
+    it back); other wrong commands stay learned, as in use."""
+    from companion.bench import recognition as bench
+    from companion.bench.taught import Learner
+    from companion.hearing.files import FileResult
+
+    told: list[str] = []
+    monkeypatch.setattr(rec, "acted_on", lambda utt: None)
+    monkeypatch.setattr(rec, "misheard", lambda utt: told.append(utt.text))
+    learner = Learner(rec)
+    for heard, said in [(Intent("yes"), Intent("no")), (Intent("number", 3), Intent("number", 8)),
+                        (Intent("yes"), Intent("stop")), (Intent("next"), Intent("no")),
+                        (Intent("no"), Intent("no"))]:
+        learner.after(FileResult(heard, heard.name, 0.9, heard.name, 1.0),
+                      bench.Case(tmp_path / "x.wav", "c", said, "dev"))
+    assert told == ["yes", "number"]
 
 def test_a_take_of_a_short_phrase_never_cuts_a_longer_one_short(rec, vocab):
     """A take of "hold longer" (here the worst case: learned wrong from this very audio of

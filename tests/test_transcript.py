@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from companion.core.events import StepEnded, StepStarted
+from companion.core.events import StepEnded, StepStarted, TakenBack
 from companion.core.vocabulary import Intent
 from companion.loop.records import Acted, Heard, MicrophoneBack, SpeakerLost, VoiceUsed
 from companion.loop.transcript import Transcript, line
@@ -33,6 +33,8 @@ def test_cue_text_is_left_out_where_the_journal_would_repeat_it():
     Transcript(out, says=False)({"type": "PainLogged", "at": 61, "value": 3, "index": 2,
                                  "step": "Upper trapezius", "area": "neck"})
     assert out.getvalue() == "[01:01] pain 3 logged (neck, Upper trapezius)\n"
+    taken = TakenBack(at=95.0, answer="yes").to_dict()
+    assert line(taken) == '[01:35] "yes" taken back: the user said no'
 
 
 def test_records_carry_no_float_noise():

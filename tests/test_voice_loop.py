@@ -7,6 +7,7 @@ import io
 import json
 from dataclasses import dataclass
 
+from companion.core import cues
 from companion.core.clock import ManualClock
 from companion.hearing.sources import FRAME_SAMPLES, RATE
 from companion.storage.library import Library
@@ -102,6 +103,30 @@ def test_a_misheard_rating_put_right_is_replaced_and_unlearned(tmp_path):
     (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
     assert fix["detail"] == "pain 4 -> 6"
 
+
+
+def test_a_yes_taken_back_is_asked_again_and_unlearned(tmp_path):
+    """After a safety stop, the user's "no" heard as "okay" carries on; their "no" said again
+    at once takes it back: the question is asked again, the log says so, and the recognizer
+    is told the utterance that gave the yes was misheard. The next "no" ends the session."""
+    loop, log, out = make(tmp_path, [
+        Utt("start neck routine", 20, 21.5),
+        Utt("sharp", 60, 60.5),
+        Utt("okay", 90, 90.4),
+        Utt("no", 102, 102.3),
+        Utt("no", 115, 115.3),
+    ])
+    misheard: list[Utt] = []
+    loop.misheard = misheard.append
+    loop.run(frames(130))
+    said = [r["text"] for r in map(json.loads, out.getvalue().splitlines()) if r["type"] == "cue"]
+    at = said.index(cues.CONTINUE_AFTER_SAFETY)
+    assert said[at + 1:].count(cues.YES_TAKEN_BACK) == 1 and said[-1] == cues.STOPPED
+    (session,) = log.sessions()
+    assert session["end_reason"] == "safety"
+    assert [(u.text, u.start) for u in misheard] == [("okay", 90)]
+    (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
+    assert fix["detail"] == "yes -> no"
 
 def test_own_voice_is_gated_but_barge_in_words_act(tmp_path):
     loop, log, out = make(tmp_path, [])

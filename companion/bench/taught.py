@@ -134,13 +134,14 @@ class Learner:
         self.rec.user.learned = voice
 
     def after(self, res: FileResult, case: Case) -> None:
-        """Learn from a command accepted; a rating heard as another number the user puts
-        right at once (as the live loop lets them: engine.CORRECT_WITHIN_S), so what was
-        learned from it goes (Recognizer.misheard)."""
+        """Learn from a command accepted; a rating heard as another number, or a "no" heard
+        as a yes, the user puts right at once (as the live loop lets them:
+        engine.CORRECT_WITHIN_S), so what was learned from it goes (Recognizer.misheard)."""
         if res.intent is not None:
             utt = Utterance(res.text, res.confidence, 0.0, res.duration)
             self.rec.acted_on(utt)
             want = case.expect
-            if (want is not None and res.intent != want and res.intent.name in RATINGS
-                    and want.name in RATINGS):
+            if want is not None and res.intent != want and (
+                    (res.intent.name in RATINGS and want.name in RATINGS)
+                    or (res.intent.name == "yes" and want.name == "no")):
                 self.rec.misheard(utt)

@@ -30,6 +30,7 @@ SAFETY_AFTER = ("Try a lighter pressure a little to the side. If it keeps coming
                 "you feel weakness, have it checked by a professional. Say yes to go on, or no "
                 "to end.")
 CONTINUE_AFTER_SAFETY = "Alright, carrying on gently."
+YES_TAKEN_BACK = "Sorry, I heard a yes. Did you say no? Say yes to go on, or no to end."
 STOPPED = "Stopping here. Nicely done, and thank you for taking the time."
 COMPLETED = "That's the whole routine. Well done. Drink some water and move gently."
 NO_PREVIOUS = "This is the first step."
@@ -106,8 +107,8 @@ def fixed() -> list[str]:
     """Lines known before any session: pre-render these."""
     lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
              AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
-             CONTINUE_AFTER_SAFETY, STOPPED, COMPLETED, NO_PREVIOUS, HELP, NO_QUESTION,
-             RATE_AGAIN, QUESTION_AGAIN,
+             CONTINUE_AFTER_SAFETY, YES_TAKEN_BACK, STOPPED, COMPLETED, NO_PREVIOUS, HELP,
+             NO_QUESTION, RATE_AGAIN, QUESTION_AGAIN,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
              MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
     return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]

@@ -119,6 +119,15 @@ class SafetyStop(Event):
 
 
 @dataclass(frozen=True)
+class TakenBack(Event):
+    """An answer to the safety question taken back: a "no" said within
+    engine.CORRECT_WITHIN_S of the "yes" that carried on, so that yes was misheard."""
+
+    answer: str
+    """The answer acted on and taken back ("yes")."""
+
+
+@dataclass(frozen=True)
 class SessionEnded(Event):
     reason: str
     """completed, stopped, safety, end_of_input, interrupted."""

@@ -62,8 +62,9 @@ class UserVoice:
                 self._from.append((_key(utt), last[0], self.learned.takes[last[0]][-1]))
 
     def unlearn(self, utt: Utterance) -> bool:
-        """The loop acted on `utt`, and the user then put it right (a rating said again):
-        it was misheard, so the take learned from it, if still kept, goes."""
+        """The loop acted on `utt`, and the user then put it right (a rating said again, a
+        yes taken back by a no): it was misheard, so the take learned from it, if still
+        kept, goes."""
         for key, phrase, take in self._from:
             if key == _key(utt):
                 return self.learned.drop(phrase, take)

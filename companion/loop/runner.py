@@ -11,7 +11,7 @@ from companion.core import cues
 from companion.core.engine import Session
 from companion.core.interfaces import Log
 from companion.core.events import (Cue, Event, PainLogged, Paused, Resumed, SafetyStop,
-                              SessionEnded, StepEnded, StepStarted)
+                                   SessionEnded, StepEnded, StepStarted, TakenBack)
 from companion.core.vocabulary import Intent, IntentKind, Vocabulary
 
 EOF = object()  # put on the input queue when input ends
@@ -108,6 +108,8 @@ class Runner:
                                f"{e.reason} after {e.ran_s:.1f}s")
         elif isinstance(e, SafetyStop):
             self.log.log_event(sid, at, "safety", e.index, e.step, e.area, e.word)
+        elif isinstance(e, TakenBack):
+            self.log.log_event(sid, at, "corrected", detail=f"{e.answer} -> no")
         elif isinstance(e, (Paused, Resumed)):
             self.log.log_event(sid, at, e.type.lower(), e.index)
         elif isinstance(e, SessionEnded):

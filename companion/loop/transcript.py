@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, TextIO
 
 from companion.core.events import (HoldChanged, PainLogged, Paused, Resumed, SafetyStop,
-                                   SessionEnded, StepStarted)
+                                   SessionEnded, StepStarted, TakenBack)
 from companion.loop.records import (Heard, MicrophoneBack, MicrophoneLost, Said, SpeakerBack,
                                     SpeakerLost, VoiceUsed)
 
@@ -36,6 +36,7 @@ def line(record: dict[str, Any], says: bool = True) -> Optional[str]:
                                     + (f', corrects {r["corrects"]}'
                                        if r.get("corrects") is not None else '')),
         SafetyStop.TYPE: lambda r: f'SAFETY STOP: "{r["word"]}" during {r["step"]}',
+        TakenBack.TYPE: lambda r: f'"{r["answer"]}" taken back: the user said no',
         SessionEnded.TYPE: lambda r: f'session ended ({r["reason"]}), {r["ratings"]} '
                                      f'rating{"s" * (r["ratings"] != 1)} logged',
         SpeakerLost.TYPE: lambda r: f'speaker went away ({r["reason"]}); paused',

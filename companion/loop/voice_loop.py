@@ -14,7 +14,7 @@ from companion.loop.echo import OwnVoice
 from companion.core import cues
 from companion.core.cues import speaking_seconds
 from companion.core.engine import HOLD_STEP_S, Session
-from companion.core.events import Cue, Event, PainLogged, Record
+from companion.core.events import Cue, Event, PainLogged, Record, TakenBack
 from companion.core.interfaces import Frame, Log, Reopenable, Speaker, Utterance
 from companion.hearing.endpoint import EndpointConfig
 from companion.storage.library import Library
@@ -72,11 +72,12 @@ class VoiceLoop:
         # Told of each utterance acted on (Recognizer.acted_on: Whisper learns the voice in
         # use from them); not of our own echo, nor of words over our voice that were gated.
         self.acted_on = acted_on
-        # Told of an utterance that gave a rating the user then put right (Recognizer.misheard:
-        # what Whisper learned from it goes).
+        # Told of an utterance that gave a rating, or a yes to the safety question, that the
+        # user then put right (Recognizer.misheard: what Whisper learned from it goes).
         self.misheard = misheard
         self._acting: Optional[Utterance] = None  # the utterance being acted on
         self._rated_by: Optional[Utterance] = None  # the one that gave the last rating
+        self._answered_by: Optional[Utterance] = None  # the last answer to the safety question
         self.summary = summary
         self.greeting = greeting
         self.reminders = reminders
@@ -135,6 +136,8 @@ class VoiceLoop:
             if e.corrects is not None and self._rated_by is not None:
                 self.misheard(self._rated_by)
             self._rated_by = self._acting
+        if isinstance(e, TakenBack) and self._answered_by is not None:
+            self.misheard(self._answered_by)
 
     # ----- sessions -------------------------------------------------------------------
 
@@ -242,6 +245,8 @@ class VoiceLoop:
             self.session_clock.release()
         self._acting = utt
         if runner:
+            if IntentKind.YES in runner.session.listening_for():  # the question is open
+                self._answered_by = utt
             runner.handle(intent)
         else:
             self._waiting(intent)
