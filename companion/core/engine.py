@@ -221,8 +221,8 @@ class Session:
 
     def listening_for(self) -> frozenset[IntentKind]:
         """The intents that mean something now: a bare number only right after a rating
-        was asked for, yes/no only while a question waits for its answer, resume only
-        while paused or as that answer."""
+        was asked for, yes/no only while a question waits for its answer (and no for
+        CORRECT_WITHIN_S after its yes), resume only while paused or as that answer."""
         names = set(MOMENTS["paused" if self.paused else "session"])
         if self._asked is not None:
             names |= MOMENTS["rating"]
