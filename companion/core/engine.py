@@ -414,7 +414,7 @@ class Session:
         if self._yes_at is None or not self._taking_back():
             return [Cue(now, cues.NO_QUESTION, "info")]
         # Back to where the safety stop left things, and ask again rather than end: a
-        # "no" from the room (dev negatives: 3 to 7 % of them are heard as "no") then costs
+        # "no" from the room (dev negatives: 5 to 7 % of them are heard as "no") then costs
         # a question, and the user's own "no" ends the session when said again.
         s, begun = self.step, self.idx
         ran = self._frozen_or(now) - self._start
@@ -423,6 +423,7 @@ class Session:
         self._question, self._asked_again, self._asked = "continue", False, None
         return [StepEnded(now, begun, s.name, s.area, "safety", ran), TakenBack(now, "yes"),
                 Cue(now, cues.YES_TAKEN_BACK, "question")]
+
 
 def spoken_lines(routine: Routine, speech_s: Optional[Callable[[str], float]] = None
                  ) -> list[str]:
