@@ -205,7 +205,7 @@ def test_safety_word_ends_the_hold_at_once_and_waits_for_an_answer():
 
 
 def test_a_no_said_soon_after_carrying_on_takes_the_yes_back():
-    """A "no" heard as "okay" carries on after a safety stop; the user's "no" said again
+    """A "no" heard as a yes carries on after a safety stop; the user's "no" said again
     within CORRECT_WITHIN_S takes that yes back: the step begun ends, the clock stops and the
     question is asked again (a "no" from the room then costs a question, not the session).
     Later, or once the user moved on, "no" means nothing."""

@@ -52,8 +52,9 @@ V = Vocabulary({"neck": "neck", "neck and shoulders": "neck", "lower back": "low
     ("So stop", Intent("stop")),
     ("The next", Intent("next")),           # how Whisper writes a breath before "next"
     ("okay companion, skip", Intent("skip")),
-    ("okay", Intent("yes")),                # a lead alone is what it is
-    ("Okay, thanks.", Intent("yes")),
+    ("okay", None),                         # a lead alone: not a yes (vocabulary.py says why)
+    ("Okay, thanks.", None),
+    ("Yes, thanks.", Intent("yes")),
     ("no thanks", Intent("no")),
     ("yep", Intent("yes")),
     ("about a six", Intent("number", 6)),   # a rating in the answerer's words

@@ -106,13 +106,13 @@ def test_a_misheard_rating_put_right_is_replaced_and_unlearned(tmp_path):
 
 
 def test_a_yes_taken_back_is_asked_again_and_unlearned(tmp_path):
-    """After a safety stop, the user's "no" heard as "okay" carries on; their "no" said again
+    """After a safety stop, the user's "no" heard as "yep" carries on; their "no" said again
     at once takes it back: the question is asked again, the log says so, and the recognizer
     is told the utterance that gave the yes was misheard. The next "no" ends the session."""
     loop, log, out = make(tmp_path, [
         Utt("start neck routine", 20, 21.5),
         Utt("sharp", 60, 60.5),
-        Utt("okay", 90, 90.4),
+        Utt("yep", 90, 90.4),
         Utt("no", 102, 102.3),
         Utt("no", 115, 115.3),
     ])
@@ -124,7 +124,7 @@ def test_a_yes_taken_back_is_asked_again_and_unlearned(tmp_path):
     assert said[at + 1:].count(cues.YES_TAKEN_BACK) == 1 and said[-1] == cues.STOPPED
     (session,) = log.sessions()
     assert session["end_reason"] == "safety"
-    assert [(u.text, u.start) for u in misheard] == [("okay", 90)]
+    assert [(u.text, u.start) for u in misheard] == [("yep", 90)]
     (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
     assert fix["detail"] == "yes -> no"
 

@@ -28,8 +28,8 @@ HOLD_STEP_S = 15.0        # "hold longer" / "shorter" without a number moves the
 # "one") overwrite a rating (dev negatives: 79 of 361 accepted so).
 CORRECT_WITHIN_S = 15.0
 # The same holds for the answer to the safety question: a "no" said this soon after the
-# "yes" that carried on takes the yes back (Speech Commands "no" is "okay" to the model 3
-# times in 68 on dev) and the question is asked again.
+# "yes" that carried on takes the yes back and the question is asked again (Speech
+# Commands "no" was "okay" to the model 3 times in 68 on dev while "okay" was a yes).
 
 
 def _said(speech_s: Callable[[str], float], step: PlannedStep) -> float:

@@ -91,7 +91,12 @@ COMMANDS: tuple[tuple[IntentKind, Value, tuple[str, ...]], ...] = (
     # listened for right after that question, as the bare number is.
     (K.NUMBER, "{n}", ("{n}", "a {n}", "about {n}", "about a {n}", "around {n}", "maybe {n}",
                        "maybe a {n}", "it's {n}", "it's a {n}", "it's about {n}")),
-    (K.YES, None, ("yes", "yeah", "okay", "yep", "sure")),
+    # Not "okay" or "yeah": tiny.en writes them for unclear speech and noise, and here they
+    # would carry on after a safety stop. With them, 79 of dev's 361 negatives heard while
+    # the question waits were a yes (test: 22 of 180), and 3 of 68 "no"s; without, 19 and 6
+    # (more are a "no": the safe side) and none, for 1 "yes" of 68 (test: 1 of 30) not
+    # heard. The question asks for "yes"; an "okay" is asked again.
+    (K.YES, None, ("yes", "yep", "sure")),
     (K.NO, None, ("no", "nope")),
     (K.HOW_LONG, None, ("how long left", "how long", "how much longer", "time left")),
     (K.WHATS_NEXT, None, ("what's next", "what is next", "what comes next")),
@@ -220,7 +225,7 @@ class Vocabulary:
         words = normalize(text)
         lead = next((w for w in LEADS if words.startswith(w + " ")), "")
         trail = next((w for w in TRAILS if words.endswith(" " + w)), "")
-        # Plain first, so a phrase that is itself such a word ("okay": yes) stays itself.
+        # Plain first, so a phrase that is itself such a word stays itself.
         for cut_lead, cut_trail in ((0, 0), (0, 1), (1, 0), (1, 1)):
             start = len(lead) + 1 if cut_lead and lead else 0
             end = len(words) - (len(trail) + 1 if cut_trail and trail else 0)
