@@ -66,6 +66,19 @@ def test_talk_while_the_safety_question_waits_seldom_carries_on(rec, vocab):
     carried_on = [n for n, intent in heard.items() if intent is not None and intent.name == "yes"]
     assert len(carried_on) <= 1, heard
 
+
+RECORDED_NONE = sorted(p.name for p in (HERE.parent).glob("none__*.wav"))
+
+
+@pytest.mark.parametrize("name", RECORDED_NONE)
+def test_recorded_words_and_talk_never_carry_on_after_a_safety_stop(rec, vocab, name):
+    """Real recordings that answer nothing (Speech Commands' "up", "down", "off", noise,
+    other words; people's talk), heard while the safety question waits: none is a yes. A
+    "no" would end the session, the safe side. (While "okay" and "yeah" were yes words,
+    both "up"s and an "off" were one.)"""
+    got = recognize_file(rec, vocab, HERE.parent / name, vocab.phrases_for(MOMENTS["question"]))
+    assert got.intent is None or got.intent.name == "no", got
+
 def test_every_framed_spelling_means_what_its_phrase_means(vocab):
     for phrase in vocab.grammar_phrases():
         for spelled in framed(phrase):
