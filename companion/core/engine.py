@@ -4,7 +4,7 @@ runs in a test in milliseconds."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, TypeVar
 
 from companion.core import cues
 from companion.core.clock import Clock
@@ -30,6 +30,7 @@ CORRECT_WITHIN_S = 15.0
 # The same holds for the answer to the safety question: a "no" said this soon after the
 # "yes" that carried on takes the yes back and the question is asked again (Speech
 # Commands "no" was "okay" to the model 3 times in 68 on dev while "okay" was a yes).
+_Mark = TypeVar("_Mark", tuple[float, int, int], tuple[float, int])  # (when, ...): see _recent
 
 
 def _said(speech_s: Callable[[str], float], step: PlannedStep) -> float:
@@ -202,7 +203,7 @@ class Session:
 
     def _end(self, reason: str, at: float, text: Optional[str]) -> list[Event]:
         self.ended = reason
-        self._asked = self._question = None
+        self._asked = self._question = self._yes_at = None
         out: list[Event] = [Cue(at, text, "end")] if text else []
         return out + [SessionEnded(at, reason, self.ratings)]
 
@@ -228,7 +229,7 @@ class Session:
             names |= MOMENTS["rating"]
         if self._question == "continue":
             names |= MOMENTS["question"]
-        if self._taking_back():
+        if self._recent(self._yes_at):
             names.add(K.NO)
         return frozenset(names)
 
@@ -347,16 +348,17 @@ class Session:
     def _on_help(self, _: Intent, now: float) -> list[Event]:
         return [Cue(now, cues.HELP, "info")]
 
-    def _correcting(self) -> Optional[tuple[float, int, int]]:
-        """The last rating, while a rating said now would replace it (CORRECT_WITHIN_S)."""
-        if self._rated is not None and self.clock.now() - self._rated[0] <= CORRECT_WITHIN_S:
-            return self._rated
+    def _recent(self, mark: Optional[_Mark]) -> Optional[_Mark]:
+        """A rating (_rated) or a yes (_yes_at) while what is said now would put it right
+        (CORRECT_WITHIN_S)."""
+        if mark is not None and self.clock.now() - mark[0] <= CORRECT_WITHIN_S:
+            return mark
         return None
 
     def _on_pain(self, intent: Intent, now: float) -> list[Event]:
         assert isinstance(intent.value, int), intent  # the vocabulary only yields 0..10
         value = intent.value
-        last = self._correcting()  # (a new question forgets it: see _goto)
+        last = self._recent(self._rated)  # (a new question forgets it: see _goto)
         s = self.plan[last[1]] if last is not None else self._asked or self.step
         self._asked = None
         self._rated = (now, s.index, value)
@@ -403,22 +405,18 @@ class Session:
         self._yes_at = (now, self.idx)
         return out + self._begin(self.idx + 1, now)
 
-    def _taking_back(self) -> bool:
-        """Whether a "no" said now would take back the yes to the safety question."""
-        return (self._yes_at is not None and not self.ended
-                and self.clock.now() - self._yes_at[0] <= CORRECT_WITHIN_S)
-
     def _on_no(self, _: Intent, now: float) -> list[Event]:
         if self._question == "continue":
             return self._end("safety", now, cues.STOPPED)
-        if self._yes_at is None or not self._taking_back():
+        yes = self._recent(self._yes_at)
+        if yes is None:
             return [Cue(now, cues.NO_QUESTION, "info")]
         # Back to where the safety stop left things, and ask again rather than end: a
         # "no" from the room (dev negatives: 5 to 7 % of them are heard as "no") then costs
         # a question, and the user's own "no" ends the session when said again.
         s, begun = self.step, self.idx
         ran = self._frozen_or(now) - self._start
-        self.idx, self._yes_at = self._yes_at[1], None
+        self.idx, self._yes_at = yes[1], None
         self._paused_at = now
         self._question, self._asked_again, self._asked = "continue", False, None
         return [StepEnded(now, begun, s.name, s.area, "safety", ran), TakenBack(now, "yes"),
