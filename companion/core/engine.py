@@ -384,12 +384,7 @@ class Session:
         word = str(intent.value)
         out: list[Event] = [SafetyStop(now, word, s.index, s.name, s.area)]
         if self._question != "continue":
-            # End the step at once and freeze the clock until the user answers.
-            ran = self._frozen_or(now) - self._start
-            out.append(StepEnded(now, self.idx, s.name, s.area, "safety", ran))
-            self._paused_at = now
-            self._question, self._asked_again = "continue", False
-            self._asked = None
+            out.append(self._ask_to_continue(now))
         return out + [Cue(now, cues.SAFETY.get(word, cues.SAFETY["sharp"]), "safety"),
                       Cue(now, cues.SAFETY_AFTER, "safety")]
 
@@ -414,13 +409,18 @@ class Session:
         # Back to where the safety stop left things, and ask again rather than end: a
         # "no" from the room (dev negatives: 5 to 7 % of them are heard as "no") then costs
         # a question, and the user's own "no" ends the session when said again.
-        s, begun = self.step, self.idx
-        ran = self._frozen_or(now) - self._start
+        ended = self._ask_to_continue(now)
         self.idx, self._yes_at = yes[1], None
+        return [ended, TakenBack(now, "yes"), Cue(now, cues.YES_TAKEN_BACK, "question")]
+
+    def _ask_to_continue(self, now: float) -> StepEnded:
+        """End the current step at once for safety and freeze the clock until the user
+        answers whether to go on."""
+        s = self.step
+        ran = self._frozen_or(now) - self._start
         self._paused_at = now
         self._question, self._asked_again, self._asked = "continue", False, None
-        return [StepEnded(now, begun, s.name, s.area, "safety", ran), TakenBack(now, "yes"),
-                Cue(now, cues.YES_TAKEN_BACK, "question")]
+        return StepEnded(now, self.idx, s.name, s.area, "safety", ran)
 
 
 def spoken_lines(routine: Routine, speech_s: Optional[Callable[[str], float]] = None
