@@ -15,7 +15,7 @@ from companion.speech import NullSpeaker
 from companion.speech.base import GATE_TAIL_S
 from companion.bench.sessionwav import speech_spans
 from companion.storage.store import PainLog
-from companion.core.engine import instruction_seconds
+from companion.core.rehearsal import instruction_seconds
 from companion.loop.voice_loop import VoiceLoop
 
 

@@ -21,7 +21,7 @@ from companion.storage.library import Library
 from companion.hearing import make_recognizer
 from companion.bench.sessionwav import build, heard_take, load_16k, place_when_quiet, steady_hiss
 from companion.core.vocabulary import Vocabulary
-from companion.core.engine import instruction_seconds
+from companion.core.rehearsal import instruction_seconds
 
 SPEECH = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech"
 NOISE_DB = -45.0  # the latency replay's room hiss

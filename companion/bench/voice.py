@@ -1,7 +1,7 @@
 """`companion bench voice`: how well the companion's own voice can be understood, per engine.
 
 Every distinct line the companion says (the fixed cues, every shipped routine's session as
-engine.spoken_lines rehearses it, the start-up and device lines, "how am I doing" summaries)
+rehearsal.spoken_lines rehearses it, the start-up and device lines, "how am I doing" summaries)
 is rendered with a fresh cache (so synthesis is timed), resampled to 16 kHz and transcribed
 by the bundled Whisper tiny.en (free decoding, no grammar; see run() for how it listens), at
 the configured speaking rate unless asked for another (`--rate`). Reported per engine:
@@ -55,7 +55,7 @@ def lines() -> list[str]:
     """Every distinct line the companion says, fixed cues first."""
     from companion.core import cues
     from companion.storage import trends
-    from companion.core.engine import spoken_lines
+    from companion.core.rehearsal import spoken_lines
     from companion.storage.library import Library
 
     said = list(cues.fixed())

@@ -60,7 +60,7 @@ def session_minutes(r: Routine) -> int:
     """The "about N minutes" of a spoken session, as its intro says it: the steps' own
     time plus the time the companion stands still while it says the instructions (the
     intro, the safety notes, each step's cue), estimated the way the voice loop does."""
-    from companion.core.engine import instruction_seconds
+    from companion.core.rehearsal import instruction_seconds
 
     return cues.minutes(r.duration_s + instruction_seconds(r))
 

@@ -43,13 +43,6 @@ def _said_first(speech_s: Callable[[str], float], routine: Routine) -> float:
             + sum(speech_s(t) for t in routine.safety))
 
 
-def instruction_seconds(routine: Routine,
-                        speech_s: Callable[[str], float] = cues.speaking_seconds) -> float:
-    """How long a spoken session stands still for its instructions, beyond duration_s:
-    the intro, the safety notes and each step's cue, speech_s(text) seconds each."""
-    return _said_first(speech_s, routine) + sum(_said(speech_s, p) for p in routine.plan())
-
-
 class Session:
     """One run of one routine. Call start(), then handle(intent) and tick() as time
     passes; both return the events that happened, in order."""
@@ -422,18 +415,3 @@ class Session:
         self._question, self._asked_again, self._asked = "continue", False, None
         return StepEnded(now, self.idx, s.name, s.area, "safety", ran)
 
-
-def spoken_lines(routine: Routine, speech_s: Optional[Callable[[str], float]] = None
-                 ) -> list[str]:
-    """Every line a session of this routine says when left to run: the intro, safety notes,
-    each step's cue, breaths, countdowns, rating questions, the ending. Rehearsed on a
-    manual clock in milliseconds, so the cue cache can render them before anyone waits."""
-    from companion.core.clock import ManualClock
-
-    clock = ManualClock()
-    session = Session(routine, clock, speech_s=speech_s)
-    events = session.start()
-    while not session.ended:
-        clock.advance(1.0)
-        events += session.tick()
-    return list(dict.fromkeys(e.text for e in events if isinstance(e, Cue)))

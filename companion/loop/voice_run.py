@@ -26,7 +26,7 @@ from companion.audio.portaudio_noise import PortAudioNoiseFilter
 from companion.host.shutdown import stop_signals_as_interrupt
 from companion.loop.transcript import Transcript
 from companion.core.vocabulary import Vocabulary
-from companion.core.engine import spoken_lines
+from companion.core.rehearsal import spoken_lines
 from companion.core.cues import speaking_seconds
 from companion.loop.voice_loop import VoiceLoop
 

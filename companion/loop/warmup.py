@@ -12,7 +12,7 @@ from companion.core.errors import CompanionError
 def all_lines() -> list[str]:
     """The fixed lines, every line each installed routine says (built-in and the user's
     own) and the prompts of the default voice lesson (`companion enroll`), once each."""
-    from companion.core.engine import spoken_lines
+    from companion.core.rehearsal import spoken_lines
     from companion.core.vocabulary import Vocabulary
     from companion.loop.enroll import lesson, lesson_lines
     from companion.storage.library import Library
