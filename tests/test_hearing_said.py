@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from companion.bench import recognition as bench
-from companion.core.vocabulary import MOMENTS
+from companion.core.vocabulary import MOMENTS, normalize
 from companion.hearing.files import recognize_file
-from companion.hearing.grammar import TokenGrammar, framed
+from companion.hearing.grammar import WRITTEN_AS, TokenGrammar, framed
 from fixture_names import label
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
@@ -80,9 +80,15 @@ def test_recorded_words_and_talk_never_carry_on_after_a_safety_stop(rec, vocab, 
     assert got.intent is None or got.intent.name == "no", got
 
 def test_every_framed_spelling_means_what_its_phrase_means(vocab):
+    # (Not the words as tiny.en writes them, "Step" for "stop": no user says them, and the
+    # text parser, which other engines' text goes through, must not take "step" for stop.
+    # The trie maps them to their phrase: the next test.)
+    written = {w for forms in WRITTEN_AS.values() for w in forms}
     for phrase in vocab.grammar_phrases():
         for spelled in framed(phrase):
-            assert vocab.parse(spelled) == vocab.parse(phrase), spelled
+            if not written & set(normalize(spelled).split()):
+                assert vocab.parse(spelled) == vocab.parse(phrase), spelled
+    assert vocab.parse("Step") is None and vocab.parse("next step") == vocab.parse("next")
 
 
 def test_the_trie_walks_the_frame_around_a_spelling():

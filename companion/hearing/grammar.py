@@ -19,14 +19,14 @@ END_MARKS = (".", "?", "!", ",")
 # "stop" as "step" (dev: 4 of 70 Speech Commands "stop"s), "stuff" or "staff" (held out: 4 of
 # 21; the Piper voice's "stop" too). Not one of the 541 dev and test recordings of other
 # words, noise or talk is written with any of them.
-_WRITTEN_AS = {"stop": ("step", "stuff", "staff")}
+WRITTEN_AS = {"stop": ("step", "stuff", "staff")}
 
 
 def word_forms(word: str) -> list[str]:
     """How Whisper may spell one grammar word: "six" or "6", "i" as "I", "stop" as "step"."""
     if word == "i":
         return ["I"]
-    forms = [word, *_WRITTEN_AS.get(word, ())]
+    forms = [word, *WRITTEN_AS.get(word, ())]
     if word in _DIGIT_OF:
         forms.append(_DIGIT_OF[word])
     return forms
