@@ -110,3 +110,26 @@ def test_slack_loosens_each_rule_for_the_second_look():
     assert not accepted(low) and accepted(low, mean_slack=O.look_mean)
     far = replace(CLEAR, free_text="step", best_score=CLEAR.free_score - O.margin - 0.5)
     assert not accepted(far) and accepted(far, gap_slack=O.look_margin)
+
+
+# "start neck routine" as espeak-ng says it: "neck" is "that" to the model (dev). Four tokens
+# and the end; -3.5 per position, under the floor, and trailing the free transcript.
+UNNAMED = Decoded(free_text="Start that routine.", free_score=-2.3, no_speech=0.05,
+                  best="start neck routine", best_score=-3.5 * 5, seconds=1.6, tokens=4)
+
+
+def test_a_start_whose_routine_name_was_not_made_out_takes_the_ranked_name():
+    from companion.hearing.whisper_rules import name_unheard
+    assert not accepted(UNNAMED)  # the rules alone reject it
+    assert name_unheard(UNNAMED, O)
+    assert name_unheard(replace(UNNAMED, free_text="Star to that routine"), O)
+    assert name_unheard(replace(UNNAMED, best="start the neck routine", tokens=5,
+                                best_score=-3.0 * 6, free_text="start to that routine"), O)
+    # Not when the transcript is framed otherwise: talk that starts so, or ends elsewhere.
+    for said in ("Start from the beginning.", "Start my candle for me", "Taught that routine",
+                 "I like this routine", "routine"):
+        assert not name_unheard(replace(UNNAMED, free_text=said), O), said
+    # Nor when the phrase fits too badly, nobody spoke, or it names nothing between.
+    assert not name_unheard(replace(UNNAMED, best_score=(O.start_min_mean - 0.1) * 5), O)
+    assert not name_unheard(replace(UNNAMED, no_speech=O.max_no_speech + 0.01), O)
+    assert not name_unheard(replace(UNNAMED, best="start neck", free_text="Start that"), O)

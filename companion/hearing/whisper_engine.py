@@ -33,7 +33,7 @@ from companion.hearing.recognizer import Hearing, Recognizer
 from companion.core.interfaces import Utterance
 from companion.hearing.templates import speech_span
 from companion.hearing.user_voice import UserVoice
-from companion.hearing.whisper_rules import Decoded, WhisperOptions, verdict
+from companion.hearing.whisper_rules import Decoded, WhisperOptions, name_unheard, verdict
 from companion.hearing.whisper_scoring import RowScorer
 from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
                                                stretch)
@@ -172,6 +172,8 @@ class WhisperRecognizer(Recognizer):
         """Accept or reject one decode; confidence falls as the phrase trails the free
         transcript."""
         ok, conf = self._verdict(d)
+        if not ok and self._is_start(d.best) and name_unheard(d, self.options):
+            ok = True  # (its confidence stays as the rules gave it: low)
         return Hearing(d.best if ok else "", conf, d.free_text, d.best)
 
     def _verdict(self, d: Decoded, mean_slack: float = 0.0, gap_slack: float = 0.0,
@@ -234,6 +236,10 @@ class WhisperRecognizer(Recognizer):
     def _is_safety(self, phrase: str) -> bool:
         intent = self.vocabulary.phrases.get(phrase)
         return intent is not None and intent.name == "safety"
+
+    def _is_start(self, phrase: str) -> bool:
+        intent = self.vocabulary.phrases.get(phrase)
+        return intent is not None and intent.name == "start_routine"
 
     def decode(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Hearing:
         if len(pcm) < 3200:  # under 0.1 s: no command fits
