@@ -40,3 +40,17 @@ def test_talk_that_starts_so_starts_nothing_while_waiting(rec, vocab):
     heard = {p.name: recognize_file(rec, vocab, p, waiting).intent for p in TALK}
     assert len(TALK) >= 20 and sum("start" in n for n in heard) >= 3
     assert all(i is None for i in heard.values()), heard
+
+
+def test_only_a_start_with_the_name_inside_it_is_taken_so(rec):
+    """"Let's take a quick break" (talk over tea, in the soak) frames "let's do quick break"
+    too, first word and last; but there the last word is the routine's name, not a word
+    around it: rejected, as the rules alone reject it. "start desk break routine" framed
+    so is taken."""
+    from companion.hearing.whisper_rules import Decoded
+    talk = Decoded(free_text="Let's take a quick break.", free_score=-3.0, no_speech=0.05,
+                   best="let's do quick break", best_score=-3.0 * 6, seconds=2.0, tokens=5)
+    assert rec.judge(talk).text == ""
+    start = Decoded(free_text="Start the desk brick routine.", free_score=-3.0, no_speech=0.05,
+                    best="start desk break routine", best_score=-3.0 * 6, seconds=2.0, tokens=5)
+    assert rec.judge(start).text == "start desk break routine"

@@ -172,7 +172,7 @@ class WhisperRecognizer(Recognizer):
         """Accept or reject one decode; confidence falls as the phrase trails the free
         transcript."""
         ok, conf = self._verdict(d)
-        if not ok and self._is_start(d.best) and name_unheard(d, self.options):
+        if not ok and self._names_inside(d.best) and name_unheard(d, self.options):
             ok = True  # (its confidence stays as the rules gave it: low)
         return Hearing(d.best if ok else "", conf, d.free_text, d.best)
 
@@ -237,9 +237,14 @@ class WhisperRecognizer(Recognizer):
         intent = self.vocabulary.phrases.get(phrase)
         return intent is not None and intent.name == "safety"
 
-    def _is_start(self, phrase: str) -> bool:
+    def _names_inside(self, phrase: str) -> bool:
+        """A routine's start whose name lies inside it ("start neck routine"), so that a
+        transcript framed as it is can be missing only the name. Not "let's do quick
+        break": there the last word is the name ("Let's take a quick break", said over tea,
+        started the desk break in the soak)."""
         intent = self.vocabulary.phrases.get(phrase)
-        return intent is not None and intent.name == "start_routine"
+        return (intent is not None and intent.name == "start_routine"
+                and phrase.split()[-1] == "routine")
 
     def decode(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Hearing:
         if len(pcm) < 3200:  # under 0.1 s: no command fits

@@ -120,7 +120,7 @@ def name_unheard(d: Decoded, o: WhisperOptions) -> bool:
     """A routine's start (d.best) said so that the free transcript frames it, first word
     (its first three letters: "Star" for "start") and last word alike, with the name
     between not made out: the ranking's name is taken if its tokens average o.start_min_mean
-    or more. The caller knows the phrase is a routine's start."""
+    or more. The caller knows the phrase is a routine's start with the name inside it."""
     said, phrase = normalize(d.free_text).split(), normalize(d.best).split()
     return (len(phrase) >= 3 and len(said) >= 2 and d.no_speech <= o.max_no_speech
             and said[0][:3] == phrase[0][:3] and said[-1] == phrase[-1]
