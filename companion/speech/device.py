@@ -21,7 +21,7 @@ import time
 from typing import Iterable, Optional, Union
 
 from companion.audio.player_messages import (Done, Error, Failed, Heartbeat, Junk, Message,
-                                             Play, Ready, Started, Stop, Stopped)
+                                             Play, Started, Stop, Stopped)
 from companion.core.errors import CompanionError
 from companion.speech.base import GATE_TAIL_S, Playback, _History
 from companion.speech.player_process import PlayerProcess

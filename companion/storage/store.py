@@ -7,12 +7,9 @@ caller confirms them aloud right after; step events are batched (they are only c
 
 from __future__ import annotations
 
-import math
 import operator
 import sqlite3
-from collections import Counter, defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Iterator, Optional
@@ -20,9 +17,11 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 from companion.host import paths
 from companion.core.errors import CompanionError
 from companion.storage.logfile import make_private_dir, make_private_file, problem, uri_path
+from companion.storage.merge import ImportResult, merge_export
+from companion.storage.rows import rows as _rows
 
 if TYPE_CHECKING:
-    from companion.storage.export_format import Export, ExportedRating
+    from companion.storage.export_format import Export
 
 DB_NAME = "companion.sqlite3"
 SCHEMA_VERSION = 2
@@ -67,19 +66,6 @@ _LAST_SEEN = (f"SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM step_events {_OF_SE
 # such rows are shown raw and left out of trends and charts instead of crashing them.
 SHOWN_FROM, SHOWN_UNTIL = 0.0, 4_102_444_800.0  # 1970-01-01, 2100-01-01 UTC
 # Columns that hold text. SQLite keeps whatever was written: these read back as str or None.
-_TEXT_COLUMNS = ("routine", "step", "area", "end_reason", "kind", "detail", "key")
-
-
-@dataclass
-class ImportResult:
-    """What PainLog.import_rows added, and what it found already in the log."""
-
-    sessions_added: int = 0
-    sessions_skipped: int = 0
-    ratings_added: int = 0
-    ratings_skipped: int = 0
-
-
 _INSERT_EVENT = ("INSERT INTO step_events (session_id, at, kind, step_index, step, area, "
                  "detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
 
@@ -233,53 +219,11 @@ class PainLog:
         return cur.rowcount == 1
 
     def import_rows(self, export: "Export") -> ImportResult:
-        """Add what the log does not hold yet of a checked export, all in one transaction.
-        Held means equal to the second (exports carry whole seconds): a session by routine
-        and start, a rating by its session, time, value, step and area. So importing the
-        same file twice adds nothing, and a newer export adds only what is new."""
-        result = ImportResult()
+        """Add what the log does not hold yet of a checked export, all in one transaction
+        (merge.merge_export: importing the same file twice adds nothing)."""
         with self._guard("write to"), self._transaction() as db:
             # Read inside the write lock: another import cannot slip in between.
-            pool: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-            for s_row in _rows(db, "SELECT id, routine, started_at FROM sessions "
-                                   "ORDER BY started_at, id"):
-                pool[(s_row["routine"], _second(s_row["started_at"]))].append(s_row["id"])
-            held: Counter[tuple[Any, ...]] = Counter(
-                (r_row["session_id"], _second(r_row["at"]), r_row["value"],
-                 r_row["step_index"], r_row["step"], r_row["area"])
-                for r_row in _rows(db, "SELECT session_id, at, value, step_index, step, area "
-                                       "FROM ratings"))
-            target: dict[int, int] = {}  # the file's session id -> the log's
-            for s in export.sessions:
-                same = pool.get((s.routine, _second(s.started_at)))
-                if same:
-                    target[s.id] = same.pop(0)
-                    result.sessions_skipped += 1
-                    continue
-                cur = db.execute(
-                    "INSERT INTO sessions (routine, started_at, ended_at, end_reason, "
-                    "steps_started, steps_skipped, ratings_count) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                    (s.routine, s.started_at, s.ended_at, s.end_reason, s.steps_started,
-                     s.steps_skipped))
-                target[s.id] = int(cur.lastrowid or 0)
-                result.sessions_added += 1
-            routines = {s.id: s.routine for s in export.sessions}
-            for r in export.ratings:
-                key = (target[r.session_id], *_rating_key(r))
-                if held[key] > 0:  # a count, so two equal ratings in one second both survive
-                    held[key] -= 1
-                    result.ratings_skipped += 1
-                    continue
-                db.execute("INSERT INTO ratings (session_id, at, value, step_index, step, area, "
-                           "routine) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (key[0], r.at, r.value, r.step_index, r.step, r.area,
-                            r.routine or routines[r.session_id]))
-                result.ratings_added += 1
-            # Ended sessions keep their counts in the row; recount what ratings they now have.
-            db.executemany("UPDATE sessions SET ratings_count = (SELECT COUNT(*) FROM ratings "
-                           "WHERE session_id = sessions.id) WHERE id = ? AND ended_at IS NOT NULL",
-                           [(i,) for i in sorted(set(target.values()))])
-        return result
+            return merge_export(db, export)
 
     def close(self) -> None:
         if self._conn is None:
@@ -360,35 +304,6 @@ class PainLog:
             yield
         except (sqlite3.Error, OSError) as e:
             raise problem(e, doing, self.path) from e
-
-def _rows(db: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    return [_as_text(dict(row)) for row in db.execute(sql, args)]
-
-
-def _as_text(row: dict[str, Any]) -> dict[str, Any]:
-    """Text columns as str or None, whatever SQLite held (a number, a blob): every command
-    that shows them can rely on it. Times and numbers are left as stored (see usable_time)."""
-    for name in _TEXT_COLUMNS:
-        value = row.get(name)
-        if value is not None and not isinstance(value, str):
-            row[name] = (value.decode("utf-8", "replace") if isinstance(value, bytes)
-                         else str(value))
-    return row
-
-
-def _second(at: Any) -> Any:
-    """A stored time to the whole second, as an export has it; a value that is no number
-    (a hand edit) as it is, so it matches nothing and breaks nothing."""
-    try:
-        return math.floor(at)
-    except (TypeError, ValueError, OverflowError):
-        return at
-
-
-def _rating_key(r: "ExportedRating") -> tuple[Any, ...]:
-    """An imported rating's match for the stored ones, after its session id."""
-    return (_second(r.at), r.value, r.step_index, r.step, r.area)
-
 
 def _count_sets() -> str:
     return ", ".join(f"{name} = ({sql})" for name, sql in _COUNTS.items())
