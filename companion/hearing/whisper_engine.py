@@ -233,18 +233,19 @@ class WhisperRecognizer(Recognizer):
         """What was learned from `utt`, which the user then put right, goes."""
         self.user.unlearn(utt)
 
-    def _is_safety(self, phrase: str) -> bool:
+    def _means(self, phrase: str, kind: str) -> bool:
         intent = self.vocabulary.phrases.get(phrase)
-        return intent is not None and intent.name == "safety"
+        return intent is not None and intent.name == kind
+
+    def _is_safety(self, phrase: str) -> bool:
+        return self._means(phrase, "safety")
 
     def _names_inside(self, phrase: str) -> bool:
         """A routine's start whose name lies inside it ("start neck routine"), so that a
         transcript framed as it is can be missing only the name. Not "let's do quick
         break": there the last word is the name ("Let's take a quick break", said over tea,
         started the desk break in the soak)."""
-        intent = self.vocabulary.phrases.get(phrase)
-        return (intent is not None and intent.name == "start_routine"
-                and phrase.split()[-1] == "routine")
+        return self._means(phrase, "start_routine") and phrase.split()[-1] == "routine"
 
     def decode(self, pcm: bytes, allowed: Optional[Collection[str]] = None) -> Hearing:
         if len(pcm) < 3200:  # under 0.1 s: no command fits
