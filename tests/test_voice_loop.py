@@ -538,3 +538,16 @@ def test_our_echo_is_expected_later_when_the_reader_is_behind_the_room(tmp_path)
     assert [(h.text, h.gated, h.echo) for h in plain.heard] == [
         ("start neck", False, False), ("tingling", False, False)]
     assert plain.heard[-1].intent is not None and plain.heard[-1].intent.name == "safety"
+
+
+def test_our_step_heard_back_as_stop_is_our_echo():
+    """The recognizer takes "step" for "stop" (tiny.en writes some people's "stop" so), and
+    the cues say "step" ("This is the last step."): heard back while we say it, it is our
+    echo, not the user stopping the session. Said by the user later, it is the user."""
+    from companion.loop.echo import OwnVoice
+    voice = OwnVoice()
+    voice.said("This is the last step.", 100.0, 1.6)
+    assert not OwnVoice().is_echo("stop", 101.2, 101.6)  # (nothing said: the user)
+    assert voice.is_echo("stop", 101.2, 101.6)
+    assert not voice.is_echo("stop", 104.0, 104.4)
+    assert not voice.is_echo("next", 101.2, 101.6)

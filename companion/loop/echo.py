@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from companion.core.vocabulary import normalize
+from companion.hearing.grammar import WRITTEN_AS
 
 ECHO_SLACK_S = 0.6
 # Words of barge-in phrases too common to tell anything ("hold on", "it's numb").
@@ -67,8 +68,11 @@ class OwnVoice:
                 self._said[i] = Said(s.words, s.start + by, s.seconds, s.end + by)
 
     def is_echo(self, text: str, start: float, end: float) -> bool:
-        """True if a telling word of `text` was being said by us between start and end."""
-        mine = {w for w in normalize(text).split() if w not in _TOO_COMMON}
+        """True if a telling word of `text` was being said by us between start and end. A
+        word counts as said in each way the recognizer may write it (grammar.WRITTEN_AS):
+        our "This is the last step." can come back as "stop"."""
+        mine = {f for w in normalize(text).split() if w not in _TOO_COMMON
+                for f in (w, *WRITTEN_AS.get(w, ()))}
         for s in self._said:
             if s.end < start - ECHO_SLACK_S or s.start > end + ECHO_SLACK_S:
                 continue
