@@ -239,6 +239,12 @@ def test_bench_recognition_json_feeds_the_bench_all_table(tmp_path):
     assert all(c["right"] <= c["ranked_first"] for k, c in f["classes"].items()
                if k not in negatives)
     assert f["rtf"] > 0 and f["peak_rss_mb"] > 10
+    # Positives by voice: FSDD's two speakers apart, the Speech Commands volunteers together.
+    voices = f["voices"]
+    assert set(voices) == {"FSDD jackson", "FSDD nicolas", "Speech Commands"}, voices
+    assert voices["FSDD jackson"]["files"] == voices["FSDD nicolas"]["files"] == 5
+    assert sum(v["files"] for v in voices.values()) == f["positives"]
+    assert sum(v["right"] for v in voices.values()) == f["right"]
     for _, read, _ in ROWS["recognition"]:
         assert str(read(f))
 

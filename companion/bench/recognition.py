@@ -62,6 +62,18 @@ class Tally:
     errors: list = field(default_factory=list)
     wide_fa: int = 0          # negatives: false accepts with every phrase allowed
     ranked: int = 0           # positives whose intent the engine ranked first somewhere
+    voices: dict = field(default_factory=dict)  # positives by voice_group: [files, right]
+
+
+def voice_group(path: Path) -> str:
+    """Whose voice a recording is, as the report groups them: FSDD's speakers one by one
+    (one of them strongly accented), the Speech Commands volunteers together, and the
+    synthetic phrases."""
+    if path.parent.name == "fsdd-digits":
+        return f"FSDD {path.stem.split('_')[1]}"
+    if "speech-commands" in path.parts:
+        return "Speech Commands"
+    return "espeak-ng"
 
 
 def default_data_dir() -> Path:
@@ -222,6 +234,9 @@ def _tally(t: Tally, case: Case, res) -> None:
     got, text = res.intent, res.text or res.heard
     t.n += 1
     t.ranked += case.expect is not None and case.expect in res.ranked
+    if case.expect is not None:
+        v = t.voices.setdefault(voice_group(case.path), [0, 0])
+        v[0], v[1] = v[0] + 1, v[1] + (got == case.expect)
     if got == case.expect:
         t.right += 1
     else:
@@ -248,12 +263,24 @@ def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
                         for c, t in tallies.items()},
             "right": pos_r, "positives": pos_n, "accuracy": round(pos_r / max(pos_n, 1), 4),
             "ranked_first_right": sum(t.ranked for t in pos),
+            "voices": _voices(pos),
             "false_accepts": neg_fa, "negatives": neg_n,
             "false_accept_rate": round(neg_fa / max(neg_n, 1), 4),
             "wrong_command_rate": round(sum(t.wrong for t in pos) / max(pos_n, 1), 4),
             "rtf": round(cpu / max(audio, 1e-9), 4), "cpu_s": round(cpu, 1),
             "audio_s": round(audio, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def _voices(tallies: Iterable[Tally]) -> dict[str, dict[str, int]]:
+    """Positives by voice group, over every class: files and right."""
+    out: dict[str, dict[str, int]] = {}
+    for t in tallies:
+        for voice, (n, right) in t.voices.items():
+            v = out.setdefault(voice, {"files": 0, "right": 0})
+            v["files"] += n
+            v["right"] += right
+    return dict(sorted(out.items()))
 
 
 def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
@@ -276,6 +303,9 @@ def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
         f"  ranked first  {f['ranked_first_right']}/{pos_n} = "
         f"{f['ranked_first_right'] / max(pos_n, 1):.1%}   (the engine's top choice was right: "
         "what the model heard; the rest of the gap is rejection)",
+        "  by voice      " + ", ".join(f"{v} {c['right']}/{c['files']} "
+                                      f"({c['right'] / max(c['files'], 1):.1%})"
+                                      for v, c in f["voices"].items()),
         f"false accepts {f['false_accepts']}/{neg_n} = {f['false_accept_rate']:.1%}   "
         "(target <= 1%; heard as in a session)",
         f"  with every phrase allowed at once (answers, starts): "
