@@ -69,11 +69,10 @@ def voice_group(path: Path) -> str:
     """Whose voice a recording is, as the report groups them: FSDD's speakers one by one
     (one of them strongly accented), the Speech Commands volunteers together, and the
     synthetic phrases."""
-    if path.parent.name == "fsdd-digits":
-        return f"FSDD {path.stem.split('_')[1]}"
-    if "speech-commands" in path.parts:
-        return "Speech Commands"
-    return "espeak-ng"
+    key = voice_key(path)
+    if key is not None and key[0] == "fsdd":
+        return f"FSDD {key[1]}"
+    return "Speech Commands" if key is not None and key[0] == "sc" else "espeak-ng"
 
 
 def default_data_dir() -> Path:
@@ -83,6 +82,28 @@ def default_data_dir() -> Path:
 def sc_speaker(path: Path) -> str:
     """The speaker of a Speech Commands file: names are [word_]<speaker>_nohash_<n>.wav."""
     return path.name.split("_nohash")[0].split("_")[-1]
+
+
+def speaker_of(path: Path) -> Optional[tuple[str, str, str]]:
+    """(corpus, speaker, phrase said) of a shared recording; None for a synthetic one."""
+    parts = path.stem.split("_")
+    if path.parent.name == "fsdd-digits":
+        return "fsdd", parts[1], NUMBER_WORDS[int(parts[0])]
+    if "_nohash_" in path.name:
+        said = parts[0] if path.parent.name == "_unknown_" else path.parent.name
+        return "sc", sc_speaker(path), said
+    return None
+
+
+def voice_key(path: Path) -> Optional[tuple[str, str]]:
+    """Whose voice a recording is: (corpus, speaker), or ("espeak-ng", voice) for a
+    synthetic phrase; None for room noise, which nobody says."""
+    s = speaker_of(path)
+    if s is not None:
+        return s[0], s[1]
+    if "__" in path.name:
+        return "espeak-ng", path.name.split("__")[1].rsplit("-", 2)[0]
+    return None
 
 
 def _split(key: str) -> str:

@@ -23,9 +23,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from companion.bench.recognition import QUIET_S, SC_POSITIVE, Case, quiet_around, sc_speaker
+from companion.bench.recognition import (QUIET_S, SC_POSITIVE, Case, quiet_around, speaker_of,
+                                        voice_key)
 from companion.core.interfaces import Utterance
-from companion.core.vocabulary import NUMBER_WORDS
 from companion.hearing.endpoint import Endpointer
 from companion.hearing.files import FileResult
 from companion.hearing.sources import WavSource, with_quiet
@@ -34,17 +34,6 @@ from companion.hearing.whisper_engine import WhisperRecognizer
 
 SC_NUMBERS = ("four", "five", "six", "nine")  # in _unknown_, and words the companion knows
 RATINGS = ("number", "pain")  # intents a user can put right by saying the rating again
-
-
-def _speaker(path: Path) -> Optional[tuple[str, str, str]]:
-    """(corpus, speaker, phrase said) of a shared recording; None for a synthetic one."""
-    parts = path.stem.split("_")
-    if path.parent.name == "fsdd-digits":
-        return "fsdd", parts[1], NUMBER_WORDS[int(parts[0])]
-    if "_nohash_" in path.name:
-        said = parts[0] if path.parent.name == "_unknown_" else path.parent.name
-        return "sc", sc_speaker(path), said
-    return None
 
 
 class Teacher:
@@ -58,13 +47,13 @@ class Teacher:
         self._cache: dict[Path, Optional[np.ndarray]] = {}
         for p in sorted((data / "fsdd-digits").glob("*.wav"),
                         key=lambda p: (p.stem.split("_")[0], int(p.stem.split("_")[2]))):
-            s = _speaker(p)
+            s = speaker_of(p)
             if s:
                 self._by_speaker[s[0], s[1]].append((s[2], p))
         sc = data / "speech-commands"
         for word in list(SC_POSITIVE) + ["_unknown_"]:
             for p in sorted((sc / word).glob("*.wav")):
-                s = _speaker(p)
+                s = speaker_of(p)
                 if s and (s[2] in SC_POSITIVE or s[2] in SC_NUMBERS):
                     self._by_speaker[s[0], s[1]].append((s[2], p))
 
@@ -79,7 +68,7 @@ class Teacher:
 
     def voice_for(self, case: Case) -> Optional[VoiceTemplates]:
         """The taught voice `case` is heard with (None: a voice that cannot be asked)."""
-        s = _speaker(case.path)
+        s = speaker_of(case.path)
         if s is None:
             return None
         corpus, speaker, _ = s
@@ -95,17 +84,6 @@ class Teacher:
             if frames is not None and voice.add(phrase, frames):
                 count[phrase] += 1
         return voice
-
-
-def voice_key(path: Path) -> Optional[tuple[str, str]]:
-    """Whose voice a recording is: (corpus, speaker), or ("espeak-ng", voice) for a
-    synthetic phrase; None for room noise, which nobody says."""
-    s = _speaker(path)
-    if s is not None:
-        return s[0], s[1]
-    if "__" in path.name:
-        return "espeak-ng", path.name.split("__")[1].rsplit("-", 2)[0]
-    return None
 
 
 class Learner:
