@@ -59,8 +59,10 @@ def test_the_folder_holds_what_the_tests_name():
 def test_a_phrase_of_several_words_is_heard(rec, vocab, name):
     assert hear(rec, vocab, name) == name.split("__")[0]
     # Ranked by the sum of log-probabilities with the plain margin, as before: missed,
-    # or (the hold) taken for another command.
-    assert hear(rec, vocab, name, length_penalty=0.0, margin_per_token=0.0) != name.split("__")[0]
+    # or (the hold) taken for another command. (Nor taken for sounding like the transcript:
+    # that rule came later, and "pain three" ranked by the sum is rescued by it.)
+    assert hear(rec, vocab, name, length_penalty=0.0, margin_per_token=0.0,
+                alike_max=-1.0) != name.split("__")[0]
 
 
 def test_noise_gives_no_phrase_of_several_words(rec, vocab):

@@ -16,6 +16,9 @@ and how far it trails the free transcript's. A segment rejected by a little gets
 look: the same audio 10 % faster and 10 % slower, each encoded again and the first decode's
 best few phrases and free transcript scored on it in one forced call; it is accepted only
 when both views rank the same phrase first, both come as close and one clears the rules.
+Before that, a rejected phrase is taken when the free transcript is the same sound spelled
+as other words, word for word ("file" for five; sounds.py), or frames a routine's start
+whose name alone was not made out ("Start that routine").
 The user's own takes (taught by `companion enroll`, and learned from what the loop acted on:
 acted_on) are matched too, and outvote the model, except against a safety word."""
 
@@ -33,7 +36,9 @@ from companion.hearing.recognizer import Hearing, Recognizer
 from companion.core.interfaces import Utterance
 from companion.hearing.templates import speech_span
 from companion.hearing.user_voice import UserVoice
-from companion.hearing.whisper_rules import Decoded, WhisperOptions, name_unheard, verdict
+from companion.hearing.sounds import sound_distance
+from companion.hearing.whisper_rules import (Decoded, WhisperOptions, name_unheard,
+                                             sounds_alike, verdict)
 from companion.hearing.whisper_scoring import RowScorer
 from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
                                                stretch)
@@ -172,8 +177,10 @@ class WhisperRecognizer(Recognizer):
         """Accept or reject one decode; confidence falls as the phrase trails the free
         transcript."""
         ok, conf = self._verdict(d)
-        if not ok and self._names_inside(d.best) and name_unheard(d, self.options):
-            ok = True  # (its confidence stays as the rules gave it: low)
+        if not ok:  # rescued by its sound or its frame: confidence stays the rules' (low)
+            o = self.options
+            ok = ((self._names_inside(d.best) and name_unheard(d, o))
+                  or sounds_alike(d, sound_distance, o))
         return Hearing(d.best if ok else "", conf, d.free_text, d.best)
 
     def _verdict(self, d: Decoded, mean_slack: float = 0.0, gap_slack: float = 0.0,

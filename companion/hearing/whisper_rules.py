@@ -5,6 +5,7 @@ be tested, and replayed over cached decodes, on its own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from companion.core.vocabulary import normalize
 from companion.hearing import whisper_model
@@ -90,6 +91,14 @@ class WhisperOptions:
     # Dev: espeak-ng's "start neck routine" 1 -> 5 of 8 heard while waiting (-2.5 to -3.5
     # per token); none of 381 negatives there (talk, words, noise) ends with "routine".
     start_min_mean: float = -4.0
+    # A rejected phrase that the free transcript spells as other words of the same sound
+    # ("Gold longer", "That's um...", "Top session", "file" for five; sounds.py), word for
+    # word: taken when the two lie at most alike_max phoneme edits per sound apart
+    # (espeak-ng's phonemes) and the phrase's tokens average at least alike_min_mean.
+    # "on" is 0.33 from "one" (a word said after the rating question must not become a
+    # rating) and stays out. Dev 881 -> 886 right, test 664 -> 666, none wrong.
+    alike_max: float = 0.3
+    alike_min_mean: float = -3.5
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,20 @@ def name_unheard(d: Decoded, o: WhisperOptions) -> bool:
     return (len(phrase) >= 3 and len(said) >= 2 and d.no_speech <= o.max_no_speech
             and said[0][:3] == phrase[0][:3] and said[-1] == phrase[-1]
             and d.best_score / (d.tokens + 1) >= o.start_min_mean)
+
+
+def sounds_alike(d: Decoded, distance: Callable[[str, str], float], o: WhisperOptions
+                 ) -> bool:
+    """A phrase the rules rejected whose free transcript sounds like it: someone spoke
+    (no-speech), the phrase fits well enough (o.alike_min_mean, with the answer's lift), the
+    transcript has as many words (the same words spelled otherwise, not talk around them:
+    "Let's take a quick break" is a sound or two from "let's do quick break"), and
+    `distance` (sounds.sound_distance, asked last: it runs espeak-ng) is within o.alike_max."""
+    lift = o.answer_floor if d.prior > 0 else 0.0
+    said, phrase = normalize(d.free_text).split(), normalize(d.best).split()
+    return (bool(phrase) and len(said) == len(phrase) and d.no_speech <= o.max_no_speech
+            and (d.best_score + lift) / (d.tokens + 1) >= o.alike_min_mean
+            and distance(d.free_text, d.best) <= o.alike_max)
 
 
 def verdict(d: Decoded, o: WhisperOptions, safety: bool, mean_slack: float = 0.0,
