@@ -1,13 +1,17 @@
-"""Commands whose free transcript spells their sound as other words, word for word
-(tests/audio/sounds_alike/): two Speech Commands "five"s written "file", espeak-ng's "that's
-numb" written "That's um...", "stop session" written "Top Session", "repeat that" written
-"repeat now", "hold longer by thirty seconds" written "Oh longer my 30 seconds" (four of the
-benchmark's dev speakers and voices, where the rule was chosen, two of its test ones). The
-ranking put the phrase said first each time, but it trailed the transcript: the rules alone
-rejected all six. Spelled as sounds (espeak-ng's phonemes, hearing/sounds.py) the two lie a
-sound or two apart, and the phrase is taken (whisper_rules.sounds_alike). "on" said after
-the rating question is not a rating: it is a third of its sounds from "one". Talk around a
-phrase is not the phrase: "Let's take a quick break" is not "let's do quick break"."""
+"""Commands whose free transcript spells their sound as other words, word for word, each word
+a sound from the phrase's (tests/audio/sounds_alike/): two Speech Commands "five"s written
+"file", espeak-ng's "that's numb" written "That's um..." (two renders), "stop session"
+written "Top Session" (three of the benchmark's dev speakers and voices, where the rule was
+chosen, two of its test ones). The ranking put the phrase said first each time, but it
+trailed the transcript: the rules alone rejected all five. Spelled as sounds (espeak-ng's
+phonemes, hearing/sounds.py) they are taken (whisper_rules.sounds_alike).
+
+And talk that only rhymes with a phrase is not it: "it's going well" (three sounds from
+"it's going numb" in its last word), "maybe not" after the rating question (two from "maybe
+eight"), "hold it" (two from "hold on"). Each of those five renders was acted on when the
+limit was on the whole phrase alone (0.3 edits per sound); with one sound a word, nothing.
+"on" said after the rating question is one sound from "one" but a third of it: not a
+rating. Routine starts are never taken by sound ("start the car", "start the calf")."""
 
 from __future__ import annotations
 
@@ -20,12 +24,14 @@ from companion.bench import recognition as bench
 from companion.core.vocabulary import normalize
 from companion.hearing import sounds
 from companion.hearing.files import recognize_file
-from companion.hearing.sounds import phonemes, sound_distance
+from companion.hearing.sounds import APART, alike, word_sounds
 from companion.hearing.whisper_rules import Decoded, WhisperOptions, sounds_alike
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio"
-ALIKE = sorted((HERE / "sounds_alike").glob("*.wav"))
+FOLDER = HERE / "sounds_alike"
+COMMANDS = sorted(p for p in FOLDER.glob("*.wav") if not p.name.startswith("none__"))
+RHYMES = sorted(FOLDER.glob("none__*.wav"))
 NEGATIVES = sorted(HERE.glob("none__*.wav"))
 O = WhisperOptions()
 
@@ -34,38 +40,49 @@ needs_espeak = pytest.mark.skipif(not sounds._espeak(),
                                           "installs it)")
 
 
-@needs_espeak
-def test_words_spelled_apart_that_sound_the_same_have_the_same_sounds():
-    assert phonemes("four") == phonemes("for") != ()
-    assert phonemes("Gold longer!") == phonemes("gold longer")  # marks and case are not sounds
+def within(said: str, phrase: str) -> bool:
+    distance, word_edits = alike(said, phrase)
+    return distance <= O.alike_max and word_edits <= O.alike_word_edits
 
 
 @needs_espeak
-@pytest.mark.parametrize("said, phrase", [("Gold longer", "hold longer"),
-                                          ("That's um...", "that's numb"),
-                                          ("Top Session", "stop session"),
-                                          ("file", "five")])
-def test_misspelled_commands_lie_within_the_limit(said, phrase):
-    assert sound_distance(said, phrase) <= O.alike_max
+def test_each_word_has_its_own_sounds_and_spelling_is_not_a_sound():
+    assert word_sounds("four") == word_sounds("for") != ()
+    assert word_sounds("Gold longer!") == word_sounds("gold longer")
+    assert len(word_sounds("seven out of ten")) == 4  # in a sentence espeak-ng joins "out of"
+    assert word_sounds("hold longer by 30 seconds") == word_sounds(
+        "hold longer by thirty seconds")
 
 
 @needs_espeak
-@pytest.mark.parametrize("said, phrase", [("on", "one"), ("Please", "three"), ("up", "stop"),
-                                          ("time", "more time"), ("Next sum", "next step")])
-def test_other_words_lie_beyond_it(said, phrase):
-    assert sound_distance(said, phrase) > O.alike_max
+@pytest.mark.parametrize("said, phrase", [("That's um...", "that's numb"),
+                                          ("Top Session", "stop session"), ("file", "five"),
+                                          ("Gold longer", "hold longer")])
+def test_a_command_spelled_as_other_words_is_within_the_limits(said, phrase):
+    assert within(said, phrase)
+
+
+@needs_espeak
+@pytest.mark.parametrize("said, phrase", [
+    ("on", "one"),                            # one sound, but a third of them
+    ("it's going well", "it's going numb"),   # every sound of its last word
+    ("maybe not", "maybe eight"), ("hold it", "hold on"), ("about time", "about nine"),
+    ("Please", "three"), ("repeat now", "repeat that"),
+    ("Let's take a quick break", "let's do quick break")])  # not as many words
+def test_talk_that_rhymes_with_a_phrase_is_beyond_them(said, phrase):
+    assert not within(said, phrase)
 
 
 def test_without_espeak_nothing_sounds_alike(monkeypatch):
     """The fault: espeak-ng missing. Then no transcript is alike any phrase (the rule is
     off), rather than an error in the middle of a session."""
     monkeypatch.setattr(sounds, "_espeak", lambda: "")
-    sounds.phonemes.cache_clear()
+    sounds.word_sounds.cache_clear()
     try:
-        assert phonemes("five") == ()
-        assert sound_distance("five", "five") == 1.0
+        assert word_sounds("five") == ()
+        assert alike("five", "five") == APART
     finally:
-        sounds.phonemes.cache_clear()
+        sounds.word_sounds.cache_clear()
 
 
 def _decoded(free: str, best: str, mean: float, tokens: int = 2, no_speech: float = 0.05,
@@ -74,55 +91,72 @@ def _decoded(free: str, best: str, mean: float, tokens: int = 2, no_speech: floa
                    best_score=mean * (tokens + 1), seconds=1.0, tokens=tokens, prior=prior)
 
 
-def test_the_rule_asks_for_sounds_only_of_a_phrase_that_fits():
+def test_the_rule_asks_for_sounds_only_of_a_phrase_that_fits_word_for_word():
     asked: list[tuple[str, str]] = []
 
-    def distance(said: str, phrase: str) -> float:
+    def near(said: str, phrase: str) -> tuple[float, int]:
         asked.append((said, phrase))
-        return 0.1
+        return 0.1, 1
 
-    assert sounds_alike(_decoded("Gold longer", "hold longer", -3.0), distance, O)
-    assert not sounds_alike(_decoded("Gold longer", "hold longer", -3.6), distance, O)
-    assert not sounds_alike(_decoded("Gold longer", "hold longer", -3.0, no_speech=0.95),
-                            distance, O)
-    assert not sounds_alike(_decoded("", "hold longer", -3.0), distance, O)
-    assert not sounds_alike(_decoded("Gold longer", "", -3.0), distance, O)
+    assert sounds_alike(_decoded("Top Session", "stop session", -3.0), near, O)
+    assert not sounds_alike(_decoded("Top Session", "stop session", -3.6), near, O)
+    assert not sounds_alike(_decoded("Top Session", "stop session", -3.0, no_speech=0.95),
+                            near, O)
+    assert not sounds_alike(_decoded("", "stop session", -3.0), near, O)
+    assert not sounds_alike(_decoded("Top", "", -3.0), near, O)
+    assert not sounds_alike(_decoded("Let's take a quick break.", "let's do quick break",
+                                     -3.0, tokens=5), near, O)  # talk around a phrase
     assert len(asked) == 1  # espeak-ng runs only for the one that could be taken
     # An answer asked for gets its floor's lift here too.
     assert sounds_alike(_decoded("file", "five", -3.8, tokens=1, prior=O.answer_prior),
-                        distance, O)
-    assert not sounds_alike(_decoded("file", "five", -3.8, tokens=1), distance, O)
-    assert not sounds_alike(_decoded("on", "one", -2.0, tokens=1), lambda a, b: 0.33, O)
+                        near, O)
+    assert not sounds_alike(_decoded("file", "five", -3.8, tokens=1), near, O)
+    # Both limits: over all the sounds, and in every word.
+    assert not sounds_alike(_decoded("on", "one", -2.0, tokens=1), lambda a, b: (0.33, 1), O)
+    assert not sounds_alike(_decoded("it's going well", "it's going numb", -2.0),
+                            lambda a, b: (0.27, 3), O)
 
 
-def test_talk_around_a_phrase_is_not_the_phrase():
-    """Word for word only: talk over tea that starts the desk break if a few sounds apart
-    were enough (the soak's "Let's take a quick break", 0.28 from "let's do quick break"),
-    and "Oh longer" is two words, not "longer"."""
-    near = lambda a, b: 0.1  # noqa: E731
-    assert not sounds_alike(_decoded("Let's take a quick break.", "let's do quick break",
-                                     -3.0, tokens=5), near, O)
-    assert not sounds_alike(_decoded("Oh longer", "longer", -3.0, tokens=1), near, O)
-    assert sounds_alike(_decoded("Oh longer my 30 seconds.", "hold longer by thirty seconds",
-                                 -2.3, tokens=6), near, O)  # "30" is one word, "thirty"
+def test_a_routine_start_is_never_taken_by_its_sound(rec):
+    """While waiting the companion hears talk all day; a start is taken only as the rules
+    (or a start whose name alone was missed) allow."""
+    car = Decoded(free_text="Start the car.", free_score=-2.0, no_speech=0.05,
+                  best="start the calf", best_score=-3.0 * 5, seconds=1.5, tokens=4)
+    assert within(car.free_text, car.best)  # a sound apart...
+    assert rec.judge(car).text == ""        # ... and still nothing
 
 
-def test_the_folder_holds_six_commands():
-    assert len(ALIKE) == 6
+def test_the_folder_holds_five_commands_and_five_rhymes():
+    assert len(COMMANDS) == 5 and len(RHYMES) == 5
 
 
 @needs_espeak
-@pytest.mark.parametrize("path", ALIKE, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: p.stem)
 def test_a_command_spelled_as_other_words_is_acted_on(rec, vocab, path):
     want = expected(path.name)
     got = recognize_file(rec, vocab, path, bench.context(vocab, want))
     assert got.intent == want, got
     assert normalize(got.heard) != normalize(got.text), got  # the transcript spelled it so
-    # ... and without the rule the same recording is rejected.
-    keep = rec.options
+    keep = rec.options  # ... and without the rule the same recording is rejected
     rec.options = replace(keep, alike_max=-1.0)
     try:
         assert recognize_file(rec, vocab, path, bench.context(vocab, want)).intent is None
+    finally:
+        rec.options = keep
+
+
+@needs_espeak
+@pytest.mark.parametrize("path", RHYMES, ids=lambda p: p.stem)
+def test_talk_that_rhymes_with_a_phrase_is_nothing(rec, vocab, path):
+    """Heard where the phrase it rhymes with would be said: "maybe not" right after the
+    rating question, the rest in a session."""
+    moment = expected("number-5__x.wav") if "maybe-not" in path.name else None
+    context = bench.context(vocab, moment)
+    assert recognize_file(rec, vocab, path, context).intent is None
+    keep = rec.options  # a limit on the whole phrase alone took each of them
+    rec.options = replace(keep, alike_word_edits=99)
+    try:
+        assert recognize_file(rec, vocab, path, context).intent is not None
     finally:
         rec.options = keep
 
@@ -137,9 +171,9 @@ def test_no_negative_recording_is_acted_on_in_a_session(rec, vocab):
 @needs_espeak
 def test_after_the_rating_question_the_rule_makes_no_word_a_rating(rec, vocab):
     """Right after "how is the pain now?" the project's negatives come out as they do
-    without the rule: "on" is a third of its sounds from "one", beyond the limit. (Its two
-    "on"s are taken for "one" there by the rules themselves, as 17 % of dev's negatives are:
-    the hearing README's "Noticed"; a rating confirmed aloud and put right by saying it.)"""
+    without the rule. (Its two "on"s are taken for "one" there by the rules themselves, as
+    17 % of dev's negatives are: the hearing README's "Noticed"; a rating confirmed aloud
+    and put right by saying it.)"""
     rating = bench.context(vocab, expected("number-5__x.wav"))
     assert sum("-on-" in p.name for p in NEGATIVES) >= 2
     with_rule = [recognize_file(rec, vocab, p, rating).intent for p in NEGATIVES]

@@ -1,7 +1,9 @@
 """How alike two texts sound: their phonemes as espeak-ng gives them (the speech package the
 companion already installs to talk) and the edits between them. tiny.en sometimes writes a
-command's sound as other words ("Gold longer", "That's um...", "Top session", "file" for
-five); spelled out as sounds, those lie a phoneme or two from the phrase."""
+command's sound as other words ("That's um..." for that's numb, "Top Session", "file" for
+five); spelled out as sounds, word for word, each word lies a sound from the phrase's. Talk
+that only rhymes with a phrase ("it's going well", "maybe not") is further in some word.
+The citation form of each word is used on both sides, so connected speech does not matter."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import re
 import shutil
 import subprocess
 from functools import lru_cache
+from typing import NamedTuple
+
+from companion.core.vocabulary import normalize
 
 # Stress marks, word and clause breaks: "alike" is about the sounds, not where words part.
 _NOT_A_SOUND = re.compile(r"[ˈˌ\s_\-]")
@@ -20,19 +25,27 @@ def _espeak() -> str:
 
 
 @lru_cache(maxsize=4096)
-def phonemes(text: str) -> tuple[str, ...]:
-    """The sounds of `text` (IPA, a length mark kept with its vowel); () when there is no
-    text or no espeak-ng, so that nothing is ever judged alike without it."""
+def word_sounds(text: str) -> tuple[tuple[str, ...], ...]:
+    """The sounds of each word of `text` (normalized: digits as words), each said on its own
+    (IPA, a length mark kept with its vowel: espeak-ng joins "out of" into one word in a
+    sentence, so each word is its own clause); () when there is no text or no espeak-ng, or
+    its lines do not match the words: then nothing is ever judged alike."""
+    words = normalize(text).split()
     exe = _espeak()
-    if not text.strip() or not exe:
+    if not words or not exe:
         return ()
     try:  # on stdin: a transcript may begin with "-", which espeak-ng would take as a flag
-        out = subprocess.run([exe, "-q", "--ipa", "-v", "en"], input=text, text=True,
-                             capture_output=True, timeout=5, check=True).stdout
+        out = subprocess.run([exe, "-q", "--ipa", "-v", "en"], input=", ".join(words),
+                             text=True, capture_output=True, timeout=5, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return ()
+    lines = [_split(line) for line in out.splitlines() if line.strip()]
+    return tuple(lines) if len(lines) == len(words) and all(lines) else ()
+
+
+def _split(ipa: str) -> tuple[str, ...]:
     sounds: list[str] = []
-    for ch in _NOT_A_SOUND.sub("", out):
+    for ch in _NOT_A_SOUND.sub("", ipa):
         if ch == "ː" and sounds:
             sounds[-1] += ch
         else:
@@ -51,10 +64,22 @@ def edits(a: tuple[str, ...], b: tuple[str, ...]) -> int:
     return prev[-1]
 
 
-def sound_distance(said: str, phrase: str) -> float:
-    """Edits between the two texts' sounds per sound of the longer one: 0 alike, 1 nothing
-    shared; 1 too when either has no sounds (or espeak-ng is missing)."""
-    a, b = phonemes(said), phonemes(phrase)
-    if not a or not b:
-        return 1.0
-    return edits(a, b) / max(len(a), len(b))
+class Alike(NamedTuple):
+    """How far a transcript sounds from a phrase of as many words."""
+
+    distance: float  # edits over all their sounds, per sound of the longer: 0 alike, 1 apart
+    word_edits: int  # the most edits any one word needs to become its counterpart
+
+
+APART = Alike(1.0, 99)
+
+
+def alike(said: str, phrase: str) -> Alike:
+    """`said` against `phrase`, word for word; APART when their words are not as many, or
+    either has no sounds (or espeak-ng is missing)."""
+    a, b = word_sounds(said), word_sounds(phrase)
+    if not a or len(a) != len(b):
+        return APART
+    flat_a, flat_b = sum(a, ()), sum(b, ())
+    return Alike(edits(flat_a, flat_b) / max(len(flat_a), len(flat_b)),
+                 max(edits(x, y) for x, y in zip(a, b)))

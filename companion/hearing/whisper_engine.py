@@ -36,7 +36,7 @@ from companion.hearing.recognizer import Hearing, Recognizer
 from companion.core.interfaces import Utterance
 from companion.hearing.templates import speech_span
 from companion.hearing.user_voice import UserVoice
-from companion.hearing.sounds import sound_distance
+from companion.hearing.sounds import alike
 from companion.hearing.whisper_rules import (Decoded, WhisperOptions, name_unheard,
                                              sounds_alike, verdict)
 from companion.hearing.whisper_scoring import RowScorer
@@ -177,10 +177,14 @@ class WhisperRecognizer(Recognizer):
         """Accept or reject one decode; confidence falls as the phrase trails the free
         transcript."""
         ok, conf = self._verdict(d)
-        if not ok:  # rescued by its sound or its frame: confidence stays the rules' (low)
+        if not ok:  # rescued by its frame or its sound: confidence stays the rules' (low)
             o = self.options
-            ok = ((self._names_inside(d.best) and name_unheard(d, o))
-                  or sounds_alike(d, sound_distance, o))
+            if self._means(d.best, "start_routine"):
+                # Not by sound: talk while waiting is what the companion hears all day, and
+                # "start the car" is a sound from "start the calf".
+                ok = self._names_inside(d.best) and name_unheard(d, o)
+            else:
+                ok = sounds_alike(d, alike, o)
         return Hearing(d.best if ok else "", conf, d.free_text, d.best)
 
     def _verdict(self, d: Decoded, mean_slack: float = 0.0, gap_slack: float = 0.0,
