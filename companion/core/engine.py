@@ -27,10 +27,12 @@ HOLD_STEP_S = 15.0        # "hold longer" / "shorter" without a number moves the
 # for meanwhile: a bare number or a "no" there would let talk in the room ("on" heard as
 # "one") overwrite a rating (dev negatives: 79 of 361 accepted so).
 CORRECT_WITHIN_S = 15.0
-# The same holds for the answer to the safety question: a "no" said this soon after the
-# "yes" that carried on takes the yes back and the question is asked again (Speech
-# Commands "no" was "okay" to the model 3 times in 68 on dev while "okay" was a yes).
-_Mark = TypeVar("_Mark", tuple[float, int, int], tuple[float, int])  # (when, ...): see _recent
+# The same window holds for the answer to the safety question: a "no" said this soon
+# after the "yes" that carried on takes the yes back and the question is asked again
+# (Speech Commands "no" was "okay" to the model 3 times in 68 on dev while "okay" was a yes).
+
+# A rating's or a yes's mark, (when, ...), as _recent reads it.
+_Mark = TypeVar("_Mark", tuple[float, int, int], tuple[float, int])
 
 
 def _said(speech_s: Callable[[str], float], step: PlannedStep) -> float:
