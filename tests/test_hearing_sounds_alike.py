@@ -77,12 +77,20 @@ def test_without_espeak_nothing_sounds_alike(monkeypatch):
     """The fault: espeak-ng missing. Then no transcript is alike any phrase (the rule is
     off), rather than an error in the middle of a session."""
     monkeypatch.setattr(sounds, "_espeak", lambda: "")
-    sounds.word_sounds.cache_clear()
-    try:
-        assert word_sounds("five") == ()
-        assert alike("five", "five") == APART
-    finally:
-        sounds.word_sounds.cache_clear()
+    sounds.forget()
+    assert word_sounds("five") == ()
+    assert alike("five", "five") == APART
+
+
+@needs_espeak
+def test_a_word_is_spelled_once_however_often_it_is_heard(monkeypatch):
+    sounds.forget()
+    runs: list[int] = []
+    spell = sounds._spell
+    monkeypatch.setattr(sounds, "_spell", lambda words: runs.append(len(words)) or spell(words))
+    first = word_sounds("Top Session")
+    assert word_sounds("stop session")[1] == first[1] and word_sounds("top") == first[:1]
+    assert runs == [2, 1]  # "top", "session"; then "stop" alone
 
 
 def _decoded(free: str, best: str, mean: float, tokens: int = 2, no_speech: float = 0.05,

@@ -24,23 +24,45 @@ def _espeak() -> str:
     return shutil.which("espeak-ng") or ""
 
 
-@lru_cache(maxsize=4096)
+# word -> its sounds. Words recur (the phrases', and the transcripts' "you", "please"), so
+# espeak-ng runs once per new word, not once per utterance (about 20 ms a run here).
+_KNOWN: dict[str, tuple[str, ...]] = {}
+
+
 def word_sounds(text: str) -> tuple[tuple[str, ...], ...]:
     """The sounds of each word of `text` (normalized: digits as words), each said on its own
-    (IPA, a length mark kept with its vowel: espeak-ng joins "out of" into one word in a
-    sentence, so each word is its own clause); () when there is no text or no espeak-ng, or
-    its lines do not match the words: then nothing is ever judged alike."""
+    (IPA, a length mark kept with its vowel: in a sentence espeak-ng joins "out of" into one
+    word); () when there is no text, no espeak-ng, or its answer does not match the words:
+    then nothing is ever judged alike."""
     words = normalize(text).split()
-    exe = _espeak()
-    if not words or not exe:
+    new = sorted({w for w in words if w not in _KNOWN})
+    if not words or (new and not _spell(new)):
         return ()
+    return tuple(_KNOWN[w] for w in words)
+
+
+def _spell(words: list[str]) -> bool:
+    """Ask espeak-ng for the sounds of `words`, each its own clause (one line each)."""
+    exe = _espeak()
+    if not exe:
+        return False
     try:  # on stdin: a transcript may begin with "-", which espeak-ng would take as a flag
         out = subprocess.run([exe, "-q", "--ipa", "-v", "en"], input=", ".join(words),
                              text=True, capture_output=True, timeout=5, check=True).stdout
     except (OSError, subprocess.SubprocessError):
-        return ()
+        return False
     lines = [_split(line) for line in out.splitlines() if line.strip()]
-    return tuple(lines) if len(lines) == len(words) and all(lines) else ()
+    if len(lines) != len(words) or not all(lines):
+        return False
+    if len(_KNOWN) > 4096:  # a companion that runs for weeks hears many words once
+        _KNOWN.clear()
+    _KNOWN.update(zip(words, lines))
+    return True
+
+
+def forget() -> None:
+    """Drop every word's sounds (they are asked for again when next needed)."""
+    _KNOWN.clear()
 
 
 def _split(ipa: str) -> tuple[str, ...]:
