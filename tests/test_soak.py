@@ -99,3 +99,24 @@ def test_the_command_shows_its_progress_and_figures(capsys):
     progress = [line for line in err.splitlines() if line.startswith("soak: 0.0 h, wall")]
     assert len(progress) == 1 and "RSS" in progress[0], err
     assert "spurious" in out
+
+
+def test_during_a_session_what_talk_would_do_is_counted(monkeypatch):
+    """`--during session`: the same stream heard as while a routine runs. Control: with
+    session commands in place of the talk, they are counted (and no start is listened for,
+    so none is)."""
+    said = [synth.render(t, "en-us+m3", 150) for t in ("next", "hold longer")]
+
+    class WithCommands(soak.IdleStream):
+        def _event(self):
+            x = said[sum(self.events.values()) % 2]
+            return "talk", (x * 0.1 / np.sqrt(np.mean(x ** 2))).astype(np.float32), "command"
+
+    monkeypatch.setattr(soak, "IdleStream", WithCommands)
+    f = soak.run(2 / 60, 0, "whisper", during="session")
+    assert f["during"] == "session" and f["spurious_starts"] == 0
+    assert f["other_accepted_by_intent"].get("next", 0) >= 1
+    assert f["other_accepted_by_intent"].get("hold_longer", 0) >= 1
+    assert all(h["audio"].startswith("command") for h in f["heard"])
+    with pytest.raises(ValueError, match="during"):
+        soak.run(1 / 60, 0, "whisper", during="paused")

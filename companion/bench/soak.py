@@ -1,7 +1,8 @@
 """`companion bench soak`: hours of idle room audio (noise, words that are not commands,
 talk) through the VoiceLoop -> recognizer -> endpointer path `companion run` uses while
 it waits for "start <routine>", at full speed: what it wrongly acts on, memory over time,
-stalls. The stream is made lazily, 10 s at a time, from the shared recordings (8 h of
+stalls. `--during session` hears the same audio as while a routine runs (every session
+command listened for): what talk in the room would make it do. The stream is made lazily, 10 s at a time, from the shared recordings (8 h of
 16 kHz int16 would be ~920 MB), and is the same for the same seed."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from companion.storage.library import Library
 from companion.storage.safe_log import SafeLog
 from companion.speech import make_speaker
 from companion.storage.store import PainLog
-from companion.core.vocabulary import Vocabulary
+from companion.core.vocabulary import MOMENTS, Intent, Vocabulary
 from companion.loop.voice_loop import VoiceLoop
 
 logger = logging.getLogger(__name__)
@@ -205,7 +206,13 @@ def rss_mb() -> float:
 
 
 def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[Path] = None,
-        scene_s: tuple = SCENE_S, progress: bool = False) -> dict:
+        scene_s: tuple = SCENE_S, progress: bool = False, during: str = "waiting") -> dict:
+    """`during`: "waiting" (the voice loop as `companion run` waits for a start) or
+    "session" (the recognizer alone, listening for every session command, as while a
+    routine runs and someone talks in the room; nothing is acted on, what would be is
+    counted)."""
+    if during not in ("waiting", "session"):
+        raise ValueError(f"during must be 'waiting' or 'session', not {during!r}")
     library = Library()  # the live companion's routines, aliases and grammar
     vocab = Vocabulary(library.aliases())
     stream = IdleStream(hours * 3600, seed, data, vocab, scene_s)
@@ -234,18 +241,21 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
                 st["gap"], st["gap_at"] = now - last, f.start
             last, st["frames"], st["audio_s"] = now, st["frames"] + 1, f.end
 
+    def note(text: str, intent: Intent, start: float, end: float, gated: bool) -> None:
+        st["gated"] += gated
+        accepted[intent.name.value] += not gated  # plain names in the report
+        if len(examples) < 50:
+            examples.append({"at_h": round(start / 3600, 3), "text": text,
+                             "intent": intent.name, "gated": gated,
+                             "audio": stream.playing(start, end)})
+
     def recognize(fs: Iterable[Frame], expect=None):
         # as `companion run` does: rejected speech too (it may ask a question again)
         for utt in rec.utterances(fs, endpointer=tap, expect=expect, include_rejected=True):
             yield utt
             h = loop.heard[-1]   # the loop has acted on utt by now
             if h.intent is not None:
-                st["gated"] += h.gated
-                accepted[h.intent.name.value] += not h.gated  # plain names in the report
-                if len(examples) < 50:
-                    examples.append({"at_h": round(h.start / 3600, 3), "text": h.text,
-                                     "intent": h.intent.name, "gated": h.gated,
-                                     "audio": stream.playing(h.start, h.end)})
+                note(h.text, h.intent, h.start, h.end, h.gated)
             loop.finish("soak: spurious start")  # back to waiting: the rest stays idle
 
     with tempfile.TemporaryDirectory() as d, PainLog.open(d) as log:
@@ -255,13 +265,21 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
                          reminders=lambda: trends.reminders(log, time.time()),
                          acted_on=rec.acted_on, misheard=rec.misheard)  # learning, as live
         t0, c0 = time.perf_counter(), time.process_time()
-        loop.run(frames())
+        if during == "waiting":
+            loop.run(frames())
+        else:  # nothing speaks, so nothing is gated as the companion's own voice
+            session = vocab.phrases_for(MOMENTS["session"])
+            for utt in rec.utterances(frames(), endpointer=tap, expect=lambda: session):
+                intent = vocab.parse(utt.text)
+                if intent is not None:
+                    note(utt.text, intent, utt.start, utt.end, False)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss.append((round(st["audio_s"] / 3600, 2), round(rss_mb(), 1)))
     audio, gen, others = st["audio_s"], stream.gen_s, {
         k: v for k, v in accepted.items() if v and k not in ("start_routine", "how_am_i_doing")}
     return {
-        "engine": rec.engine, "seed": seed, "audio_hours": round(audio / 3600, 3),
+        "engine": rec.engine, "seed": seed, "during": during,
+        "audio_hours": round(audio / 3600, 3),
         "audio_s": round(audio, 3), "requested_s": round(stream.total / RATE, 3),
         "frames": st["frames"], "frames_expected": -(-stream.total // FRAME_SAMPLES),
         "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "stream_gen_s": round(gen, 1),
@@ -287,7 +305,8 @@ def table(f: dict) -> str:
     s = f["stream"]
     rows = [
         ("audio processed", f"{f['audio_hours']} h, {f['frames']}/{f['frames_expected']} "
-         f"frames ({f['engine']}, seed {f['seed']})", f"{f['requested_s'] / 3600:.3g} h"),
+         f"frames ({f['engine']}, seed {f['seed']}, heard as {f['during']})",
+         f"{f['requested_s'] / 3600:.3g} h"),
         ("wall time", f"{f['wall_s']} s (CPU {f['cpu_s']}; making audio {f['stream_gen_s']})", ""),
         ("RTF (wall / audio)", f"{f['rtf']} (listening only {f['rtf_listening']})", "<= 0.05"),
         ("spurious session starts", f"{f['spurious_starts']}", "0"),

@@ -33,6 +33,9 @@ def register(sub, common) -> None:
     so.add_argument("--hours", type=float, default=8.0, help="length of the idle stream")
     so.add_argument("--seed", type=int, default=0, help="which stream (same seed, same audio)")
     so.add_argument("--engine", choices=ENGINES, default="auto")
+    so.add_argument("--during", choices=("waiting", "session"), default="waiting",
+                    help="hear it as while waiting for a start (the voice loop), or as "
+                         "while a routine runs (every session command listened for)")
     so.add_argument("--json", action="store_true", help="print the figures as JSON")
     so.set_defaults(func=cmd_soak)
     st = bench.add_parser("startup", help="live on the default devices: time to listening, "
@@ -89,7 +92,8 @@ def cmd_soak(args: argparse.Namespace) -> int:
         raise CompanionError("--hours must be more than 0")
     try:
         with _progress_shown("companion.bench.soak"):
-            figures = soak.run(args.hours, args.seed, args.engine, progress=True)
+            figures = soak.run(args.hours, args.seed, args.engine, progress=True,
+                               during=args.during)
     except FileNotFoundError as e:
         raise CompanionError(f"{e}: the soak is built from ../shared/data/speech") from None
     print(json.dumps(figures, indent=2) if args.json else soak.table(figures))
