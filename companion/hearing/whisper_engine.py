@@ -38,7 +38,7 @@ from companion.hearing.templates import speech_span
 from companion.hearing.user_voice import UserVoice
 from companion.hearing.sounds import alike
 from companion.hearing.whisper_rules import (Decoded, WhisperOptions, name_unheard,
-                                             sounds_alike, verdict)
+                                             sounds_alike, talk_after, verdict)
 from companion.hearing.whisper_scoring import RowScorer
 from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
                                                stretch)
@@ -177,7 +177,9 @@ class WhisperRecognizer(Recognizer):
         """Accept or reject one decode; confidence falls as the phrase trails the free
         transcript."""
         ok, conf = self._verdict(d)
-        if not ok:  # rescued by its frame or its sound: confidence stays the rules' (low)
+        if ok and self._talk(d):
+            ok = False
+        elif not ok:  # rescued by its frame or its sound: confidence stays the rules' (low)
             o = self.options
             if self._means(d.best, "start_routine"):
                 # Not by sound: talk while waiting is what the companion hears all day, and
@@ -203,7 +205,7 @@ class WhisperRecognizer(Recognizer):
         outright; None otherwise (also when d was not a near miss). Stops at the first view
         that disagrees."""
         views = self.options.second_look
-        if not views or not self._near(d):
+        if not views or not self._near(d) or self._talk(d):
             return None
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
         # A view's free text is the first decode's, forced, and may fit the view far worse
@@ -250,6 +252,13 @@ class WhisperRecognizer(Recognizer):
 
     def _is_safety(self, phrase: str) -> bool:
         return self._means(phrase, "safety")
+
+    def _talk(self, d: Decoded) -> bool:
+        """Talk that begins with the phrase (talk_after). Stop, pause and safety words act
+        even said in a sentence ("stop, I need to get up"), as does an answer just asked
+        for ("six I think")."""
+        return (talk_after(d, self.options) and not d.prior > 0
+                and not any(self._means(d.best, k) for k in ("stop", "pause", "safety")))
 
     def _names_inside(self, phrase: str) -> bool:
         """A routine's start whose name lies inside it ("start neck routine"), so that a

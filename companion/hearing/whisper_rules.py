@@ -101,6 +101,16 @@ class WhisperOptions:
     # sound but a third from "one" (a word said after the rating question must not rate).
     alike_max: float = 0.3
     alike_word_edits: int = 1
+    # Talk that begins with a command ("Next week we're visiting" for next, heard during a
+    # session in `bench soak --during session`): a phrase is rejected when the free
+    # transcript is its words and then talk_words or more other words, and the whole is a
+    # likely sentence (free log-probability talk_free or better). A command said alone that
+    # the model runs on writes repeats ("Yes, yes, yes") or unlikely words (-8.8 at best on
+    # dev and test). espeak-ng talk starting with next, back or help: 21 of 64 renders
+    # acted on, 6 at -4, 4 at -6 (where the transcript stops at "next"). Not stop, pause or
+    # a safety word (said in a sentence, they still act), nor an answer just asked for.
+    talk_words: int = 2
+    talk_free: float = -6.0
     alike_min_mean: float = -3.5
 
 
@@ -154,6 +164,16 @@ def sounds_alike(d: Decoded, alike: Callable[[str, str], tuple[float, int]],
         return False
     distance, word_edits = alike(d.free_text, d.best)
     return distance <= o.alike_max and word_edits <= o.alike_word_edits
+
+
+def talk_after(d: Decoded, o: WhisperOptions) -> bool:
+    """The free transcript begins with the phrase's words and runs on into other words, as
+    a likely sentence: talk that happens to start with a command."""
+    said, phrase = normalize(d.free_text).split(), normalize(d.best).split()
+    if not phrase or said[:len(phrase)] != phrase:
+        return False
+    others = [w for w in said[len(phrase):] if w not in phrase]
+    return len(others) >= o.talk_words and d.free_score >= o.talk_free
 
 
 def verdict(d: Decoded, o: WhisperOptions, safety: bool, mean_slack: float = 0.0,
