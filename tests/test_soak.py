@@ -72,17 +72,22 @@ def test_stream_is_repeatable_and_holds_no_command():
     assert all(vocab.parse(text) is None for text, _, _ in stream.talk)
 
 
-def test_counts_are_not_vacuous(monkeypatch):
-    """Control: the same harness with real commands in place of the talk counts them,
-    and a started session is ended so the rest of the stream is heard while waiting."""
-    said = [synth.render(t, "en-us+m3", 150) for t in ("start neck routine", "how am i doing")]
+def _commands_for_talk(monkeypatch, *texts: str) -> None:
+    """The idle stream with the given commands (espeak-ng) in turn in place of its events."""
+    said = [synth.render(t, "en-us+m3", 150) for t in texts]
 
     class WithCommands(soak.IdleStream):
         def _event(self):
-            x = said[sum(self.events.values()) % 2]
+            x = said[sum(self.events.values()) % len(said)]
             return "talk", (x * 0.1 / np.sqrt(np.mean(x ** 2))).astype(np.float32), "command"
 
     monkeypatch.setattr(soak, "IdleStream", WithCommands)
+
+
+def test_counts_are_not_vacuous(monkeypatch):
+    """Control: the same harness with real commands in place of the talk counts them,
+    and a started session is ended so the rest of the stream is heard while waiting."""
+    _commands_for_talk(monkeypatch, "start neck routine", "how am i doing")
     f = soak.run(2 / 60, 0, "pocketsphinx")
     assert f["spurious_starts"] >= 1 and f["sessions_started"] == f["spurious_starts"]
     assert f["spurious_how_am_i"] >= 1
@@ -105,14 +110,7 @@ def test_during_a_session_what_talk_would_do_is_counted(monkeypatch):
     """`--during session`: the same stream heard as while a routine runs. Control: with
     session commands in place of the talk, they are counted (and no start is listened for,
     so none is)."""
-    said = [synth.render(t, "en-us+m3", 150) for t in ("next", "hold longer")]
-
-    class WithCommands(soak.IdleStream):
-        def _event(self):
-            x = said[sum(self.events.values()) % 2]
-            return "talk", (x * 0.1 / np.sqrt(np.mean(x ** 2))).astype(np.float32), "command"
-
-    monkeypatch.setattr(soak, "IdleStream", WithCommands)
+    _commands_for_talk(monkeypatch, "next", "hold longer")
     f = soak.run(2 / 60, 0, "whisper", during="session")
     assert f["during"] == "session" and f["spurious_starts"] == 0
     assert f["other_accepted_by_intent"].get("next", 0) >= 1
