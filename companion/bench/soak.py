@@ -2,8 +2,9 @@
 talk) through the VoiceLoop -> recognizer -> endpointer path `companion run` uses while
 it waits for "start <routine>", at full speed: what it wrongly acts on, memory over time,
 stalls. `--during session` hears the same audio as while a routine runs (every session
-command listened for): what talk in the room would make it do. The stream is made lazily, 10 s at a time, from the shared recordings (8 h of
-16 kHz int16 would be ~920 MB), and is the same for the same seed."""
+command listened for): what talk in the room would make it do. The stream is made lazily,
+10 s at a time, from the shared recordings (8 h of 16 kHz int16 would be ~920 MB), and is
+the same for the same seed."""
 
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ best few phrases and free transcript scored on it in one forced call; it is acce
 when both views rank the same phrase first, both come as close and one clears the rules.
 Before that, a rejected phrase is taken when the free transcript is the same sound spelled
 as other words, word for word ("file" for five; sounds.py), or frames a routine's start
-whose name alone was not made out ("Start that routine").
+whose name alone was not made out ("Start that routine"); and an accepted phrase whose
+transcript runs on into a likely sentence ("Next week we're visiting") is talk.
 The user's own takes (taught by `companion enroll`, and learned from what the loop acted on:
 acted_on) are matched too, and outvote the model, except against a safety word."""
 
@@ -257,7 +258,7 @@ class WhisperRecognizer(Recognizer):
         """Talk that begins with the phrase (talk_after). Stop, pause and safety words act
         even said in a sentence ("stop, I need to get up"), as does an answer just asked
         for ("six I think")."""
-        return (talk_after(d, self.options) and not d.prior > 0
+        return (talk_after(d, self.options) and d.prior <= 0
                 and not any(self._means(d.best, k) for k in ("stop", "pause", "safety")))
 
     def _names_inside(self, phrase: str) -> bool:

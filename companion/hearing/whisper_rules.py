@@ -101,6 +101,7 @@ class WhisperOptions:
     # sound but a third from "one" (a word said after the rating question must not rate).
     alike_max: float = 0.3
     alike_word_edits: int = 1
+    alike_min_mean: float = -3.5
     # Talk that begins with a command ("Next week we're visiting" for next, heard during a
     # session in `bench soak --during session`): a phrase is rejected when the free
     # transcript is its words and then talk_words or more other words, and the whole is a
@@ -111,7 +112,6 @@ class WhisperOptions:
     # a safety word (said in a sentence, they still act), nor an answer just asked for.
     talk_words: int = 2
     talk_free: float = -6.0
-    alike_min_mean: float = -3.5
 
 
 @dataclass(frozen=True)
