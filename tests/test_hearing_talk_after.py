@@ -30,6 +30,7 @@ def _decoded(free: str, best: str, free_score: float = -1.5, prior: float = 0.0)
 
 
 @pytest.mark.parametrize("free, best", [("Next week we're visiting.", "next"),
+                                        ("Okay, next week we're visiting.", "next"),
                                         ("Back in a minute with", "back"),
                                         ("Help yourself to more cake.", "help")])
 def test_a_likely_sentence_that_begins_with_a_command_is_talk(free, best):
@@ -39,6 +40,8 @@ def test_a_likely_sentence_that_begins_with_a_command_is_talk(free, best):
 
 @pytest.mark.parametrize("free, best", [("Yes, yes, yes", "yes"), ("Go go go go go", "go"),
                                         ("Next please.", "next"), ("next", "next"),
+                                        ("Next, thank you.", "next"),
+                                        ("Okay companion, back, thank you.", "back"),
                                         ("I think next", "next"),
                                         ("Am I doing am I doing", "how am i doing")])
 def test_a_command_said_so_is_not(free, best):

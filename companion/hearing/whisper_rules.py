@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from companion.core.vocabulary import normalize
+from companion.core.vocabulary import LEADS, TRAILS, normalize
 from companion.hearing import whisper_model
 
 
@@ -168,12 +168,22 @@ def sounds_alike(d: Decoded, alike: Callable[[str, str], tuple[float, int]],
 
 def talk_after(d: Decoded, o: WhisperOptions) -> bool:
     """The free transcript begins with the phrase's words and runs on into other words, as
-    a likely sentence: talk that happens to start with a command."""
-    said, phrase = normalize(d.free_text).split(), normalize(d.best).split()
+    a likely sentence: talk that happens to start with a command. Words said around any
+    command (vocabulary.LEADS, TRAILS: "okay", "thank you") are not counted as talk."""
+    said, phrase = _unframed(normalize(d.free_text)).split(), normalize(d.best).split()
     if not phrase or said[:len(phrase)] != phrase:
         return False
     others = [w for w in said[len(phrase):] if w not in phrase]
     return len(others) >= o.talk_words and d.free_score >= o.talk_free
+
+
+def _unframed(words: str) -> str:
+    """`words` without one leading and one trailing word of courtesy or hesitation, as
+    vocabulary.parse reads a command ("okay, next, thank you" is "next")."""
+    lead = next((w for w in LEADS if words.startswith(w + " ")), "")
+    trail = next((w for w in TRAILS if words.endswith(" " + w)), "")
+    inner = words[len(lead):len(words) - len(trail)].strip() if lead or trail else words
+    return inner or words
 
 
 def verdict(d: Decoded, o: WhisperOptions, safety: bool, mean_slack: float = 0.0,
