@@ -169,6 +169,13 @@ LEADS: tuple[str, ...] = ("okay companion", "companion", "okay", "so", "and", "u
 TRAILS: tuple[str, ...] = ("please", "thanks", "thank you", "companion")
 
 
+def framing(words: str) -> tuple[str, str]:
+    """The one leading and one trailing word of courtesy or hesitation (LEADS, TRAILS)
+    around normalized `words`; "" where there is none."""
+    return (next((w for w in LEADS if words.startswith(w + " ")), ""),
+            next((w for w in TRAILS if words.endswith(" " + w)), ""))
+
+
 # Words of a rating outside zero..ten, for hint().
 _OUT_OF_RANGE = frozenset({"minus", "eleven", "twelve", "thirteen", "fifteen", "twenty",
                            "hundred", "eleventy", "million"})
@@ -223,8 +230,7 @@ class Vocabulary:
         """The intent a phrase means, or None for anything not in the table: unknown
         speech is ignored, never guessed."""
         words = normalize(text)
-        lead = next((w for w in LEADS if words.startswith(w + " ")), "")
-        trail = next((w for w in TRAILS if words.endswith(" " + w)), "")
+        lead, trail = framing(words)
         # Plain first, so a phrase that is itself such a word stays itself.
         for cut_lead, cut_trail in ((0, 0), (0, 1), (1, 0), (1, 1)):
             start = len(lead) + 1 if cut_lead and lead else 0

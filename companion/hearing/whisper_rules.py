@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from companion.core.vocabulary import LEADS, TRAILS, normalize
+from companion.core.vocabulary import framing, normalize
 from companion.hearing import whisper_model
 
 
@@ -180,8 +180,7 @@ def talk_after(d: Decoded, o: WhisperOptions) -> bool:
 def _unframed(words: str) -> str:
     """`words` without one leading and one trailing word of courtesy or hesitation, as
     vocabulary.parse reads a command ("okay, next, thank you" is "next")."""
-    lead = next((w for w in LEADS if words.startswith(w + " ")), "")
-    trail = next((w for w in TRAILS if words.endswith(" " + w)), "")
+    lead, trail = framing(words)
     inner = words[len(lead):len(words) - len(trail)].strip() if lead or trail else words
     return inner or words
 
