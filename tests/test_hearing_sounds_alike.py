@@ -25,7 +25,8 @@ from companion.core.vocabulary import normalize
 from companion.hearing import sounds
 from companion.hearing.files import recognize_file
 from companion.hearing.sounds import APART, alike, word_sounds
-from companion.hearing.whisper_rules import Decoded, WhisperOptions, sounds_alike
+from companion.hearing.whisper_rules import (Decoded, WhisperOptions, near_enough,
+                                             sounds_alike)
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio"
@@ -41,8 +42,7 @@ needs_espeak = pytest.mark.skipif(not sounds._espeak(),
 
 
 def within(said: str, phrase: str) -> bool:
-    distance, word_edits = alike(said, phrase)
-    return distance <= O.alike_max and word_edits <= O.alike_word_edits
+    return near_enough(*alike(said, phrase), O)
 
 
 @needs_espeak

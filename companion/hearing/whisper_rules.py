@@ -162,7 +162,11 @@ def sounds_alike(d: Decoded, alike: Callable[[str, str], tuple[float, int]],
     if not (phrase and len(said) == len(phrase) and d.no_speech <= o.max_no_speech
             and (d.best_score + lift) / (d.tokens + 1) >= o.alike_min_mean):
         return False
-    distance, word_edits = alike(d.free_text, d.best)
+    return near_enough(*alike(d.free_text, d.best), o)
+
+
+def near_enough(distance: float, word_edits: int, o: WhisperOptions) -> bool:
+    """A transcript this far in sound from a phrase (sounds.alike) is the phrase."""
     return distance <= o.alike_max and word_edits <= o.alike_word_edits
 
 
@@ -181,8 +185,7 @@ def _unframed(words: str) -> str:
     """`words` without one leading and one trailing word of courtesy or hesitation, as
     vocabulary.parse reads a command ("okay, next, thank you" is "next")."""
     lead, trail = framing(words)
-    inner = words[len(lead):len(words) - len(trail)].strip() if lead or trail else words
-    return inner or words
+    return words[len(lead):len(words) - len(trail)].strip() or words
 
 
 def verdict(d: Decoded, o: WhisperOptions, safety: bool, mean_slack: float = 0.0,
