@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from companion.core import cues
 from companion.core.clock import ManualClock
-from companion.core.engine import CORRECT_WITHIN_S, Session
+from companion.core.engine import CORRECT_WITHIN_S, UNDO_STOP_S, Session
 from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
                                    SessionEnded, StepEnded, StepStarted, TakenBack)
 from companion.storage.library import Library, parse_routine
@@ -279,6 +279,68 @@ def test_navigation_next_back_skip_stop():
     ev = s.handle(Intent("stop"))
     assert of(ev, SessionEnded)[0].reason == "stopped"
     assert s.handle(Intent("next")) == []
+
+
+def test_a_stop_taken_back_by_resume_goes_on_from_the_step_it_ended():
+    """Talk in the room heard as "stop" ends the session; "carry on" said soon after takes
+    the stop back: the step it ended begins again from its start, and the session goes on
+    to its own end. Later than UNDO_STOP_S, or once another session could have begun, the
+    stop stands."""
+    def stopped_in_hold():
+        clock = ManualClock()
+        s = Session(SMALL, clock)
+        s.start()
+        s.handle(Intent("next"))
+        run_until(s, clock, clock.now() + 25)  # 25 s into the first 40 s hold
+        ev = s.handle(Intent("stop"))
+        assert [c.text for c in of(ev, Cue)] == [cues.STOPPED_UNDOABLE]
+        assert of(ev, SessionEnded)[0].reason == "stopped" and s.stop_undoable
+        return clock, s
+
+    clock, s = stopped_in_hold()
+    clock.advance(UNDO_STOP_S - 1)
+    assert s.tick() == [] and s.handle(Intent("resume")) == []  # ended: a session ignores it
+    ev = s.undo_stop()
+    assert [(e.answer, e.by) for e in of(ev, TakenBack)] == [("stop", "resume")]
+    assert [c.text for c in of(ev, Cue)] == [cues.STOP_TAKEN_BACK, "Hold and breathe."]
+    assert [(e.index, e.kind) for e in of(ev, StepStarted)] == [(1, "hold")]
+    assert not s.ended and not s.stop_undoable and s.undo_stop() == []
+    assert s.remaining() == 40  # the hold from its start, not the 15 s it had left
+    ended = of(run_until(s, clock, clock.now() + 3600), SessionEnded)
+    assert [e.reason for e in ended] == ["completed"]
+
+    clock, s = stopped_in_hold()
+    clock.advance(UNDO_STOP_S + 0.5)
+    assert not s.stop_undoable and s.undo_stop() == [] and s.ended == "stopped"
+
+    clock, s = stopped_in_hold()  # a stop said again after the take-back can be taken back
+    s.undo_stop()
+    clock.advance(10)
+    s.handle(Intent("stop"))
+    assert s.stop_undoable and of(s.undo_stop(), StepStarted)[0].index == 1
+
+    # "stop" as the answer to the safety question is the user's answer, not talk: it stands.
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    s.handle(Intent("safety", "sharp"))
+    ev = s.handle(Intent("stop"))
+    assert [c.text for c in of(ev, Cue)] == [cues.STOPPED]
+    assert not s.stop_undoable and s.undo_stop() == []
+
+    # Typed, a stop is meant: it ends as it always did.
+    clock = ManualClock()
+    s = Session(SMALL, clock, undo_stop_s=0.0)
+    s.start()
+    assert [c.text for c in of(s.handle(Intent("stop")), Cue)] == [cues.STOPPED]
+    assert not s.stop_undoable and s.undo_stop() == []
+
+    # A session that ran to its end has nothing to take back.
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 3600)
+    assert s.ended == "completed" and not s.stop_undoable and s.undo_stop() == []
 
 
 def test_how_long_whats_next_help_repeat_speak():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 
+from companion.core import cues
 from companion.core.clock import ManualClock
 from companion.core.engine import Session
 from companion.core.errors import CompanionError
@@ -36,6 +37,10 @@ class FillingLog(PainLog):
     def end_session(self, *a, **k):
         self._fail()
         return super().end_session(*a, **k)
+
+    def reopen_session(self, *a, **k):
+        self._fail()
+        return super().reopen_session(*a, **k)
 
 
 def setup(tmp_path, log_class: type = None):
@@ -71,6 +76,26 @@ def test_ratings_wait_in_memory_and_are_written_when_the_disk_frees(tmp_path):
     assert [r["value"] for r in store.ratings()] == [4, 6, 7, 2]
     runner.feed("stop")
     assert store.sessions()[0]["end_reason"] == "stopped"
+
+
+def test_a_stop_taken_back_on_a_full_disk_reaches_it_in_order(tmp_path):
+    """Stopped, taken back and stopped again while the disk refused every write: once it
+    takes them, the log has the session ended once, by the last stop, with its rating."""
+    clock, store, runner, said = setup(tmp_path)
+    store.full = True
+    clock.advance(5)
+    runner.feed("stop")
+    clock.advance(5)
+    runner.undo_stop()
+    assert said[-2] == cues.STOP_TAKEN_BACK and not runner.over
+    clock.advance(30)
+    runner.feed("pain three")
+    runner.feed("stop")
+    store.full = False
+    assert runner.log.flush()
+    [row] = store.sessions()
+    assert (row["end_reason"], row["ratings_count"]) == ("stopped", 1)
+    assert [e["detail"] for e in store.events() if e["kind"] == "corrected"] == ["stop -> resume"]
 
 
 def test_user_is_told_at_the_end_if_ratings_could_not_be_saved(tmp_path):

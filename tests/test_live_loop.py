@@ -26,7 +26,7 @@ from companion.bench.sessionwav import (after_step, build, heard_take, place_whe
 from companion.speech import make_speaker
 from companion.storage.store import PainLog
 from companion.core.vocabulary import Vocabulary
-from companion.audio.wav import write_wav
+from companion.audio.wav import load_16k, write_wav
 
 AUDIO = Path(__file__).parent / "audio"
 # What a person says through a neck session, said when the companion has finished speaking,
@@ -141,29 +141,34 @@ def test_quiet_replay_prints_no_transcript(tmp_path, session_wav):
         assert [r["value"] for r in log.ratings()] == [6]
 
 
-def test_an_answer_not_understood_is_asked_for_again(tmp_path, takes):
-    """A real replay: after "how is the pain now?" someone says something that is no
-    number (real talk, which the recognizer rejects); the companion asks once more, and
-    the number said after that is logged."""
-    from companion.audio.wav import load_16k
+def _after(kind: str, text: str = "", delay: float = 1.0):
+    """A wish: `delay` after the first record of this type (and text) in the run."""
+    return lambda records: next((r["at"] + delay for r in records if r["type"] == kind
+                                 and (not text or r.get("text") == text)), None)
 
-    def after(kind: str, text: str = ""):
-        """A wish: a second after the first record of this type (and text) in the run."""
-        return lambda records: next((r["at"] + 1.0 for r in records if r["type"] == kind
-                                     and (not text or r.get("text") == text)), None)
 
-    placed = place_when_quiet([   # each said when the companion has finished speaking
-        (4.0, "start neck routine", takes["start_routine-neck"]),
-        (after("RatingAsked"), "", load_16k(AUDIO / "none__talk-whats-for-lunch.wav")),
-        (after("cue", cues.RATE_AGAIN), "pain six", takes["pain-6"]),
-        (after("cue", "Six, noted."), "stop", takes["stop"])])
+def _replayed(tmp_path: Path, script: list) -> tuple[str, list[dict]]:
+    """Each (wish, text, audio) said when the companion has finished speaking, over the
+    room's hiss, replayed through `companion run --mic-file`: its transcript and events."""
+    placed = place_when_quiet(script)
     wav, ev = tmp_path / "session.wav", tmp_path / "events.jsonl"
     build(placed, wav, total_s=placed[-1][0] + 6, noise=steady_hiss(), noise_db=ROOM_DB)
     p = companion("run", "--mic-file", str(wav), "--no-speaker", "--events", str(ev),
                   "--data-dir", str(tmp_path / "data"))
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 0, stderr
-    records = events(ev)
+    return stdout, events(ev)
+
+
+def test_an_answer_not_understood_is_asked_for_again(tmp_path, takes):
+    """A real replay: after "how is the pain now?" someone says something that is no
+    number (real talk, which the recognizer rejects); the companion asks once more, and
+    the number said after that is logged."""
+    stdout, records = _replayed(tmp_path, [   # each said when the companion has finished
+        (4.0, "start neck routine", takes["start_routine-neck"]),
+        (_after("RatingAsked"), "", load_16k(AUDIO / "none__talk-whats-for-lunch.wav")),
+        (_after("cue", cues.RATE_AGAIN), "pain six", takes["pain-6"]),
+        (_after("cue", "Six, noted."), "stop", takes["stop"])])
     order = [("rejected" if not e["text"] else e["intent"]) if e["type"] == "heard" else
              e["text"] for e in records if e["type"] == "heard" and not e["gated"]
              or e["type"] == "cue" and e["text"] in (cues.RATE, cues.RATE_AGAIN)]
@@ -172,6 +177,30 @@ def test_an_answer_not_understood_is_asked_for_again(tmp_path, takes):
     with PainLog.open(tmp_path / "data") as log:
         assert [r["value"] for r in log.ratings()] == [6]
     assert "heard speech, not understood" in stdout
+
+
+def test_a_stop_from_the_room_is_taken_back_by_carry_on(tmp_path, takes):
+    """A real replay: a hold is stopped ("stop": a real recording, as talk in the room is
+    heard now and then); the user says "carry on" once the companion has finished saying it
+    stopped: the step begins again and the session goes on, in one log row, until the stop
+    the user means."""
+    carry_on = load_16k(AUDIO / "stopped" / "resume__espeak-carry-on-en-us-f2-130-10dB.wav")
+    stdout, records = _replayed(tmp_path, [
+        (4.0, "start neck routine", takes["start_routine-neck"]),
+        (after_step("hold", 5.0), "stop", takes["stop"]),
+        (_after("cue", cues.STOPPED_UNDOABLE), "carry on", carry_on),
+        (_after("cue", cues.STOP_TAKEN_BACK, 6.0), "stop", takes["stop"])])
+    heard = [e["intent"] for e in records if e["type"] == "heard" and e["text"]
+             and not e["gated"]]
+    assert heard == ["start_routine", "stop", "resume", "stop"], heard
+    holds = [e["index"] for e in records if e["type"] == "StepStarted" and e["kind"] == "hold"]
+    assert len(holds) == 2 and holds[0] == holds[1]  # the stopped hold, from its start
+    with PainLog.open(tmp_path / "data") as log:
+        (session,) = log.sessions()
+        assert session["end_reason"] == "stopped"
+        assert [e["detail"] for e in log.events() if e["kind"] == "corrected"] == \
+            ["stop -> resume"]
+    assert '"stop" taken back: the user said resume' in stdout
 
 
 class Person:

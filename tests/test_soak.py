@@ -117,4 +117,13 @@ def test_during_a_session_what_talk_would_do_is_counted(monkeypatch):
     assert f["other_accepted_by_intent"].get("hold_longer", 0) >= 1
     assert all(h["audio"].startswith("command") for h in f["heard"])
     with pytest.raises(ValueError, match="during"):
-        soak.run(1 / 60, 0, "whisper", during="paused")
+        soak.run(1 / 60, 0, "whisper", during="later")
+
+
+def test_just_after_a_stop_a_resume_is_counted(monkeypatch):
+    """`--during stopped`: heard as just after a stop, when a resume takes it back. Control:
+    "carry on" in place of the talk is counted as a resume; "next" means nothing then."""
+    _commands_for_talk(monkeypatch, "carry on", "next")
+    f = soak.run(2 / 60, 0, "whisper", during="stopped")
+    assert f["during"] == "stopped" and f["other_accepted_by_intent"].get("resume", 0) >= 1
+    assert "next" not in f["other_accepted_by_intent"]

@@ -167,6 +167,25 @@ def test_end_session_records_reason_and_counts(log: PainLog) -> None:
                    "ratings_count": 1}
 
 
+def test_a_reopened_session_is_open_until_it_ends_again(log: PainLog) -> None:
+    """A "stop" taken back: the session's end is undone (a crash now closes it as
+    interrupted, not as stopped), and its next end is the one kept."""
+    session = log.start_session("neck", T0)
+    log.end_session(session, T0 + 20, "stopped")
+    log.reopen_session(session)
+    log.log_rating(session, T0 + 30, 4, 1, "press", "neck")
+    [row] = log.sessions()
+    assert (row["ended_at"], row["end_reason"], row["ratings_count"]) == (None, None, 1)
+    log.end_session(session, T0 + 90, "completed")
+    [row] = log.sessions()
+    assert (row["ended_at"], row["end_reason"]) == (T0 + 90, "completed")
+    log.reopen_session(session)
+    assert log.close_interrupted(T0 + 999) == 1
+    assert log.sessions()[0]["end_reason"] == "interrupted"
+    with pytest.raises(ValueError):
+        log.reopen_session(session + 1)
+
+
 def test_close_interrupted(log: PainLog) -> None:
     done = log.start_session("neck", T0)
     log.end_session(done, T0 + 100, "completed")

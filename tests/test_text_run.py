@@ -27,6 +27,8 @@ def test_done_when_scenario_logs_ratings_with_step_and_area(tmp_path):
                   stdin="pain six\nhold longer\nnext\npain 3\nstop\n")
     assert r.returncode == 0, r.stderr
     assert "Six, noted." in r.stdout and "Three, noted." in r.stdout
+    # A typed stop is meant: not offered for taking back, as a heard one is.
+    assert cues.STOPPED in r.stdout and cues.STOPPED_UNDOABLE not in r.stdout
     # The confirmation is printed after the rating: it must be on disk by then.
     exported = companion("export", "--format", "json", "--data-dir", data)
     assert exported.returncode == 0, exported.stderr

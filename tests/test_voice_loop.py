@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from companion.core import cues
 from companion.core.clock import ManualClock
+from companion.core.engine import UNDO_STOP_S
+from companion.core.vocabulary import IntentKind
 from companion.hearing.sources import FRAME_SAMPLES, RATE
 from companion.storage.library import Library
 from companion.speech import NullSpeaker
@@ -95,7 +97,7 @@ def test_a_misheard_rating_put_right_is_replaced_and_unlearned(tmp_path):
     loop.acted_on = acted.append
     loop.misheard = misheard.append
     loop.run(frames(150))
-    said = [r["text"] for r in map(json.loads, out.getvalue().splitlines()) if r["type"] == "cue"]
+    said = [c["text"] for c in _cues(out)]
     assert "Four, noted." in said and "Changed to six." in said
     assert [r["value"] for r in log.ratings()] == [6]
     assert [(u.text, u.start) for u in misheard] == [("pain four", 120)]
@@ -119,7 +121,7 @@ def test_a_yes_taken_back_is_asked_again_and_unlearned(tmp_path):
     misheard: list[Utt] = []
     loop.misheard = misheard.append
     loop.run(frames(130))
-    said = [r["text"] for r in map(json.loads, out.getvalue().splitlines()) if r["type"] == "cue"]
+    said = [c["text"] for c in _cues(out)]
     at = said.index(cues.CONTINUE_AFTER_SAFETY)
     assert said[at + 1:].count(cues.YES_TAKEN_BACK) == 1 and said[-1] == cues.STOPPED
     (session,) = log.sessions()
@@ -127,6 +129,46 @@ def test_a_yes_taken_back_is_asked_again_and_unlearned(tmp_path):
     assert [(u.text, u.start) for u in misheard] == [("yep", 90)]
     (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
     assert fix["detail"] == "yes -> no"
+
+def test_a_stop_taken_back_goes_on_in_the_same_session_and_is_unlearned(tmp_path):
+    """Talk in the room heard as "stop" ends the session; "carry on" said just after takes
+    it back: the step begins again, the log has one session (open again, then ended by the
+    real stop) with the correction, and the recognizer is told the stop was misheard. While
+    the stop can be taken back, the recognizer listens for a resume; later it does not."""
+    loop, log, out = make(tmp_path, [
+        Utt("start neck routine", 20, 21.5),
+        Utt("stop", 60, 60.4),
+        Utt("carry on", 72, 72.6),
+        Utt("stop", 140, 140.4),
+    ])
+    misheard: list[Utt] = []
+    loop.misheard = misheard.append
+    loop.run(frames(150))
+    said = [c["text"] for c in _cues(out)]
+    assert said.count(cues.STOPPED_UNDOABLE) == 2 and said.count(cues.STOP_TAKEN_BACK) == 1
+    (session,) = log.sessions()
+    assert session["end_reason"] == "stopped" and session["ended_at"] > session["started_at"] + 100
+    (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
+    assert fix["detail"] == "stop -> resume"
+    assert [(u.text, u.start) for u in misheard] == [("stop", 60)]
+    assert loop.sessions == 1 and "carry on" in loop.expected_phrases()  # 10 s after the stop
+    loop.clock.set(140.4 + UNDO_STOP_S + 1)
+    assert "carry on" not in loop.expected_phrases()
+    assert "start neck routine" in loop.expected_phrases()
+
+
+def test_a_resume_long_after_a_stop_does_nothing(tmp_path):
+    loop, log, out = make(tmp_path, [
+        Utt("start neck routine", 20, 21.5),
+        Utt("stop", 60, 60.4),
+        Utt("carry on", 60.4 + UNDO_STOP_S + 2, 60.4 + UNDO_STOP_S + 3),
+    ])
+    loop.run(frames(120))
+    (session,) = log.sessions()
+    assert session["end_reason"] == "stopped" and session["ended_at"] < session["started_at"] + 40
+    assert not [e for e in log.events() if e["kind"] == "corrected"]
+    assert cues.STOP_TAKEN_BACK not in [c["text"] for c in _cues(out)]
+
 
 def test_own_voice_is_gated_but_barge_in_words_act(tmp_path):
     loop, log, out = make(tmp_path, [])
@@ -449,10 +491,11 @@ def test_the_intro_counts_the_time_its_instructions_take_to_say(tmp_path):
 
 def test_the_recognizer_is_asked_for_what_makes_sense_at_each_utterance(tmp_path):
     """Each utterance is decoded against expect() at that moment: starts while waiting,
-    the session's commands once it runs, starts again after it ends."""
+    the session's commands once it runs, starts again after it ends (and, just after a
+    stop, a resume, which takes the stop back)."""
     asked = []
     utts = [Utt("start neck routine", 5, 6), Utt("pain six", 30, 31), Utt("stop", 40, 41),
-            Utt("help", 50, 51)]
+            Utt("help", 50, 51), Utt("help", 41 + UNDO_STOP_S + 1, 41 + UNDO_STOP_S + 2)]
 
     def recognize(fs, expect):
         pending = list(utts)
@@ -464,12 +507,13 @@ def test_the_recognizer_is_asked_for_what_makes_sense_at_each_utterance(tmp_path
     clock = ManualClock()
     loop = VoiceLoop(Library(), PainLog.open(tmp_path), NullSpeaker(clock=clock), recognize,
                      clock=clock)
-    loop.run(frames(60))
-    waiting, in_session, _, after = asked
+    loop.run(frames(41 + UNDO_STOP_S + 5))
+    waiting, in_session, _, just_after, later = asked
     assert "start neck routine" in waiting and "stop" not in waiting
     assert {"stop", "pain six", "next"} <= in_session and "start neck routine" not in in_session
     assert "six" not in in_session  # a bare number: only right after "rate your pain"
-    assert after == waiting
+    assert just_after - waiting == loop.vocab.phrases_for(frozenset({IntentKind.RESUME}))
+    assert waiting < just_after and later == waiting
 
 
 def _when_the_note_says_tingling(tmp_path) -> float:

@@ -208,12 +208,13 @@ def rss_mb() -> float:
 
 def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[Path] = None,
         scene_s: tuple = SCENE_S, progress: bool = False, during: str = "waiting") -> dict:
-    """`during`: "waiting" (the voice loop as `companion run` waits for a start) or
-    "session" (the recognizer alone, listening for every session command, as while a
-    routine runs and someone talks in the room; nothing is acted on, what would be is
-    counted)."""
-    if during not in ("waiting", "session"):
-        raise ValueError(f"during must be 'waiting' or 'session', not {during!r}")
+    """`during`: "waiting" (the voice loop as `companion run` waits for a start) or another
+    moment of vocabulary.MOMENTS ("session": the recognizer alone, listening for every
+    session command, as while a routine runs and someone talks in the room; "stopped": as
+    just after a stop, when a resume would take it back; nothing is acted on, what would
+    be is counted)."""
+    if during not in MOMENTS:
+        raise ValueError(f"during must be one of {', '.join(MOMENTS)}, not {during!r}")
     library = Library()  # the live companion's routines, aliases and grammar
     vocab = Vocabulary(library.aliases())
     stream = IdleStream(hours * 3600, seed, data, vocab, scene_s)
@@ -269,8 +270,8 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
         if during == "waiting":
             loop.run(frames())
         else:  # nothing speaks, so nothing is gated as the companion's own voice
-            session = vocab.phrases_for(MOMENTS["session"])
-            for utt in rec.utterances(frames(), endpointer=tap, expect=lambda: session):
+            allowed = vocab.phrases_for(MOMENTS[during])
+            for utt in rec.utterances(frames(), endpointer=tap, expect=lambda: allowed):
                 intent = vocab.parse(utt.text)
                 if intent is not None:
                     note(utt.text, intent, utt.start, utt.end, False)

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Optional
 from companion.cli.parsing import nested_subcommands
 from companion.host.config import ENGINES, RATE_DEFAULT, RATE_LIMITS, WHISPER_MODELS
 from companion.core.errors import CompanionError
+from companion.core.vocabulary import MOMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,9 +34,11 @@ def register(sub, common) -> None:
     so.add_argument("--hours", type=float, default=8.0, help="length of the idle stream")
     so.add_argument("--seed", type=int, default=0, help="which stream (same seed, same audio)")
     so.add_argument("--engine", choices=ENGINES, default="auto")
-    so.add_argument("--during", choices=("waiting", "session"), default="waiting",
+    so.add_argument("--during", choices=tuple(MOMENTS), default="waiting",
                     help="hear it as while waiting for a start (the voice loop), or as "
-                         "while a routine runs (every session command listened for)")
+                         "at another moment: 'session' while a routine runs (every "
+                         "session command listened for), 'stopped' just after a stop "
+                         "(a resume would take it back), 'rating' after the pain question")
     so.add_argument("--json", action="store_true", help="print the figures as JSON")
     so.set_defaults(func=cmd_soak)
     st = bench.add_parser("startup", help="live on the default devices: time to listening, "

@@ -34,8 +34,9 @@ def register(sub, common) -> None:
     p.add_argument("--when", choices=tuple(MOMENTS),
                    help="hear the files as the companion would at that moment: waiting for a "
                         "start, in a running session, paused (resume), right after asking "
-                        "for a pain rating (bare numbers), or while a question waits "
-                        "(yes/no); default: every phrase at once")
+                        "for a pain rating (bare numbers), while a question waits "
+                        "(yes/no), or just after a stop (a resume takes it back); "
+                        "default: every phrase at once")
     p.add_argument("--untaught", action="store_true",
                    help="hear without the voice taught by `companion enroll`")
     _engine_args(p)

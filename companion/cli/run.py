@@ -102,7 +102,8 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     library = Library()
     routine = load_routine(library, args.routine)
     clock = MonotonicClock(args.speed)
-    session = Session(routine, clock, config.effective(args).hold_step_s)
+    # A typed "stop" is meant (nothing in the room types): it is not offered for taking back.
+    session = Session(routine, clock, config.effective(args).hold_step_s, undo_stop_s=0.0)
     vocab = Vocabulary(library.aliases())
 
     def say(cue: Cue) -> None:

@@ -32,6 +32,9 @@ SAFETY_AFTER = ("Try a lighter pressure a little to the side. If it keeps coming
 CONTINUE_AFTER_SAFETY = "Alright, carrying on gently."
 YES_TAKEN_BACK = "Sorry, I heard a yes. Did you say no? Say yes to go on, or no to end."
 STOPPED = "Stopping here. Nicely done, and thank you for taking the time."
+# Said when "stop" ended a running step: it may have been the room (engine.UNDO_STOP_S).
+STOPPED_UNDOABLE = "Stopping here. Nicely done. If you meant to go on, say carry on."
+STOP_TAKEN_BACK = "Sorry, I heard stop. Carrying on from the start of this step."
 COMPLETED = "That's the whole routine. Well done. Drink some water and move gently."
 NO_PREVIOUS = "This is the first step."
 HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, skip, stop, "
@@ -107,7 +110,8 @@ def fixed() -> list[str]:
     """Lines known before any session: pre-render these."""
     lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
              AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
-             CONTINUE_AFTER_SAFETY, YES_TAKEN_BACK, STOPPED, COMPLETED, NO_PREVIOUS, HELP,
+             CONTINUE_AFTER_SAFETY, YES_TAKEN_BACK, STOPPED, STOPPED_UNDOABLE,
+             STOP_TAKEN_BACK, COMPLETED, NO_PREVIOUS, HELP,
              NO_QUESTION, RATE_AGAIN, QUESTION_AGAIN,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
              MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]

@@ -30,8 +30,13 @@ CORRECT_WITHIN_S = 15.0
 # The same window holds for the answer to the safety question: a "no" said this soon
 # after the "yes" that carried on takes the yes back and the question is asked again
 # (Speech Commands "no" was "okay" to the model 3 times in 68 on dev while "okay" was a yes).
+# A "stop" is taken back by a resume ("carry on") said this soon after it: talk in the room
+# is now and then heard as "stop" ("up", "oh": 4 in the session soak's 2 hours), and the
+# routine would otherwise start over. Longer than CORRECT_WITHIN_S because the stop's own
+# cue (about 5 s) is said first, and only barge-in words are heard over it.
+UNDO_STOP_S = 20.0
 
-# A rating's or a yes's mark, (when, ...), as _recent reads it.
+# A rating's, a yes's or a stop's mark, (when, ...), as _recent reads it.
 _Mark = TypeVar("_Mark", tuple[float, int, int], tuple[float, int])
 
 
@@ -50,7 +55,8 @@ class Session:
     passes; both return the events that happened, in order."""
 
     def __init__(self, routine: Routine, clock: Clock, hold_step_s: float = HOLD_STEP_S,
-                 speech_s: Optional[Callable[[str], float]] = None) -> None:
+                 speech_s: Optional[Callable[[str], float]] = None,
+                 undo_stop_s: float = UNDO_STOP_S) -> None:
         self.routine = routine
         self.plan: list[PlannedStep] = routine.plan()
         # In a spoken loop the clock stands still while instructions are said
@@ -61,6 +67,8 @@ class Session:
         self.spoken_s = _said_first(say, routine) + sum(self._said)
         self.clock = clock
         self.hold_step_s = hold_step_s
+        # 0: a stop is final (typed: nothing in the room types "stop" by mistake).
+        self.undo_stop_s = undo_stop_s
         self.idx = 0
         self.started = False
         self.ended: Optional[str] = None
@@ -75,6 +83,8 @@ class Session:
         self._rated: Optional[tuple[float, int, int]] = None  # (when, step index, value)
         # When a yes carried on after a safety stop, and the index of the step that hurt.
         self._yes_at: Optional[tuple[float, int]] = None
+        # When the user said "stop", and the index of the step it ended (see UNDO_STOP_S).
+        self._stopped: Optional[tuple[float, int]] = None
         # What each intent does in a session. Kinds missing here (start_routine,
         # how_am_i_doing) only mean something between sessions: the loop handles them.
         self._handlers: dict[IntentKind, Callable[[Intent, float], list[Event]]] = {
@@ -325,11 +335,30 @@ class Session:
                 Cue(now, f"{round(-delta)} seconds shorter.", "info")]
 
     def _on_stop(self, _: Intent, now: float) -> list[Event]:
-        if self._question == "continue":  # the step already ended
+        if self._question == "continue":  # the step already ended: the stop is the answer
             return self._end("stopped", now, cues.STOPPED)
         ran = self._frozen_or(now) - self._start
-        return [StepEnded(now, self.idx, self.step.name, self.step.area, "stop", ran),
-                *self._end("stopped", now, cues.STOPPED)]
+        undoable = self.undo_stop_s > 0
+        out = [StepEnded(now, self.idx, self.step.name, self.step.area, "stop", ran),
+               *self._end("stopped", now, cues.STOPPED_UNDOABLE if undoable else cues.STOPPED)]
+        self._stopped = (now, self.idx) if undoable else None
+        return out
+
+    @property
+    def stop_undoable(self) -> bool:
+        """Ended by "stop" less than undo_stop_s ago: a resume now takes the stop back."""
+        return (self.ended == "stopped"
+                and self._recent(self._stopped, self.undo_stop_s) is not None)
+
+    def undo_stop(self) -> list[Event]:
+        """A resume said soon after "stop": the stop was misheard. The step it ended begins
+        again from its start (the ball has to be put back), and the session goes on."""
+        if not self.stop_undoable or self._stopped is None:
+            return []
+        now, idx = self.clock.now(), self._stopped[1]
+        self.ended = self._stopped = None
+        return [TakenBack(now, "stop", by="resume"), Cue(now, cues.STOP_TAKEN_BACK, "info"),
+                *self._begin(idx, now)]
 
     def _on_how_long(self, _: Intent, now: float) -> list[Event]:
         return [Cue(now, cues.how_long(self.remaining(), self.session_remaining()), "info")]
@@ -343,10 +372,11 @@ class Session:
     def _on_help(self, _: Intent, now: float) -> list[Event]:
         return [Cue(now, cues.HELP, "info")]
 
-    def _recent(self, mark: Optional[_Mark]) -> Optional[_Mark]:
-        """A rating (_rated) or a yes (_yes_at) while what is said now would put it right
-        (CORRECT_WITHIN_S)."""
-        if mark is not None and self.clock.now() - mark[0] <= CORRECT_WITHIN_S:
+    def _recent(self, mark: Optional[_Mark], within: float = CORRECT_WITHIN_S
+                ) -> Optional[_Mark]:
+        """A rating (_rated), a yes (_yes_at) or a stop (_stopped) while what is said now
+        would put it right (within CORRECT_WITHIN_S, or as given)."""
+        if mark is not None and self.clock.now() - mark[0] <= within:
             return mark
         return None
 

@@ -120,11 +120,14 @@ class SafetyStop(Event):
 
 @dataclass(frozen=True)
 class TakenBack(Event):
-    """An answer to the safety question taken back: a "no" said within
-    engine.CORRECT_WITHIN_S of the "yes" that carried on, so that yes was misheard."""
+    """A command acted on and then taken back, so it was misheard: the "yes" to the safety
+    question by a "no" within engine.CORRECT_WITHIN_S, a "stop" by a resume within
+    engine.UNDO_STOP_S (the session goes on: its log row is open again)."""
 
     answer: str
-    """The answer acted on and taken back ("yes")."""
+    """The command taken back ("yes", "stop")."""
+    by: str = "no"
+    """What took it back ("no", "resume")."""
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ MOMENTS: dict[str, frozenset[IntentKind]] = {
     "paused": SESSION_INTENTS,
     "rating": _RUNNING | {K.NUMBER},                # right after "how is the pain now?"
     "question": SESSION_INTENTS | {K.YES, K.NO},    # while a safety question waits
+    "stopped": WAITING_INTENTS | {K.RESUME},        # just after "stop" (it can be taken back)
 }
 del K
 

@@ -71,6 +71,14 @@ class Runner:
     def over(self) -> bool:
         return bool(self.session.ended)
 
+    @property
+    def stop_undoable(self) -> bool:
+        """Just ended by "stop": a resume now takes the stop back (Session.undo_stop)."""
+        return self.session.stop_undoable
+
+    def undo_stop(self) -> None:
+        self.dispatch(self.session.undo_stop())
+
     def listening_for(self) -> frozenset[IntentKind]:
         return self.session.listening_for()
 
@@ -109,7 +117,9 @@ class Runner:
         elif isinstance(e, SafetyStop):
             self.log.log_event(sid, at, "safety", e.index, e.step, e.area, e.word)
         elif isinstance(e, TakenBack):
-            self.log.log_event(sid, at, "corrected", detail=f"{e.answer} -> no")
+            if e.answer == "stop":  # the session goes on: it has not ended after all
+                self.log.reopen_session(sid)
+            self.log.log_event(sid, at, "corrected", detail=f"{e.answer} -> {e.by}")
         elif isinstance(e, (Paused, Resumed)):
             self.log.log_event(sid, at, e.type.lower(), e.index)
         elif isinstance(e, SessionEnded):

@@ -36,7 +36,8 @@ def line(record: dict[str, Any], says: bool = True) -> Optional[str]:
                                     + (f', corrects {r["corrects"]}'
                                        if r.get("corrects") is not None else '')),
         SafetyStop.TYPE: lambda r: f'SAFETY STOP: "{r["word"]}" during {r["step"]}',
-        TakenBack.TYPE: lambda r: f'"{r["answer"]}" taken back: the user said no',
+        TakenBack.TYPE: lambda r: f'"{r["answer"]}" taken back: the user said '
+                                  f'{r.get("by", "no")}',
         SessionEnded.TYPE: lambda r: f'session ended ({r["reason"]}), {r["ratings"]} '
                                      f'rating{"s" * (r["ratings"] != 1)} logged',
         SpeakerLost.TYPE: lambda r: f'speaker went away ({r["reason"]}); paused',

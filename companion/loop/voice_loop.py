@@ -23,7 +23,7 @@ from companion.loop.records import (Acted, Heard, MicrophoneBack, MicrophoneLost
                                     SpeakerBack, SpeakerLost, VoiceUsed)
 from companion.loop.runner import Runner
 from companion.speech.base import GATE_TAIL_S  # the room still rings after playback ends
-from companion.core.vocabulary import WAITING_INTENTS, Intent, IntentKind, Vocabulary
+from companion.core.vocabulary import MOMENTS, WAITING_INTENTS, Intent, IntentKind, Vocabulary
 
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({IntentKind.STOP, IntentKind.PAUSE, IntentKind.SAFETY})
@@ -78,6 +78,7 @@ class VoiceLoop:
         self._acting: Optional[Utterance] = None  # the utterance being acted on
         self._rated_by: Optional[Utterance] = None  # the one that gave the last rating
         self._answered_by: Optional[Utterance] = None  # the last answer to the safety question
+        self._stopped_by: Optional[Utterance] = None  # the one that stopped the last session
         self.summary = summary
         self.greeting = greeting
         self.reminders = reminders
@@ -136,8 +137,10 @@ class VoiceLoop:
             if e.corrects is not None and self._rated_by is not None:
                 self.misheard(self._rated_by)
             self._rated_by = self._acting
-        if isinstance(e, TakenBack) and self._answered_by is not None:
-            self.misheard(self._answered_by)
+        if isinstance(e, TakenBack):
+            by = self._stopped_by if e.answer == "stop" else self._answered_by
+            if by is not None:
+                self.misheard(by)
 
     # ----- sessions -------------------------------------------------------------------
 
@@ -154,11 +157,16 @@ class VoiceLoop:
         self.runner.start()
 
     def expected_phrases(self) -> frozenset[str]:
-        """What the recognizer should listen for now: a routine's start while waiting;
-        in a session, what the session says makes sense (a bare number only after "rate
-        your pain", yes/no only while its question is open)."""
+        """What the recognizer should listen for now: a routine's start while waiting (and
+        a resume just after "stop"); in a session, what the session says makes sense (a
+        bare number only after "rate your pain", yes/no only while its question is open)."""
         runner = self._running()
-        names = runner.listening_for() if runner else WAITING_INTENTS
+        if runner:
+            names = runner.listening_for()
+        elif self.runner is not None and self.runner.stop_undoable:
+            names = MOMENTS["stopped"]
+        else:
+            names = WAITING_INTENTS
         if names not in self._phrase_sets:
             self._phrase_sets[names] = self.vocab.phrases_for(names)
         return self._phrase_sets[names]
@@ -247,6 +255,8 @@ class VoiceLoop:
         if runner:
             if IntentKind.YES in runner.session.listening_for():  # the question is open
                 self._answered_by = utt
+            if intent.name == IntentKind.STOP:
+                self._stopped_by = utt
             runner.handle(intent)
         else:
             self._waiting(intent)
@@ -255,7 +265,10 @@ class VoiceLoop:
         return intent
 
     def _waiting(self, intent: Intent) -> None:
-        if intent.name == IntentKind.START_ROUTINE:
+        if intent.name == IntentKind.RESUME:
+            if self.runner is not None and self.runner.stop_undoable:
+                self.runner.undo_stop()  # the stop was misheard: the session goes on
+        elif intent.name == IntentKind.START_ROUTINE:
             self.start_session(self.library.routines[str(intent.value)])
         elif intent.name == IntentKind.HOW_AM_I_DOING:
             self._say(self.summary() if self.summary else cues.HOW_AM_I_NO_DATA)

@@ -77,7 +77,17 @@ class EndSession:
         log.end_session(ids.get(self.session_id, self.session_id), self.at, self.reason)
 
 
-Write = Union[StartSession, LogEvent, LogRating, EndSession]
+@dataclass(frozen=True)
+class ReopenSession:
+    """A session that ended goes on after all (its "stop" was taken back)."""
+
+    session_id: int
+
+    def apply(self, log: Log, ids: dict[int, int]) -> None:
+        log.reopen_session(ids.get(self.session_id, self.session_id))
+
+
+Write = Union[StartSession, LogEvent, LogRating, EndSession, ReopenSession]
 
 
 class SafeLog:
@@ -132,6 +142,9 @@ class SafeLog:
 
     def end_session(self, session_id: int, at: float, reason: str) -> None:
         self._queue(EndSession(session_id, at, reason))
+
+    def reopen_session(self, session_id: int) -> None:
+        self._queue(ReopenSession(session_id))
 
 
 def saved_or_said(log: SafeLog) -> int:

@@ -170,6 +170,13 @@ class PainLog:
             db.execute(f"UPDATE sessions SET ended_at = ?, end_reason = ?, {_count_sets()} "
                        "WHERE id = ?", (float(at), reason, session_id))
 
+    def reopen_session(self, session_id: int) -> None:
+        """An ended session goes on (its "stop" was taken back): open until ended again."""
+        self._routine_of(session_id)
+        with self._guard("write to"), self._transaction() as db:
+            db.execute("UPDATE sessions SET ended_at = NULL, end_reason = NULL WHERE id = ?",
+                       (session_id,))
+
     def close_interrupted(self, at: float) -> int:
         """Mark sessions that never ended (a crash, a pulled plug) as "interrupted", ending at
         their last event or rating, or at `at` if they have none. Returns how many."""

@@ -131,6 +131,20 @@ def make_talk(noises: list[Path]) -> None:
         synth.make_noisy_phrase(text, voice, speed, rng.choice(noises), 20, out)
 
 
+# stopped/: "carry on", which the companion's stop cue says takes a stop back (cues.py),
+# espeak-ng over Speech Commands noise: (voice, speed, SNR dB, noise file).
+CARRY_ON = [("en-us+f2", 130, 10, "2794.wav"), ("en-us+m3", 175, 20, "3551.wav"),
+            ("en-gb+m1", 130, 10, "1516.wav")]
+
+
+def make_stopped(noises: Path) -> None:
+    folder = HERE / "stopped"
+    folder.mkdir(exist_ok=True)
+    for voice, speed, snr, noise in CARRY_ON:
+        out = folder / f"resume__espeak-carry-on-{voice.replace('+', '-')}-{speed}-{snr}dB.wav"
+        synth.make_noisy_phrase("carry on", voice, speed, noises / noise, snr, out)
+
+
 def make_said(noises: Path) -> None:
     folder = HERE / "said"
     folder.mkdir(exist_ok=True)
@@ -146,6 +160,9 @@ if __name__ == "__main__":
     shared = HERE.parent.parent.parent / "shared" / "data" / "speech"
     if sys.argv[1:2] == ["--said-only"]:
         make_said((shared / "speech-commands" / "_silence_").resolve())
+        sys.exit(0)
+    if sys.argv[1:2] == ["--stopped-only"]:
+        make_stopped((shared / "speech-commands" / "_silence_").resolve())
         sys.exit(0)
     if sys.argv[1:2] == ["--talk-only"]:
         make_talk(sorted((HERE.parent.parent.parent / "shared" / "data" / "speech" /
