@@ -201,6 +201,24 @@ def test_the_recognizer_learns_only_from_what_was_acted_on(tmp_path):
     assert [(u.text, u.start) for u in acted] == [("pause", 1.0), ("resume", 6.0)]
 
 
+def test_help_while_waiting_names_every_routine_as_it_is_started(tmp_path):
+    """A headless device shows nothing: "help" before a session says which routines there
+    are, each by the name that starts it, and how to ask how it is going."""
+    loop, _, out = make(tmp_path, [Utt("help", 5, 5.4)])
+    loop.run(frames(10))
+    (text,) = [c["text"] for c in _cues(out) if c["text"] != cues.LISTENING]
+    assert text.startswith("Say start, and a routine: ") and text.endswith("how am I doing?")
+    named = text.split(": ")[1].split(".")[0].replace(" or ", ", ").split(", ")
+    routines = loop.library.routines
+    assert len(named) == len(routines) == len({loop.vocab.parse(f"start {n} routine").value
+                                               for n in named})
+    waiting = loop.expected_phrases()
+    assert all(f"start {n} routine" in waiting for n in named)
+    assert cues.waiting_help(["neck", "calves"]) == \
+        "Say start, and a routine: neck or calves. Or ask: how am I doing?"
+    assert cues.waiting_help([]) == cues.LISTENING
+
+
 def test_unknown_speech_does_nothing(tmp_path):
     loop, log, out = make(tmp_path, [Utt("", 5, 6, 0.1, "next"), Utt("banana", 8, 9)])
     loop.run(frames(15))

@@ -47,6 +47,17 @@ QUESTION_AGAIN = "Sorry, I didn't catch that. Say yes to go on, or no to end."
 
 # Said by the voice loop outside a session, or about the devices.
 LISTENING = "Listening. Say start, and the name of a routine."
+
+
+def waiting_help(routines: list[str]) -> str:
+    """Help while no session runs: the routines by name (nothing on a headless device shows
+    them), and what else can be asked."""
+    if not routines:
+        return LISTENING
+    names = " or ".join([", ".join(routines[:-1]), routines[-1]] if routines[:-1] else routines)
+    return f"Say start, and a routine: {names}. Or ask: how am I doing?"
+
+
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."
 MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
 MIC_BACK = "I can hear you again. Say resume when you're ready."

@@ -153,6 +153,15 @@ MOMENTS: dict[str, frozenset[IntentKind]] = {
 del K
 
 
+def spoken_names(routine_aliases: dict[str, str]) -> list[str]:
+    """Each routine's first alias, in the library's order: how the companion names a routine
+    aloud (help while waiting, the voice lesson's "start neck routine")."""
+    first: dict[str, str] = {}
+    for alias, name in routine_aliases.items():
+        first.setdefault(name, alias)
+    return list(first.values())
+
+
 def moment_for(kind: Optional[IntentKind]) -> str:
     """The first moment (in MOMENTS' order) in which this kind makes sense: where the loop
     would hear it said. None (no command) is heard in a session, where time is spent."""

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator, Optional, TextIO
 
 import numpy as np
 
-from companion.core.vocabulary import NUMBER_WORDS, SAFETY_WORDS
+from companion.core.vocabulary import NUMBER_WORDS, SAFETY_WORDS, spoken_names
 from companion.hearing.endpoint import Segment
 from companion.hearing.templates import (INF, MIN_FRAMES, VoiceTemplates, unit_frames,
                                          warp_distance)
@@ -59,11 +59,8 @@ def prompt_for(phrase: str, take: int) -> str:
 def groups(routine_aliases: dict[str, str]) -> dict[str, tuple[str, ...]]:
     """The phrase groups a lesson is made of. "routines" starts each routine by its first
     alias ("start neck routine"): the first thing said to the companion, and the longest."""
-    first: dict[str, str] = {}
-    for alias, name in routine_aliases.items():
-        first.setdefault(name, alias)
     return {"numbers": NUMBER_WORDS, "commands": COMMANDS,
-            "routines": tuple(f"start {a} routine" for a in first.values())}
+            "routines": tuple(f"start {a} routine" for a in spoken_names(routine_aliases))}
 
 
 def lesson(routine_aliases: dict[str, str]) -> list[str]:

@@ -23,7 +23,8 @@ from companion.loop.records import (Acted, Heard, MicrophoneBack, MicrophoneLost
                                     SpeakerBack, SpeakerLost, VoiceUsed)
 from companion.loop.runner import Runner
 from companion.speech.base import GATE_TAIL_S  # the room still rings after playback ends
-from companion.core.vocabulary import MOMENTS, WAITING_INTENTS, Intent, IntentKind, Vocabulary
+from companion.core.vocabulary import (MOMENTS, WAITING_INTENTS, Intent, IntentKind, Vocabulary,
+                                       spoken_names)
 
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({IntentKind.STOP, IntentKind.PAUSE, IntentKind.SAFETY})
@@ -273,7 +274,7 @@ class VoiceLoop:
         elif intent.name == IntentKind.HOW_AM_I_DOING:
             self._say(self.summary() if self.summary else cues.HOW_AM_I_NO_DATA)
         elif intent.name == IntentKind.HELP:
-            self._say(cues.LISTENING)
+            self._say(cues.waiting_help(spoken_names(self.vocab.routine_aliases)))
 
     def _check_speaker(self) -> None:
         """A speaker that vanished: pause (nobody hears the cues), keep trying to get it

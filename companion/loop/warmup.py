@@ -13,7 +13,7 @@ def all_lines() -> list[str]:
     """The fixed lines, every line each installed routine says (built-in and the user's
     own) and the prompts of the default voice lesson (`companion enroll`), once each."""
     from companion.core.rehearsal import spoken_lines
-    from companion.core.vocabulary import Vocabulary
+    from companion.core.vocabulary import Vocabulary, spoken_names
     from companion.loop.enroll import lesson, lesson_lines
     from companion.storage.library import Library
     from companion.core.cues import speaking_seconds
@@ -22,7 +22,8 @@ def all_lines() -> list[str]:
     lines = list(cues.fixed())
     for routine in library.routines.values():
         lines += spoken_lines(routine, speaking_seconds)
-    lines += lesson_lines(lesson(Vocabulary(library.aliases()).routine_aliases))
+    aliases = Vocabulary(library.aliases()).routine_aliases
+    lines += lesson_lines(lesson(aliases)) + [cues.waiting_help(spoken_names(aliases))]
     return list(dict.fromkeys(t.strip() for t in lines if t.strip()))
 
 
