@@ -219,6 +219,14 @@ def test_help_while_waiting_names_every_routine_as_it_is_started(tmp_path):
     assert cues.waiting_help([]) == cues.LISTENING
 
 
+def test_a_lesson_asked_for_without_a_whisper_engine_says_why(tmp_path):
+    """The voice lesson teaches the Whisper recognizer only (the taught voice is its encoder
+    frames): with another engine, "teach me my voice" is answered, not ignored."""
+    loop, _, out = make(tmp_path, [Utt("teach me my voice", 5, 6)])
+    loop.run(frames(10))
+    assert [c["text"] for c in _cues(out)][-1] == cues.CANNOT_TEACH
+
+
 def test_unknown_speech_does_nothing(tmp_path):
     loop, log, out = make(tmp_path, [Utt("", 5, 6, 0.1, "next"), Utt("banana", 8, 9)])
     loop.run(frames(15))

@@ -95,7 +95,6 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
     from companion.hearing.endpoint import Endpointer
     from companion.host.shutdown import stop_signals_as_interrupt
     from companion.hearing.sources import MicSource, WavSource, release_portaudio_at_exit
-    from companion.hearing.templates import VoiceTemplates
     from companion.hearing.whisper_engine import WhisperRecognizer
     from companion.loop.enroll import ECHO_S, Enrollment
     from companion.speech import make_speaker
@@ -109,7 +108,6 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
         raise CompanionError(f"a taught voice is heard by the Whisper engine only; the "
                              f"{rec.engine} engine is in effect (engine = \"whisper\" in "
                              f"{config.config_file(args)}, or --engine whisper)")
-    voice = rec.user.taught or VoiceTemplates(rec.model_name)  # add to what was taught
     if rec.taught_note:
         print(f"companion: {rec.taught_note}; starting afresh", file=sys.stderr)
     clock = ManualClock()
@@ -133,8 +131,8 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
             backlog = getattr(source, "backlog_s", None)
             return read[0] + (backlog() if backlog else 0.0)
 
-        teacher = Enrollment(voice, lambda text: speaker.say(text, now()), rec.voice_frames,
-                             sys.stdout, now, 0.0 if silent else ECHO_S)
+        teacher = Enrollment.adding_to(rec, lambda text: speaker.say(text, now()), sys.stdout,
+                                       now, 0.0 if silent else ECHO_S)
         try:
             with stop_signals_as_interrupt():
                 teacher.run(phrases, args.takes, Endpointer().segments(frames()))
@@ -146,7 +144,7 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
     if not lesson.taught:
         raise CompanionError("nothing was taught: no speech was heard"
                              + (f" in {args.mic_file}" if args.mic_file else ""))
-    voice.save(where)
+    teacher.keep(rec, where)
     missing = [p for p in phrases if p not in lesson.taught]
     print(f"taught {len(lesson.taught)} phrase{'s' if len(lesson.taught) != 1 else ''} "
           f"({sum(lesson.taught.values())} takes), kept in {where}"

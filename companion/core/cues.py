@@ -59,6 +59,12 @@ def waiting_help(routines: list[str]) -> str:
 
 
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."
+# The voice lesson asked for by voice ("teach me the numbers"; loop/enroll.py says its prompts).
+LESSON_START = ("Let's learn your voice. Say each thing I ask for, after me. "
+                "To stop, stay quiet for half a minute.")
+LESSON_STOPPED = "The lesson stopped. I'll listen for what you taught me so far."
+LESSON_NOTHING = "The lesson stopped before anything was taught."
+CANNOT_TEACH = "I can only learn your voice with the Whisper recognizer."
 MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
 MIC_BACK = "I can hear you again. Say resume when you're ready."
 SPEAKER_BACK = "I can speak again. The session is paused; say resume when you're ready."
@@ -123,7 +129,8 @@ def fixed() -> list[str]:
              AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
              CONTINUE_AFTER_SAFETY, YES_TAKEN_BACK, STOPPED, STOPPED_UNDOABLE,
              STOP_TAKEN_BACK, COMPLETED, NO_PREVIOUS, HELP,
-             NO_QUESTION, RATE_AGAIN, QUESTION_AGAIN,
+             NO_QUESTION, RATE_AGAIN, QUESTION_AGAIN, LESSON_START, LESSON_STOPPED,
+             LESSON_NOTHING, CANNOT_TEACH,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
              MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
     return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]

@@ -44,6 +44,7 @@ class IntentKind(StrEnum):
     SAFETY = "safety"
     START_ROUTINE = "start_routine"
     HOW_AM_I_DOING = "how_am_i_doing"
+    TEACH = "teach"
 
 
 K = IntentKind  # keeps the table below readable
@@ -114,6 +115,10 @@ COMMANDS: tuple[tuple[IntentKind, Value, tuple[str, ...]], ...] = (
                                     "begin the {routine} routine", "let's do {routine}",
                                     "let's do the {routine} routine")),
     (K.HOW_AM_I_DOING, None, ("how am i doing", "how am i getting on")),
+    # The voice lesson (`companion enroll`) started by voice, between sessions: on a
+    # headless device the user may have no terminal. Value: the lesson's group, or "all".
+    (K.TEACH, "all", ("teach me my voice", "learn my voice")),
+    (K.TEACH, "numbers", ("teach me the numbers", "learn my numbers")),
 )
 
 
@@ -133,7 +138,8 @@ check_commands(COMMANDS)
 INTENT_NAMES: frozenset[IntentKind] = frozenset(IntentKind)
 # What makes sense while no session runs; in a session, everything else but the answers
 # (a bare number, yes/no) that only mean something right after their question.
-WAITING_INTENTS: frozenset[IntentKind] = frozenset({K.START_ROUTINE, K.HOW_AM_I_DOING, K.HELP})
+WAITING_INTENTS: frozenset[IntentKind] = frozenset({K.START_ROUTINE, K.HOW_AM_I_DOING, K.HELP,
+                                                    K.TEACH})
 ANSWER_INTENTS: frozenset[IntentKind] = frozenset({K.NUMBER, K.YES, K.NO})
 SESSION_INTENTS: frozenset[IntentKind] = INTENT_NAMES - WAITING_INTENTS - ANSWER_INTENTS | {K.HELP}
 # The moments the loop listens in, by name: the session engine's listening_for() is made

@@ -10,7 +10,8 @@ is the user answering over it, and the prompt is said again."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Optional, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, TextIO
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from companion.hearing.endpoint import Segment
 from companion.hearing.templates import (INF, MIN_FRAMES, VoiceTemplates, unit_frames,
                                          warp_distance)
 from companion.hearing.whisper_rules import WhisperOptions
+
+if TYPE_CHECKING:
+    from companion.hearing.whisper_engine import WhisperRecognizer
 
 # One phrase for each thing a session listens for (an alias is heard as well as it is by
 # the model alone: teaching every spelling would make the lesson too long to sit through).
@@ -41,6 +45,7 @@ class Lesson:
     # Pairs of taught phrases whose takes come as near as one take of a phrase may lie to
     # what is heard and still be taken for it (ALIKE): one may be heard as the other.
     alike: list[tuple[str, str, float]] = field(default_factory=list)
+    finished: bool = False  # every phrase was asked (not ended early: the audio or a silence)
 
 
 # Why a prompt is said again; spoken on their own before the prompt, so every line the
@@ -76,6 +81,20 @@ def lesson_lines(phrases: Iterable[str]) -> list[str]:
 
 
 class Enrollment:
+    @classmethod
+    def adding_to(cls, rec: "WhisperRecognizer", say: Callable[[str], float],
+                  out: Optional[TextIO] = None, now: Callable[[], float] = lambda: 0.0,
+                  echo_s: float = ECHO_S) -> "Enrollment":
+        """A lesson that adds to what the recognizer was taught before (a phrase taught
+        again replaces its takes)."""
+        return cls(rec.user.taught or VoiceTemplates(rec.model_name), say, rec.voice_frames,
+                   out, now, echo_s)
+
+    def keep(self, rec: "WhisperRecognizer", where: Path) -> None:
+        """Save what was taught and have the recognizer hear by it from now on."""
+        self.voice.save(where)
+        rec.user.taught = self.voice
+
     def __init__(self, voice: VoiceTemplates, say: Callable[[str], float],
                  frames_of: Callable[[bytes], np.ndarray], out: Optional[TextIO] = None,
                  now: Callable[[], float] = lambda: 0.0, echo_s: float = ECHO_S) -> None:
@@ -145,6 +164,7 @@ class Enrollment:
             self._keep(phrase, got, lesson)
         self._print(DONE)
         self.say(DONE)
+        lesson.finished = True
         lesson.alike = alike(self.voice, list(lesson.taught))
         for a, b, d in lesson.alike:
             self._print(f"  {a!r} and {b!r} come close as you said them ({d:.2f}): if one is "
@@ -159,6 +179,33 @@ class Enrollment:
             self.voice.add(phrase, frames)
         lesson.taught[phrase] = len(got)
         self._print(f"  {phrase!r}: {len(got)} take{'s' if len(got) != 1 else ''} kept")
+
+
+def voice_lesson(rec: object, routine_aliases: dict[str, str], where: Path
+                 ) -> Optional[Callable[..., Lesson]]:
+    """The lesson `VoiceLoop` gives when asked by voice ("teach me the numbers"): the group
+    asked for, or the default lesson for "all", two takes each, kept in `where` and heard by
+    at once; None when the recognizer has no taught voice (not Whisper)."""
+    from companion.hearing.whisper_engine import WhisperRecognizer
+
+    if not isinstance(rec, WhisperRecognizer):
+        return None
+    whisper = rec
+
+    def teach(what: str, frames: Iterable, say: Callable[[str], float],
+              now: Callable[[], float]) -> Lesson:
+        from companion.hearing.endpoint import Endpointer
+
+        named = groups(routine_aliases)
+        phrases = list(named[what]) if what in named else lesson(routine_aliases)
+        teacher = Enrollment.adding_to(whisper, say, now=now)
+        try:
+            teacher.run(phrases, 2, Endpointer().segments(frames))
+        finally:  # stopped midway, even by Ctrl-C: what was taught is kept
+            if teacher.lesson.taught:
+                teacher.keep(whisper, where)
+        return teacher.lesson
+    return teach
 
 
 def alike(voice: VoiceTemplates, phrases: list[str], within: float = ALIKE

@@ -21,7 +21,7 @@ class Runner:
     """Wires a Session to a log and a voice. `say` speaks (or prints) a cue; `wall` turns
     engine clock time into the wall-clock time stored in the log."""
 
-    def __init__(self, session: Session, log: Log, say: Callable[[Cue], None],
+    def __init__(self, session: Session, log: Log, say: Callable[[Cue], object],
                  vocabulary: Vocabulary, wall: Optional[Callable[[float], float]] = None,
                  on_event: Optional[Callable[[Event], None]] = None,
                  on_unknown: Optional[Callable[[str], None]] = None) -> None:

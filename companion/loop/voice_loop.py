@@ -11,6 +11,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, Optional
 
 from companion.core.clock import ManualClock, SpeechAwareClock
 from companion.loop.echo import OwnVoice
+from companion.loop.enroll import Lesson
 from companion.core import cues
 from companion.core.cues import speaking_seconds
 from companion.core.engine import HOLD_STEP_S, Session
@@ -38,9 +39,15 @@ LATE_PLAYBACK_S = 0.15
 # step's time is the user's, not eaten by speech queued before it.
 INSTRUCTION_KINDS = frozenset({"intro", "safety", "step"})
 REOPEN_EVERY_S = 2.0  # audio seconds between tries to get a lost speaker back
+# A voice lesson ends when nobody has answered its prompt for this long (hands-free, the
+# user cannot press a key to stop it; a word would be taken as a take of the phrase).
+LESSON_QUIET_S = 30.0
 
 
 Expect = Callable[[], frozenset[str]]
+# A voice lesson (loop/enroll.voice_lesson): what to teach, the microphone's frames, how to
+# say a prompt (returns its seconds) and the audio time a prompt said now starts at.
+Teach = Callable[[str, Iterable[Frame], Callable[[str], float], Callable[[], float]], Lesson]
 
 
 class VoiceLoop:
@@ -58,7 +65,8 @@ class VoiceLoop:
                  transcript: Optional[Callable[[dict[str, Any]], None]] = None,
                  mic_backlog: Callable[[], float] = lambda: 0.0,
                  acted_on: Callable[[Utterance], None] = lambda utt: None,
-                 misheard: Callable[[Utterance], None] = lambda utt: None) -> None:
+                 misheard: Callable[[Utterance], None] = lambda utt: None,
+                 teach: Optional[Teach] = None) -> None:
         self.library = library
         self.vocab = Vocabulary(library.aliases())
         self.log = log
@@ -76,6 +84,8 @@ class VoiceLoop:
         # Told of an utterance that gave a rating, or a yes to the safety question, that the
         # user then put right (Recognizer.misheard: what Whisper learned from it goes).
         self.misheard = misheard
+        self.teach = teach  # None: no voice lesson here (not the Whisper engine)
+        self._frames: Optional[Iterator[Frame]] = None  # what the recognizer is reading
         self._acting: Optional[Utterance] = None  # the utterance being acted on
         self._rated_by: Optional[Utterance] = None  # the one that gave the last rating
         self._answered_by: Optional[Utterance] = None  # the last answer to the safety question
@@ -109,7 +119,7 @@ class VoiceLoop:
             self.events_out.write(json.dumps(line) + "\n")
             self.events_out.flush()
 
-    def _say(self, text: str, kind: str = "info") -> None:
+    def _say(self, text: str, kind: str = "info") -> float:
         now = self.clock.now()
         # A speaker that plays nothing (--no-speaker) reports 0 s; gate as if it had spoken,
         # so a replay of a recording that holds the companion's voice behaves as live did.
@@ -130,6 +140,7 @@ class VoiceLoop:
         if kind in INSTRUCTION_KINDS:
             self.session_clock.hold_until(self._speech_end)
         self._emit(Said(now, text, kind, seconds))
+        return seconds
 
     def _on_event(self, e: Event) -> None:
         if not isinstance(e, Cue):  # cues are written when said
@@ -275,6 +286,29 @@ class VoiceLoop:
             self._say(self.summary() if self.summary else cues.HOW_AM_I_NO_DATA)
         elif intent.name == IntentKind.HELP:
             self._say(cues.waiting_help(spoken_names(self.vocab.routine_aliases)))
+        elif intent.name == IntentKind.TEACH:
+            self._lesson(str(intent.value))
+
+    def _lesson(self, what: str) -> None:
+        """The voice lesson, here and now: the microphone's frames go to it, not to the
+        recognizer (a take of "stop" is not a command), until it has asked for everything
+        or nobody has answered for LESSON_QUIET_S."""
+        if self.teach is None or self._frames is None:
+            self._say(cues.CANNOT_TEACH)
+            return
+        frames = self._frames
+
+        def until_quiet() -> Iterator[Frame]:
+            for f in frames:
+                yield f
+                if f.end > self._speech_end + LESSON_QUIET_S:
+                    return
+
+        self._say(cues.LESSON_START, "lesson")
+        lesson = self.teach(what, until_quiet(), lambda text: self._say(text, "lesson"),
+                            lambda: self.clock.now() + max(0.0, self.mic_backlog()))
+        if not lesson.finished:
+            self._say(cues.LESSON_STOPPED if lesson.taught else cues.LESSON_NOTHING)
 
     def _check_speaker(self) -> None:
         """A speaker that vanished: pause (nobody hears the cues), keep trying to get it
@@ -326,8 +360,9 @@ class VoiceLoop:
         # the recognizer first asks for audio, and a cue said before that would be placed
         # seconds early in the audio's time (its echo then passes for the user's voice).
         self._opening = routine if routine is not None else "greeting"
+        self._frames = self._clocked(iter(frames))
         try:
-            for utt in self.recognize(self._clocked(frames), self.expected_phrases):
+            for utt in self.recognize(self._frames, self.expected_phrases):
                 self.hear(utt)
             self._open()  # no audio at all: still greet, or start and end the session
             runner = self._running()

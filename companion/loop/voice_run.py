@@ -81,6 +81,7 @@ def run_voice(args: argparse.Namespace) -> int:
     from companion.hearing import make_recognizer
     from companion.hearing.sources import MicSource, WavSource, release_portaudio_at_exit
     from companion.speech import make_speaker
+    from companion.loop.enroll import voice_lesson
 
     cfg = config.effective(args)
     library = Library()
@@ -107,7 +108,8 @@ def run_voice(args: argparse.Namespace) -> int:
             # Say it out loud as well: there may be no screen to read.
             time.sleep(speaker.say(cues.NO_MIC, clock.now()) + 0.3)
             raise CompanionError(f"{e}\n{_device_help(args)}") from None
-        recognizer = make_recognizer(Vocabulary(library.aliases()), cfg.engine, cfg.model_path,
+        vocab = Vocabulary(library.aliases())
+        recognizer = make_recognizer(vocab, cfg.engine, cfg.model_path,
                                      whisper_model=cfg.whisper_model,
                                      whisper_threads=cfg.whisper_threads,
                                      taught_voice=paths.taught_voice(cfg.data_dir),
@@ -154,7 +156,9 @@ def run_voice(args: argparse.Namespace) -> int:
                          transcript=None if args.quiet else Transcript(
                              sys.stdout, says="JOURNAL_STREAM" not in os.environ),
                          mic_backlog=backlog, acted_on=recognizer.acted_on,
-                         misheard=recognizer.misheard)
+                         misheard=recognizer.misheard,
+                         teach=voice_lesson(recognizer, vocab.routine_aliases,
+                                            paths.taught_voice(cfg.data_dir)))
         try:
             with stop_signals_as_interrupt():
                 frames = source.frames() if replay else watched(
