@@ -7,6 +7,8 @@ import io
 import json
 from dataclasses import dataclass
 
+import pytest
+
 from companion.core import cues
 from companion.core.clock import ManualClock
 from companion.core.engine import UNDO_STOP_S
@@ -225,6 +227,33 @@ def test_a_lesson_asked_for_without_a_whisper_engine_says_why(tmp_path):
     loop, _, out = make(tmp_path, [Utt("teach me my voice", 5, 6)])
     loop.run(frames(10))
     assert [c["text"] for c in _cues(out)][-1] == cues.CANNOT_TEACH
+
+
+def test_numbers_missed_twice_in_a_session_suggest_the_numbers_lesson_once(tmp_path):
+    """Two ratings asked for again in one session (answers not made out): at its end the
+    companion says how to fix it ("teach me the numbers"), once per run, and only where a
+    lesson can be given. One rating missed is not enough."""
+    def run(until: float, teach=True, sessions: int = 1):
+        utts: list[Utt] = []
+        for k in range(sessions):  # each session: start, talk not made out, stop
+            t0 = k * 400
+            utts += [Utt("start neck routine", t0 + 5, t0 + 6.5), Utt("stop", t0 + 380, t0 + 380.4)]
+            utts += [Utt("", t, t + 0.5) for t in range(t0 + 20, t0 + until, 9)]
+        loop, _, out = make(tmp_path / f"{until}-{teach}-{sessions}", utts)
+        if teach:  # a lesson can be given (the Whisper engine); never called here
+            loop.teach = lambda *args: pytest.fail("no lesson was asked for")
+        loop.run(frames(400 * sessions))
+        said = [c["text"] for c in _cues(out)]
+        return said.count(cues.RATE_AGAIN), said
+
+    missed, said = run(350)
+    assert missed == 2 and said[-1] == cues.SUGGEST_LESSON
+    assert said[-2] == cues.STOPPED_UNDOABLE  # after the session's own closing words
+    missed, said = run(200)
+    assert missed == 1 and cues.SUGGEST_LESSON not in said
+    assert cues.SUGGEST_LESSON not in run(350, teach=False)[1]
+    missed, said = run(350, sessions=2)
+    assert missed == 4 and said.count(cues.SUGGEST_LESSON) == 1
 
 
 def test_unknown_speech_does_nothing(tmp_path):

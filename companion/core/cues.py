@@ -65,6 +65,9 @@ LESSON_START = ("Let's learn your voice. Say each thing I ask for, after me. "
 LESSON_STOPPED = "The lesson stopped. I'll listen for what you taught me so far."
 LESSON_NOTHING = "The lesson stopped before anything was taught."
 CANNOT_TEACH = "I can only learn your voice with the Whisper recognizer."
+# After a session in which ratings had to be asked for again (VoiceLoop): the way to help.
+SUGGEST_LESSON = ("I missed some of your numbers today. Before your next session, say: "
+                  "teach me the numbers, and I'll learn how you say them.")
 MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
 MIC_BACK = "I can hear you again. Say resume when you're ready."
 SPEAKER_BACK = "I can speak again. The session is paused; say resume when you're ready."
@@ -130,7 +133,7 @@ def fixed() -> list[str]:
              CONTINUE_AFTER_SAFETY, YES_TAKEN_BACK, STOPPED, STOPPED_UNDOABLE,
              STOP_TAKEN_BACK, COMPLETED, NO_PREVIOUS, HELP,
              NO_QUESTION, RATE_AGAIN, QUESTION_AGAIN, LESSON_START, LESSON_STOPPED,
-             LESSON_NOTHING, CANNOT_TEACH,
+             LESSON_NOTHING, CANNOT_TEACH, SUGGEST_LESSON,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
              MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
     return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]

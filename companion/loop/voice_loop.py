@@ -15,7 +15,7 @@ from companion.loop.enroll import Lesson
 from companion.core import cues
 from companion.core.cues import speaking_seconds
 from companion.core.engine import HOLD_STEP_S, Session
-from companion.core.events import Cue, Event, PainLogged, Record, TakenBack
+from companion.core.events import Cue, Event, PainLogged, Record, SessionEnded, TakenBack
 from companion.core.interfaces import Frame, Log, Reopenable, Speaker, Utterance
 from companion.hearing.endpoint import EndpointConfig
 from companion.storage.library import Library
@@ -42,6 +42,9 @@ REOPEN_EVERY_S = 2.0  # audio seconds between tries to get a lost speaker back
 # A voice lesson ends when nobody has answered its prompt for this long (hands-free, the
 # user cannot press a key to stop it; a word would be taken as a take of the phrase).
 LESSON_QUIET_S = 30.0
+# Ratings asked for again in one session (an answer not made out) before the companion
+# suggests the numbers lesson at its end; once per run, so it does not nag.
+SUGGEST_AFTER = 2
 
 
 Expect = Callable[[], frozenset[str]]
@@ -86,6 +89,8 @@ class VoiceLoop:
         self.misheard = misheard
         self.teach = teach  # None: no voice lesson here (not the Whisper engine)
         self._frames: Optional[Iterator[Frame]] = None  # what the recognizer is reading
+        self._ratings_missed = 0  # in this session: see SUGGEST_AFTER
+        self._suggested = False
         self._acting: Optional[Utterance] = None  # the utterance being acted on
         self._rated_by: Optional[Utterance] = None  # the one that gave the last rating
         self._answered_by: Optional[Utterance] = None  # the last answer to the safety question
@@ -153,12 +158,19 @@ class VoiceLoop:
             by = self._stopped_by if e.answer == "stop" else self._answered_by
             if by is not None:
                 self.misheard(by)
+        if isinstance(e, Cue) and e.text == cues.RATE_AGAIN:
+            self._ratings_missed += 1
+        if isinstance(e, SessionEnded) and self._ratings_missed >= SUGGEST_AFTER \
+                and self.teach is not None and not self._suggested:
+            self._suggested = True
+            self._say(cues.SUGGEST_LESSON, "advice")  # after the session's closing words
 
     # ----- sessions -------------------------------------------------------------------
 
     def start_session(self, routine: Routine) -> None:
         session = Session(routine, self.session_clock, self.hold_step_s,
                           speech_s=speaking_seconds)
+        self._ratings_missed = 0
         # Rows are stored as they happen, so the wall time is the audio clock's.
         self.runner = Runner(session, self.log, lambda c: self._say(c.text, c.kind),
                              self.vocab, wall=lambda _t: self._wall0 + self.clock.now(),
