@@ -138,6 +138,21 @@ def test_a_capped_phrase_keeps_its_newest_takes_and_joins_a_taught_voice():
     assert len(taught) == 2 and len(learned) == 2  # neither is changed
 
 
+def test_a_taught_voice_added_to_in_place_is_heard_with_what_was_learned():
+    """A lesson given by voice adds to the taught voice the recognizer holds (the same
+    object): the taught and learned takes joined before it must not be used after it."""
+    from companion.hearing.user_voice import UserVoice
+
+    rng = np.random.default_rng(1)
+    take = lambda: rng.standard_normal((8, 4)).astype(np.float32)  # noqa: E731
+    user = UserVoice("tiny.en", lambda phrase: phrase)
+    user.taught = VoiceTemplates("tiny.en", {"two": [take()]})
+    user.learned.add("six", take())
+    assert set(user.takes().takes) == {"two", "six"}
+    user.taught.add("three", take())  # the lesson, in place
+    assert set(user.takes().takes) == {"two", "six", "three"}
+
+
 def test_nothing_learned_is_written(rec, vocab, tmp_path, monkeypatch):
     """Learning keeps frames in memory only: hearing and learning write no file."""
     monkeypatch.chdir(tmp_path)

@@ -31,7 +31,7 @@ class UserVoice:
         self.taught: Optional[VoiceTemplates] = None  # `companion enroll`'s, if any
         self.learned = VoiceTemplates(model)           # from what the loop acted on
         self._meaning = meaning
-        self._joined: tuple[Any, ...] = (None, None, -1, None)
+        self._joined: tuple[Any, ...] = (None, -1, None, -1, None)
         self._last: Optional[tuple[str, np.ndarray]] = None  # the last phrase accepted
         # The takes learned last, by the utterance they came from: one the user then put
         # right (unlearn) goes again. A few: a correction comes within seconds.
@@ -40,11 +40,12 @@ class UserVoice:
     def takes(self) -> Optional[VoiceTemplates]:
         """Taught and learned takes as one voice (None: there are none)."""
         taught, learned = self.taught, self.learned
-        key = (taught, learned, learned.version)
-        if self._joined[:3] != key:  # (templates compare by identity)
+        # Both may change in place: a lesson given by voice adds to the taught voice.
+        key = (taught, taught.version if taught else -1, learned, learned.version)
+        if self._joined[:4] != key:  # (templates compare by identity)
             both = taught.joined(learned) if taught and learned else None
             self._joined = key + (both or taught or learned or None,)
-        return self._joined[3]
+        return self._joined[4]
 
     def accepted(self, phrase: str, frames: Optional[np.ndarray]) -> None:
         """The recognizer's verdict on its last segment ("": rejected) and the word's

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, TextIO
 
 import numpy as np
 
+from companion.core.interfaces import Frame
 from companion.core.vocabulary import NUMBER_WORDS, SAFETY_WORDS, spoken_names
 from companion.hearing.endpoint import Segment
 from companion.hearing.templates import (INF, MIN_FRAMES, VoiceTemplates, unit_frames,
@@ -81,6 +82,17 @@ def lesson_lines(phrases: Iterable[str]) -> list[str]:
 
 
 class Enrollment:
+    def __init__(self, voice: VoiceTemplates, say: Callable[[str], float],
+                 frames_of: Callable[[bytes], np.ndarray], out: Optional[TextIO] = None,
+                 now: Callable[[], float] = lambda: 0.0, echo_s: float = ECHO_S) -> None:
+        """`now()`: the audio time at which a prompt said now starts in the room (the
+        last frame read plus any backlog); segments that start before its end, plus echo_s
+        of the room's echo, are not takes."""
+        self.voice, self.say, self.frames_of, self.out, self.now = (
+            voice, say, frames_of, out, now)
+        self.echo_s = echo_s
+        self.lesson = Lesson({}, [])
+
     @classmethod
     def adding_to(cls, rec: "WhisperRecognizer", say: Callable[[str], float],
                   out: Optional[TextIO] = None, now: Callable[[], float] = lambda: 0.0,
@@ -94,17 +106,6 @@ class Enrollment:
         """Save what was taught and have the recognizer hear by it from now on."""
         self.voice.save(where)
         rec.user.taught = self.voice
-
-    def __init__(self, voice: VoiceTemplates, say: Callable[[str], float],
-                 frames_of: Callable[[bytes], np.ndarray], out: Optional[TextIO] = None,
-                 now: Callable[[], float] = lambda: 0.0, echo_s: float = ECHO_S) -> None:
-        """`now()`: the audio time at which a prompt said now starts in the room (the
-        last frame read plus any backlog); segments that start before its end, plus echo_s
-        of the room's echo, are not takes."""
-        self.voice, self.say, self.frames_of, self.out, self.now = (
-            voice, say, frames_of, out, now)
-        self.echo_s = echo_s
-        self.lesson = Lesson({}, [])
 
     def _print(self, text: str) -> None:
         if self.out is not None:
@@ -181,8 +182,13 @@ class Enrollment:
         self._print(f"  {phrase!r}: {len(got)} take{'s' if len(got) != 1 else ''} kept")
 
 
-def voice_lesson(rec: object, routine_aliases: dict[str, str], where: Path
-                 ) -> Optional[Callable[..., Lesson]]:
+# A lesson given by the running companion (VoiceLoop): what to teach ("numbers", "all"), the
+# microphone's frames, how to say a prompt (returns its seconds), and the audio time a prompt
+# said now starts at.
+Teach = Callable[[str, Iterable[Frame], Callable[[str], float], Callable[[], float]], Lesson]
+
+
+def voice_lesson(rec: object, routine_aliases: dict[str, str], where: Path) -> Optional[Teach]:
     """The lesson `VoiceLoop` gives when asked by voice ("teach me the numbers"): the group
     asked for, or the default lesson for "all", two takes each, kept in `where` and heard by
     at once; None when the recognizer has no taught voice (not Whisper)."""
@@ -192,7 +198,7 @@ def voice_lesson(rec: object, routine_aliases: dict[str, str], where: Path
         return None
     whisper = rec
 
-    def teach(what: str, frames: Iterable, say: Callable[[str], float],
+    def teach(what: str, frames: Iterable[Frame], say: Callable[[str], float],
               now: Callable[[], float]) -> Lesson:
         from companion.hearing.endpoint import Endpointer
 

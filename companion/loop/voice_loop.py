@@ -11,7 +11,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, Optional
 
 from companion.core.clock import ManualClock, SpeechAwareClock
 from companion.loop.echo import OwnVoice
-from companion.loop.enroll import Lesson
+from companion.loop.enroll import Teach
 from companion.core import cues
 from companion.core.cues import speaking_seconds
 from companion.core.engine import HOLD_STEP_S, Session
@@ -48,9 +48,6 @@ SUGGEST_AFTER = 2
 
 
 Expect = Callable[[], frozenset[str]]
-# A voice lesson (loop/enroll.voice_lesson): what to teach, the microphone's frames, how to
-# say a prompt (returns its seconds) and the audio time a prompt said now starts at.
-Teach = Callable[[str, Iterable[Frame], Callable[[str], float], Callable[[], float]], Lesson]
 
 
 class VoiceLoop:
@@ -87,7 +84,7 @@ class VoiceLoop:
         # Told of an utterance that gave a rating, or a yes to the safety question, that the
         # user then put right (Recognizer.misheard: what Whisper learned from it goes).
         self.misheard = misheard
-        self.teach = teach  # None: no voice lesson here (not the Whisper engine)
+        self.teach = teach  # enroll.voice_lesson; None: no lesson here (not Whisper)
         self._frames: Optional[Iterator[Frame]] = None  # what the recognizer is reading
         self._ratings_missed = 0  # in this session: see SUGGEST_AFTER
         self._suggested = False
