@@ -52,6 +52,12 @@ class Case:
     cls: str
     expect: Optional[Intent]  # None: must produce no intent
     split: str
+    origin: Optional[Path] = None  # the recording `path` was made from (--farther, --reverb)
+
+    @property
+    def recording(self) -> Path:
+        """The shared recording said: whose voice it is, named as the corpus names it."""
+        return self.origin or self.path
 
 
 @dataclass
@@ -256,7 +262,7 @@ def _tally(t: Tally, case: Case, res) -> None:
     t.n += 1
     t.ranked += case.expect is not None and case.expect in res.ranked
     if case.expect is not None:
-        v = t.voices.setdefault(voice_group(case.path), [0, 0])
+        v = t.voices.setdefault(voice_group(case.recording), [0, 0])
         v[0], v[1] = v[0] + 1, v[1] + (got == case.expect)
     if got == case.expect:
         t.right += 1

@@ -68,17 +68,18 @@ class Teacher:
 
     def voice_for(self, case: Case) -> Optional[VoiceTemplates]:
         """The taught voice `case` is heard with (None: a voice that cannot be asked)."""
-        s = speaker_of(case.path)
+        said = case.recording  # (as recorded: --farther hears a room's copy of it)
+        s = speaker_of(said)
         if s is None:
             return None
         corpus, speaker, _ = s
         voice = VoiceTemplates(self.model)
         count: dict[str, int] = defaultdict(int)
         for phrase, path in self._by_speaker[corpus, speaker]:
-            if path == case.path or count[phrase] >= self.takes:
+            if path == said or count[phrase] >= self.takes:
                 continue
             if corpus == "fsdd" and int(path.stem.split("_")[2]) % 2 == \
-                    int(case.path.stem.split("_")[2]) % 2:
+                    int(said.stem.split("_")[2]) % 2:
                 continue  # the same split's takes are being heard: teach with the other's
             frames = self._frames_of(path)
             if frames is not None and voice.add(phrase, frames):
@@ -103,7 +104,7 @@ class Learner:
         return sorted(cases, key=lambda c: zlib.crc32(c.path.name.encode()))
 
     def before(self, case: Case) -> None:
-        key = voice_key(case.path)
+        key = voice_key(case.recording)
         voice = self.voices.get(key) if key else None
         if voice is None:  # a new speaker (room noise: nobody, learning nothing kept)
             voice = VoiceTemplates(self.rec.model_name)

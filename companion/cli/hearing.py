@@ -269,12 +269,12 @@ def _bench(args, rooms: Path) -> int:
         if args.reverb < 0 or (args.echo_db and not args.reverb):
             raise CompanionError("--reverb needs a positive RT60 in seconds (and --echo-db "
                                  "goes with it)")
-        if args.taught or args.learn:  # they find a speaker's other takes by file name
-            raise CompanionError("--farther and --reverb do not go with --taught or --learn "
-                                 "(those find each speaker's other takes by file name)")
         room = Room(args.farther or 0.0, args.reverb, args.echo_db)
         noises = sorted((data / "speech-commands" / "_silence_").glob("*.wav"))
-        cases = [replace(c, path=heard_in(room, c.path, noises, rooms)) for c in cases]
+        # (--taught and --learn teach with the speaker's takes as recorded: a voice taught
+        # in a quiet room, heard across another)
+        cases = [replace(c, path=heard_in(room, c.path, noises, rooms), origin=c.path)
+                 for c in cases]
     if not args.no_synth:
         cases += bench.synthetic_cases(data, vocab, args.split, args.limit,
                                        paths.cache_dir() / "bench-speech")
