@@ -218,6 +218,8 @@ def test_help_while_waiting_names_every_routine_as_it_is_started(tmp_path):
     assert all(f"start {n} routine" in waiting for n in named)
     assert cues.waiting_help(["neck", "calves"]) == \
         "Say start, and a routine: neck or calves. Or ask: how am I doing?"
+    assert cues.waiting_help(["neck"], lesson=True).endswith(  # where a lesson can be given
+        "how am I doing? Or say: teach me my voice.")
     assert cues.waiting_help([]) == cues.LISTENING
 
 

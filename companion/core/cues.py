@@ -49,13 +49,14 @@ QUESTION_AGAIN = "Sorry, I didn't catch that. Say yes to go on, or no to end."
 LISTENING = "Listening. Say start, and the name of a routine."
 
 
-def waiting_help(routines: list[str]) -> str:
+def waiting_help(routines: list[str], lesson: bool = False) -> str:
     """Help while no session runs: the routines by name (nothing on a headless device shows
-    them), and what else can be asked."""
+    them), and what else can be asked (the voice lesson where one can be given)."""
     if not routines:
         return LISTENING
     names = " or ".join([", ".join(routines[:-1]), routines[-1]] if routines[:-1] else routines)
-    return f"Say start, and a routine: {names}. Or ask: how am I doing?"
+    return (f"Say start, and a routine: {names}. Or ask: how am I doing?"
+            + (" Or say: teach me my voice." if lesson else ""))
 
 
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."

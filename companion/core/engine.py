@@ -85,7 +85,7 @@ class Session:
         self._yes_at: Optional[tuple[float, int]] = None
         # When the user said "stop", and the index of the step it ended (see UNDO_STOP_S).
         self._stopped: Optional[tuple[float, int]] = None
-        # What each intent does in a session. Kinds missing here (start_routine,
+        # What each intent does in a session. Kinds missing here (start_routine, teach,
         # how_am_i_doing) only mean something between sessions: the loop handles them.
         self._handlers: dict[IntentKind, Callable[[Intent, float], list[Event]]] = {
             K.NEXT: self._on_next, K.BACK: self._on_back, K.SKIP: self._on_skip,

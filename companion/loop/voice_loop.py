@@ -294,7 +294,8 @@ class VoiceLoop:
         elif intent.name == IntentKind.HOW_AM_I_DOING:
             self._say(self.summary() if self.summary else cues.HOW_AM_I_NO_DATA)
         elif intent.name == IntentKind.HELP:
-            self._say(cues.waiting_help(spoken_names(self.vocab.routine_aliases)))
+            self._say(cues.waiting_help(spoken_names(self.vocab.routine_aliases),
+                                        lesson=self.teach is not None))
         elif intent.name == IntentKind.TEACH:
             self._lesson(str(intent.value))
 

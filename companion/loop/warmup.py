@@ -23,7 +23,8 @@ def all_lines() -> list[str]:
     for routine in library.routines.values():
         lines += spoken_lines(routine, speaking_seconds)
     aliases = Vocabulary(library.aliases()).routine_aliases
-    lines += lesson_lines(lesson(aliases)) + [cues.waiting_help(spoken_names(aliases))]
+    lines += lesson_lines(lesson(aliases)) + [cues.waiting_help(spoken_names(aliases), ask)
+                                              for ask in (False, True)]
     return list(dict.fromkeys(t.strip() for t in lines if t.strip()))
 
 
