@@ -11,10 +11,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from companion.core import cues
+from companion.core.engine import UNDO_STOP_S
 from companion.hearing import make_recognizer
 from companion.storage.library import Library
 from companion.bench.sessionwav import build, heard_take, load_16k, steady_hiss
@@ -97,6 +100,11 @@ def test_live_with_its_voice_looped_into_the_microphone(tmp_path, virtual_audio)
         person.say("stop", stop, "stop", lambda r: True)
         person.wait("the session's end", lambda r: any(
             e["type"] == "SessionEnded" for e in r), 20)
+        # The stop's cue ends "say carry on", the very words that take the stop back for the
+        # next UNDO_STOP_S: its own voice, looped into the microphone, must not.
+        until = time.monotonic() + UNDO_STOP_S + 3
+        person.wait("the stop's take-back window to pass", lambda r: time.monotonic() > until,
+                    UNDO_STOP_S + 10)
     finally:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
@@ -109,7 +117,8 @@ def test_live_with_its_voice_looped_into_the_microphone(tmp_path, virtual_audio)
     acted = [e["intent"] for e in ev_all if e["type"] == "heard" and not e["gated"]
              and e["text"]]   # speech not made out acts on nothing
     assert acted == ["stop"], [e for e in ev_all if e["type"] == "heard"]
-    assert not [e for e in ev_all if e["type"] in ("SafetyStop", "Paused")]
+    assert not [e for e in ev_all if e["type"] in ("SafetyStop", "Paused", "TakenBack")]
+    assert any(e["type"] == "cue" and e["text"] == cues.STOPPED_UNDOABLE for e in ev_all)
     # Every step up to the hold ran its planned course: nothing our voice said moved it.
     assert [i for i, _ in steps(ev_all)] == list(range(hold["index"] + 1))
     with PainLog.open(tmp_path / "data") as log:
