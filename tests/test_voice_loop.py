@@ -84,74 +84,69 @@ def test_start_rate_and_stop_from_waiting(tmp_path):
     assert kinds.index(("PainLogged", None)) < kinds.index(("cue", "Six, noted."))
 
 
+def _told(tmp_path, utts: list[Utt], until: float):
+    """A story run through the loop: (the loop, its log, the cues said, the utterances the
+    recognizer was told were acted on and misheard, the log's one correction)."""
+    loop, log, out = make(tmp_path, utts)
+    acted: list[Utt] = []
+    misheard: list[Utt] = []
+    loop.acted_on, loop.misheard = acted.append, misheard.append
+    loop.run(frames(until))
+    (fix,) = [e["detail"] for e in log.events() if e["kind"] == "corrected"]
+    return loop, log, [c["text"] for c in _cues(out)], acted, misheard, fix
+
+
 def test_a_misheard_rating_put_right_is_replaced_and_unlearned(tmp_path):
     """"Pain four" heard where the user said six: "Four, noted." - "pain six": the log holds
     six for that hold (one rating, corrected), and the recognizer is told the utterance that
     gave four was misheard, so it does not keep learning from it."""
-    loop, log, out = make(tmp_path, [
+    loop, log, said, acted, misheard, fix = _told(tmp_path, [
         Utt("start neck routine", 20, 21.5),
         Utt("pain four", 120, 121),
         Utt("pain six", 124, 124.5),
         Utt("stop", 140, 140.5),
-    ])
-    acted: list[Utt] = []
-    misheard: list[Utt] = []
-    loop.acted_on = acted.append
-    loop.misheard = misheard.append
-    loop.run(frames(150))
-    said = [c["text"] for c in _cues(out)]
+    ], 150)
     assert "Four, noted." in said and "Changed to six." in said
     assert [r["value"] for r in log.ratings()] == [6]
     assert [(u.text, u.start) for u in misheard] == [("pain four", 120)]
     assert [u.text for u in acted] == ["start neck routine", "pain four", "pain six", "stop"]
-    (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
-    assert fix["detail"] == "pain 4 -> 6"
-
+    assert fix == "pain 4 -> 6"
 
 
 def test_a_yes_taken_back_is_asked_again_and_unlearned(tmp_path):
     """After a safety stop, the user's "no" heard as "yep" carries on; their "no" said again
     at once takes it back: the question is asked again, the log says so, and the recognizer
     is told the utterance that gave the yes was misheard. The next "no" ends the session."""
-    loop, log, out = make(tmp_path, [
+    loop, log, said, _, misheard, fix = _told(tmp_path, [
         Utt("start neck routine", 20, 21.5),
         Utt("sharp", 60, 60.5),
         Utt("yep", 90, 90.4),
         Utt("no", 102, 102.3),
         Utt("no", 115, 115.3),
-    ])
-    misheard: list[Utt] = []
-    loop.misheard = misheard.append
-    loop.run(frames(130))
-    said = [c["text"] for c in _cues(out)]
+    ], 130)
     at = said.index(cues.CONTINUE_AFTER_SAFETY)
     assert said[at + 1:].count(cues.YES_TAKEN_BACK) == 1 and said[-1] == cues.STOPPED
     (session,) = log.sessions()
     assert session["end_reason"] == "safety"
     assert [(u.text, u.start) for u in misheard] == [("yep", 90)]
-    (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
-    assert fix["detail"] == "yes -> no"
+    assert fix == "yes -> no"
+
 
 def test_a_stop_taken_back_goes_on_in_the_same_session_and_is_unlearned(tmp_path):
     """Talk in the room heard as "stop" ends the session; "carry on" said just after takes
     it back: the step begins again, the log has one session (open again, then ended by the
     real stop) with the correction, and the recognizer is told the stop was misheard. While
     the stop can be taken back, the recognizer listens for a resume; later it does not."""
-    loop, log, out = make(tmp_path, [
+    loop, log, said, _, misheard, fix = _told(tmp_path, [
         Utt("start neck routine", 20, 21.5),
         Utt("stop", 60, 60.4),
         Utt("carry on", 72, 72.6),
         Utt("stop", 140, 140.4),
-    ])
-    misheard: list[Utt] = []
-    loop.misheard = misheard.append
-    loop.run(frames(150))
-    said = [c["text"] for c in _cues(out)]
+    ], 150)
     assert said.count(cues.STOPPED_UNDOABLE) == 2 and said.count(cues.STOP_TAKEN_BACK) == 1
     (session,) = log.sessions()
     assert session["end_reason"] == "stopped" and session["ended_at"] > session["started_at"] + 100
-    (fix,) = [e for e in log.events() if e["kind"] == "corrected"]
-    assert fix["detail"] == "stop -> resume"
+    assert fix == "stop -> resume"
     assert [(u.text, u.start) for u in misheard] == [("stop", 60)]
     assert loop.sessions == 1 and "carry on" in loop.expected_phrases()  # 10 s after the stop
     loop.clock.set(140.4 + UNDO_STOP_S + 1)
