@@ -21,7 +21,7 @@ import pytest
 
 from companion.audio.levels import FULL_SCALE_DB, frame_levels
 from companion.audio.wav import load_16k
-from companion.core.vocabulary import MOMENTS, Intent
+from companion.core.vocabulary import Intent
 from companion.hearing import whisper_runtime
 from companion.hearing.endpoint import EndpointConfig, Endpointer
 from companion.hearing.sources import Frame
@@ -66,7 +66,7 @@ def test_a_quiet_word_reaches_the_recognizer_only_with_the_detector_lifted(path)
 
 @pytest.mark.parametrize("path", DIGITS, ids=lambda p: p.stem)
 def test_a_quiet_rating_is_heard(rec, vocab, path):
-    allowed = vocab.phrases_for(MOMENTS["rating"])
+    allowed = vocab.phrases_at("rating")
     heard = [vocab.parse(u.text) for u in rec.utterances(quiet_word(path),
                                                           expect=lambda: allowed)]
     assert heard == [Intent("number", int(path.name[len("number-")]))]
@@ -74,7 +74,7 @@ def test_a_quiet_rating_is_heard(rec, vocab, path):
 
 @pytest.mark.parametrize("path", STOPS, ids=lambda p: p.stem)
 def test_a_quiet_stop_is_heard_only_lifted_before_whisper(rec, vocab, path, monkeypatch):
-    allowed = vocab.phrases_for(MOMENTS["session"])
+    allowed = vocab.phrases_at("session")
     hear = lambda: [vocab.parse(u.text) for u in  # noqa: E731
                     rec.utterances(quiet_word(path), expect=lambda: allowed)]
     assert hear() == [Intent("stop")]

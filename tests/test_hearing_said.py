@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from companion.bench import recognition as bench
-from companion.core.vocabulary import MOMENTS, normalize
+from companion.core.vocabulary import normalize
 from companion.hearing.files import recognize_file
 from companion.hearing.grammar import WRITTEN_AS, TokenGrammar, framed
 from fixture_names import label
@@ -50,7 +50,7 @@ def test_a_command_is_heard_as_said(rec, vocab, name):
 @pytest.mark.parametrize("moment", ["waiting", "session", "rating"])
 @pytest.mark.parametrize("name", TALK)
 def test_talk_that_starts_like_a_command_is_nothing(rec, vocab, name, moment):
-    got = recognize_file(rec, vocab, HERE / name, vocab.phrases_for(MOMENTS[moment]))
+    got = recognize_file(rec, vocab, HERE / name, vocab.phrases_at(moment))
     assert got.intent is None, got
 
 
@@ -61,7 +61,7 @@ def test_talk_while_the_safety_question_waits_seldom_carries_on(rec, vocab):
     at most one is a yes ("the end"; while "okay" and "yeah" were yes words, four were:
     "okay then", "so anyway" and "and then what" too); a "no" ends the session: the safe
     side."""
-    allowed = vocab.phrases_for(MOMENTS["question"])
+    allowed = vocab.phrases_at("question")
     heard = {n: recognize_file(rec, vocab, HERE / n, allowed).intent for n in TALK}
     carried_on = [n for n, intent in heard.items() if intent is not None and intent.name == "yes"]
     assert len(carried_on) <= 1, heard
@@ -76,7 +76,7 @@ def test_recorded_words_and_talk_never_carry_on_after_a_safety_stop(rec, vocab, 
     other words; people's talk), heard while the safety question waits: none is a yes. A
     "no" would end the session, the safe side. (While "okay" and "yeah" were yes words,
     both "up"s and an "off" were one.)"""
-    got = recognize_file(rec, vocab, HERE.parent / name, vocab.phrases_for(MOMENTS["question"]))
+    got = recognize_file(rec, vocab, HERE.parent / name, vocab.phrases_at("question"))
     assert got.intent is None or got.intent.name == "no", got
 
 def test_every_framed_spelling_means_what_its_phrase_means(vocab):

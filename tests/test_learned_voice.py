@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from companion.core.interfaces import Utterance
-from companion.core.vocabulary import MOMENTS, Intent
+from companion.core.vocabulary import Intent
 from companion.hearing.endpoint import Endpointer
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
@@ -43,7 +43,7 @@ def learning(rec, voice: VoiceTemplates):
 def use(rec, vocab, path: Path) -> list[str]:
     """Hear a recording as the loop does: each answer accepted is acted on, so learned."""
     acted = []
-    allowed = vocab.phrases_for(MOMENTS["rating"])
+    allowed = vocab.phrases_at("rating")
     for utt in rec.utterances(WavSource(path).frames(), expect=lambda: allowed):
         acted.append(utt.text)
         rec.acted_on(utt)
@@ -51,7 +51,7 @@ def use(rec, vocab, path: Path) -> list[str]:
 
 
 def heard(rec, vocab, name: str, moment: str = "rating") -> str:
-    got = recognize_file(rec, vocab, HERE / name, vocab.phrases_for(MOMENTS[moment]))
+    got = recognize_file(rec, vocab, HERE / name, vocab.phrases_at(moment))
     return label(got.intent)
 
 
@@ -86,7 +86,7 @@ def test_what_it_learned_leaves_other_words_and_his_other_numbers_alone(rec, voc
 
 
 def test_only_the_phrase_just_accepted_and_acted_on_is_learned(rec, vocab):
-    allowed = vocab.phrases_for(MOMENTS["rating"])
+    allowed = vocab.phrases_at("rating")
     (seg, *_) = Endpointer().segments(WavSource(HERE / "untaught-9__fsdd-nicolas-1.wav").frames())
     with learning(rec, VoiceTemplates(rec.model_name)) as voice:
         h = rec.decode(seg.pcm, allowed)
@@ -205,7 +205,7 @@ def test_a_rating_put_right_is_unlearned(rec, vocab):
     """The loop acted on an answer, then the user put it right (Recognizer.misheard): the
     take learned from that utterance goes; others stay, and an utterance it learned
     nothing from changes nothing."""
-    allowed = vocab.phrases_for(MOMENTS["rating"])
+    allowed = vocab.phrases_at("rating")
     segs = list(Endpointer().segments(WavSource(USED).frames()))
     with learning(rec, VoiceTemplates(rec.model_name)) as voice:
         heard = []
@@ -254,7 +254,7 @@ def test_a_take_of_a_short_phrase_never_cuts_a_longer_one_short(rec, vocab):
     from companion.core.vocabulary import Intent
 
     path = HERE.parent / "long_phrases" / "hold_longer-30__espeak-en-gb-m1-175-20dB.wav"
-    allowed = vocab.phrases_for(MOMENTS["session"])
+    allowed = vocab.phrases_at("session")
     (seg,) = Endpointer().segments(WavSource(path).frames())
     with learning(rec, VoiceTemplates(rec.model_name)) as voice:
         assert vocab.parse(rec.decode(seg.pcm, allowed).text) == Intent("hold_longer", 30)

@@ -20,7 +20,6 @@ import pytest
 from command import companion
 from companion.bench import recognition as bench
 from companion.core.errors import CompanionError
-from companion.core.vocabulary import MOMENTS
 from companion.hearing.endpoint import Endpointer
 from companion.hearing.engines import load_taught_voice
 from companion.hearing.files import recognize_file
@@ -57,7 +56,7 @@ def lesson(rec, vocab) -> VoiceTemplates:
 def heard(rec, vocab, name: str, voice) -> str:
     rec.user.taught = voice
     try:
-        got = recognize_file(rec, vocab, HERE / name, vocab.phrases_for(MOMENTS["rating"]))
+        got = recognize_file(rec, vocab, HERE / name, vocab.phrases_at("rating"))
     finally:
         rec.user.taught = None
     return label(got.intent)

@@ -119,3 +119,16 @@ def test_each_kind_is_heard_in_the_first_moment_it_makes_sense_in():
         K.PAIN: "session", K.RESUME: "paused", K.NUMBER: "rating", K.YES: "question",
         K.NO: "question", None: "session"}
     assert all(k in MOMENTS[moment_for(k)] for k in K)   # every kind has a moment
+
+
+def test_a_moment_may_leave_out_a_phrase_of_an_intent_it_listens_for():
+    """Just after a stop a resume takes it back, but not a bare "go" (the room's "down" is
+    heard as it); while paused "go" resumes as before. What is left out is a real phrase of
+    an intent of that moment, so a misspelling in the table cannot pass unnoticed."""
+    from companion.core.vocabulary import LEFT_OUT, MOMENTS
+    stopped = V.phrases_at("stopped")
+    assert "go" not in stopped and {"carry on", "continue", "resume", "keep going"} <= stopped
+    assert "start neck" in stopped and "go" in V.phrases_at("paused")
+    assert V.phrases_at("session") == V.phrases_for(MOMENTS["session"])
+    for moment, phrases in LEFT_OUT.items():
+        assert all(V.phrases[p].name in MOMENTS[moment] for p in phrases), moment

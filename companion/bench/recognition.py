@@ -24,7 +24,7 @@ from companion.bench import synth
 from companion.hearing.recognizer import Recognizer
 from companion.hearing.files import FileResult, recognize_file
 from companion.audio.wav import AudioFileError
-from companion.core.vocabulary import (INTENT_NAMES, MOMENTS, NUMBER_WORDS, Intent, Vocabulary,
+from companion.core.vocabulary import (INTENT_NAMES, NUMBER_WORDS, Intent, Vocabulary,
                                        moment_for)
 
 SC_POSITIVE = {"stop": Intent("stop"), "yes": Intent("yes"), "no": Intent("no"),
@@ -199,7 +199,7 @@ def context(vocab: Vocabulary, expect: Optional[Intent]) -> frozenset[str]:
     yes/no while a question waits, the rest in a session). Negatives are heard as in a
     session (where the companion spends its time); run() also counts them against every
     phrase at once, the hardest case."""
-    return vocab.phrases_for(MOMENTS[moment_for(expect.name if expect else None)])
+    return vocab.phrases_at(moment_for(expect.name if expect else None))
 
 
 def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],

@@ -270,7 +270,7 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
         if during == "waiting":
             loop.run(frames())
         else:  # nothing speaks, so nothing is gated as the companion's own voice
-            allowed = vocab.phrases_for(MOMENTS[during])
+            allowed = vocab.phrases_at(during)
             for utt in rec.utterances(frames(), endpointer=tap, expect=lambda: allowed):
                 intent = vocab.parse(utt.text)
                 if intent is not None:

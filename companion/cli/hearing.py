@@ -151,7 +151,7 @@ def cmd_recognize(args) -> int:
 
     vocab = _vocabulary()
     rec = _recognizer(args, vocab, taught=not args.untaught)
-    allowed = vocab.phrases_for(MOMENTS[args.when]) if args.when else None
+    allowed = vocab.phrases_at(args.when) if args.when else None
     failed = 0
     for name in args.files:
         try:

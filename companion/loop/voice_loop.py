@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from typing import IO, Any, Callable, Iterable, Iterator, Optional
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Union
 
 from companion.core.clock import ManualClock, SpeechAwareClock
 from companion.loop.echo import OwnVoice
@@ -24,8 +24,7 @@ from companion.loop.records import (Acted, Heard, MicrophoneBack, MicrophoneLost
                                     SpeakerBack, SpeakerLost, VoiceUsed)
 from companion.loop.runner import Runner
 from companion.speech.base import GATE_TAIL_S  # the room still rings after playback ends
-from companion.core.vocabulary import (MOMENTS, WAITING_INTENTS, Intent, IntentKind, Vocabulary,
-                                       spoken_names)
+from companion.core.vocabulary import Intent, IntentKind, Vocabulary, spoken_names
 
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({IntentKind.STOP, IntentKind.PAUSE, IntentKind.SAFETY})
@@ -108,7 +107,7 @@ class VoiceLoop:
         self._wall0 = time.time()
         self._speaker_lost = False
         self._next_reopen = 0.0
-        self._phrase_sets: dict[frozenset[IntentKind], frozenset[str]] = {}
+        self._phrase_sets: dict[Union[str, frozenset[IntentKind]], frozenset[str]] = {}
         self._opening: "Routine | str | None" = None  # what run() does at the first frame
 
     # ----- output ---------------------------------------------------------------------
@@ -183,14 +182,17 @@ class VoiceLoop:
         bare number only after "rate your pain", yes/no only while its question is open)."""
         runner = self._running()
         if runner:
-            names = runner.listening_for()
-        elif self.runner is not None and self.runner.stop_undoable:
-            names = MOMENTS["stopped"]
-        else:
-            names = WAITING_INTENTS
-        if names not in self._phrase_sets:
-            self._phrase_sets[names] = self.vocab.phrases_for(names)
-        return self._phrase_sets[names]
+            return self._phrases(runner.listening_for())
+        return self._phrases("stopped" if self.runner is not None and self.runner.stop_undoable
+                             else "waiting")
+
+    def _phrases(self, at: Union[str, frozenset[IntentKind]]) -> frozenset[str]:
+        """The phrases of a moment of MOMENTS by name, or of a set of intents (a session's
+        own moment), each set made once."""
+        if at not in self._phrase_sets:
+            self._phrase_sets[at] = (self.vocab.phrases_at(at) if isinstance(at, str)
+                                     else self.vocab.phrases_for(at))
+        return self._phrase_sets[at]
 
     def _running(self) -> Optional[Runner]:
         """The runner of a session still going, else None (waiting for a start)."""
