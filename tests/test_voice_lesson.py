@@ -1,8 +1,8 @@
 """The voice lesson asked for by voice, between sessions ("teach me the numbers", "teach me
-my voice"): on a headless device there may be no terminal for `companion enroll`. Replayed
-through `companion run --mic-file`: the lesson's prompts are answered one by one (FSDD's
-Belgian speaker's own takes of two, three, four and six from tests/audio/taught/, espeak-ng
-for the other numbers), what was taught is kept where `companion enroll` keeps it, his
+my voice", and a yes to the offer): on a headless device there may be no terminal for
+`companion enroll`. Replayed through `companion run --mic-file`: the lesson's prompts are
+answered one by one (FSDD's Belgian speaker's own takes of two, three, four and six from
+tests/audio/taught/, espeak-ng for the other numbers), what was taught is kept where `companion enroll` keeps it, his
 numbers that Whisper alone misses are heard by it, and the companion listens as before once
 the lesson is over or has been left in silence."""
 
@@ -16,18 +16,27 @@ import numpy as np
 from command import companion
 from companion.bench.sessionwav import build, steady_hiss
 from companion.core import cues
+from companion.core.cues import speaking_seconds
 from companion.core.vocabulary import NUMBER_WORDS
 from companion.hearing.endpoint import Endpointer
 from companion.hearing.sources import WavSource
 from companion.hearing.templates import VoiceTemplates
 from companion.host import paths
 from companion.loop.enroll import DONE
-from companion.loop.voice_loop import LESSON_QUIET_S
+from companion.loop.lessons import LESSON_QUIET_S
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 from test_taught_voice import HEARD, LESSON, TAUGHT, heard
 from fixture_names import label
 
 TAKE_EVERY_S = 6.0  # a take after each prompt, with room for a prompt said again
+
+
+def _asked(what: str) -> tuple[list, float]:
+    """The lesson asked for at 5 s and, once its offer has been said, a yes: the script so
+    far and when the first take is due (after the opening line and the first prompt)."""
+    yes_at = 5.0 + 2.0 + speaking_seconds(cues.LESSON_OFFERS[what]) + 1.5
+    return [(5.0, f"teach me {'the numbers' if what == 'numbers' else 'my voice'}"),
+            (yes_at, "yes")], yes_at + 13.0
 
 
 def _his_takes() -> dict[str, list[np.ndarray]]:
@@ -59,8 +68,7 @@ def _acted(records: list[dict]) -> list[str]:
 
 def test_teach_me_the_numbers_then_his_numbers_are_heard(tmp_path, rec, vocab):
     his = _his_takes()
-    script: list = [(5.0, "teach me the numbers")]   # after the greeting
-    at = 18.0   # after the lesson's opening line and its first prompt
+    script, at = _asked("numbers")
     for word in NUMBER_WORDS:
         for take in range(2):
             script.append((at, his[word][take] if word in his else word))
@@ -70,12 +78,13 @@ def test_teach_me_the_numbers_then_his_numbers_are_heard(tmp_path, rec, vocab):
     records, listed = _run(tmp_path, script, at + 10.0, noise_db=-80.0)
     said = [r["text"] for r in records if r["type"] == "cue"]
     prompts = [t for t in said if t.startswith(("Say: ", "Again: "))]
+    assert said[said.index(cues.LESSON_OFFERS["numbers"]) + 1] == cues.LESSON_START
     assert said[said.index(cues.LESSON_START) + 1] == "Say: zero."
     assert len(prompts) == 2 * len(NUMBER_WORDS) and DONE in said
     assert cues.LESSON_STOPPED not in said
     # Nothing of the lesson was taken for a command ("stop" is no take here, but "one" and
     # "two" are phrases too); the help asked for after it is answered.
-    assert _acted(records) == ["teach", "help"], _acted(records)
+    assert _acted(records) == ["teach", "yes", "help"], _acted(records)
     assert all(f"{w}: 2 takes" in listed for w in NUMBER_WORDS), listed
     voice = VoiceTemplates.load(paths.taught_voice(tmp_path / "data"))
     assert sorted(voice.takes) == sorted(NUMBER_WORDS)
@@ -88,16 +97,17 @@ def test_teach_me_the_numbers_then_his_numbers_are_heard(tmp_path, rec, vocab):
 
 
 def test_a_lesson_left_in_silence_stops_and_keeps_what_was_taught(tmp_path):
-    """"Teach me my voice" (the whole lesson, numbers first), two takes of "zero", then
-    nothing: after LESSON_QUIET_S the lesson stops, says so, keeps "zero", and the companion
-    hears commands again."""
-    end_of_takes = 24.0 + 1.0
+    """"Teach me my voice" and yes (the whole lesson, numbers first), two takes of "zero",
+    then nothing: after LESSON_QUIET_S the lesson stops, says so, keeps "zero", and the
+    companion hears commands again."""
+    script, at = _asked("all")
+    end_of_takes = at + TAKE_EVERY_S + 1.0
     help_at = end_of_takes + LESSON_QUIET_S + 8.0
-    records, listed = _run(tmp_path, [(5.0, "teach me my voice"), (18.0, "zero"),
-                                      (24.0, "zero"), (help_at, "help")], help_at + 8.0)
+    records, listed = _run(tmp_path, script + [(at, "zero"), (at + TAKE_EVERY_S, "zero"),
+                                               (help_at, "help")], help_at + 8.0)
     said = [r["text"] for r in records if r["type"] == "cue"]
     assert said[-2] == cues.LESSON_STOPPED and said[-1].startswith("Say start, and a routine")
     assert said[-1].endswith("Or say: teach me my voice.")  # the help says how to begin one
     assert "Say: one." in said and DONE not in said
-    assert _acted(records) == ["teach", "help"]
+    assert _acted(records) == ["teach", "yes", "help"]
     assert "zero: 2 takes" in listed and "one:" not in listed, listed

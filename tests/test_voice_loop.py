@@ -238,7 +238,7 @@ def test_numbers_missed_twice_in_a_session_suggest_the_numbers_lesson_once(tmp_p
             utts += [Utt("", t, t + 0.5) for t in range(t0 + 20, t0 + until, 9)]
         loop, _, out = make(tmp_path / f"{until}-{teach}-{sessions}", utts)
         if teach:  # a lesson can be given (the Whisper engine); never called here
-            loop.teach = lambda *args: pytest.fail("no lesson was asked for")
+            loop.lessons.teach = lambda *args: pytest.fail("no lesson was asked for")
         loop.run(frames(400 * sessions))
         said = [c["text"] for c in _cues(out)]
         return said.count(cues.RATE_AGAIN), said

@@ -61,6 +61,16 @@ def waiting_help(routines: list[str], lesson: bool = False) -> str:
 
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."
 # The voice lesson asked for by voice ("teach me the numbers"; loop/enroll.py says its prompts).
+# Asked before a lesson begins: a lesson keeps what it hears as the user's voice, so one
+# begun by talk in the room would learn that talk.
+LESSON_OFFERS = {
+    "numbers": ("A numbers lesson: I'll ask you for each number from zero to ten, twice. "
+                "It takes about two minutes. Shall we begin? Say yes or no."),
+    "all": ("A voice lesson: I'll ask you for each number, command and routine, twice. "
+            "It takes a few minutes. Shall we begin? Say yes or no."),
+}
+LESSON_ASK_AGAIN = "Shall we begin the lesson? Say yes or no."
+LESSON_NOT_NOW = "No lesson, then."
 LESSON_START = ("Let's learn your voice. Say each thing I ask for, after me. "
                 "To stop, stay quiet for half a minute.")
 LESSON_STOPPED = "The lesson stopped. I'll listen for what you taught me so far."
@@ -134,7 +144,8 @@ def fixed() -> list[str]:
              CONTINUE_AFTER_SAFETY, YES_TAKEN_BACK, STOPPED, STOPPED_UNDOABLE,
              STOP_TAKEN_BACK, COMPLETED, NO_PREVIOUS, HELP,
              NO_QUESTION, RATE_AGAIN, QUESTION_AGAIN, LESSON_START, LESSON_STOPPED,
-             LESSON_NOTHING, CANNOT_TEACH, SUGGEST_LESSON,
+             LESSON_NOTHING, CANNOT_TEACH, SUGGEST_LESSON, *LESSON_OFFERS.values(),
+             LESSON_ASK_AGAIN, LESSON_NOT_NOW,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
              MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
     return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]

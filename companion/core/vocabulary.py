@@ -155,6 +155,7 @@ MOMENTS: dict[str, frozenset[IntentKind]] = {
     "rating": _RUNNING | {K.NUMBER},                # right after "how is the pain now?"
     "question": SESSION_INTENTS | {K.YES, K.NO},    # while a safety question waits
     "stopped": WAITING_INTENTS | {K.RESUME},        # just after "stop" (it can be taken back)
+    "offered": WAITING_INTENTS | {K.YES, K.NO},     # a voice lesson offered, not yet begun
 }
 # Phrases a moment leaves out though their intent is listened for. Just after a stop, a
 # bare "go": room chatter of "down" is heard as it (all 5 take-backs in 2 hours of `bench

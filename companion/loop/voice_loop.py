@@ -12,6 +12,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, Optional, Union
 from companion.core.clock import ManualClock, SpeechAwareClock
 from companion.loop.echo import OwnVoice
 from companion.loop.enroll import Teach
+from companion.loop.lessons import Lessons
 from companion.core import cues
 from companion.core.cues import speaking_seconds
 from companion.core.engine import HOLD_STEP_S, Session
@@ -38,12 +39,6 @@ LATE_PLAYBACK_S = 0.15
 # step's time is the user's, not eaten by speech queued before it.
 INSTRUCTION_KINDS = frozenset({"intro", "safety", "step"})
 REOPEN_EVERY_S = 2.0  # audio seconds between tries to get a lost speaker back
-# A voice lesson ends when nobody has answered its prompt for this long (hands-free, the
-# user cannot press a key to stop it; a word would be taken as a take of the phrase).
-LESSON_QUIET_S = 30.0
-# Ratings asked for again in one session (an answer not made out) before the companion
-# suggests the numbers lesson at its end; once per run, so it does not nag.
-SUGGEST_AFTER = 2
 
 
 Expect = Callable[[], frozenset[str]]
@@ -83,10 +78,14 @@ class VoiceLoop:
         # Told of an utterance that gave a rating, or a yes to the safety question, that the
         # user then put right (Recognizer.misheard: what Whisper learned from it goes).
         self.misheard = misheard
-        self.teach = teach  # enroll.voice_lesson; None: no lesson here (not Whisper)
+        # The voice lesson asked for by voice (teach: enroll.voice_lesson, None where the
+        # recognizer cannot be taught).
+        self.lessons = Lessons(teach, self._say, lambda: self.clock.now(),
+                               lambda: self._speech_end,
+                               lambda: self.clock.now() + max(0.0, self.mic_backlog()),
+                               misheard)
         self._frames: Optional[Iterator[Frame]] = None  # what the recognizer is reading
-        self._ratings_missed = 0  # in this session: see SUGGEST_AFTER
-        self._suggested = False
+        self._ratings_missed = 0  # in this session: see lessons.SUGGEST_AFTER
         self._acting: Optional[Utterance] = None  # the utterance being acted on
         self._rated_by: Optional[Utterance] = None  # the one that gave the last rating
         self._answered_by: Optional[Utterance] = None  # the last answer to the safety question
@@ -156,10 +155,8 @@ class VoiceLoop:
                 self.misheard(by)
         if isinstance(e, Cue) and e.text == cues.RATE_AGAIN:
             self._ratings_missed += 1
-        if isinstance(e, SessionEnded) and self._ratings_missed >= SUGGEST_AFTER \
-                and self.teach is not None and not self._suggested:
-            self._suggested = True
-            self._say(cues.SUGGEST_LESSON, "advice")  # after the session's closing words
+        if isinstance(e, SessionEnded):  # after the session's closing words
+            self.lessons.session_ended(self._ratings_missed)
 
     # ----- sessions -------------------------------------------------------------------
 
@@ -183,6 +180,8 @@ class VoiceLoop:
         runner = self._running()
         if runner:
             return self._phrases(runner.listening_for())
+        if self.lessons.offered():
+            return self._phrases("offered")
         return self._phrases("stopped" if self.runner is not None and self.runner.stop_undoable
                              else "waiting")
 
@@ -265,8 +264,11 @@ class VoiceLoop:
         # waiting, hours of room noise and talk would fill the journal with it.
         if utt.text or runner:
             self._emit(heard)
-        if not utt.text and not over_us and runner:
-            runner.not_understood()  # an answer we asked for, perhaps: ask once more
+        if not utt.text and not over_us:  # an answer we asked for, perhaps: ask once more
+            if runner:
+                runner.not_understood()
+            else:
+                self.lessons.not_understood()
         if intent is None or gated:
             return None
         if over_us:  # barge-in: cut our own cue short
@@ -282,12 +284,14 @@ class VoiceLoop:
                 self._stopped_by = utt
             runner.handle(intent)
         else:
-            self._waiting(intent)
+            self._waiting(intent, utt)
         self._acting = None
         self.acted_on(utt)
         return intent
 
-    def _waiting(self, intent: Intent) -> None:
+    def _waiting(self, intent: Intent, utt: Utterance) -> None:
+        if self.lessons.answer(intent, self._frames):
+            return
         if intent.name == IntentKind.RESUME:
             if self.runner is not None and self.runner.stop_undoable:
                 self.runner.undo_stop()  # the stop was misheard: the session goes on
@@ -297,30 +301,9 @@ class VoiceLoop:
             self._say(self.summary() if self.summary else cues.HOW_AM_I_NO_DATA)
         elif intent.name == IntentKind.HELP:
             self._say(cues.waiting_help(spoken_names(self.vocab.routine_aliases),
-                                        lesson=self.teach is not None))
+                                        lesson=self.lessons.available))
         elif intent.name == IntentKind.TEACH:
-            self._lesson(str(intent.value))
-
-    def _lesson(self, what: str) -> None:
-        """The voice lesson, here and now: the microphone's frames go to it, not to the
-        recognizer (a take of "stop" is not a command), until it has asked for everything
-        or nobody has answered for LESSON_QUIET_S."""
-        if self.teach is None or self._frames is None:
-            self._say(cues.CANNOT_TEACH)
-            return
-        frames = self._frames
-
-        def until_quiet() -> Iterator[Frame]:
-            for f in frames:
-                yield f
-                if f.end > self._speech_end + LESSON_QUIET_S:
-                    return
-
-        self._say(cues.LESSON_START, "lesson")
-        lesson = self.teach(what, until_quiet(), lambda text: self._say(text, "lesson"),
-                            lambda: self.clock.now() + max(0.0, self.mic_backlog()))
-        if not lesson.finished:
-            self._say(cues.LESSON_STOPPED if lesson.taught else cues.LESSON_NOTHING)
+            self.lessons.offer(str(intent.value), utt)
 
     def _check_speaker(self) -> None:
         """A speaker that vanished: pause (nobody hears the cues), keep trying to get it
