@@ -65,12 +65,11 @@ HOW_AM_I_NO_DATA = "There are no pain ratings yet."
 # begun by talk in the room would learn that talk.
 LESSON_OFFERS = {
     "numbers": ("A numbers lesson: I'll ask you for each number from zero to ten, twice. "
-                "It takes about two minutes. Shall we begin? Say yes or no."),
+                "It takes about two minutes. To begin, say yes."),
     "all": ("A voice lesson: I'll ask you for each number, command and routine, twice. "
-            "It takes a few minutes. Shall we begin? Say yes or no."),
+            "It takes a few minutes. To begin, say yes."),
 }
-LESSON_ASK_AGAIN = "Shall we begin the lesson? Say yes or no."
-LESSON_NOT_NOW = "No lesson, then."
+LESSON_ASK_AGAIN = "To begin the lesson, say yes."
 LESSON_START = ("Let's learn your voice. Say each thing I ask for, after me. "
                 "To stop, stay quiet for half a minute.")
 LESSON_STOPPED = "The lesson stopped. I'll listen for what you taught me so far."
@@ -145,7 +144,7 @@ def fixed() -> list[str]:
              STOP_TAKEN_BACK, COMPLETED, NO_PREVIOUS, HELP,
              NO_QUESTION, RATE_AGAIN, QUESTION_AGAIN, LESSON_START, LESSON_STOPPED,
              LESSON_NOTHING, CANNOT_TEACH, SUGGEST_LESSON, *LESSON_OFFERS.values(),
-             LESSON_ASK_AGAIN, LESSON_NOT_NOW,
+             LESSON_ASK_AGAIN,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
              MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
     return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
 from companion.core import cues
-from companion.core.interfaces import Frame, Utterance
+from companion.core.interfaces import Frame
 from companion.core.vocabulary import Intent, IntentKind
 from companion.loop.enroll import Teach
 
@@ -28,7 +28,6 @@ class Offer:
     """A lesson asked for and not yet begun."""
 
     what: str            # the lesson asked for: a group of enroll.groups, or "all"
-    by: Utterance        # what asked for it (unlearned if the answer is no)
     until: float         # audio time the question stops waiting
     asked_again: bool = False
 
@@ -40,11 +39,9 @@ class Lessons:
 
     def __init__(self, teach: Optional[Teach], say: Callable[[str, str], float],
                  now: Callable[[], float], said_by: Callable[[], float],
-                 starts_at: Callable[[], float],
-                 misheard: Callable[[Utterance], None] = lambda utt: None) -> None:
+                 starts_at: Callable[[], float]) -> None:
         self.teach = teach  # enroll.voice_lesson; None: no lesson here (not Whisper)
         self._say, self._now, self._said_by, self._starts_at = say, now, said_by, starts_at
-        self._misheard = misheard
         self._offer: Optional[Offer] = None
         self._suggested = False
 
@@ -58,25 +55,21 @@ class Lessons:
             self._offer = None
         return self._offer
 
-    def offer(self, what: str, by: Utterance) -> None:
+    def offer(self, what: str) -> None:
         """Asked for a lesson: say what it is and ask whether to begin."""
         if self.teach is None:
             self._say(cues.CANNOT_TEACH, "info")
             return
         self._say(cues.LESSON_OFFERS.get(what, cues.LESSON_OFFERS["all"]), "lesson")
-        self._offer = Offer(what, by, self._said_by() + OFFER_S)
+        self._offer = Offer(what, self._said_by() + OFFER_S)
 
     def answer(self, intent: Intent, frames: Optional[Iterator[Frame]]) -> bool:
-        """Any command closes an open offer; a yes begins the lesson on `frames`, a no says
-        so. True when the intent was the offer's answer."""
+        """Any command closes an open offer; a yes begins the lesson on `frames`. True when
+        the intent was the offer's answer."""
         offer, self._offer = self.offered(), None
-        if offer is None or intent.name not in (IntentKind.YES, IntentKind.NO):
+        if offer is None or intent.name != IntentKind.YES:
             return False
-        if intent.name == IntentKind.YES:
-            self.give(offer.what, frames)
-        else:
-            self._misheard(offer.by)  # perhaps talk in the room, not a wish for a lesson
-            self._say(cues.LESSON_NOT_NOW, "lesson")
+        self.give(offer.what, frames)
         return True
 
     def not_understood(self) -> None:

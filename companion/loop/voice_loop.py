@@ -82,8 +82,7 @@ class VoiceLoop:
         # recognizer cannot be taught).
         self.lessons = Lessons(teach, self._say, lambda: self.clock.now(),
                                lambda: self._speech_end,
-                               lambda: self.clock.now() + max(0.0, self.mic_backlog()),
-                               misheard)
+                               lambda: self.clock.now() + max(0.0, self.mic_backlog()))
         self._frames: Optional[Iterator[Frame]] = None  # what the recognizer is reading
         self._ratings_missed = 0  # in this session: see lessons.SUGGEST_AFTER
         self._acting: Optional[Utterance] = None  # the utterance being acted on
@@ -284,12 +283,12 @@ class VoiceLoop:
                 self._stopped_by = utt
             runner.handle(intent)
         else:
-            self._waiting(intent, utt)
+            self._waiting(intent)
         self._acting = None
         self.acted_on(utt)
         return intent
 
-    def _waiting(self, intent: Intent, utt: Utterance) -> None:
+    def _waiting(self, intent: Intent) -> None:
         if self.lessons.answer(intent, self._frames):
             return
         if intent.name == IntentKind.RESUME:
@@ -303,7 +302,7 @@ class VoiceLoop:
             self._say(cues.waiting_help(spoken_names(self.vocab.routine_aliases),
                                         lesson=self.lessons.available))
         elif intent.name == IntentKind.TEACH:
-            self.lessons.offer(str(intent.value), utt)
+            self.lessons.offer(str(intent.value))
 
     def _check_speaker(self) -> None:
         """A speaker that vanished: pause (nobody hears the cues), keep trying to get it
