@@ -73,11 +73,11 @@ RECORDED_NONE = sorted(p.name for p in (HERE.parent).glob("none__*.wav"))
 @pytest.mark.parametrize("name", RECORDED_NONE)
 def test_recorded_words_and_talk_never_carry_on_after_a_safety_stop(rec, vocab, name):
     """Real recordings that answer nothing (Speech Commands' "up", "down", "off", noise,
-    other words; people's talk), heard while the safety question waits: none is a yes. A
-    "no" would end the session, the safe side. (While "okay" and "yeah" were yes words,
-    both "up"s and an "off" were one.)"""
+    other words; people's talk), heard while the safety question waits: none is a yes, and
+    since yes and no have a floor of their own (WhisperOptions.yes_no_min_mean) none is a
+    no either. (While "okay" and "yeah" were yes words, both "up"s and an "off" were one.)"""
     got = recognize_file(rec, vocab, HERE.parent / name, vocab.phrases_at("question"))
-    assert got.intent is None or got.intent.name == "no", got
+    assert got.intent is None, got
 
 def test_every_framed_spelling_means_what_its_phrase_means(vocab):
     # (Not the words as tiny.en writes them, "Step" for "stop": no user says them, and the

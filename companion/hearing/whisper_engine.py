@@ -39,7 +39,8 @@ from companion.hearing.templates import speech_span
 from companion.hearing.user_voice import UserVoice
 from companion.hearing.sounds import alike
 from companion.hearing.whisper_rules import (Decoded, WhisperOptions, name_unheard,
-                                             sounds_alike, talk_after, verdict)
+                                             sounds_alike, talk_after, verdict,
+                                             weak_yes_no)
 from companion.hearing.whisper_scoring import RowScorer
 from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
                                                stretch)
@@ -187,13 +188,14 @@ class WhisperRecognizer(Recognizer):
                 # "start the car" is a sound from "start the calf".
                 ok = self._names_inside(d.best) and name_unheard(d, o)
             else:
-                ok = sounds_alike(d, alike, o)
+                ok = sounds_alike(d, alike, o) and not (self._is_yes_no(d.best)
+                                                        and weak_yes_no(d, o))
         return Hearing(d.best if ok else "", conf, d.free_text, d.best)
 
     def _verdict(self, d: Decoded, mean_slack: float = 0.0, gap_slack: float = 0.0,
                  options: Optional[WhisperOptions] = None) -> tuple[bool, float]:
         return verdict(d, options or self.options, self._is_safety(d.best), mean_slack,
-                       gap_slack)
+                       gap_slack, self._is_yes_no(d.best))
 
     def _near(self, d: Decoded, options: Optional[WhisperOptions] = None) -> bool:
         o = self.options
@@ -253,6 +255,9 @@ class WhisperRecognizer(Recognizer):
 
     def _is_safety(self, phrase: str) -> bool:
         return self._means(phrase, "safety")
+
+    def _is_yes_no(self, phrase: str) -> bool:
+        return self._means(phrase, "yes") or self._means(phrase, "no")
 
     def _talk(self, d: Decoded) -> bool:
         """Talk that begins with the phrase (talk_after). Stop, pause and safety words act

@@ -28,6 +28,15 @@ class WhisperOptions:
     # transcript, and (less, as noise must still not rate pain) against the floor above.
     answer_prior: float = 2.0
     answer_floor: float = 1.0
+    # ... but a yes or a no must average this per token on its own (end included), lift
+    # or not: the question they answer follows a safety stop (a yes carries on), and the
+    # room's noise and words were heard as them at -2.3 to -3 per token (Speech Commands
+    # "off" written "us" as a yes), where people's own yes and no mostly score better than
+    # -2. Dev, at the safety question: negatives heard as yes or no 38 -> 9 of 361 (yes 19
+    # -> 4), yes and no heard 135 -> 133 of 136 (a no missed is asked for again); test 12
+    # -> 2 of 180 (yes 6 -> 0), 51 of 52 either way; `bench soak --during question`: no
+    # 198 -> 11, yes 28 -> 6 in 782 utterances of room audio.
+    yes_no_min_mean: float = -2.25
     near: int = 2                  # phrases spelled nearest the free transcript, ranked too
     # Second look at a near miss (rejected, but its phrase within look_mean of the floor
     # and look_margin of the margin): the segment resampled to these lengths (pitch and
@@ -188,14 +197,22 @@ def _unframed(words: str) -> str:
     return words[len(lead):len(words) - len(trail)].strip() or words
 
 
+def weak_yes_no(d: Decoded, o: WhisperOptions, slack: float = 0.0) -> bool:
+    """A yes or no (d.best) under its own floor, o.yes_no_min_mean."""
+    return d.best_score / (d.tokens + 1) < o.yes_no_min_mean - slack
+
+
 def verdict(d: Decoded, o: WhisperOptions, safety: bool, mean_slack: float = 0.0,
-            gap_slack: float = 0.0) -> tuple[bool, float]:
+            gap_slack: float = 0.0, yes_no: bool = False) -> tuple[bool, float]:
     """The rules (each loosened by a slack, for the second look's near misses): accepted?,
     and the confidence, which falls as the phrase trails the free transcript. `safety`: the
-    phrase is a safety word (a wider margin: missing "sharp" is worse than a false stop)."""
+    phrase is a safety word (a wider margin: missing "sharp" is worse than a false stop);
+    `yes_no`: it is a yes or a no (a floor of its own)."""
     lift = o.answer_floor if d.prior > 0 else 0.0
     if (not d.best or d.no_speech > o.max_no_speech
             or (d.best_score + lift) / (d.tokens + 1) < o.min_mean - mean_slack):
+        return False, 0.0
+    if yes_no and weak_yes_no(d, o, mean_slack):
         return False, 0.0
     if d.tokens > 1 and d.free_score < o.min_free_multi:
         return False, 0.0
