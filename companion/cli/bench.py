@@ -38,7 +38,9 @@ def register(sub, common) -> None:
                     help="hear it as while waiting for a start (the voice loop), or as "
                          "at another moment: 'session' while a routine runs (every "
                          "session command listened for), 'stopped' just after a stop "
-                         "(a resume would take it back), 'rating' after the pain question")
+                         "(a resume would take it back), 'rating' after the pain question, "
+                         "'question' while the safety question waits (yes carries on), "
+                         "'offered' while a voice lesson's offer waits for its yes")
     so.add_argument("--json", action="store_true", help="print the figures as JSON")
     so.set_defaults(func=cmd_soak)
     st = bench.add_parser("startup", help="live on the default devices: time to listening, "
