@@ -30,20 +30,17 @@ def test_the_folders_hold_resumes_and_talk():
     assert all(p.name.startswith("resume__") for p in RESUMES)
 
 
-@pytest.mark.parametrize("path", RESUMES, ids=lambda p: p.name)
-def test_a_resume_is_heard_just_after_a_stop_and_not_while_waiting(rec, vocab, path):
-    got = recognize_file(rec, vocab, path, vocab.phrases_at("stopped"))
-    assert label(got.intent) == "resume", got
-    waiting = recognize_file(rec, vocab, path, vocab.phrases_at("waiting"))
-    assert waiting.intent is None, waiting
+# What each is heard as, by moment: a resume just after a stop and nothing while waiting; a
+# bare "go" a resume while paused and nothing just after a stop.
+HEARD_AS = ([(p, {"stopped": "resume", "waiting": "none"}) for p in RESUMES]
+            + [(p, {"paused": "resume", "stopped": "none"}) for p in GOS])
 
 
-@pytest.mark.parametrize("path", GOS, ids=lambda p: p.name)
-def test_a_bare_go_resumes_a_pause_but_is_nothing_just_after_a_stop(rec, vocab, path):
-    paused = recognize_file(rec, vocab, path, vocab.phrases_at("paused"))
-    assert label(paused.intent) == "resume", paused
-    got = recognize_file(rec, vocab, path, vocab.phrases_at("stopped"))
-    assert got.intent is None, got
+@pytest.mark.parametrize("path,want", HEARD_AS, ids=[p.name for p, _ in HEARD_AS])
+def test_a_resume_is_heard_as_its_moment_makes_it(rec, vocab, path, want):
+    got = {moment: label(recognize_file(rec, vocab, path, vocab.phrases_at(moment)).intent)
+           for moment in want}
+    assert got == want
 
 
 @pytest.mark.parametrize("path", NONE, ids=lambda p: str(p.relative_to(AUDIO)))
