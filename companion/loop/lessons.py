@@ -29,7 +29,7 @@ class Offer:
 
     what: str            # the lesson asked for: a group of enroll.groups, or "all"
     until: float         # audio time the question stops waiting
-    asked_again: bool = False
+    asked_again: bool = False  # asked once more after speech not made out (only once)
 
 
 class Lessons:
