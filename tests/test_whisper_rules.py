@@ -48,6 +48,19 @@ def test_an_answer_asked_for_gets_a_lower_floor():
     assert accepted(replace(low, prior=O.answer_prior))
 
 
+def test_a_yes_or_no_has_a_floor_of_its_own_lift_or_not():
+    """The room's "us" lifted into a yes at -5 (two positions) would carry on after a safety
+    stop: a yes or no must average yes_no_min_mean without the lift; a number need not."""
+    room = replace(CLEAR, free_text="us", free_score=-5.0, best="yes", best_score=-5.0,
+                   prior=O.answer_prior)
+    assert accepted(room) and accepted(replace(room, best="six"))
+    assert not verdict(room, O, False, yes_no=True)[0]
+    said = replace(room, best_score=O.yes_no_min_mean * 2 + 0.1)
+    assert verdict(said, O, False, yes_no=True)[0]
+    # The second look's slack loosens it as it loosens the floor above.
+    assert verdict(room, O, False, mean_slack=O.look_mean, yes_no=True)[0]
+
+
 def test_a_phrase_trailing_the_free_transcript_by_more_than_the_margin_is_rejected():
     near = replace(CLEAR, free_text="step", best_score=CLEAR.free_score - O.margin + 0.1)
     far = replace(near, best_score=CLEAR.free_score - O.margin - 0.1)
