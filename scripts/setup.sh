@@ -31,7 +31,7 @@ if [ $with_tests = 1 ]; then
 else
     .venv/bin/python -m pip install -q -e '.[piper]'
     # Every line of every routine rendered now, not while someone lies on a ball waiting
-    # (about 1.5 min here, 10-15 min on a Pi 4, once; later runs find them cached).
+    # (about a minute here on 2 cores, a few on a Pi 4, once; later runs find them cached).
     .venv/bin/companion voice prepare
 fi
 

@@ -157,3 +157,24 @@ def test_piper_starts_a_sentence_from_silence(tmp_path):
             x, rate = read_wav(out)
             starts.append(float(np.sqrt((x[:rate // 200].astype(np.float64) ** 2).mean())))
         assert sorted(starts)[3] < 150, (text, starts)
+
+
+@needs_piper
+def test_voice_prepare_renders_with_every_core_and_a_live_run_with_one(tmp_path):
+    """Rendering must leave a core to hearing while the companion runs; `voice prepare` runs
+    alone (setup, the service stopped) and may use them all. Both render a whole cue."""
+    from companion.speech import renderer_for
+    from companion.speech.piper_voice import PiperSynth
+
+    def threads(synth: PiperSynth) -> int:
+        return synth.voice.session.get_session_options().intra_op_num_threads
+
+    assert threads(PiperSynth.get(None)) == 1
+    assert threads(PiperSynth.get(None, 2)) == 2 and PiperSynth.get(None, 2) is not \
+        PiperSynth.get(None)
+    for n in (1, 2):
+        r = renderer_for(None, cache_dir=tmp_path / str(n), threads=n)
+        if r.engine != "piper":
+            pytest.skip("the default voice is not Piper here")
+        cue = r.render("Press to about six out of ten.")
+        assert cue.seconds > 1.0 and r.renders == 1

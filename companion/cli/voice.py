@@ -5,6 +5,7 @@ session or lesson waits."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Callable, TextIO
@@ -32,7 +33,8 @@ def register(sub, common) -> None:
 def show(args: argparse.Namespace) -> int:
     from companion.speech import piper_voice, renderer_for
 
-    renderer = renderer_for(config.effective(args))
+    # Nothing else runs meanwhile (setup, or the service stopped): every core may render.
+    renderer = renderer_for(config.effective(args), threads=os.cpu_count() or 1)
     lines = all_lines()
     ready = sum(renderer.is_cached(t) for t in lines)
     print(f"voice: {renderer.engine_name} {renderer.voice or ''} ({renderer.engine_version}), "
@@ -48,7 +50,8 @@ def show(args: argparse.Namespace) -> int:
 def prepare(args: argparse.Namespace) -> int:
     from companion.speech import renderer_for
 
-    renderer = renderer_for(config.effective(args))
+    # Nothing else runs meanwhile (setup, or the service stopped): every core may render.
+    renderer = renderer_for(config.effective(args), threads=os.cpu_count() or 1)
     lines = all_lines()
     bar = None if args.quiet or not sys.stderr.isatty() else progress_bar(sys.stderr)
     t0 = time.monotonic()

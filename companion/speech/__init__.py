@@ -57,11 +57,13 @@ def choose_voice(cfg: Optional[Config] = None) -> tuple[str, str]:
 
 
 def renderer_for(cfg: Optional[Config] = None,
-                 cache_dir: Union[str, Path, None] = None) -> CueRenderer:
-    """The cue renderer for cfg's voice, rate and volume (the defaults when cfg is None)."""
+                 cache_dir: Union[str, Path, None] = None, threads: int = 1) -> CueRenderer:
+    """The cue renderer for cfg's voice, rate and volume (the defaults when cfg is None);
+    threads: CPU threads a synthesis may use (more only where nothing else runs)."""
     cfg = cfg or Config()
     engine, voice = choose_voice(cfg)
-    return CueRenderer(voice, cfg.rate, cfg.volume, cache_dir=cache_dir, engine=engine)
+    return CueRenderer(voice, cfg.rate, cfg.volume, cache_dir=cache_dir, engine=engine,
+                       threads=threads)
 
 
 def make_speaker(cfg: Optional[Config] = None, *, no_speaker: bool = False,

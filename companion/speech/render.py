@@ -93,7 +93,7 @@ class CueRenderer:
 
     def __init__(self, voice: Optional[str] = DEFAULT_VOICE, rate: int = DEFAULT_RATE,
                  volume: float = DEFAULT_VOLUME, *, cache_dir: Union[str, Path, None] = None,
-                 engine: str = "auto") -> None:
+                 engine: str = "auto", threads: int = 1) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}")
         if not RATE_LIMITS[0] <= int(rate) <= RATE_LIMITS[1]:
@@ -106,6 +106,7 @@ class CueRenderer:
         self.rate = int(rate)
         self.volume = float(volume)
         self.engine = engine
+        self.threads = threads  # CPU threads a Piper synthesis may use (espeak-ng: one)
         self.dir = Path(cache_dir) if cache_dir else paths.cache_dir() / "cues"
         self._rate = 22050  # espeak-ng's voices (mbrola ones are not used)
         self.renders = 0        # cues synthesized by this renderer (cache misses)
@@ -212,6 +213,6 @@ class CueRenderer:
         if self.engine == "piper":
             from companion.speech.piper_voice import PiperSynth
 
-            PiperSynth.get(self.voice).synthesize(text, out, self.rate, 1.0)
+            PiperSynth.get(self.voice, self.threads).synthesize(text, out, self.rate, 1.0)
             return
         espeak_voice.synthesize(text, out, self.engine, self.voice, self.rate)
