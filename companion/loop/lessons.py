@@ -44,6 +44,7 @@ class Lessons:
         self._say, self._now, self._said_by, self._starts_at = say, now, said_by, starts_at
         self._offer: Optional[Offer] = None
         self._suggested = False
+        self._ratings_missed = 0  # in this session: asked again for want of a number
 
     @property
     def available(self) -> bool:
@@ -101,9 +102,17 @@ class Lessons:
         if not lesson.finished:
             self._say(cues.LESSON_STOPPED if lesson.taught else cues.LESSON_NOTHING, "info")
 
-    def session_ended(self, ratings_missed: int) -> None:
+    def session_started(self) -> None:
+        self._ratings_missed = 0
+
+    def rating_missed(self) -> None:
+        """A rating was asked for again: the answer was not made out."""
+        self._ratings_missed += 1
+
+    def session_ended(self) -> None:
         """After a session's closing words: suggest the numbers lesson when ratings had to
-        be asked for again (SUGGEST_AFTER), once per run."""
-        if ratings_missed >= SUGGEST_AFTER and self.teach is not None and not self._suggested:
+        be asked for again (SUGGEST_AFTER) in it, once per run."""
+        if (self._ratings_missed >= SUGGEST_AFTER and self.teach is not None
+                and not self._suggested):
             self._suggested = True
             self._say(cues.SUGGEST_LESSON, "advice")

@@ -84,7 +84,6 @@ class VoiceLoop:
                                lambda: self._speech_end,
                                lambda: self.clock.now() + max(0.0, self.mic_backlog()))
         self._frames: Optional[Iterator[Frame]] = None  # what the recognizer is reading
-        self._ratings_missed = 0  # in this session: see lessons.SUGGEST_AFTER
         self._acting: Optional[Utterance] = None  # the utterance being acted on
         self._rated_by: Optional[Utterance] = None  # the one that gave the last rating
         self._answered_by: Optional[Utterance] = None  # the last answer to the safety question
@@ -153,16 +152,16 @@ class VoiceLoop:
             if by is not None:
                 self.misheard(by)
         if isinstance(e, Cue) and e.text == cues.RATE_AGAIN:
-            self._ratings_missed += 1
+            self.lessons.rating_missed()
         if isinstance(e, SessionEnded):  # after the session's closing words
-            self.lessons.session_ended(self._ratings_missed)
+            self.lessons.session_ended()
 
     # ----- sessions -------------------------------------------------------------------
 
     def start_session(self, routine: Routine) -> None:
         session = Session(routine, self.session_clock, self.hold_step_s,
                           speech_s=speaking_seconds)
-        self._ratings_missed = 0
+        self.lessons.session_started()
         # Rows are stored as they happen, so the wall time is the audio clock's.
         self.runner = Runner(session, self.log, lambda c: self._say(c.text, c.kind),
                              self.vocab, wall=lambda _t: self._wall0 + self.clock.now(),
