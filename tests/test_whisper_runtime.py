@@ -55,3 +55,17 @@ def test_forced_scoring_is_split_into_small_calls_with_the_same_rows(rec):
         assert rows.shape == own.shape == (len(seq) + 1, own.shape[1])
         path = [rows[i, t] for i, t in enumerate(seq)]
         assert np.allclose(path, [own[i, t] for i, t in enumerate(seq)], atol=0.05)
+
+
+def test_onednn_keeps_a_few_shapes_unless_the_user_said_otherwise(monkeypatch):
+    """oneDNN's cache of compiled shapes is what grew the soak by ~17 MB (bench soak measures
+    the memory); the runtime bounds it before CTranslate2 loads, and a value set by the
+    user stays as set."""
+    var = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
+    monkeypatch.delenv(var, raising=False)
+    whisper_runtime.WhisperRuntime("tiny.en", threads=1)
+    assert whisper_runtime.os.environ[var] == str(whisper_runtime.ONEDNN_SHAPES)
+    assert 0 < whisper_runtime.ONEDNN_SHAPES < 1024  # oneDNN's own default: no bound
+    monkeypatch.setenv(var, "3")
+    whisper_runtime.WhisperRuntime("tiny.en", threads=1)
+    assert whisper_runtime.os.environ[var] == "3"

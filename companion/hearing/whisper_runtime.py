@@ -29,6 +29,12 @@ FRAME_SAMPLES = 320  # 16 kHz samples per encoder frame (two 10 ms mel frames)
 # Four: 229 MB there, the same scores and the same decode time (`bench recognition --split
 # dev` p50 / p95 32 / 52 ms either way; two rows a call: 37 / 64 ms, 217 MB).
 FORCED_BATCH = 4
+# oneDNN, inside CTranslate2, keeps what it compiled for every input shape it has met
+# (1024 primitives by default), ~0.7 MB a shape: with a shape per quarter second of segment
+# the process grew ~16 MB by the 6 s cap and kept it. The latest few are enough: an encode
+# whose shape was dropped costs ~3 ms more (the recognition bench's CPU +3 %). Set before
+# CTranslate2 is loaded; a value the user set wins.
+ONEDNN_SHAPES = 16
 # A quiet segment (a word said across the room, a microphone with little gain) is made
 # louder before its features are taken: Whisper's log-mel is not level-free (a gain adds a
 # constant to every feature), and a word 30 dB under the benchmark's level was heard worse
@@ -76,6 +82,7 @@ class WhisperRuntime:
         """Load the named model (whisper_model.SPECS) once; a missing package or model, or
         one that cannot be loaded, raises an error that names the fix."""
         folder = whisper_model.loadable(model)
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_SHAPES))
         try:
             import ctranslate2
             import tokenizers
