@@ -133,6 +133,9 @@ class PiperSynth:
     def get(cls, voice: Optional[str], threads: int = 1) -> "PiperSynth":
         model, config = model_files(voice)
         with cls._guard:
+            if cls._idle is not None:  # in use again: not unloaded under a render
+                cls._idle.cancel()
+                cls._idle = None
             if (model, threads) not in cls._loaded:
                 cls._loaded[model, threads] = cls(model, config, threads)
             return cls._loaded[model, threads]
