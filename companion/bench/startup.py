@@ -47,11 +47,10 @@ def uncached_lines() -> int:
     since the last `voice prepare`): their CPU and memory fall inside the idle figures."""
     from companion.core.errors import CompanionError
     from companion.host.config import load_config
-    from companion.loop.warmup import all_lines
+    from companion.loop.warmup import all_lines, uncached
     from companion.speech import renderer_for
     try:
-        renderer = renderer_for(load_config())
-        return sum(not renderer.is_cached(t) for t in all_lines())
+        return len(uncached(renderer_for(load_config()), all_lines()))
     except CompanionError:
         return 0  # a config or voice the run itself will name the problem of
 

@@ -11,7 +11,7 @@ import time
 from typing import Callable, TextIO
 
 from companion.host import config
-from companion.loop.warmup import all_lines, warm
+from companion.loop.warmup import all_lines, uncached, warm
 
 
 def register(sub, common) -> None:
@@ -33,10 +33,9 @@ def register(sub, common) -> None:
 def show(args: argparse.Namespace) -> int:
     from companion.speech import piper_voice, renderer_for
 
-    # Nothing else runs meanwhile (setup, or the service stopped): every core may render.
-    renderer = renderer_for(config.effective(args), threads=os.cpu_count() or 1)
+    renderer = renderer_for(config.effective(args))  # only looks into the cache
     lines = all_lines()
-    ready = sum(renderer.is_cached(t) for t in lines)
+    ready = len(lines) - len(uncached(renderer, lines))
     print(f"voice: {renderer.engine_name} {renderer.voice or ''} ({renderer.engine_version}), "
           f"{renderer.rate} words a minute")
     why = piper_voice.missing()

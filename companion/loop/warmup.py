@@ -28,11 +28,16 @@ def all_lines() -> list[str]:
     return list(dict.fromkeys(t.strip() for t in lines if t.strip()))
 
 
+def uncached(renderer, lines: Iterable[str]) -> list[str]:
+    """The lines the renderer's cache lacks: what warm() would render."""
+    return [t for t in lines if not renderer.is_cached(t)]
+
+
 def warm(renderer, lines: Iterable[str],
          progress: Optional[Callable[[int, int], None]] = None) -> int:
     """Render what is not cached yet; the number rendered. Used by `voice prepare` and, in
     the background, by a live run (user routines may have changed since setup)."""
-    todo = [t for t in lines if not renderer.is_cached(t)]
+    todo = uncached(renderer, lines)
     for i, text in enumerate(todo, 1):
         try:
             renderer.render(text)
