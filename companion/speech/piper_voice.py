@@ -142,7 +142,7 @@ class PiperSynth:
 
     @classmethod
     def loaded(cls) -> int:
-        """How many voices are loaded now."""
+        """How many voices are loaded now (0 once an unload has handed their memory back)."""
         with cls._guard:
             return len(cls._loaded)
 
@@ -150,11 +150,13 @@ class PiperSynth:
     def unload(cls) -> None:
         """Let every loaded voice go and hand its memory back. A render under way finishes
         with the voice it has (and arms the idle timer again, so its buffers go too)."""
+        # All under the guard: once loaded() says 0 the memory is back (a check that read
+        # the count between the clear and the trim raced it, and lost on a busy machine).
         with cls._guard:
             cls._loaded.clear()
             cls._idle = None
-        gc.collect()  # the session and PiperVoice may hold each other
-        _trim_heap()
+            gc.collect()  # the session and PiperVoice may hold each other
+            _trim_heap()
 
     @classmethod
     def _unload_when_idle(cls) -> None:
