@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +107,46 @@ def _start_once(force_rate: Optional[int], runtime_dir: Optional[str]) -> Virtua
         stop(va)
         raise RuntimeError("the virtual sound card did not start:\n"
                            + r.stderr.decode("utf-8", "replace")[-2000:])
+    if not _microphone_flows({**env, **exported}):
+        logs = _log_tails(va)
+        stop(va)
+        raise RuntimeError("the virtual sound card started, but its microphone "
+                           f"(vmic_in.monitor) delivered no audio:\n{logs}")
     return va
+
+
+def _microphone_flows(env: dict, frames: int = 1600, patience_s: float = 20.0) -> bool:
+    """The card's default input delivers frames (silence will do). Once in ~20 full runs a
+    card came up whose input gave a live companion nothing at all, its reopening every 2 s
+    included, for 120 s: that is a card that did not start, not a companion that cannot
+    hear. Counts frames written by pw-record; the patience only bounds a dead card."""
+    if shutil.which("pw-record") is None:
+        return True   # nothing to probe with; the tests that need pw-play skip anyway
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "probe.wav"
+        p = subprocess.Popen(["pw-record", "--target", "vmic_in.monitor", "--rate", "16000",
+                              "--channels", "1", "--format", "s16", str(out)], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + patience_s
+            while time.monotonic() < deadline and p.poll() is None:
+                if out.is_file() and out.stat().st_size >= 44 + 2 * frames:
+                    return True
+                time.sleep(0.02)
+            return False
+        finally:
+            p.kill()
+            p.wait()
+
+
+def _log_tails(va: VirtualAudio, lines: int = 15) -> str:
+    """The last lines the card's servers logged (kept in its runtime dir until stop())."""
+    logs = va.runtime_dir / "log" if "XDG_RUNTIME_DIR" in va.env else None
+    if logs is None or not logs.is_dir():
+        return "(no logs)"
+    return "\n".join(f"--- {f.name}\n" + "\n".join(
+        f.read_text(errors="replace").splitlines()[-lines:]) for f in sorted(logs.glob("*.log")))
 
 
 def _alive(pid: int) -> bool:

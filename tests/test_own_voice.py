@@ -111,6 +111,8 @@ def test_live_with_its_voice_looped_into_the_microphone(tmp_path, virtual_audio)
         p.communicate(timeout=30)
         hiss.kill()
         hiss.wait()
+        # The card's own logs, kept beside the debug recording for a failure to be read.
+        shutil.copytree(va.runtime_dir / "log", tmp_path / "card-logs", dirs_exist_ok=True)
         audio_env.stop(va)
     ev_all = events(ev)
     hold = next(e for e in ev_all if e["type"] == "StepStarted" and e["kind"] == "hold")

@@ -4,6 +4,7 @@ recorded back through its monitor. Real espeak-ng audio, real streams, no mocks.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import numpy as np
@@ -305,6 +306,19 @@ def test_a_vanishing_device_is_reported_and_nothing_hangs(virtual_audio, rendere
         assert time.monotonic() - t0 < 3
         assert sp._player.proc.poll() is not None
         audio_env.stop(va)
+
+
+@pytest.mark.skipif(shutil.which("pw-record") is None, reason="pw-record missing (pipewire-bin)")
+def test_a_card_whose_microphone_gives_nothing_is_not_taken_as_started(virtual_audio):
+    """audio_env.start() checks that the card's microphone delivers frames: a card that came
+    up dead once made a live test wait for a companion that could hear nothing."""
+    va = audio_env.start()
+    env = {**os.environ, **va.env}
+    try:
+        assert audio_env._microphone_flows(env)
+    finally:
+        audio_env.stop(va)
+    assert not audio_env._microphone_flows(env)   # its server gone: nothing arrives
 
 
 def test_a_configured_speaker_delay_keeps_it_busy_that_much_longer(virtual_audio, renderer):
