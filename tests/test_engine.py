@@ -93,14 +93,14 @@ def test_hold_longer_and_shorter_change_the_hold_within_bounds():
     run_until(s, clock, 12)
     assert s.step.kind == "hold"
     ev = s.handle(Intent("hold_longer"))
-    assert of(ev, HoldChanged)[0].delta_s == 15
+    assert of(ev, HoldChanged)[0].delta_s == 15 and of(ev, Cue)[0].text == cues.longer(15)
     ev = s.handle(Intent("hold_longer", 30))
     assert of(ev, HoldChanged)[0].length_s == 85
-    ev = s.handle(Intent("hold_longer", 30))  # capped at max_hold_s 90
-    assert of(ev, HoldChanged)[0].length_s == 90
-    assert "as long as" in s.handle(Intent("hold_longer"))[0].text
+    ev = s.handle(Intent("hold_longer", 30))  # capped at max_hold_s 90: no odd number said
+    assert of(ev, HoldChanged)[0].length_s == 90 and of(ev, Cue)[0].text == cues.LONGER_TO_LIMIT
+    assert s.handle(Intent("hold_longer"))[0].text == cues.AT_LONGEST
     ev = s.handle(Intent("shorter"))
-    assert of(ev, HoldChanged)[0].length_s == 75
+    assert of(ev, HoldChanged)[0].length_s == 75 and of(ev, Cue)[0].text == "15 seconds shorter."
     ended = [e for e in run_until(s, clock, 200) if isinstance(e, StepEnded)]
     assert ended[0].step.startswith("knot") and ended[0].ran_s == 75
 
@@ -352,6 +352,33 @@ def test_how_long_whats_next_help_repeat_speak():
     assert s.handle(Intent("whats_next"))[0].text.startswith("Next: knot")
     assert "hold longer" in s.handle(Intent("help"))[0].text
     assert s.handle(Intent("repeat"))[0].text == "Place the ball."
+
+
+def test_every_answer_a_session_gives_is_rendered_ahead():
+    """What a session says when asked ("how long left" at any moment, "what's next", "hold
+    longer" by a named number, "shorter") is among the lines `voice prepare` renders, whole
+    or as clauses each rendered: none is rendered while the user waits."""
+    from companion.core.vocabulary import SECONDS_WORDS
+    from companion.loop.warmup import all_lines
+    from companion.speech.render import CLAUSE_BREAK
+
+    ready = set(all_lines())
+    asked = [Intent("how_long"), Intent("whats_next"), Intent("hold_longer"), Intent("shorter"),
+             *(Intent("hold_longer", n) for n in SECONDS_WORDS.values())]
+    said = set()
+    for routine in Library().routines.values():
+        for k, intent in enumerate(asked):
+            clock = ManualClock()
+            s = Session(routine, clock)
+            s.start()
+            while not s.ended:
+                if int(clock.now()) % 7 == k % 7:   # asked at every point of the plan
+                    said |= {e.text for e in s.handle(intent) if isinstance(e, Cue)}
+                clock.advance(1.0)
+                s.tick()
+    missing = [t for t in said if t not in ready
+               and not all(p in ready for p in CLAUSE_BREAK.split(t))]
+    assert len(said) > 100 and missing == [], missing
 
 
 LONG = parse_routine("""

@@ -89,6 +89,43 @@ def test_prerender_warms_the_cache_and_leaves_no_temporary_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(c.path.name for c in cues)
 
 
+def test_a_line_whose_clauses_are_cached_is_said_as_them_without_rendering(tmp_path):
+    """ "How long left" is rendered ahead in parts; the answer is those parts' audio one after
+    the other, found in milliseconds, not a render (a Piper voice loaded while a user waits)."""
+    from companion.core import cues
+
+    r = CueRenderer(cache_dir=tmp_path)
+    parts = cues.how_long_parts(47, 660)
+    r.prerender(parts)
+    assert r.renders == 2
+    cue = r.render(cues.how_long(47, 660))
+    assert (r.renders, r.joins) == (2, 1)
+    assert cue.path.parent == tmp_path / "joined" and cue.samplerate == r.samplerate
+    want = np.concatenate([r.render(p).samples() for p in parts])
+    assert np.array_equal(cue.samples(), want) and cue.frames == len(want)
+    assert oct(cue.path.stat().st_mode & 0o777) == "0o600"
+    # A clause not cached: the whole line is rendered, as before.
+    other = "About 45 seconds left in this step, and about 99 minutes in the session."
+    assert r.render(other).path.parent == tmp_path and (r.renders, r.joins) == (3, 1)
+    # Rendering ahead (prerender, warm-up) renders whole lines, never joins.
+    r.prerender([cues.how_long(47, 480)])
+    assert (r.renders, r.joins) == (4, 1)
+
+
+def test_joined_lines_keep_only_the_newest(tmp_path):
+    from companion.core import cues
+    from companion.speech.render import JOINED_KEEP
+
+    r = CueRenderer(cache_dir=tmp_path, engine="espeak-ng")
+    minutes = range(1, JOINED_KEEP + 6)   # each a different answer
+    r.prerender([cues.how_long_parts(5, 0)[0]] + [cues.how_long_parts(0, m * 60)[1]
+                                                  for m in minutes])
+    said = [r.render(cues.how_long(5, m * 60)) for m in minutes]
+    assert r.joins == JOINED_KEEP + 5
+    assert sorted((tmp_path / "joined").iterdir()) == sorted(c.path for c in said[5:])
+    assert said[-1].path.is_file() and not said[0].path.exists()
+
+
 def test_renders_from_several_threads_at_once_all_complete(tmp_path):
     r = CueRenderer(cache_dir=tmp_path)
     texts = [f"{n} seconds left." for n in (5, 6, 7, 8)] * 2

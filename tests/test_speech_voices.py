@@ -132,7 +132,8 @@ def test_voice_prepare_renders_every_routine_line_once(tmp_path):
     again = companion("voice", "prepare", *espeak, env_extra=env)
     assert "(0 rendered now" in again.stdout
     after = companion("voice", *espeak, env_extra=env)
-    assert f"cue cache: {total} of {total} lines (routines, voice lesson) rendered" in after.stdout
+    assert (f"cue cache: {total} of {total} lines (routines, answers, voice lesson) rendered"
+            in after.stdout)
 
 
 @needs_piper

@@ -50,7 +50,8 @@ def uncached_lines() -> int:
     from companion.loop.warmup import all_lines, uncached
     from companion.speech import renderer_for
     try:
-        return len(uncached(renderer_for(load_config()), all_lines()))
+        cfg = load_config()
+        return len(uncached(renderer_for(cfg), all_lines(cfg.hold_step_s)))
     except CompanionError:
         return 0  # a config or voice the run itself will name the problem of
 

@@ -33,14 +33,15 @@ def register(sub, common) -> None:
 def show(args: argparse.Namespace) -> int:
     from companion.speech import piper_voice, renderer_for
 
-    renderer = renderer_for(config.effective(args))  # only looks into the cache
-    lines = all_lines()
+    cfg = config.effective(args)
+    renderer = renderer_for(cfg)  # only looks into the cache
+    lines = all_lines(cfg.hold_step_s)
     ready = len(lines) - len(uncached(renderer, lines))
     print(f"voice: {renderer.engine_name} {renderer.voice or ''} ({renderer.engine_version}), "
           f"{renderer.rate} words a minute")
     why = piper_voice.missing()
     print(f"piper: {'installed' if why is None else why}")
-    print(f"cue cache: {ready} of {len(lines)} lines (routines, voice lesson) rendered in "
+    print(f"cue cache: {ready} of {len(lines)} lines (routines, answers, voice lesson) rendered in "
           f"{renderer.dir}"
           + ("" if ready == len(lines) else "; `companion voice prepare` renders the rest"))
     return 0
@@ -50,8 +51,9 @@ def prepare(args: argparse.Namespace) -> int:
     from companion.speech import renderer_for
 
     # Nothing else runs meanwhile (setup, or the service stopped): every core may render.
-    renderer = renderer_for(config.effective(args), threads=os.cpu_count() or 1)
-    lines = all_lines()
+    cfg = config.effective(args)
+    renderer = renderer_for(cfg, threads=os.cpu_count() or 1)
+    lines = all_lines(cfg.hold_step_s)
     bar = None if args.quiet or not sys.stderr.isatty() else progress_bar(sys.stderr)
     t0 = time.monotonic()
     done = warm(renderer, lines, bar)

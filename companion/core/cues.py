@@ -3,6 +3,9 @@ place so speech can render the fixed ones ahead of time."""
 
 from __future__ import annotations
 
+import math
+from typing import Iterable
+
 from companion.core.vocabulary import NUMBER_WORDS
 
 BREATHE = "Breathe in slowly, and let it go."
@@ -14,6 +17,9 @@ RESUMED = "Resuming."
 NOTHING_TO_LENGTHEN = "There's no hold running right now."
 AT_LONGEST = "That's as long as this hold goes."
 AT_SHORTEST = "That's as short as it gets."
+# "hold longer" / "shorter" that reached the step's limit on the way: no number to say.
+LONGER_TO_LIMIT = "Holding longer, as long as this hold goes."
+SHORTER_TO_LIMIT = "Shorter, as short as it gets."
 NOT_ASKED = "To rate your pain, say pain and a number from zero to ten."
 HIGH_PAIN = ("That's high. Back off the pressure until it feels like a six at most. "
              "The pain should ease as you hold, not build.")
@@ -121,12 +127,52 @@ def intro(title: str, seconds: float) -> str:
             "Say help at any time.")
 
 
-def how_long(step_left: float, session_left: float) -> str:
-    s = max(0, round(step_left))
-    m = max(0, round(session_left / 60))
+# "How long left" is said from two parts, each one of a few dozen lines rendered ahead of
+# time (speech joins cached parts): rendering the whole answer when asked took a second here
+# (loading the Piper voice, +120-300 MB) and would take several on a Pi, the loop waiting.
+EXACT_UNTIL_S = 20      # seconds said exactly up to this; above, to the nearest five
+ANSWERS_STEP_S = 180    # a step's seconds left are rendered ahead up to this (max_hold_s)
+
+
+def _seconds(n: int) -> str:
+    return f"{n} second{'s' if n != 1 else ''}"
+
+
+def step_left(seconds: float) -> str:
+    s = max(0, round(seconds))
+    return _seconds(s) if s <= EXACT_UNTIL_S else f"about {5 * round(s / 5)} seconds"
+
+
+def how_long_parts(step_s: float, session_s: float) -> tuple[str, str]:
+    m = max(0, round(session_s / 60))
     rest = f"about {m} minute{'s' if m != 1 else ''} in the session" if m else \
         "under a minute in the session"
-    return f"{s} seconds left in this step, and {rest}."
+    step = step_left(step_s)
+    return f"{step[0].upper()}{step[1:]} left in this step,", f"and {rest}."
+
+
+def how_long(step_s: float, session_s: float) -> str:
+    return " ".join(how_long_parts(step_s, session_s))
+
+
+def longer(delta: float) -> str:
+    return f"Holding {_seconds(round(delta))} longer."
+
+
+def shorter(delta: float) -> str:
+    return f"{_seconds(round(delta)).capitalize()} shorter."
+
+
+def answer_lines(session_s: float, hold_steps: Iterable[int]) -> list[str]:
+    """The answers a session says when asked (not from its plan): every "how long left" part
+    for steps up to ANSWERS_STEP_S and sessions up to session_s, and "hold longer" /
+    "shorter" by each of hold_steps. Rendered ahead so none is rendered while a user waits."""
+    minutes = range(math.ceil(session_s / 60) + 1)
+    lines = [how_long_parts(s, 0)[0] for s in range(ANSWERS_STEP_S + 1)]
+    lines += [how_long_parts(0, m * 60)[1] for m in minutes]
+    for n in hold_steps:
+        lines += [longer(n), shorter(n)]
+    return list(dict.fromkeys(lines))
 
 
 def whats_next(label: str, kind: str, seconds: float) -> str:
@@ -139,7 +185,8 @@ FINISHED_NEXT = "This is the last step."
 def fixed() -> list[str]:
     """Lines known before any session: pre-render these."""
     lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
-             AT_LONGEST, AT_SHORTEST, NOT_ASKED, HIGH_PAIN, SAFETY_AFTER,
+             AT_LONGEST, AT_SHORTEST, LONGER_TO_LIMIT, SHORTER_TO_LIMIT, NOT_ASKED, HIGH_PAIN,
+             SAFETY_AFTER,
              CONTINUE_AFTER_SAFETY, YES_TAKEN_BACK, STOPPED, STOPPED_UNDOABLE,
              STOP_TAKEN_BACK, COMPLETED, NO_PREVIOUS, HELP,
              NO_QUESTION, RATE_AGAIN, QUESTION_AGAIN, LESSON_START, LESSON_STOPPED,

@@ -316,10 +316,11 @@ class Session:
         new = min(self._length + want, float(limit))
         if new <= self._length:
             return [Cue(now, cues.AT_LONGEST, "info")]
+        capped = new < self._length + want
         delta, self._length = new - self._length, new
         self._fired.discard("ten_left")
         return [HoldChanged(now, self.idx, delta, new),
-                Cue(now, f"Holding {round(delta)} seconds longer.", "info")]
+                Cue(now, cues.LONGER_TO_LIMIT if capped else cues.longer(delta), "info")]
 
     def _on_shorter(self, _: Intent, now: float) -> list[Event]:
         if self.step.kind not in TIMED_EXTENSIBLE:
@@ -328,11 +329,12 @@ class Session:
         new = max(self._length - self.hold_step_s, floor)
         if new >= self._length:
             return [Cue(now, cues.AT_SHORTEST, "info")]
+        capped = new > self._length - self.hold_step_s
         delta, self._length = new - self._length, new
         # Markers the new length moved into the past are not worth saying late.
         self._fired.update(key for t, key, _ in self._markers() if t < now)
         return [HoldChanged(now, self.idx, delta, new),
-                Cue(now, f"{round(-delta)} seconds shorter.", "info")]
+                Cue(now, cues.SHORTER_TO_LIMIT if capped else cues.shorter(-delta), "info")]
 
     def _on_stop(self, _: Intent, now: float) -> list[Event]:
         if self._question == "continue":  # the step already ended: the stop is the answer

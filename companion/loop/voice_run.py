@@ -55,7 +55,7 @@ def _or(read, fallback):
         return fallback
 
 
-def _warm_quietly(renderer) -> None:
+def _warm_quietly(renderer, hold_step_s: float) -> None:
     from companion.loop.warmup import all_lines, warm
 
     try:  # the lowest priority (Linux: per thread; the voice's own threads inherit it):
@@ -64,7 +64,7 @@ def _warm_quietly(renderer) -> None:
     except (AttributeError, OSError):
         pass
     try:
-        warm(renderer, all_lines())
+        warm(renderer, all_lines(hold_step_s))
     except Exception as e:  # a cue that fails now is rendered (or reported) when said
         logger.warning("cue warm-up stopped: %s", e)
 
@@ -132,7 +132,7 @@ def run_voice(args: argparse.Namespace) -> int:
         if renderer is not None and not replay:
             # Lines of routines added or changed since setup's `voice prepare`: rendered
             # while the companion waits, so a session finds them in the cache.
-            threading.Thread(target=_warm_quietly, args=(renderer,), daemon=True,
+            threading.Thread(target=_warm_quietly, args=(renderer, cfg.hold_step_s), daemon=True,
                              name="cue-warm-up").start()
         safe = SafeLog(log)
         mic: list[Any] = [source]  # the stream being read: a microphone back is a new one

@@ -26,7 +26,7 @@ from typing import Iterable, Optional, Union
 import numpy as np
 
 from companion.host import paths
-from companion.audio.wav import read_wav
+from companion.audio.wav import read_wav, write_wav
 from companion.host.config import RATE_DEFAULT as DEFAULT_RATE
 from companion.host.config import RATE_LIMITS, VOLUME_LIMITS
 from companion.host.config import VOLUME_DEFAULT as DEFAULT_VOLUME
@@ -37,6 +37,9 @@ from companion.speech.cuefile import level, trim, wav_info
 DEFAULT_VOICE = "en-us"
 CACHE_FORMAT = 3                # bump when the files' layout or content changes
 ENGINES = ("auto", "pyttsx3", "espeak-ng", "piper")
+CLAUSE_BREAK = re.compile(r"(?<=[,.;:?!])\s+")   # where a line may be said in parts
+JOINED_DIR = "joined"           # lines said as cached clauses (a folder in the cache)
+JOINED_KEEP = 20                # ... the newest kept: one is played long before 20 more
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
@@ -111,6 +114,7 @@ class CueRenderer:
         self._rate = 22050  # espeak-ng's voices (mbrola ones are not used)
         self.renders = 0        # cues synthesized by this renderer (cache misses)
         self.hits = 0           # cues found in the cache
+        self.joins = 0          # cues said as cached clauses (_joined)
         self.render_seconds: list[float] = []   # time each synthesis took
         self._lock = threading.Lock()
         self._n = 0
@@ -151,8 +155,10 @@ class CueRenderer:
     def is_cached(self, text: str) -> bool:
         return wav_info(self.path_for(text)) is not None
 
-    def render(self, text: str) -> RenderedCue:
-        """The cue for text, rendered now if it is not in the cache (blocks while it is)."""
+    def render(self, text: str, whole: bool = False) -> RenderedCue:
+        """The cue for text, rendered now if it is not in the cache (blocks while it is).
+        A line not cached whose every clause is ("About 45 seconds left in this step," "and
+        about 11 minutes in the session.") is said as those clauses, unless whole."""
         text = text.strip()
         if not text:
             raise ValueError("nothing to say")
@@ -162,6 +168,9 @@ class CueRenderer:
             with self._lock:
                 self.hits += 1
             return RenderedCue(text, final, *info)
+        joined = None if whole else self._joined(text)
+        if joined is not None:
+            return joined
         try:
             # Private: some cues are personal ("how am I doing" speaks the pain trend).
             self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -197,16 +206,50 @@ class CueRenderer:
             self.render_seconds.append(time.perf_counter() - t0)
         return RenderedCue(text, final, *info)
 
+    def _joined(self, text: str) -> Optional[RenderedCue]:
+        """text said as its cached clauses one after another (each ends in TRAIL_S of quiet:
+        the pause of a comma), written to JOINED_DIR, which keeps the newest JOINED_KEEP:
+        answers like these are rarely asked twice the same, and the cache must not grow with
+        each. None when a clause is not cached or the clauses differ in sample rate."""
+        parts = CLAUSE_BREAK.split(text)
+        if len(parts) < 2:
+            return None
+        infos = [wav_info(self.path_for(p)) for p in parts]
+        if any(i is None for i in infos) or len({i[1] for i in infos if i}) != 1:
+            return None
+        rate = infos[0][1]  # type: ignore[index]
+        try:
+            audio = np.concatenate([read_wav(self.path_for(p))[0] for p in parts])
+            folder = self.dir / JOINED_DIR
+            folder.mkdir(mode=0o700, exist_ok=True)
+            out = folder / f"{self.key(text)}.wav"
+            with self._lock:
+                self._n += 1
+                tmp = folder / f".{out.stem}.{os.getpid()}.{threading.get_ident()}.{self._n}.tmp"
+            write_wav(tmp, audio.astype(np.float64) / 32768.0, rate)
+            os.chmod(tmp, 0o600)
+            now = time.time_ns()  # the clock's own resolution: the kernel's stamp is coarser
+            os.utime(tmp, ns=(now, now))
+            os.replace(tmp, out)
+            for old in sorted(folder.glob("*.wav"),
+                              key=lambda f: f.stat().st_mtime_ns)[:-JOINED_KEEP]:
+                old.unlink(missing_ok=True)
+        except (OSError, ValueError):
+            return None  # rendered whole instead, which names any real problem
+        with self._lock:
+            self.joins += 1
+        return RenderedCue(text, out, len(audio), rate)
+
     def prerender(self, texts: Iterable[str]) -> list[RenderedCue]:
         """Render (or find) every text now, e.g. the fixed cues at start-up. Also removes
         temporary files a killed run left behind."""
         try:
-            for stale in self.dir.glob(".*.tmp"):
+            for stale in [*self.dir.glob(".*.tmp"), *(self.dir / JOINED_DIR).glob(".*.tmp")]:
                 if time.time() - stale.stat().st_mtime > 600:
                     stale.unlink()
         except OSError:
             pass
-        return [self.render(t) for t in dict.fromkeys(t.strip() for t in texts) if t]
+        return [self.render(t, whole=True) for t in dict.fromkeys(t.strip() for t in texts) if t]
 
     def _synthesize(self, text: str, out: Path) -> None:
         # The volume is applied after, by level(), the same way for every engine.
