@@ -293,7 +293,8 @@ def test_a_vanishing_device_is_reported_and_nothing_hangs(virtual_audio, rendere
         assert sp.say("six, noted") > 0     # does not raise, does not hang
         assert sp.history[-1].status == "failed"
         sp.stop()
-        assert time.monotonic() - t0 < 0.5
+        # A hang is forever; a bound near what it takes (a render, ~0.1 s) flakes when busy.
+        assert time.monotonic() - t0 < 5
         print(f"noticed {noticed:.2f} s after the sound server died: {sp.error}")
         # Plugged back in (here: the session's sound card): reopen() and it plays again.
         sp.reopen()
@@ -303,7 +304,7 @@ def test_a_vanishing_device_is_reported_and_nothing_hangs(virtual_audio, rendere
     finally:
         t0 = time.monotonic()
         sp.close()
-        assert time.monotonic() - t0 < 3
+        assert time.monotonic() - t0 < 10   # not hung on the dead device
         assert sp._player.proc.poll() is not None
         audio_env.stop(va)
 
