@@ -97,7 +97,7 @@ class PiperSynth:
     onnxruntime already uses the cores)."""
 
     _loaded: dict[tuple[Path, int], "PiperSynth"] = {}
-    _guard = threading.Lock()
+    _guard = threading.RLock()  # re-entrant: unload() collects garbage while holding it
     _idle: Optional[threading.Timer] = None  # lets the voices go (unload) when it fires
     idle_s = IDLE_UNLOAD_S
 
