@@ -1,7 +1,12 @@
 """`bench startup` measures a live run's idle CPU and memory; a run whose cue cache lacks
-lines renders them in the background meanwhile, so the bench says how many there were."""
+lines has a child process render them meanwhile, which the bench finds and reports apart."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
 
 from companion.bench import startup
 from companion.host.config import load_config
@@ -19,5 +24,31 @@ def test_the_lines_a_live_run_would_render_first_are_counted(tmp_path, monkeypat
     figures = {"startup_to_listening_s": 1.0, "idle_cpu_share": 0.5, "idle_cpu_share_main": 0.4,
                "idle_rss_mb_main": 400.0, "idle_rss_mb_all": 440.0, "peak_rss_mb_main": 400.0,
                "cue_lines_to_render": 3}
-    assert "voice prepare" in startup.table(figures)
-    assert "voice prepare" not in startup.table({**figures, "cue_lines_to_render": 0})
+    assert "a child process renders them" in startup.table(figures)
+    assert "child" not in startup.table({**figures, "cue_lines_to_render": 0})
+    running = {**figures, "warm_up_cpu_share": 0.9, "warm_up_peak_rss_mb": 300.0}
+    row = startup.table(running).splitlines()[-1]
+    assert row.split()[:4] == ["its", "renderer", "while", "running"] and "0.9 of one" in row
+
+
+def test_a_child_started_by_any_thread_is_found_and_the_warm_up_told_apart():
+    """The warm-up's renderer is started by a thread, not the main one: /proc lists it under
+    that thread alone."""
+    children: list[subprocess.Popen] = []
+
+    def spawn(*marker: str) -> None:
+        children.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                                          *marker]))
+
+    t = threading.Thread(target=spawn, args=("companion.loop.warmup",))
+    t.start()
+    t.join()
+    spawn()
+    try:
+        tree = startup._tree(os.getpid())
+        assert {c.pid for c in children} <= set(tree)
+        assert [startup._warm_up(c.pid) for c in children] == [True, False]
+    finally:
+        for c in children:
+            c.kill()
+            c.wait()

@@ -55,18 +55,30 @@ def _or(read, fallback):
         return fallback
 
 
-def _warm_quietly(renderer, hold_step_s: float) -> None:
-    from companion.loop.warmup import all_lines, warm
+def _warm_quietly(renderer, hold_step_s: float, children: list) -> None:
+    """Looks for lines the cache lacks (at the lowest priority: Linux sets it per thread) and
+    has a child process render them (loop/warmup.start); the run ends the child with it."""
+    from companion.loop import warmup
 
-    try:  # the lowest priority (Linux: per thread; the voice's own threads inherit it):
-        # hearing a command matters more than a cue that may never be said
+    try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):
         pass
     try:
-        warm(renderer, all_lines(hold_step_s))
+        child = warmup.start(renderer, hold_step_s)
     except Exception as e:  # a cue that fails now is rendered (or reported) when said
         logger.warning("cue warm-up stopped: %s", e)
+        return
+    if child is not None:
+        children.append(child)
+        child.wait()
+
+
+def _end(children: list) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+            child.wait()
 
 
 def _device_help(args: argparse.Namespace) -> str:
@@ -132,8 +144,10 @@ def run_voice(args: argparse.Namespace) -> int:
         if renderer is not None and not replay:
             # Lines of routines added or changed since setup's `voice prepare`: rendered
             # while the companion waits, so a session finds them in the cache.
-            threading.Thread(target=_warm_quietly, args=(renderer, cfg.hold_step_s), daemon=True,
-                             name="cue-warm-up").start()
+            children: list = []
+            stack.callback(_end, children)
+            threading.Thread(target=_warm_quietly, args=(renderer, cfg.hold_step_s, children),
+                             daemon=True, name="cue-warm-up").start()
         safe = SafeLog(log)
         mic: list[Any] = [source]  # the stream being read: a microphone back is a new one
 

@@ -1,9 +1,16 @@
 """Every line this install can say, and rendering what is not cached yet: used by
-`companion voice prepare` and, in the background, by a live run."""
+`companion voice prepare` and, in the background, by a live run (in a child process of its
+own: `python -m companion.loop.warmup`)."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+import argparse
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from typing import Callable, Iterable, Optional, Sequence
 
 from companion.core import cues
 from companion.core.engine import HOLD_STEP_S
@@ -55,3 +62,60 @@ def warm(renderer, lines: Iterable[str],
         if progress:
             progress(i, len(todo))
     return len(todo)
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: ended when the companion ends, however it ends (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def start(renderer, hold_step_s: float) -> Optional[subprocess.Popen]:
+    """Render the lines the cache lacks in a child process at the lowest priority, with the
+    renderer's own voice, rate, volume and cache (None when nothing is missing). A child, not
+    a thread: the Piper voice (+120-300 MB while rendering) and its heap go when it exits
+    instead of swelling the listening process, and its rendering never holds the hearing
+    thread's interpreter lock."""
+    if not uncached(renderer, all_lines(hold_step_s)):
+        return None
+    cmd = [sys.executable, "-m", "companion.loop.warmup", "--engine", renderer.engine,
+           "--rate", str(renderer.rate), "--volume", repr(renderer.volume),
+           "--cache-dir", str(renderer.dir), "--hold-step", repr(float(hold_step_s))]
+    if renderer.voice:
+        cmd += ["--voice", renderer.voice]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The child start() runs: one thread, lowest priority (hearing a command matters more
+    than a cue that may never be said); a failure is reported, not raised (a line that fails
+    now is rendered, or reported, when said)."""
+    from companion.speech.render import CueRenderer
+
+    p = argparse.ArgumentParser(prog="python -m companion.loop.warmup")
+    p.add_argument("--engine", required=True)
+    p.add_argument("--voice", default=None)
+    p.add_argument("--rate", type=int, required=True)
+    p.add_argument("--volume", type=float, required=True)
+    p.add_argument("--cache-dir", required=True)
+    p.add_argument("--hold-step", type=float, required=True)
+    args = p.parse_args(argv)
+    try:
+        os.nice(19)
+    except OSError:
+        pass
+    try:
+        renderer = CueRenderer(args.voice, args.rate, args.volume, cache_dir=args.cache_dir,
+                               engine=args.engine, threads=1)
+        warm(renderer, all_lines(args.hold_step))
+    except Exception as e:  # noqa: BLE001 - reported, the run goes on without these lines
+        print(f"companion: cue warm-up stopped: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

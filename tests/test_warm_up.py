@@ -1,0 +1,69 @@
+"""A live run's cue warm-up: the lines its cache lacks (routines changed since `voice prepare`)
+are rendered by a child process of their own, which ends with the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from companion.loop import warmup
+from companion.speech.render import CueRenderer
+
+
+def test_the_lines_a_cache_lacks_are_rendered_by_a_child_not_the_run(tmp_path):
+    r = CueRenderer(cache_dir=tmp_path, engine="espeak-ng")
+    lines = warmup.all_lines(15)
+    r.prerender(lines[:-4])   # as after an update that added four lines
+    renders = r.renders
+    child = warmup.start(r, 15)
+    assert child is not None and child.pid != os.getpid()
+    assert child.wait(timeout=300) == 0
+    assert warmup.uncached(r, lines) == [] and r.renders == renders   # the child's work
+    assert warmup.start(r, 15) is None   # nothing missing: no child at all
+
+
+def test_the_child_renders_with_the_runs_voice_settings(tmp_path):
+    """Its renders are the very files the run looks for: same engine, voice, rate, volume."""
+    r = CueRenderer("en-gb", 170, 0.6, cache_dir=tmp_path, engine="espeak-ng")
+    child = warmup.start(r, 20)
+    assert child is not None and child.wait(timeout=600) == 0
+    assert warmup.uncached(r, warmup.all_lines(20)) == []
+    assert "Holding 20 seconds longer." in warmup.all_lines(20)   # the configured step
+
+
+PARENT = """
+import sys, time
+from companion.loop import warmup
+from companion.speech.render import CueRenderer
+child = warmup.start(CueRenderer(cache_dir=sys.argv[1], engine="espeak-ng"), 15)
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_child_ends_when_the_run_is_killed(tmp_path):
+    """A companion killed outright (the service stopped hard) leaves no renderer behind."""
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+        assert _alive(pid)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 60   # bounds a child left behind; it goes at once
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+    assert len(list(tmp_path.glob("*.wav"))) < len(warmup.all_lines(15))   # it stopped midway
