@@ -84,6 +84,17 @@ def test_start_rate_and_stop_from_waiting(tmp_path):
     assert kinds.index(("PainLogged", None)) < kinds.index(("cue", "Six, noted."))
 
 
+def test_the_summary_is_offered_for_rendering_ahead_once_a_session_changed_it(tmp_path):
+    """"How am I doing" is asked between sessions; its answer changes when one ends, and
+    is handed on then to be rendered before it is asked (voice_run: a warm-up child)."""
+    loop, log, out = make(tmp_path, [Utt("start neck routine", 20, 21.5), Utt("stop", 130, 130.5)])
+    offered: list[list[str]] = []
+    loop.ahead = offered.append
+    loop.run(frames(180))
+    assert offered == [["Neck: from seven to four over ten days."]]
+    assert log.sessions()[0]["end_reason"] == "stopped"
+
+
 def _told(tmp_path, utts: list[Utt], until: float):
     """A story run through the loop: (the loop, its log, the cues said, the utterances the
     recognizer was told were acted on and misheard, the log's one correction)."""

@@ -34,6 +34,20 @@ def test_the_child_renders_with_the_runs_voice_settings(tmp_path):
     assert "Holding 20 seconds longer." in warmup.all_lines(20)   # the configured step
 
 
+def test_the_summary_is_rendered_too_and_never_shown_to_other_users(tmp_path):
+    """What "how am I doing" would say is rendered ahead with the rest; it speaks of the
+    user's pain, so it reaches the child by a pipe, not its command line (/proc is public)."""
+    r = CueRenderer(cache_dir=tmp_path, engine="espeak-ng")
+    r.prerender(warmup.all_lines(15))   # a full cache: the summary alone is missing
+    summary = "Your neck went from seven to four over ten days."
+    child = warmup.start(r, 15, [summary])
+    assert child is not None
+    with open(f"/proc/{child.pid}/cmdline", "rb") as f:
+        assert b"seven" not in f.read()
+    assert child.wait(timeout=300) == 0 and r.is_cached(summary)
+    assert warmup.start(r, 15, [summary]) is None
+
+
 PARENT = """
 import sys, time
 from companion.loop import warmup

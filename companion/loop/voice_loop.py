@@ -60,7 +60,8 @@ class VoiceLoop:
                  mic_backlog: Callable[[], float] = lambda: 0.0,
                  acted_on: Callable[[Utterance], None] = lambda utt: None,
                  misheard: Callable[[Utterance], None] = lambda utt: None,
-                 teach: Optional[Teach] = None) -> None:
+                 teach: Optional[Teach] = None,
+                 ahead: Callable[[list[str]], None] = lambda lines: None) -> None:
         self.library = library
         self.vocab = Vocabulary(library.aliases())
         self.log = log
@@ -89,6 +90,10 @@ class VoiceLoop:
         self._answered_by: Optional[Utterance] = None  # the last answer to the safety question
         self._stopped_by: Optional[Utterance] = None  # the one that stopped the last session
         self.summary = summary
+        # Lines worth rendering before they are asked for: the summary a session has just
+        # changed ("how am I doing" is asked between sessions; rendered when asked, the user
+        # waited a second here, several on a Pi).
+        self.ahead = ahead
         self.greeting = greeting
         self.reminders = reminders
         self.clock = clock or ManualClock()           # audio time
@@ -155,6 +160,8 @@ class VoiceLoop:
             self.lessons.rating_missed()
         if isinstance(e, SessionEnded):  # after the session's closing words
             self.lessons.session_ended()
+            if self.summary:
+                self.ahead([self.summary()])
 
     # ----- sessions -------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, Callable
 
 from companion.host import config, paths
 from companion.core import cues
@@ -55,7 +55,10 @@ def _or(read, fallback):
         return fallback
 
 
-def _warm_quietly(renderer, hold_step_s: float, children: list) -> None:
+_warming = threading.Lock()   # one warm-up child at a time: they would render the same lines
+
+
+def _warm_quietly(renderer, hold_step_s: float, children: list, extra: list[str]) -> None:
     """Looks for lines the cache lacks (at the lowest priority: Linux sets it per thread) and
     has a child process render them (loop/warmup.start); the run ends the child with it."""
     from companion.loop import warmup
@@ -64,14 +67,15 @@ def _warm_quietly(renderer, hold_step_s: float, children: list) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):
         pass
-    try:
-        child = warmup.start(renderer, hold_step_s)
-    except Exception as e:  # a cue that fails now is rendered (or reported) when said
-        logger.warning("cue warm-up stopped: %s", e)
-        return
-    if child is not None:
-        children.append(child)
-        child.wait()
+    with _warming:
+        try:
+            child = warmup.start(renderer, hold_step_s, extra)
+        except Exception as e:  # a cue that fails now is rendered (or reported) when said
+            logger.warning("cue warm-up stopped: %s", e)
+            return
+        if child is not None:
+            children.append(child)
+            child.wait()
 
 
 def _end(children: list) -> None:
@@ -140,14 +144,25 @@ def run_voice(args: argparse.Namespace) -> int:
             # (and, cold, Piper takes a second a line). A named routine's lines too.
             speaker.prerender(cues.fixed() + (spoken_lines(routine, speaking_seconds)
                                               if routine is not None else []))
+
+        def summary() -> str:
+            return _or(lambda: trends.spoken_summary(log, time.time()), cues.NO_LOG_SUMMARY)
+
         renderer = getattr(speaker, "renderer", None)
+        ahead: Callable[[list[str]], None] = lambda lines: None
         if renderer is not None and not replay:
-            # Lines of routines added or changed since setup's `voice prepare`: rendered
-            # while the companion waits, so a session finds them in the cache.
+            # Lines of routines added or changed since setup's `voice prepare`, and what
+            # "how am I doing" would say now (again after each session): rendered by a child
+            # process while the companion waits, so they are found in the cache.
             children: list = []
             stack.callback(_end, children)
-            threading.Thread(target=_warm_quietly, args=(renderer, cfg.hold_step_s, children),
-                             daemon=True, name="cue-warm-up").start()
+
+            def warm_up(lines: list[str]) -> None:
+                threading.Thread(target=_warm_quietly, daemon=True, name="cue-warm-up",
+                                 args=(renderer, cfg.hold_step_s, children, lines)).start()
+
+            ahead = warm_up
+            ahead([summary()])
         safe = SafeLog(log)
         mic: list[Any] = [source]  # the stream being read: a microphone back is a new one
 
@@ -164,15 +179,15 @@ def run_voice(args: argparse.Namespace) -> int:
                          lambda frames, expect: recognizer.utterances(frames, expect=expect,
                                                                      include_rejected=True),
                          hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
-                         summary=lambda: _or(lambda: trends.spoken_summary(log, time.time()),
-                                             cues.NO_LOG_SUMMARY),
+                         summary=summary,
                          reminders=lambda: _or(lambda: trends.reminders(log, time.time()), []),
                          transcript=None if args.quiet else Transcript(
                              sys.stdout, says="JOURNAL_STREAM" not in os.environ),
                          mic_backlog=backlog, acted_on=recognizer.acted_on,
                          misheard=recognizer.misheard,
                          teach=voice_lesson(recognizer, vocab.routine_aliases,
-                                            paths.taught_voice(cfg.data_dir)))
+                                            paths.taught_voice(cfg.data_dir)),
+                         ahead=ahead)
         try:
             with stop_signals_as_interrupt():
                 frames = source.frames() if replay else watched(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -72,21 +73,30 @@ def _die_with_parent() -> None:
         pass
 
 
-def start(renderer, hold_step_s: float) -> Optional[subprocess.Popen]:
+def start(renderer, hold_step_s: float, extra: Sequence[str] = ()) -> Optional[subprocess.Popen]:
     """Render the lines the cache lacks in a child process at the lowest priority, with the
     renderer's own voice, rate, volume and cache (None when nothing is missing). A child, not
     a thread: the Piper voice (+120-300 MB while rendering) and its heap go when it exits
     instead of swelling the listening process, and its rendering never holds the hearing
-    thread's interpreter lock."""
-    if not uncached(renderer, all_lines(hold_step_s)):
+    thread's interpreter lock. extra: lines of this moment to render too (the summary)."""
+    if not uncached(renderer, [*all_lines(hold_step_s), *extra]):
         return None
     cmd = [sys.executable, "-m", "companion.loop.warmup", "--engine", renderer.engine,
            "--rate", str(renderer.rate), "--volume", repr(renderer.volume),
            "--cache-dir", str(renderer.dir), "--hold-step", repr(float(hold_step_s))]
     if renderer.voice:
         cmd += ["--voice", renderer.voice]
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            preexec_fn=_die_with_parent)
+    # The extra lines by a pipe, not the command line, which any user can read in /proc:
+    # the summary speaks of the user's pain.
+    child = subprocess.Popen([*cmd, "--lines-on-stdin"], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    assert child.stdin is not None
+    try:
+        child.stdin.write(json.dumps(list(extra)).encode("utf-8"))
+        child.stdin.close()
+    except OSError:   # the child is gone already: it reported why
+        pass
+    return child
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -102,7 +112,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--volume", type=float, required=True)
     p.add_argument("--cache-dir", required=True)
     p.add_argument("--hold-step", type=float, required=True)
+    p.add_argument("--lines-on-stdin", action="store_true",
+                   help="read more lines to render, a JSON list, from standard input")
     args = p.parse_args(argv)
+    extra = json.load(sys.stdin) if args.lines_on_stdin else []
     try:
         os.nice(19)
     except OSError:
@@ -110,7 +123,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         renderer = CueRenderer(args.voice, args.rate, args.volume, cache_dir=args.cache_dir,
                                engine=args.engine, threads=1)
-        warm(renderer, all_lines(args.hold_step))
+        warm(renderer, [*all_lines(args.hold_step), *map(str, extra)])
     except Exception as e:  # noqa: BLE001 - reported, the run goes on without these lines
         print(f"companion: cue warm-up stopped: {e}", file=sys.stderr)
         return 1
