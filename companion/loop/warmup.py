@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ from typing import Callable, Iterable, Optional, Sequence
 from companion.core import cues
 from companion.core.engine import HOLD_STEP_S
 from companion.core.errors import CompanionError
+
+logger = logging.getLogger(__name__)
 
 
 def all_lines(hold_step_s: float = HOLD_STEP_S) -> list[str]:
@@ -125,7 +128,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                engine=args.engine, threads=1)
         warm(renderer, [*all_lines(args.hold_step), *map(str, extra)])
     except Exception as e:  # noqa: BLE001 - reported, the run goes on without these lines
-        print(f"companion: cue warm-up stopped: {e}", file=sys.stderr)
+        logger.warning("cue warm-up stopped: %s", e)  # to stderr: the run's journal
         return 1
     return 0
 
