@@ -4,48 +4,62 @@ are rendered by a child process of their own, which ends with the run."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from companion.loop import warmup
 from companion.speech.render import CueRenderer
 
 
-def test_the_lines_a_cache_lacks_are_rendered_by_a_child_not_the_run(tmp_path):
-    r = CueRenderer(cache_dir=tmp_path, engine="espeak-ng")
-    lines = warmup.all_lines(15)
-    r.prerender(lines[:-4])   # as after an update that added four lines
-    renders = r.renders
-    child = warmup.start(r, 15)
+SETTINGS = ("en-gb", 170, 0.6)   # not the defaults: the child must render with the run's own
+
+
+@pytest.fixture(scope="module")
+def full_cache(tmp_path_factory) -> Path:
+    """Every line rendered once with SETTINGS; each test works on a copy."""
+    d = tmp_path_factory.mktemp("full")
+    CueRenderer(*SETTINGS, cache_dir=d, engine="espeak-ng").prerender(warmup.all_lines(20))
+    return d
+
+
+def _copy(full: Path, to: Path) -> CueRenderer:
+    shutil.copytree(full, to)
+    return CueRenderer(*SETTINGS, cache_dir=to, engine="espeak-ng")
+
+
+def test_the_lines_a_cache_lacks_are_rendered_by_a_child_with_the_runs_voice(tmp_path,
+                                                                             full_cache):
+    """Its renders are the very files the run looks for (same engine, voice, rate, volume),
+    and the run itself renders none of them."""
+    r = _copy(full_cache, tmp_path / "cues")
+    lines = warmup.all_lines(20)
+    assert "Holding 20 seconds longer." in lines   # the configured step
+    for text in lines[-4:]:   # as after an update that added four lines
+        r.path_for(text).unlink()
+    child = warmup.start(r, 20)
     assert child is not None and child.pid != os.getpid()
     assert child.wait(timeout=300) == 0
-    assert warmup.uncached(r, lines) == [] and r.renders == renders   # the child's work
-    assert warmup.start(r, 15) is None   # nothing missing: no child at all
+    assert warmup.uncached(r, lines) == [] and r.renders == 0   # the child's work
+    assert warmup.start(r, 20) is None   # nothing missing: no child at all
 
 
-def test_the_child_renders_with_the_runs_voice_settings(tmp_path):
-    """Its renders are the very files the run looks for: same engine, voice, rate, volume."""
-    r = CueRenderer("en-gb", 170, 0.6, cache_dir=tmp_path, engine="espeak-ng")
-    child = warmup.start(r, 20)
-    assert child is not None and child.wait(timeout=600) == 0
-    assert warmup.uncached(r, warmup.all_lines(20)) == []
-    assert "Holding 20 seconds longer." in warmup.all_lines(20)   # the configured step
-
-
-def test_the_summary_is_rendered_too_and_never_shown_to_other_users(tmp_path):
+def test_the_summary_is_rendered_too_and_never_shown_to_other_users(tmp_path, full_cache):
     """What "how am I doing" would say is rendered ahead with the rest; it speaks of the
     user's pain, so it reaches the child by a pipe, not its command line (/proc is public)."""
-    r = CueRenderer(cache_dir=tmp_path, engine="espeak-ng")
-    r.prerender(warmup.all_lines(15))   # a full cache: the summary alone is missing
+    r = _copy(full_cache, tmp_path / "cues")   # a full cache: the summary alone is missing
     summary = "Your neck went from seven to four over ten days."
-    child = warmup.start(r, 15, [summary])
+    child = warmup.start(r, 20, [summary])
     assert child is not None
     with open(f"/proc/{child.pid}/cmdline", "rb") as f:
         assert b"seven" not in f.read()
     assert child.wait(timeout=300) == 0 and r.is_cached(summary)
-    assert warmup.start(r, 15, [summary]) is None
+    assert warmup.start(r, 20, [summary]) is None
 
 
 PARENT = """
