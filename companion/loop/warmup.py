@@ -82,20 +82,21 @@ def start(renderer, hold_step_s: float, extra: Sequence[str] = ()) -> Optional[s
     a thread: the Piper voice (+120-300 MB while rendering) and its heap go when it exits
     instead of swelling the listening process, and its rendering never holds the hearing
     thread's interpreter lock. extra: lines of this moment to render too (the summary)."""
-    if not uncached(renderer, [*all_lines(hold_step_s), *extra]):
+    todo = uncached(renderer, [*all_lines(hold_step_s), *extra])
+    if not todo:
         return None
     cmd = [sys.executable, "-m", "companion.loop.warmup", "--engine", renderer.engine,
            "--rate", str(renderer.rate), "--volume", repr(renderer.volume),
-           "--cache-dir", str(renderer.dir), "--hold-step", repr(float(hold_step_s))]
+           "--cache-dir", str(renderer.dir)]
     if renderer.voice:
         cmd += ["--voice", renderer.voice]
-    # The extra lines by a pipe, not the command line, which any user can read in /proc:
-    # the summary speaks of the user's pain.
-    child = subprocess.Popen([*cmd, "--lines-on-stdin"], stdin=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    # The lines by a pipe, not the command line, which any user can read in /proc: the
+    # summary speaks of the user's pain.
+    child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             preexec_fn=_die_with_parent)
     assert child.stdin is not None
     try:
-        child.stdin.write(json.dumps(list(extra)).encode("utf-8"))
+        child.stdin.write(json.dumps(todo).encode("utf-8"))
         child.stdin.close()
     except OSError:   # the child is gone already: it reported why
         pass
@@ -103,9 +104,10 @@ def start(renderer, hold_step_s: float, extra: Sequence[str] = ()) -> Optional[s
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The child start() runs: one thread, lowest priority (hearing a command matters more
-    than a cue that may never be said); a failure is reported, not raised (a line that fails
-    now is rendered, or reported, when said)."""
+    """The child start() runs: renders the lines (a JSON list on standard input) with one
+    thread at the lowest priority (hearing a command matters more than a cue that may never
+    be said); a failure is reported, not raised (a line that fails now is rendered, or
+    reported, when said)."""
     from companion.speech.render import CueRenderer
 
     p = argparse.ArgumentParser(prog="python -m companion.loop.warmup")
@@ -114,11 +116,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--rate", type=int, required=True)
     p.add_argument("--volume", type=float, required=True)
     p.add_argument("--cache-dir", required=True)
-    p.add_argument("--hold-step", type=float, required=True)
-    p.add_argument("--lines-on-stdin", action="store_true",
-                   help="read more lines to render, a JSON list, from standard input")
     args = p.parse_args(argv)
-    extra = json.load(sys.stdin) if args.lines_on_stdin else []
     try:
         os.nice(19)
     except OSError:
@@ -126,7 +124,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         renderer = CueRenderer(args.voice, args.rate, args.volume, cache_dir=args.cache_dir,
                                engine=args.engine, threads=1)
-        warm(renderer, [*all_lines(args.hold_step), *map(str, extra)])
+        warm(renderer, [str(t) for t in json.load(sys.stdin)])
     except Exception as e:  # noqa: BLE001 - reported, the run goes on without these lines
         logger.warning("cue warm-up stopped: %s", e)  # to stderr: the run's journal
         return 1
