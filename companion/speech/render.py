@@ -181,9 +181,7 @@ class CueRenderer:
         except OSError as e:
             raise CompanionError(f"cannot write to the cue cache {self.dir} ({e.strerror}); "
                                  "set COMPANION_CACHE_DIR to a writable folder") from None
-        with self._lock:
-            self._n += 1
-            tmp = self.dir / f".{final.stem}.{os.getpid()}.{threading.get_ident()}.{self._n}.tmp"
+        tmp = self._tmp_for(final)
         t0 = time.perf_counter()
         try:
             self._synthesize(spoken(text), tmp)
@@ -206,6 +204,13 @@ class CueRenderer:
             self.render_seconds.append(time.perf_counter() - t0)
         return RenderedCue(text, final, *info)
 
+    def _tmp_for(self, final: Path) -> Path:
+        """A temporary name beside final, unique across processes and threads."""
+        with self._lock:
+            self._n += 1
+            n = self._n
+        return final.parent / f".{final.stem}.{os.getpid()}.{threading.get_ident()}.{n}.tmp"
+
     def _joined(self, text: str) -> Optional[RenderedCue]:
         """text said as its cached clauses one after another (each ends in TRAIL_S of quiet:
         the pause of a comma), written to JOINED_DIR, which keeps the newest JOINED_KEEP:
@@ -223,9 +228,7 @@ class CueRenderer:
             folder = self.dir / JOINED_DIR
             folder.mkdir(mode=0o700, exist_ok=True)
             out = folder / f"{self.key(text)}.wav"
-            with self._lock:
-                self._n += 1
-                tmp = folder / f".{out.stem}.{os.getpid()}.{threading.get_ident()}.{self._n}.tmp"
+            tmp = self._tmp_for(out)
             write_wav(tmp, audio.astype(np.float64) / 32768.0, rate)
             os.chmod(tmp, 0o600)
             now = time.time_ns()  # the clock's own resolution: the kernel's stamp is coarser
