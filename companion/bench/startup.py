@@ -59,7 +59,7 @@ def _kb(pid: int, key: str) -> int:
 
 def uncached_lines() -> int:
     """Lines the live run will render in the background (its cue warm-up, for lines added
-    since the last `voice prepare`): their CPU and memory fall inside the idle figures."""
+    since the last `voice prepare`), rendered by a child process the table shows apart."""
     from companion.core.errors import CompanionError
     from companion.host.config import load_config
     from companion.loop.warmup import all_lines, uncached
