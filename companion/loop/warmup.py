@@ -1,6 +1,6 @@
 """Every line this install can say, and rendering what is not cached yet: used by
-`companion voice prepare` and, in the background, by a live run (in a child process of its
-own: `python -m companion.loop.warmup`)."""
+`companion voice prepare` and by a live run, at its start and in the background (in a child
+process of its own: `python -m companion.loop.warmup`)."""
 
 from __future__ import annotations
 
@@ -113,12 +113,12 @@ def prerender(renderer, lines: Iterable[str]) -> list:
     """Before anything plays (a render while a cue plays competes with the player): every
     line found in the cache or rendered now. With Piper, what the cache lacks (lines of a
     release or routine newer than the last `voice prepare`) is rendered by a child the run
-    waits for, so the voice never loads into the listening process (338 MB there until the
+    waits for, so the voice never loads into the listening process (361 MB there until the
     idle unload, measured). Then the renderer's own prerender finds them, and renders any
     the child could not."""
     lines = list(lines)
-    todo = uncached(renderer, lines)
-    if todo and renderer.engine == "piper":
+    todo = uncached(renderer, lines) if renderer.engine == "piper" else []
+    if todo:
         _spawn(renderer, todo, now=True).wait()
     return renderer.prerender(lines)
 
