@@ -34,7 +34,7 @@ def hostile_lines(marker: Path) -> list[str]:
     m = str(marker)
     return [f"pain six; touch {m}", f"$(touch {m})", f"`touch {m}`", f"| touch {m}",
             f"&& touch {m}", f"pain 4 > {m}", f"'; touch {m}; '", f"\"$(touch {m})\"",
-            f"pain six\n$(reboot)", "pain six; rm -rf /", "`reboot`", "${IFS}reboot",
+            "pain six\n$(reboot)", "pain six; rm -rf /", "`reboot`", "${IFS}reboot",
             "%s%s%s%n", "pain ６", "\x1b[2Jpain five"]
 
 
