@@ -9,6 +9,7 @@ import sys
 import threading
 
 from companion.bench import startup
+from companion.core import cues
 from companion.host.config import load_config
 from companion.loop.warmup import all_lines
 from companion.speech import renderer_for
@@ -17,14 +18,16 @@ from companion.speech import renderer_for
 def test_the_lines_a_live_run_would_render_first_are_counted(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("COMPANION_CONFIG_DIR", str(tmp_path / "config"))
-    lines = all_lines()
-    assert startup.uncached_lines() == len(lines) > 100  # an empty cache: every line
-    renderer_for(load_config()).render(lines[0])
-    assert startup.uncached_lines() == len(lines) - 1
+    lines, first = all_lines(), set(cues.fixed())
+    assert startup.uncached_lines() == (len(lines), len(first))  # an empty cache: every line
+    assert len(lines) > 100 and first < set(lines)
+    renderer_for(load_config()).render(cues.HALFWAY)   # said first, and in all_lines
+    assert startup.uncached_lines() == (len(lines) - 1, len(first) - 1)
     figures = {"startup_to_listening_s": 1.0, "idle_cpu_share": 0.5, "idle_cpu_share_main": 0.4,
                "idle_rss_mb_main": 400.0, "idle_rss_mb_all": 440.0, "peak_rss_mb_main": 400.0,
-               "cue_lines_to_render": 3}
-    assert "a child process renders them" in startup.table(figures)
+               "cue_lines_to_render": 3, "cue_lines_before_listening": 2}
+    assert "3 (2 of them said first, rendered before listening; a child process renders " \
+        "the rest" in startup.table(figures)
     assert "child" not in startup.table({**figures, "cue_lines_to_render": 0})
     running = {**figures, "warm_up_cpu_share": 0.9, "warm_up_peak_rss_mb": 300.0}
     row = startup.table(running).splitlines()[-1]

@@ -57,22 +57,27 @@ def _kb(pid: int, key: str) -> int:
     return 0
 
 
-def uncached_lines() -> int:
-    """Lines the live run will render in the background (its cue warm-up, for lines added
-    since the last `voice prepare`), rendered by a child process the table shows apart."""
+def uncached_lines() -> tuple[int, int]:
+    """Lines the live run will render (for lines added since the last `voice prepare`): all
+    of them, and of those the ones it says first (the fixed lines, no routine named), which
+    it renders before it listens (warmup.prerender): they are in the time to listening. The
+    rest a child process renders in the background, which the table shows apart."""
+    from companion.core.cues import fixed
     from companion.core.errors import CompanionError
     from companion.host.config import load_config
     from companion.loop.warmup import all_lines, uncached
     from companion.speech import renderer_for
     try:
         cfg = load_config()
-        return len(uncached(renderer_for(cfg), all_lines(cfg.hold_step_s)))
+        renderer = renderer_for(cfg)
+        return (len(uncached(renderer, all_lines(cfg.hold_step_s))),
+                len(uncached(renderer, fixed())))
     except CompanionError:
-        return 0  # a config or voice the run itself will name the problem of
+        return 0, 0  # a config or voice the run itself will name the problem of
 
 
 def run(idle_s: float = 20.0) -> dict:
-    to_render = uncached_lines()
+    to_render, first = uncached_lines()
     with tempfile.TemporaryDirectory() as d:
         ev = Path(d) / "events.jsonl"
         t0 = time.monotonic()
@@ -110,7 +115,7 @@ def run(idle_s: float = 20.0) -> dict:
             "idle_rss_mb_main": round(rss[p.pid] / 1024, 1),
             "idle_rss_mb_all": round(sum(rss.values()) / 1024, 1),
             "peak_rss_mb_main": round(hwm / 1024, 1), "processes": len(rss),
-            "cue_lines_to_render": to_render,
+            "cue_lines_to_render": to_render, "cue_lines_before_listening": first,
             # The warm-up's renderer while it runs (at the lowest priority; gone once done).
             "warm_up_cpu_share": round(warm_cpu / wall, 4),
             "warm_up_peak_rss_mb": round(warm_hwm / 1024, 1)}
@@ -124,8 +129,9 @@ def table(f: dict) -> str:
             ("idle RSS, with speech process", f"{f['idle_rss_mb_all']} MB"),
             ("peak RSS, main process", f"{f['peak_rss_mb_main']} MB"),
             ("cue lines not cached at start", f"{f['cue_lines_to_render']}" + (
-                " (a child process renders them meanwhile, not counted above)"
-                if f['cue_lines_to_render'] else ""))]
+                f" ({f.get('cue_lines_before_listening', 0)} of them said first, rendered "
+                "before listening; a child process renders the rest meanwhile, not counted "
+                "above)" if f['cue_lines_to_render'] else ""))]
     if f.get("warm_up_cpu_share"):
         rows.append(("  its renderer while running", f"{f['warm_up_cpu_share']} of one core "
                      f"(lowest priority), peak RSS {f['warm_up_peak_rss_mb']} MB"))
