@@ -354,6 +354,20 @@ def test_how_long_whats_next_help_repeat_speak():
     assert s.handle(Intent("repeat"))[0].text == "Place the ball."
 
 
+def test_how_long_left_while_paused_says_it_is_paused_and_the_time_stands_still():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    clock.advance(4)
+    running = s.handle(Intent("how_long"))[0].text
+    s.handle(Intent("pause"))
+    clock.advance(30)
+    paused = s.handle(Intent("how_long"))[0].text
+    assert paused == f"{cues.STILL_PAUSED} {running}" and "6 seconds left" in paused
+    s.handle(Intent("resume"))
+    assert s.handle(Intent("how_long"))[0].text == running
+
+
 def test_every_answer_a_session_gives_is_rendered_ahead():
     """What a session says when asked ("how long left" at any moment, "what's next", "hold
     longer" by a named number, "shorter") is among the lines `voice prepare` renders, whole
@@ -374,6 +388,10 @@ def test_every_answer_a_session_gives_is_rendered_ahead():
             while not s.ended:
                 if int(clock.now()) % 7 == k % 7:   # asked at every point of the plan
                     said |= {e.text for e in s.handle(intent) if isinstance(e, Cue)}
+                if int(clock.now()) % 11 == k % 11:  # ... and while paused there
+                    s.handle(Intent("pause"))
+                    said |= {e.text for e in s.handle(intent) if isinstance(e, Cue)}
+                    s.handle(Intent("resume"))
                 clock.advance(1.0)
                 s.tick()
     missing = [t for t in said if t not in ready

@@ -14,6 +14,9 @@ TEN_LEFT = "Ten seconds left."
 RATE = "How is the pain now, from zero to ten?"
 PAUSED = "I've paused. Say resume when you're ready."
 RESUMED = "Resuming."
+# Said before "how long left" while paused: the step's clock stands still, and "45 seconds
+# left" alone would not say why nothing moves (Whisper heard it right in Piper's voice).
+STILL_PAUSED = "Still paused."
 NOTHING_TO_LENGTHEN = "There's no hold running right now."
 AT_LONGEST = "That's as long as this hold goes."
 AT_SHORTEST = "That's as short as it gets."
@@ -184,7 +187,8 @@ FINISHED_NEXT = "This is the last step."
 
 def fixed() -> list[str]:
     """Lines known before any session: pre-render these."""
-    lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, NOTHING_TO_LENGTHEN,
+    lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, STILL_PAUSED,
+             NOTHING_TO_LENGTHEN,
              AT_LONGEST, AT_SHORTEST, LONGER_TO_LIMIT, SHORTER_TO_LIMIT, NOT_ASKED, HIGH_PAIN,
              SAFETY_AFTER,
              CONTINUE_AFTER_SAFETY, YES_TAKEN_BACK, STOPPED, STOPPED_UNDOABLE,

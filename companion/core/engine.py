@@ -363,7 +363,8 @@ class Session:
                 *self._begin(idx, now)]
 
     def _on_how_long(self, _: Intent, now: float) -> list[Event]:
-        return [Cue(now, cues.how_long(self.remaining(), self.session_remaining()), "info")]
+        text = cues.how_long(self.remaining(), self.session_remaining())
+        return [Cue(now, f"{cues.STILL_PAUSED} {text}" if self.paused else text, "info")]
 
     def _on_whats_next(self, _: Intent, now: float) -> list[Event]:
         if self.idx + 1 >= len(self.plan):
