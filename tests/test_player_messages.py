@@ -14,7 +14,7 @@ from companion.audio.player_messages import (Bye, Done, Error, Failed, Flushed, 
                                              decode, encode)
 
 EVERY_MESSAGE = [
-    Play(id=3, path="/tmp/cue é.wav"),
+    Play(id=3, path="/tmp/cue é.wav", gain_db=-4.0),
     Stop(upto=7, flush=False),
     Quit(),
     Ready(device="pipewire", index=4, samplerate=22050, channels=2, latency=0.0928,
@@ -39,8 +39,8 @@ def test_round_trip(msg) -> None:
 
 
 def test_the_wire_format_is_what_both_sides_always_spoke() -> None:
-    assert json.loads(encode(Play(id=3, path="/a.wav"))) == {"op": "play", "id": 3,
-                                                             "path": "/a.wav"}
+    assert json.loads(encode(Play(id=3, path="/a.wav", gain_db=4.0))) == {
+        "op": "play", "id": 3, "path": "/a.wav", "gain_db": 4.0}
     assert json.loads(encode(Stopped(ids=[1], t=1.0, dac=2.0))) == {
         "ev": "stopped", "ids": [1], "t": 1.0, "dac": 2.0}
     assert json.loads(encode(Heartbeat(t=1.0, callbacks=2, underflows=0)))["ev"] == "hb"
@@ -49,6 +49,9 @@ def test_the_wire_format_is_what_both_sides_always_spoke() -> None:
 
 def test_defaults_and_widening() -> None:
     assert decode('{"op":"stop"}') == Stop(upto=0, flush=True)
+    # A play without a gain (as before "louder" by voice) plays at the cue's own level.
+    assert decode('{"op":"play","id":3,"path":"/a.wav"}') == Play(id=3, path="/a.wav",
+                                                                  gain_db=0.0)
     assert decode('{"op":"quit","extra":1}') == Quit()      # unknown fields are ignored
     got = decode('{"ev":"done","id":1,"t":5,"dac":6}')        # an integral time is a float
     assert got == Done(id=1, t=5.0, dac=6.0) and isinstance(got.t, float)

@@ -244,6 +244,32 @@ def test_stop_cuts_a_cue_at_once(sd, speaker, renderer):
     assert last_loud - t_stop < 0.3
 
 
+def test_a_gain_plays_the_cue_that_much_quieter_or_louder(sd, speaker, renderer):
+    """"quieter" / "louder" (speech.loudness) reach the device: the same cue played at 0,
+    -8 and +4 dB, as the monitor heard each (+4 goes through the limiter: cues have no
+    headroom, so the voice gains a little less)."""
+    text = "Hold here and breathe slowly."
+    renderer.render(text)
+    rec = MonitorRecorder(sd)
+    played = []
+    try:
+        time.sleep(0.3)
+        for db in (0.0, -8.0, 4.0):
+            speaker.gain_db = db
+            speaker.say(text)
+            played.append(speaker.history[-1])
+            assert speaker.wait(timeout=played[-1].seconds + 3)
+            time.sleep(0.3)
+    finally:
+        speaker.gain_db = 0.0
+        x, t = rec.close()
+    assert [u.status for u in played] == ["done"] * 3
+    level = [20 * np.log10(_rms(x, t, u.audio_start + 0.1, u.ended_at - 0.1)) for u in played]
+    print(f"monitor levels {[round(v, 2) for v in level]} dBFS")
+    assert level[1] - level[0] == pytest.approx(-8.0, abs=1.0)
+    assert 1.5 < level[2] - level[0] < 4.5
+
+
 def test_a_missing_output_device_lists_the_ones_there(virtual_audio, renderer):
     with pytest.raises(CompanionError) as e:
         DeviceSpeaker("no-such-speaker", renderer=renderer)

@@ -60,6 +60,15 @@ def test_unknown_lines_are_ignored_not_guessed(tmp_path):
         assert log.ratings() == []  # "six" was never asked for, so it is not a rating
 
 
+def test_louder_typed_says_it_is_for_the_voice_and_changes_nothing(tmp_path):
+    r = companion("run", "neck", "--text", "--speed", "50", "--data-dir", str(tmp_path),
+                  stdin="louder\ntoo loud\nstop\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("sets how loud the spoken voice is") == 2
+    assert "not a command" not in r.stderr and cues.LOUDER not in r.stdout
+    assert not (tmp_path / "loudness.json").exists()
+
+
 def test_whole_routine_at_high_speed_completes(tmp_path):
     """Input held open (nothing typed, no end of input): the routine runs to its end."""
     p = subprocess.Popen([sys.executable, "-m", "companion", "run", "calves", "--text",

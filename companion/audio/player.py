@@ -10,7 +10,7 @@ it. Started by companion.speech.device.DeviceSpeaker, never by hand.
     python -m companion.audio.player '{"device": null, "latency": "high", ...}'
 
 Commands arrive on stdin, one JSON object a line (companion.audio.player_messages):
-    Play(id, path)       queue a cue after the others
+    Play(id, path, gain_db)  queue a cue after the others, that much louder
     Stop(upto, flush)    cut cues up to id `upto`, flush the device
     Quit()               (end of stdin does the same)
 Events leave on stdout, one JSON object a line; times are time.monotonic() seconds, which
@@ -221,6 +221,9 @@ class Player:
             if isinstance(cmd, Play):
                 try:
                     samples = self.load(cmd.path)
+                    if cmd.gain_db:
+                        from companion.audio.gain import with_gain
+                        samples = with_gain(samples, cmd.gain_db)
                 except (OSError, EOFError, ValueError, KeyError, CompanionError) as e:
                     emit(Failed(id=cmd.id, message=str(e)))
                     continue

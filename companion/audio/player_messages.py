@@ -25,10 +25,11 @@ from typing import Any, ClassVar, Union, get_type_hints
 
 @dataclass(slots=True)
 class Play:
-    """Queue a cue (a WAV file) after the others."""
+    """Queue a cue (a WAV file) after the others, `gain_db` louder (audio.gain)."""
     op: ClassVar[str] = "play"
     id: int
     path: str
+    gain_db: float = 0.0
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ from companion.loop.runner import EOF, Runner
 from companion.storage.runlock import close_left_open, single_run
 from companion.storage.safe_log import LateLog, SafeLog, saved_or_said
 from companion.host.shutdown import stop_signals_as_interrupt
-from companion.core.vocabulary import Vocabulary
+from companion.core.vocabulary import LOUDNESS_INTENTS, Vocabulary
 
 
 def register(sub, common) -> None:
@@ -112,6 +112,11 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         stdout.flush()
 
     def unknown(text: str) -> None:
+        intent = vocab.parse(text)
+        if intent is not None and intent.name in LOUDNESS_INTENTS:
+            print(f'("{shown(text.strip())}" sets how loud the spoken voice is; a typed '
+                  'session prints its cues)', file=sys.stderr)
+            return
         hint = vocab.hint(text) or "type help"
         print(f'(not a command, ignored: "{shown(text.strip())}"; {hint})', file=sys.stderr)
 

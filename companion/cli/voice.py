@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Callable, TextIO
 
-from companion.host import config
+from companion.host import config, paths
 from companion.loop.warmup import all_lines, uncached, warm
 
 
@@ -32,6 +32,7 @@ def register(sub, common) -> None:
 
 def show(args: argparse.Namespace) -> int:
     from companion.speech import piper_voice, renderer_for
+    from companion.speech.loudness import Loudness
 
     cfg = config.effective(args)
     renderer = renderer_for(cfg)  # only looks into the cache
@@ -41,6 +42,9 @@ def show(args: argparse.Namespace) -> int:
           f"{renderer.rate} words a minute")
     why = piper_voice.missing()
     print(f"piper: {'installed' if why is None else why}")
+    db = Loudness.load(paths.loudness(cfg.data_dir), save=False).db
+    print(f"loudness: volume {cfg.volume:g} (config), {db:+g} dB as last asked by voice "
+          '("louder", "quieter")')
     print(f"cue cache: {ready} of {len(lines)} lines (routines, answers, voice lesson) rendered in "
           f"{renderer.dir}"
           + ("" if ready == len(lines) else "; `companion voice prepare` renders the rest"))

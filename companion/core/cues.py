@@ -47,7 +47,7 @@ STOP_TAKEN_BACK = "Sorry, I heard stop. Carrying on from the start of this step.
 COMPLETED = "That's the whole routine. Well done. Drink some water and move gently."
 NO_PREVIOUS = "This is the first step."
 HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, skip, stop, "
-        "how long left, what's next, or pain and a number.")
+        "how long left, what's next, louder, quieter, or pain and a number.")
 NO_QUESTION = "There's nothing to answer right now."
 # Said once when an answer was spoken but not understood (Session.not_understood).
 RATE_AGAIN = "Sorry, I didn't catch that. Say a number from zero to ten."
@@ -69,6 +69,11 @@ def waiting_help(routines: list[str], lesson: bool = False) -> str:
 
 
 HOW_AM_I_NO_DATA = "There are no pain ratings yet."
+# "louder" / "quieter" (loop/voice_loop.py), said at the new loudness so it is heard.
+LOUDER = "Louder."
+QUIETER = "Quieter."
+LOUDEST = "This is as loud as I go."
+QUIETEST = "This is as quiet as I go."
 # The voice lesson asked for by voice ("teach me the numbers"; loop/enroll.py says its prompts).
 # Asked before a lesson begins: a lesson keeps what it hears as the user's voice, so one
 # begun by talk in the room would learn that talk.
@@ -197,7 +202,7 @@ def fixed() -> list[str]:
              LESSON_NOTHING, CANNOT_TEACH, SUGGEST_LESSON, *LESSON_OFFERS.values(),
              LESSON_ASK_AGAIN,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
-             MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC]
+             MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC, LOUDER, QUIETER, LOUDEST, QUIETEST]
     return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]
 
 NO_LOG_SUMMARY = "I can't read your pain log right now, so I can't say how you're doing."

@@ -86,7 +86,8 @@ class Session:
         # When the user said "stop", and the index of the step it ended (see UNDO_STOP_S).
         self._stopped: Optional[tuple[float, int]] = None
         # What each intent does in a session. Kinds missing here (start_routine, teach,
-        # how_am_i_doing) only mean something between sessions: the loop handles them.
+        # how_am_i_doing) only mean something between sessions, and louder and quieter
+        # are about the speaker: the loop handles them.
         self._handlers: dict[IntentKind, Callable[[Intent, float], list[Event]]] = {
             K.NEXT: self._on_next, K.BACK: self._on_back, K.SKIP: self._on_skip,
             K.PAUSE: self._on_pause, K.RESUME: self._on_resume, K.REPEAT: self._on_repeat,

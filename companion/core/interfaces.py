@@ -71,6 +71,14 @@ class Reopenable(Protocol):
     def reopen(self) -> None: ...
 
 
+@runtime_checkable
+class Amplified(Protocol):
+    """A speaker whose loudness can change as it plays ("louder", "quieter"): every cue
+    queued after a change plays gain_db dB over the level it was rendered at."""
+
+    gain_db: float
+
+
 class Log(Protocol):
     """Where a session's record goes (storage.store.PainLog, or SafeLog around it)."""
 

@@ -45,6 +45,8 @@ class IntentKind(StrEnum):
     START_ROUTINE = "start_routine"
     HOW_AM_I_DOING = "how_am_i_doing"
     TEACH = "teach"
+    LOUDER = "louder"
+    QUIETER = "quieter"
 
 
 K = IntentKind  # keeps the table below readable
@@ -119,6 +121,11 @@ COMMANDS: tuple[tuple[IntentKind, Value, tuple[str, ...]], ...] = (
     # headless device the user may have no terminal. Value: the lesson's group, or "all".
     (K.TEACH, "all", ("teach me my voice", "learn my voice")),
     (K.TEACH, "numbers", ("teach me the numbers", "learn my numbers")),
+    # How loud the companion speaks, in a session or between (the loop acts on them, not
+    # the session). Without "louder" listened for, 3 of 16 espeak-ng renders of it were
+    # taken for "hold longer" in a session; with it, 2, and 10 are heard as said.
+    (K.LOUDER, None, ("louder", "a bit louder", "speak up", "volume up")),
+    (K.QUIETER, None, ("quieter", "a bit quieter", "softer", "too loud", "volume down")),
 )
 
 
@@ -138,10 +145,13 @@ check_commands(COMMANDS)
 INTENT_NAMES: frozenset[IntentKind] = frozenset(IntentKind)
 # What makes sense while no session runs; in a session, everything else but the answers
 # (a bare number, yes/no) that only mean something right after their question.
+# How the companion speaks: listened for at every moment, acted on by the voice loop.
+LOUDNESS_INTENTS: frozenset[IntentKind] = frozenset({K.LOUDER, K.QUIETER})
 WAITING_INTENTS: frozenset[IntentKind] = frozenset({K.START_ROUTINE, K.HOW_AM_I_DOING, K.HELP,
-                                                    K.TEACH})
+                                                    K.TEACH}) | LOUDNESS_INTENTS
 ANSWER_INTENTS: frozenset[IntentKind] = frozenset({K.NUMBER, K.YES, K.NO})
-SESSION_INTENTS: frozenset[IntentKind] = INTENT_NAMES - WAITING_INTENTS - ANSWER_INTENTS | {K.HELP}
+SESSION_INTENTS: frozenset[IntentKind] = (INTENT_NAMES - WAITING_INTENTS - ANSWER_INTENTS
+                                          | {K.HELP} | LOUDNESS_INTENTS)
 # The moments the loop listens in, by name: the session engine's listening_for() is made
 # of these, and `companion recognize --when` hears a recording as the loop would then.
 # "resume" only means something while paused (or as a yes to the safety question): left out

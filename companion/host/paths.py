@@ -25,6 +25,12 @@ def taught_voice(override: Optional[str | Path] = None) -> Path:
     return data_dir(override) / "voice.npz"
 
 
+def loudness(override: Optional[str | Path] = None) -> Path:
+    """How loud the user asked the companion to speak ("louder"): beside the log, as the
+    rest of what the companion keeps of its user."""
+    return data_dir(override) / "loudness.json"
+
+
 def default_data_dir() -> Path:
     """The XDG data folder, where the log lives when nothing else is chosen."""
     return Path(platformdirs.user_data_dir(APP))

@@ -12,7 +12,7 @@ from companion.core.engine import Session
 from companion.core.interfaces import Log
 from companion.core.events import (Cue, Event, PainLogged, Paused, Resumed, SafetyStop,
                                    SessionEnded, StepEnded, StepStarted, TakenBack)
-from companion.core.vocabulary import Intent, IntentKind, Vocabulary
+from companion.core.vocabulary import LOUDNESS_INTENTS, Intent, IntentKind, Vocabulary
 
 EOF = object()  # put on the input queue when input ends
 
@@ -44,6 +44,11 @@ class Runner:
     def feed(self, text: str) -> Optional[Intent]:
         """Act on one utterance or typed line; unknown text is reported and ignored."""
         intent = self.vocabulary.parse(text)
+        if intent is not None and intent.name in LOUDNESS_INTENTS:
+            # Typed: there is no voice to make louder, and nothing was misheard either.
+            if self.on_unknown:
+                self.on_unknown(text)
+            return None
         if intent is None:
             if text.strip():
                 if self.on_unknown:

@@ -17,7 +17,7 @@ from companion.core import cues
 from companion.core.cues import speaking_seconds
 from companion.core.engine import HOLD_STEP_S, Session
 from companion.core.events import Cue, Event, PainLogged, Record, SessionEnded, TakenBack
-from companion.core.interfaces import Frame, Log, Reopenable, Speaker, Utterance
+from companion.core.interfaces import Amplified, Frame, Log, Reopenable, Speaker, Utterance
 from companion.hearing.endpoint import EndpointConfig
 from companion.storage.library import Library
 from companion.core.routines import Routine
@@ -25,7 +25,9 @@ from companion.loop.records import (Acted, Heard, MicrophoneBack, MicrophoneLost
                                     SpeakerBack, SpeakerLost, VoiceUsed)
 from companion.loop.runner import Runner
 from companion.speech.base import GATE_TAIL_S  # the room still rings after playback ends
-from companion.core.vocabulary import Intent, IntentKind, Vocabulary, spoken_names
+from companion.speech.loudness import Loudness
+from companion.core.vocabulary import (LOUDNESS_INTENTS, Intent, IntentKind, Vocabulary,
+                                       spoken_names)
 
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({IntentKind.STOP, IntentKind.PAUSE, IntentKind.SAFETY})
@@ -61,7 +63,8 @@ class VoiceLoop:
                  acted_on: Callable[[Utterance], None] = lambda utt: None,
                  misheard: Callable[[Utterance], None] = lambda utt: None,
                  teach: Optional[Teach] = None,
-                 ahead: Callable[[list[str]], None] = lambda lines: None) -> None:
+                 ahead: Callable[[list[str]], None] = lambda lines: None,
+                 loudness: Optional[Loudness] = None) -> None:
         self.library = library
         self.vocab = Vocabulary(library.aliases())
         self.log = log
@@ -96,6 +99,11 @@ class VoiceLoop:
         self.ahead = ahead
         self.greeting = greeting
         self.reminders = reminders
+        # "louder" / "quieter": the speaker's gain, as the user last set it (saved by
+        # Loudness when it has a file).
+        self.loudness = loudness or Loudness()
+        if isinstance(self.speaker, Amplified):
+            self.speaker.gain_db = self.loudness.db
         self.clock = clock or ManualClock()           # audio time
         self.session_clock = SpeechAwareClock(self.clock)  # what the session's timers see
         self.runner: Optional[Runner] = None
@@ -282,7 +290,9 @@ class VoiceLoop:
             self._gate_until = self._speech_end = self.clock.now()
             self.session_clock.release()
         self._acting = utt
-        if runner:
+        if intent.name in LOUDNESS_INTENTS:  # in a session or not, the session goes on
+            self._louder_or_quieter(intent.name)
+        elif runner:
             if IntentKind.YES in runner.session.listening_for():  # the question is open
                 self._answered_by = utt
             if intent.name == IntentKind.STOP:
@@ -293,6 +303,15 @@ class VoiceLoop:
         self._acting = None
         self.acted_on(utt)
         return intent
+
+    def _louder_or_quieter(self, kind: IntentKind) -> None:
+        """One step louder or quieter, said at the new loudness (or that it is at its end)."""
+        louder = kind == IntentKind.LOUDER
+        moved = self.loudness.louder() if louder else self.loudness.quieter()
+        if isinstance(self.speaker, Amplified):
+            self.speaker.gain_db = self.loudness.db
+        self._say((cues.LOUDER if louder else cues.QUIETER) if moved
+                  else (cues.LOUDEST if louder else cues.QUIETEST))
 
     def _waiting(self, intent: Intent) -> None:
         if self.lessons.answer(intent, self._frames):

@@ -96,6 +96,7 @@ def run_voice(args: argparse.Namespace) -> int:
     from companion.hearing import make_recognizer
     from companion.hearing.sources import MicSource, WavSource, release_portaudio_at_exit
     from companion.speech import make_speaker
+    from companion.speech.loudness import Loudness
     from companion.loop.enroll import voice_lesson
 
     cfg = config.effective(args)
@@ -185,7 +186,9 @@ def run_voice(args: argparse.Namespace) -> int:
                          misheard=recognizer.misheard,
                          teach=voice_lesson(recognizer, vocab.routine_aliases,
                                             paths.taught_voice(cfg.data_dir)),
-                         ahead=ahead)
+                         ahead=ahead,
+                         # A replay hears what was said then; it leaves the setting alone.
+                         loudness=Loudness.load(paths.loudness(cfg.data_dir), save=not replay))
         try:
             with stop_signals_as_interrupt():
                 frames = source.frames() if replay else watched(

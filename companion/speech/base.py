@@ -80,6 +80,7 @@ class NullSpeaker:
         self._clock = as_clock(clock)
         self._history = _History()
         self._last = 0.0
+        self.gain_db = 0.0  # kept, as a speaker that plays would (speech.loudness)
 
     @property
     def history(self) -> list[Playback]:

@@ -57,6 +57,7 @@ class DeviceSpeaker:
         self.device = device
         self.tail = tail
         self.extra_latency = float(extra_latency)
+        self.gain_db = 0.0  # louder or quieter than the cues' level (speech.loudness)
         self._history = _History()
         self._lock = self._history.lock
         self._pending: list[Playback] = []     # queued or playing, in order
@@ -196,7 +197,7 @@ class DeviceSpeaker:
                 return cue.seconds
             self._pending.append(u)
             self._by_id[u.id] = u
-            if not self._player.send(Play(id=u.id, path=str(cue.path))):
+            if not self._player.send(Play(id=u.id, path=str(cue.path), gain_db=self.gain_db)):
                 self._fail_locked("the playback process is gone")
         return cue.seconds
 

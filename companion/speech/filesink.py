@@ -12,6 +12,7 @@ from typing import Iterable, Optional, Union
 
 import numpy as np
 
+from companion.audio.gain import with_gain
 from companion.audio.resample import resample
 from companion.core.errors import CompanionError
 from companion.speech.base import GATE_TAIL_S, ClockLike, Playback, _History, as_clock
@@ -46,6 +47,7 @@ class FileSpeaker:
         self.path = Path(path)
         self.samplerate = int(samplerate or self.renderer.samplerate)
         self.tail = tail
+        self.gain_db = 0.0  # louder or quieter than the cues' level (speech.loudness)
         self._clock = as_clock(clock) if clock is not None else None
         self._history = _History()
         self._now = 0.0          # latest audio time seen
@@ -81,10 +83,14 @@ class FileSpeaker:
         return int(round(t * self.samplerate))
 
     def _load(self, cue: RenderedCue) -> np.ndarray:
+        """The cue's samples at this file's rate and gain, as the playback process plays them."""
         x = cue.samples()
-        if cue.samplerate == self.samplerate or len(x) == 0:
+        if (cue.samplerate == self.samplerate and not self.gain_db) or len(x) == 0:
             return x
-        y = resample(x.astype(np.float32) / 32768.0, cue.samplerate, self.samplerate)
+        y = x.astype(np.float32) / 32768.0
+        if cue.samplerate != self.samplerate:
+            y = resample(y, cue.samplerate, self.samplerate)
+        y = with_gain(y, self.gain_db)
         return (np.clip(y, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
 
     def say(self, text: str, at: Optional[float] = None) -> float:

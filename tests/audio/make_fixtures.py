@@ -156,8 +156,41 @@ def make_said(noises: Path) -> None:
         synth.make_noisy_phrase(text, voice, speed, noises / noise, snr, out)
 
 
+# loudness/: "louder" and "quieter" as people ask, "longer" that must stay a hold longer, and
+# talk about loudness that asks nothing; espeak-ng over Speech Commands noise, heard in a
+# session: (phrase, fixture label, voice, speed, SNR dB, noise file).
+LOUDNESS = [
+    ("louder", "louder", "en-us+m3", 130, 10, "1746.wav"),
+    ("speak up", "louder", "en-gb+m1", 175, 20, "4072.wav"),
+    ("a bit louder", "louder", "en-us+f2", 175, 10, "4010.wav"),
+    ("quieter", "quieter", "en-us+m3", 130, 10, "2582.wav"),
+    ("too loud", "quieter", "en-us+f2", 130, 20, "3125.wav"),
+    ("volume down", "quieter", "en-gb+m1", 130, 10, "3136.wav"),
+    ("longer", "hold_longer", "en-us+f2", 130, 20, "3820.wav"),
+    ("hold it longer", "hold_longer", "en-gb+m1", 130, 10, "3915.wav"),
+    ("it's loud in here", "none", "en-us+f2", 130, 20, "4374.wav"),
+    ("the radio is too loud", "none", "en-gb+m1", 130, 10, "443.wav"),
+    ("turn the music up", "none", "en-gb+m1", 175, 20, "1389.wav"),
+    ("speak to you later", "none", "en-us+f2", 130, 20, "4742.wav"),
+]
+
+
+def make_loudness(noises: Path) -> None:
+    folder = HERE / "loudness"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.wav"):
+        old.unlink()
+    for text, label, voice, speed, snr, noise in LOUDNESS:
+        out = folder / f"{label}__espeak-{'-'.join(text.replace(chr(39), '').split())}-" \
+            f"{voice.replace('+', '-')}-{speed}-{snr}dB.wav"
+        synth.make_noisy_phrase(text, voice, speed, noises / noise, snr, out)
+
+
 if __name__ == "__main__":
     shared = HERE.parent.parent.parent / "shared" / "data" / "speech"
+    if sys.argv[1:2] == ["--loudness-only"]:
+        make_loudness((shared / "speech-commands" / "_silence_").resolve())
+        sys.exit(0)
     if sys.argv[1:2] == ["--said-only"]:
         make_said((shared / "speech-commands" / "_silence_").resolve())
         sys.exit(0)
