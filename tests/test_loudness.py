@@ -11,7 +11,6 @@ import logging
 import stat
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,9 @@ from companion.speech.filesink import FileSpeaker
 from companion.speech.loudness import LIMITS_DB, STEP_DB, Loudness
 from companion.storage.library import Library
 from companion.storage.store import PainLog
+from companion.bench.sessionwav import speech_spans
 from fixture_names import label
+from test_voice_loop import Utt, frames, scripted
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
 from test_hearing_recognition import pytestmark as needs_whisper, rec  # noqa: F401
 
@@ -175,40 +176,10 @@ def test_a_setting_that_cannot_be_saved_still_holds_for_the_run(tmp_path, caplog
 # ----- the loop ---------------------------------------------------------------------
 
 
-@dataclass
-class Utt:
-    text: str
-    start: float
-    end: float
-    confidence: float = 1.0
-    raw: str = ""
-    best: str = ""
-
-
-@dataclass
-class Fr:
-    start: float
-    end: float
-
-
-def frames(until: float, step: float = 0.03):
-    t = 0.0
-    while t < until:
-        yield Fr(t, t + step)
-        t += step
-
-
 def run_loop(tmp_path, speaker, utterances, until, loudness, clock=None):
     clock = clock or ManualClock()
     out = io.StringIO()
-
-    def recognize(fs, expect=None):
-        pending = sorted(utterances, key=lambda u: u.end)
-        for f in fs:
-            while pending and pending[0].end <= f.end:
-                yield pending.pop(0)
-
-    loop = VoiceLoop(Library(), PainLog.open(tmp_path / "log"), speaker, recognize,
+    loop = VoiceLoop(Library(), PainLog.open(tmp_path / "log"), speaker, scripted(utterances),
                      events_out=out, clock=clock, loudness=loudness)
     loop.run(frames(until))
     return [json.loads(x) for x in out.getvalue().splitlines()]
@@ -217,14 +188,8 @@ def run_loop(tmp_path, speaker, utterances, until, loudness, clock=None):
 def quiet_from(records, after: float, needed: float) -> float:
     """The first time after `after` from which nothing is said for `needed` seconds (cues
     queued together are said one after another)."""
-    spans, end = [], 0.0
-    for r in records:
-        if r["type"] == "cue":
-            begin = max(r["at"], end)
-            end = begin + r["seconds"]
-            spans.append((begin, end))
     t = after
-    for a, b in spans:
+    for a, b in speech_spans(records):
         if a < t + needed and b > t - 0.5:
             t = max(t, b + 0.5)
     return t

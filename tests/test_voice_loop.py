@@ -45,19 +45,22 @@ def frames(until: float, step: float = 0.03):
         t += step
 
 
-def make(tmp_path, utterances):
-    clock = ManualClock()
-    speaker = NullSpeaker(clock=clock)
-    log = PainLog.open(tmp_path)
-    out = io.StringIO()
-
+def scripted(utterances):
+    """A recognizer that hears each of `utterances` once the frames pass its end."""
     def recognize(fs, expect=None):
         pending = sorted(utterances, key=lambda u: u.end)
         for f in fs:
             while pending and pending[0].end <= f.end:
                 yield pending.pop(0)
+    return recognize
 
-    loop = VoiceLoop(Library(), log, speaker, recognize, events_out=out, clock=clock,
+
+def make(tmp_path, utterances):
+    clock = ManualClock()
+    speaker = NullSpeaker(clock=clock)
+    log = PainLog.open(tmp_path)
+    out = io.StringIO()
+    loop = VoiceLoop(Library(), log, speaker, scripted(utterances), events_out=out, clock=clock,
                      summary=lambda: "Neck: from seven to four over ten days.")
     return loop, log, out
 

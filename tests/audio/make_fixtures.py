@@ -146,11 +146,17 @@ def make_stopped(noises: Path) -> None:
 
 
 def make_said(noises: Path) -> None:
-    folder = HERE / "said"
+    make_rendered("said", SAID, noises)
+
+
+def make_rendered(name: str, rows: list, noises: Path) -> None:
+    """A folder of espeak-ng phrases over Speech Commands noise, made anew from its rows:
+    (phrase, fixture label, voice, speed, SNR dB, noise file)."""
+    folder = HERE / name
     folder.mkdir(exist_ok=True)
     for old in folder.glob("*.wav"):
         old.unlink()
-    for text, label, voice, speed, snr, noise in SAID:
+    for text, label, voice, speed, snr, noise in rows:
         out = folder / f"{label}__espeak-{'-'.join(text.replace(chr(39), '').split())}-" \
             f"{voice.replace('+', '-')}-{speed}-{snr}dB.wav"
         synth.make_noisy_phrase(text, voice, speed, noises / noise, snr, out)
@@ -176,14 +182,7 @@ LOUDNESS = [
 
 
 def make_loudness(noises: Path) -> None:
-    folder = HERE / "loudness"
-    folder.mkdir(exist_ok=True)
-    for old in folder.glob("*.wav"):
-        old.unlink()
-    for text, label, voice, speed, snr, noise in LOUDNESS:
-        out = folder / f"{label}__espeak-{'-'.join(text.replace(chr(39), '').split())}-" \
-            f"{voice.replace('+', '-')}-{speed}-{snr}dB.wav"
-        synth.make_noisy_phrase(text, voice, speed, noises / noise, snr, out)
+    make_rendered("loudness", LOUDNESS, noises)
 
 
 if __name__ == "__main__":
