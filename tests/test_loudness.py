@@ -8,25 +8,26 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from companion.audio.gain import PEAK, with_gain
-from companion.audio.wav import read_all
+from companion.audio.wav import load_16k, read_all, write_wav
 from companion.core import cues
 from companion.core.clock import ManualClock
 from companion.hearing.files import recognize_file
 from companion.loop.voice_loop import VoiceLoop
-from companion.speech import CueRenderer, NullSpeaker
+from companion.host.config import Config
+from companion.speech import CueRenderer, NullSpeaker, renderer_for
 from companion.speech.filesink import FileSpeaker
 from companion.speech.loudness import LIMITS_DB, STEP_DB, Loudness
 from companion.storage.library import Library
 from companion.storage.store import PainLog
+from command import companion
 from companion.bench.sessionwav import speech_spans
 from fixture_names import label
 from test_voice_loop import Utt, frames, scripted
@@ -259,7 +260,40 @@ def test_cues_play_as_loud_as_last_asked_in_this_run_and_the_next(tmp_path, rend
 
 def test_companion_voice_says_how_loud_it_was_last_asked_to_be(tmp_path):
     (tmp_path / "loudness.json").write_text('{"gain_db": -4.0}\n')
-    r = subprocess.run([sys.executable, "-m", "companion", "voice", "--data-dir",
-                        str(tmp_path)], capture_output=True, text=True, timeout=120)
+    r = companion("voice", "--data-dir", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert "-4 dB as last asked by voice" in r.stdout
+
+
+@needs_whisper
+def test_a_replayed_speak_up_is_heard_said_louder_and_leaves_the_setting_alone(tmp_path):
+    """The whole chain as `companion run --mic-file` runs it: the recording through the
+    real recognizer and loop, espeak-ng cues into a speaker file. The run starts at the
+    saved -4 dB (the greeting), "speak up" brings it to 0 dB ("Louder."), and since a
+    replay only reproduces a session, the saved setting stays as it was."""
+    speech = load_16k(HERE / "louder__espeak-speak-up-en-gb-m1-175-20dB.wav")
+    quiet = np.zeros(6 * 16000, dtype=np.float32)
+    wav = tmp_path / "session.wav"
+    write_wav(wav, np.concatenate([quiet, speech, quiet]))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "loudness.json").write_text('{"gain_db": -4.0}\n')
+    cache = tmp_path / "cache"
+    said, events = tmp_path / "said.wav", tmp_path / "events.jsonl"
+    r = companion("run", "--mic-file", str(wav), "--speaker-file", str(said), "--events",
+                  str(events), "--data-dir", str(data), "--voice-engine", "pyttsx3",
+                  "--quiet", env={**os.environ, "COMPANION_CACHE_DIR": str(cache)})
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(x) for x in events.read_text().splitlines()]
+    assert [r["intent"] for r in records if r["type"] == "heard"] == ["louder"]
+    cues_said = [r["text"] for r in records if r["type"] == "cue"]
+    assert cues_said == [cues.LISTENING, cues.LOUDER]
+    x, rate = read_all(said)
+    renderer = renderer_for(Config(voice_engine="pyttsx3"), cache_dir=cache / "cues")
+    spans = speech_spans(records)
+    level = []
+    for text, (a, b) in zip(cues_said, spans):
+        ref = read_all(renderer.render(text).path)[0]
+        level.append(voiced_db(x[int(a * rate):int(a * rate) + len(ref)]) - voiced_db(ref))
+    assert [round(v, 1) for v in level] == [-STEP_DB, 0.0]
+    assert json.loads((data / "loudness.json").read_text()) == {"gain_db": -4.0}
