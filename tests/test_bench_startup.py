@@ -29,6 +29,8 @@ def test_the_lines_a_live_run_would_render_first_are_counted(tmp_path, monkeypat
     assert "3 (2 of them said first, rendered before listening; a child process renders " \
         "the rest" in startup.table(figures)
     assert "child" not in startup.table({**figures, "cue_lines_to_render": 0})
+    every = startup.table({**figures, "cue_lines_before_listening": 3})
+    assert "3 (all said first, rendered before listening)" in every and "child" not in every
     running = {**figures, "warm_up_cpu_share": 0.9, "warm_up_peak_rss_mb": 300.0}
     row = startup.table(running).splitlines()[-1]
     assert row.split()[:4] == ["its", "renderer", "while", "running"] and "0.9 of one" in row

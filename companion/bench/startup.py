@@ -121,6 +121,18 @@ def run(idle_s: float = 20.0) -> dict:
             "warm_up_peak_rss_mb": round(warm_hwm / 1024, 1)}
 
 
+def _missing(f: dict) -> str:
+    """How many lines the start lacked: those said first (rendered before listening, in
+    its time) and those a child renders meanwhile (not in it)."""
+    n, first = f["cue_lines_to_render"], f.get("cue_lines_before_listening", 0)
+    if not n:
+        return "0"
+    if first == n:
+        return f"{n} (all said first, rendered before listening)"
+    return (f"{n} ({first} of them said first, rendered before listening; a child process "
+            "renders the rest meanwhile, not counted above)")
+
+
 def table(f: dict) -> str:
     rows = [("start-up to listening", f"{f['startup_to_listening_s']} s"),
             ("idle CPU share (all processes)", f"{f['idle_cpu_share']} of one core"),
@@ -128,10 +140,7 @@ def table(f: dict) -> str:
             ("idle RSS, main process", f"{f['idle_rss_mb_main']} MB"),
             ("idle RSS, with speech process", f"{f['idle_rss_mb_all']} MB"),
             ("peak RSS, main process", f"{f['peak_rss_mb_main']} MB"),
-            ("cue lines not cached at start", f"{f['cue_lines_to_render']}" + (
-                f" ({f.get('cue_lines_before_listening', 0)} of them said first, rendered "
-                "before listening; a child process renders the rest meanwhile, not counted "
-                "above)" if f['cue_lines_to_render'] else ""))]
+            ("cue lines not cached at start", _missing(f))]
     if f.get("warm_up_cpu_share"):
         rows.append(("  its renderer while running", f"{f['warm_up_cpu_share']} of one core "
                      f"(lowest priority), peak RSS {f['warm_up_peak_rss_mb']} MB"))
