@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from companion.core import cues
 from companion.core.clock import ManualClock
-from companion.core.engine import CORRECT_WITHIN_S, UNDO_STOP_S, Session
+from companion.core.engine import (CORRECT_WITHIN_S, PAUSE_END_S, PAUSE_REMIND_S, UNDO_STOP_S,
+                                   Session)
 from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
                                    SessionEnded, StepEnded, StepStarted, TakenBack)
 from companion.storage.library import Library, parse_routine
@@ -192,9 +193,10 @@ def test_safety_word_ends_the_hold_at_once_and_waits_for_an_answer():
     assert of(ev, SafetyStop)[0].word == "numb"
     assert of(ev, StepEnded)[0].reason == "safety"
     assert any("nerve" in c.text for c in of(ev, Cue))
-    assert s.next_deadline() is None
+    assert s.next_deadline() == clock.now() + PAUSE_REMIND_S  # only a reminder is due
     clock.advance(600)
-    assert s.tick() == []  # nothing moves until the user answers
+    # Nothing moves until the user answers, but for one reminder of the question.
+    assert [(c.text, c.kind) for c in s.tick()] == [(cues.QUESTION_REMINDER, "question")]
     ev = s.handle(Intent("yes"))
     assert of(ev, StepStarted)[0].kind == "release"
     s2 = Session(SMALL, ManualClock())
@@ -229,7 +231,7 @@ def test_a_no_said_soon_after_carrying_on_takes_the_yes_back():
     assert [c.text for c in of(ev, Cue)] == [cues.YES_TAKEN_BACK] and not s.ended
     assert {"yes", "no"} <= s.listening_for() and s.idx == hurt
     clock.advance(600)
-    assert s.tick() == []  # nothing moves until the user answers
+    assert [c.text for c in s.tick()] == [cues.QUESTION_REMINDER]  # and nothing else moves
     assert of(s.handle(Intent("no")), SessionEnded)[0].reason == "safety"
 
     clock, s, hurt, begun = after_yes()  # the take-back was the room: yes again carries on
@@ -259,10 +261,72 @@ def test_pause_freezes_time_and_resume_continues():
     run_until(s, clock, 20)
     s.handle(Intent("pause"))
     left = s.remaining()
-    clock.advance(300)
+    clock.advance(PAUSE_REMIND_S - 1)
     assert s.tick() == [] and s.remaining() == left
     s.handle(Intent("resume"))
     assert s.remaining() == left
+
+
+def test_a_pause_left_is_reminded_of_once_then_ends_the_session_keeping_its_ratings():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 51)                 # the first hold's rating is asked for
+    assert of(s.handle(Intent("number", 6)), PainLogged)
+    s.handle(Intent("pause"))
+    paused_at, left, step = clock.now(), s.remaining(), s.step
+    clock.advance(PAUSE_REMIND_S)
+    assert [(c.text, c.kind) for c in s.tick()] == [(cues.PAUSE_REMINDER, "info")]
+    clock.advance(PAUSE_END_S - PAUSE_REMIND_S - 1)
+    assert s.tick() == [] and not s.ended and s.remaining() == left
+    clock.advance(1)
+    ev = s.tick()
+    (ended,) = of(ev, StepEnded)
+    assert (ended.step, ended.reason, ended.at) == (step.name, "left_paused",
+                                                    paused_at + PAUSE_END_S)
+    assert ended.ran_s == step.seconds - left     # the time before the pause, no more
+    assert [c.text for c in of(ev, Cue)] == [cues.LEFT_PAUSED]
+    (end,) = of(ev, SessionEnded)
+    assert (end.reason, end.ratings, s.ended) == ("left_paused", 1, "left_paused")
+    assert PAUSE_END_S == 30 * 60 and "half an hour" in cues.LEFT_PAUSED
+
+
+def test_each_pause_gets_its_own_reminder_and_a_resume_clears_it():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 20)
+    s.handle(Intent("pause"))
+    clock.advance(PAUSE_REMIND_S + 10)
+    assert [c.text for c in s.tick()] == [cues.PAUSE_REMINDER]
+    s.handle(Intent("resume"))
+    clock.advance(PAUSE_END_S)              # running: the routine goes on to its end
+    assert of(s.tick(), SessionEnded)[0].reason == "completed"
+    s2 = Session(SMALL, ManualClock())
+    s2.start()
+    s2.handle(Intent("pause"))
+    s2.clock.advance(PAUSE_REMIND_S)
+    assert [c.text for c in s2.tick()] == [cues.PAUSE_REMINDER]
+    s2.handle(Intent("resume"))
+    s2.handle(Intent("pause"))               # a new pause: reminded again, in its own time
+    s2.clock.advance(PAUSE_REMIND_S - 1)
+    assert s2.tick() == []
+    s2.clock.advance(1)
+    assert [c.text for c in s2.tick()] == [cues.PAUSE_REMINDER]
+
+
+def test_a_safety_question_left_unanswered_ends_the_session():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 20)
+    s.handle(Intent("safety", "sharp"))
+    clock.advance(PAUSE_END_S)               # reminder and end, each at its own time
+    ev = s.tick()
+    assert [(c.text, c.at) for c in of(ev, Cue)] == [
+        (cues.QUESTION_REMINDER, 20 + PAUSE_REMIND_S), (cues.LEFT_PAUSED, 20 + PAUSE_END_S)]
+    assert of(ev, StepEnded) == []           # the hold already ended, for safety
+    assert of(ev, SessionEnded)[0].reason == "left_paused"
 
 
 def test_navigation_next_back_skip_stop():

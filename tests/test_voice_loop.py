@@ -11,7 +11,7 @@ import pytest
 
 from companion.core import cues
 from companion.core.clock import ManualClock
-from companion.core.engine import UNDO_STOP_S
+from companion.core.engine import PAUSE_END_S, UNDO_STOP_S
 from companion.core.vocabulary import IntentKind
 from companion.hearing.sources import FRAME_SAMPLES, RATE
 from companion.storage.library import Library
@@ -166,6 +166,22 @@ def test_a_stop_taken_back_goes_on_in_the_same_session_and_is_unlearned(tmp_path
     loop.clock.set(140.4 + UNDO_STOP_S + 1)
     assert "carry on" not in loop.expected_phrases()
     assert "start neck routine" in loop.expected_phrases()
+
+
+def test_a_session_left_paused_ends_and_a_start_is_heard_again(tmp_path):
+    """Paused and left (or paused by a word from the room with nobody there): reminded
+    once, ended after half an hour, and the companion listens for a start again."""
+    later = 60 + PAUSE_END_S + 30
+    loop, log, out = make(tmp_path, [Utt("start neck routine", 10, 11.5),
+                                     Utt("pause", 60, 60.5),
+                                     Utt("start neck routine", later, later + 1.5)])
+    loop.run(frames(later + 30))
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    said = [r["text"] for r in records if r["type"] == "cue"]
+    assert said.count(cues.PAUSE_REMINDER) == 1 and said.count(cues.LEFT_PAUSED) == 1
+    first, second = log.sessions()
+    assert first["end_reason"] == "left_paused"
+    assert second["end_reason"] == "end_of_input" and loop.sessions == 2
 
 
 def test_a_resume_long_after_a_stop_does_nothing(tmp_path):

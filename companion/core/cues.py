@@ -17,6 +17,11 @@ RESUMED = "Resuming."
 # Said before "how long left" while paused: the step's clock stands still, and "45 seconds
 # left" alone would not say why nothing moves (Whisper heard it right in Piper's voice).
 STILL_PAUSED = "Still paused."
+# A pause, or the safety question, left for minutes (engine.PAUSE_REMIND_S, PAUSE_END_S).
+PAUSE_REMINDER = "Still paused. Say resume to carry on, or stop to end the session."
+QUESTION_REMINDER = "Still waiting for you. Say yes to go on, or no to end the session."
+LEFT_PAUSED = ("We've been paused for half an hour, so I've ended the session. Your ratings "
+               "are saved. Say start, and a routine, to begin again.")
 NOTHING_TO_LENGTHEN = "There's no hold running right now."
 AT_LONGEST = "That's as long as this hold goes."
 AT_SHORTEST = "That's as short as it gets."
@@ -192,7 +197,8 @@ FINISHED_NEXT = "This is the last step."
 
 def fixed() -> list[str]:
     """Lines known before any session: pre-render these."""
-    lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, STILL_PAUSED,
+    lines = [BREATHE, HALFWAY, TEN_LEFT, RATE, PAUSED, RESUMED, STILL_PAUSED, PAUSE_REMINDER,
+             QUESTION_REMINDER, LEFT_PAUSED,
              NOTHING_TO_LENGTHEN,
              AT_LONGEST, AT_SHORTEST, LONGER_TO_LIMIT, SHORTER_TO_LIMIT, NOT_ASKED, HIGH_PAIN,
              SAFETY_AFTER,

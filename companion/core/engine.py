@@ -35,6 +35,12 @@ CORRECT_WITHIN_S = 15.0
 # routine would otherwise start over. Longer than CORRECT_WITHIN_S because the stop's own
 # cue (about 5 s) is said first, and only barge-in words are heard over it.
 UNDO_STOP_S = 20.0
+# A pause nobody ends (the user was called away; a word from the room paused it) and a
+# safety question nobody answers: reminded once after PAUSE_REMIND_S, and the session ended
+# after PAUSE_END_S, so the companion listens for a start again instead of holding a
+# session open for a day (until then "start neck routine" is not listened for).
+PAUSE_REMIND_S = 300.0
+PAUSE_END_S = 1800.0
 
 # A rating's, a yes's or a stop's mark, (when, ...), as _recent reads it.
 _Mark = TypeVar("_Mark", tuple[float, int, int], tuple[float, int])
@@ -76,6 +82,7 @@ class Session:
         self._start = 0.0              # when the current step began (shifted by pauses)
         self._length = 0.0             # current step length, after longer/shorter
         self._paused_at: Optional[float] = None
+        self._reminded_at: Optional[float] = None  # the pause (its _paused_at) reminded of
         self._fired: set[str] = set()  # in-step markers already spoken
         self._asked: Optional[PlannedStep] = None  # the hold a bare number would rate
         self._question: Optional[str] = None       # a pending yes/no question
@@ -143,10 +150,13 @@ class Session:
         return sorted(m for m in out if m[1] not in self._fired)
 
     def next_deadline(self) -> Optional[float]:
-        """The clock time of the next thing tick() would act on, or None if nothing will
-        happen until an intent arrives (paused, ended, or waiting on an answer)."""
-        if not self.started or self.ended or self.paused:
+        """The clock time of the next thing tick() would act on (paused: the reminder, then
+        the end of the session), or None if nothing will happen until an intent arrives."""
+        if not self.started or self.ended:
             return None
+        if self._paused_at is not None:
+            reminded = self._reminded_at == self._paused_at
+            return self._paused_at + (PAUSE_END_S if reminded else PAUSE_REMIND_S)
         marks = self._markers()
         end = self._start + self._length
         return min(marks[0][0], end) if marks else end
@@ -155,10 +165,13 @@ class Session:
         """Act on every marker and step end that is due by now, each at its own time."""
         out: list[Event] = []
         now = self.clock.now()
-        while self.started and not self.ended and not self.paused:
+        while self.started and not self.ended:
             due = self.next_deadline()
             if due is None or due > now:
                 break
+            if self._paused_at is not None:
+                out += self._left_paused(due)
+                continue
             marks = self._markers()
             if marks and marks[0][0] <= self._start + self._length:
                 t, key, text = marks[0]
@@ -168,6 +181,19 @@ class Session:
                 end = self._start + self._length
                 out += self._goto(self.idx + 1, "done", at=end)
         return out
+
+    def _left_paused(self, at: float) -> list[Event]:
+        """A pause (or the safety question) long left: the reminder, or the end."""
+        question = self._question == "continue"
+        if self._reminded_at != self._paused_at:
+            self._reminded_at = self._paused_at
+            return [Cue(at, cues.QUESTION_REMINDER if question else cues.PAUSE_REMINDER,
+                        "question" if question else "info")]
+        if question:  # its step already ended, for safety
+            return self._end("left_paused", at, cues.LEFT_PAUSED)
+        s = self.step
+        return [StepEnded(at, self.idx, s.name, s.area, "left_paused", self.elapsed()),
+                *self._end("left_paused", at, cues.LEFT_PAUSED)]
 
     # ----- steps ----------------------------------------------------------------------
 

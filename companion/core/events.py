@@ -68,7 +68,7 @@ class StepEnded(Event):
     step: str
     area: str
     reason: str
-    """done, next, back, skip, safety, stop."""
+    """done, next, back, skip, safety, stop, left_paused."""
     ran_s: float
 
 
@@ -133,6 +133,6 @@ class TakenBack(Event):
 @dataclass(frozen=True)
 class SessionEnded(Event):
     reason: str
-    """completed, stopped, safety, end_of_input, interrupted."""
+    """completed, stopped, safety, left_paused, end_of_input, interrupted."""
     ratings: int = 0
     note: Optional[str] = None
