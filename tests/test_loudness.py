@@ -23,6 +23,7 @@ from companion.hearing.files import recognize_file
 from companion.loop.voice_loop import VoiceLoop
 from companion.host.config import Config
 from companion.speech import CueRenderer, NullSpeaker, renderer_for
+from companion.speech.cuefile import voiced_dbfs
 from companion.speech.filesink import FileSpeaker
 from companion.speech.loudness import LIMITS_DB, STEP_DB, Loudness
 from companion.storage.library import Library
@@ -36,14 +37,6 @@ from test_hearing_recognition import pytestmark as needs_whisper, rec  # noqa: F
 
 HERE = Path(__file__).parent / "audio" / "loudness"
 FILES = sorted(p.name for p in HERE.glob("*.wav"))
-
-
-def voiced_db(x: np.ndarray, frame: int = 441) -> float:
-    """Loudness of the voiced part (frames within 35 dB of the loudest), dBFS: as cues are
-    levelled (speech.cuefile)."""
-    f = np.asarray(x, dtype=np.float64)[: len(x) // frame * frame].reshape(-1, frame)
-    e = (f ** 2).mean(axis=1)
-    return 10 * float(np.log10(e[e > e.max() * 10 ** -3.5].mean()))
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +99,7 @@ def test_louder_is_louder_and_never_clips(cue, db):
     up = with_gain(cue, db)
     assert np.abs(cue).max() * 10 ** (db / 20) > PEAK   # the limiter has peaks to take
     assert np.abs(up).max() <= PEAK + 1e-6
-    gained = voiced_db(up) - voiced_db(cue)
+    gained = voiced_dbfs(up) - voiced_dbfs(cue)
     assert db - 2.5 < gained <= db + 0.01, gained
     # Smoothly: the gain between neighbouring samples moves by a hair, never a step that
     # would click (a hard clip moves it by up to the whole gain).
@@ -238,7 +231,7 @@ def test_cues_play_as_loud_as_last_asked_in_this_run_and_the_next(tmp_path, rend
     got = {}
     for u in speaker.history:
         part = x[int(u.audio_start * rate):int(u.ended_at * rate)]
-        got.setdefault(u.text, []).append(voiced_db(part) - voiced_db(
+        got.setdefault(u.text, []).append(voiced_dbfs(part) - voiced_dbfs(
             read_all(renderer.render(u.text).path)[0]))
     assert [round(d, 1) for d in got[cues.QUIETER]] == [-STEP_DB]
     assert [round(d, 1) for d in got[cues.LOUDER]] == [0.0]
@@ -255,7 +248,7 @@ def test_cues_play_as_loud_as_last_asked_in_this_run_and_the_next(tmp_path, rend
     (greeting,) = speaker2.history
     part = x2[int(greeting.audio_start * rate2):int(greeting.ended_at * rate2)]
     ref = read_all(renderer.render(greeting.text).path)[0]
-    assert round(voiced_db(part) - voiced_db(ref), 1) == -STEP_DB
+    assert round(voiced_dbfs(part) - voiced_dbfs(ref), 1) == -STEP_DB
 
 
 def test_companion_voice_says_how_loud_it_was_last_asked_to_be(tmp_path):
@@ -292,8 +285,8 @@ def test_a_replayed_speak_up_is_heard_said_louder_and_leaves_the_setting_alone(t
     renderer = renderer_for(Config(voice_engine="pyttsx3"), cache_dir=cache / "cues")
     spans = speech_spans(records)
     level = []
-    for text, (a, b) in zip(cues_said, spans):
+    for text, (a, _) in zip(cues_said, spans):
         ref = read_all(renderer.render(text).path)[0]
-        level.append(voiced_db(x[int(a * rate):int(a * rate) + len(ref)]) - voiced_db(ref))
+        level.append(voiced_dbfs(x[int(a * rate):int(a * rate) + len(ref)]) - voiced_dbfs(ref))
     assert [round(v, 1) for v in level] == [-STEP_DB, 0.0]
     assert json.loads((data / "loudness.json").read_text()) == {"gain_db": -4.0}

@@ -69,8 +69,13 @@ def level(path: Path, volume: float) -> None:
 
 def loudness_dbfs(path: Path) -> float:
     """A cue's loudness as level() measures it (RMS of its voiced part, dBFS)."""
-    rms = _voiced_rms(read_wav(path)[0].astype(np.float64) / 32768.0)
-    return 20 * float(np.log10(max(rms, 1e-6)))
+    return voiced_dbfs(read_wav(path)[0].astype(np.float64) / 32768.0)
+
+
+def voiced_dbfs(x: np.ndarray) -> float:
+    """The loudness of float audio in [-1, 1] as level() measures a cue's: a stretch of
+    silence in it (a pause, a gap where playback ran late) does not count."""
+    return 20 * float(np.log10(max(_voiced_rms(np.asarray(x, dtype=np.float64)), 1e-6)))
 
 
 def wav_info(path: Path) -> Optional[tuple[int, int]]:
