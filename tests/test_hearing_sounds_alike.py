@@ -26,7 +26,7 @@ from companion.hearing import sounds
 from companion.hearing.files import recognize_file
 from companion.hearing.sounds import APART, alike, word_sounds
 from companion.hearing.whisper_rules import (Decoded, WhisperOptions, near_enough,
-                                             sounds_alike)
+                                             sounds_alike, spelled_as_command)
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio"
@@ -192,3 +192,21 @@ def test_after_the_rating_question_the_rule_makes_no_word_a_rating(rec, vocab):
     finally:
         rec.options = keep
     assert with_rule == without
+
+
+@needs_espeak
+def test_an_answer_whose_transcript_is_the_sound_of_a_command_is_that_command(vocab):
+    """Right after the pain question a number is lifted; the model's own "2 loud" is still
+    "too loud", and "Volume Town" "volume down" (whisper_rules.spelled_as_command, with the
+    real espeak-ng sounds). A transcript of one word stays the number it was ranked: "Wait"
+    for eight is no pause."""
+    commands = vocab.phrases_at("rating") - vocab.phrases_for({"number", "pain", "yes", "no"})
+    lifted = dict(tokens=1, prior=O.answer_prior)
+    assert spelled_as_command(_decoded("2 loud", "two", -1.0, **lifted), commands, alike,
+                              O) == "too loud"
+    assert spelled_as_command(_decoded("Volume Town", "one", -3.8, **lifted), commands,
+                              alike, O) == "volume down"
+    assert spelled_as_command(_decoded("Wait", "eight", -1.0, **lifted), commands, alike,
+                              O) == ""
+    assert spelled_as_command(_decoded("So, two...", "two", -1.0, **lifted), commands,
+                              alike, O) == ""   # "so two" is no command's sound

@@ -39,8 +39,8 @@ from companion.hearing.templates import speech_span
 from companion.hearing.user_voice import UserVoice
 from companion.hearing.sounds import alike
 from companion.hearing.whisper_rules import (Decoded, WhisperOptions, name_unheard,
-                                             sounds_alike, talk_after, verdict,
-                                             weak_yes_no)
+                                             sounds_alike, spelled_as_command, talk_after,
+                                             verdict, weak_yes_no)
 from companion.hearing.whisper_scoring import RowScorer
 from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
                                                stretch)
@@ -278,6 +278,10 @@ class WhisperRecognizer(Recognizer):
             return Hearing("", 0.0)
         d, ctx = self._analyse(pcm, allowed)
         h = self.judge(d)
+        if h.text and d.prior > 0:  # an answer, lifted: unless its transcript is a command
+            other = spelled_as_command(d, set(self.phrases if allowed is None else allowed)
+                                       - self._answers - self._ratings, alike, self.options)
+            h = Hearing(other, h.confidence, d.free_text, d.best) if other else h
         # The word's frames, only when there are takes to match them with or a phrase to
         # learn them as: room noise, decoded all day, needs neither.
         frames = self._frames(ctx.enc, pcm) if self.user.takes() else None

@@ -5,7 +5,7 @@ be tested, and replayed over cached decodes, on its own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Collection
 
 from companion.core.vocabulary import framing, normalize
 from companion.hearing import whisper_model
@@ -172,6 +172,19 @@ def sounds_alike(d: Decoded, alike: Callable[[str, str], tuple[float, int]],
             and (d.best_score + lift) / (d.tokens + 1) >= o.alike_min_mean):
         return False
     return near_enough(*alike(d.free_text, d.best), o)
+
+
+def spelled_as_command(d: Decoded, commands: Collection[str],
+                       alike: Callable[[str, str], tuple[float, int]], o: WhisperOptions) -> str:
+    """An answer won by its lift (d.prior) whose free transcript is, word for word, the
+    sound of one of `commands` (the allowed ones, answers left out) of two words or more:
+    that command ("2 loud" is "too loud", not the "two" a rating question lifts; "Volume
+    Town" is "volume down", not "one"). "" when there is none."""
+    said = normalize(d.free_text).split()
+    if len(said) < 2:
+        return ""
+    return next((p for p in sorted(commands) if len(p.split()) == len(said)
+                 and near_enough(*alike(d.free_text, p), o)), "")
 
 
 def near_enough(distance: float, word_edits: int, o: WhisperOptions) -> bool:

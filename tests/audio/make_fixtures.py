@@ -171,6 +171,7 @@ LOUDNESS = [
     ("a bit louder", "louder", "en-us+f2", 175, 10, "4010.wav"),
     ("quieter", "quieter", "en-us+m3", 130, 10, "2582.wav"),
     ("too loud", "quieter", "en-us+f2", 130, 20, "3125.wav"),
+    ("too loud", "quieter", "en-gb+m1", 175, 20, "4834.wav"),  # written "2 loud"
     ("volume down", "quieter", "en-gb+m1", 130, 10, "3136.wav"),
     ("longer", "hold_longer", "en-us+f2", 130, 20, "3820.wav"),
     ("hold it longer", "hold_longer", "en-gb+m1", 130, 10, "3915.wav"),
