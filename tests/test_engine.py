@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from companion.core import cues
 from companion.core.clock import ManualClock
-from companion.core.engine import (CORRECT_WITHIN_S, PAUSE_END_S, PAUSE_REMIND_S, UNDO_STOP_S,
-                                   Session)
+from companion.core.engine import (CORRECT_WITHIN_S, PAUSE_END_S, PAUSE_REMIND_S, RATE_OPEN_S,
+                                   UNDO_STOP_S, Session)
 from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
                                    SessionEnded, StepEnded, StepStarted, TakenBack)
 from companion.storage.library import Library, parse_routine
@@ -484,6 +484,25 @@ steps:
 """, "long.yaml")
 
 
+def test_a_bare_number_answers_the_question_for_a_minute_and_pain_six_at_any_time():
+    """Left unanswered, the question stops taking bare numbers after RATE_OPEN_S: the room's
+    "on" is "one" to the model, and minutes of talk must not rate the hold."""
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 51)                  # the first hold's rating is asked for
+    asked = s._asked
+    clock.advance(RATE_OPEN_S - 1)
+    s.tick()                                 # the next steps go on meanwhile
+    assert "number" in s.listening_for()
+    clock.advance(2)
+    s.tick()
+    assert "number" not in s.listening_for() and "pain" in s.listening_for()
+    assert of(s.handle(Intent("number", 6)), PainLogged) == [] and s.not_understood() == []
+    (logged,) = of(s.handle(Intent("pain", 6)), PainLogged)
+    assert (logged.value, logged.step) == (6, asked.name)   # the hold that was asked about
+
+
 def test_twenty_minute_routine_runs_in_a_test_ticking_every_tenth_of_a_second():
     assert LONG.duration_s >= 20 * 60
     clock = ManualClock()
@@ -518,7 +537,7 @@ def test_random_intents_never_crash_overrun_or_lose_ratings(script, name):
     for gap, intent in script:
         clock.advance(gap)
         events += s.tick()
-        live, asked = not s.ended, s._asked is not None
+        live, asked = not s.ended, s._answerable() is not None
         out = s.handle(intent)
         events += out
         rating = intent.name == "pain" or (intent.name == "number" and asked)

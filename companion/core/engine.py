@@ -41,6 +41,12 @@ UNDO_STOP_S = 20.0
 # session open for a day (until then "start neck routine" is not listened for).
 PAUSE_REMIND_S = 300.0
 PAUSE_END_S = 1800.0
+# A bare number answers "how is the pain now?" for this long after it was asked (the
+# session clock stands still while the next step's instructions are said, so this counts
+# from their end). It stayed open until the next hold was rated, minutes of talk and room
+# noise in which "on" is "one": `bench soak --during rating` took 95 numbers from 2 hours
+# of room audio. "pain six" is listened for all the time and rates that hold as before.
+RATE_OPEN_S = 60.0
 
 # A rating's, a yes's or a stop's mark, (when, ...), as _recent reads it.
 _Mark = TypeVar("_Mark", tuple[float, int, int], tuple[float, int])
@@ -85,6 +91,7 @@ class Session:
         self._reminded_at: Optional[float] = None  # the pause (its _paused_at) reminded of
         self._fired: set[str] = set()  # in-step markers already spoken
         self._asked: Optional[PlannedStep] = None  # the hold a bare number would rate
+        self._asked_at = 0.0                       # ... asked for then (see RATE_OPEN_S)
         self._question: Optional[str] = None       # a pending yes/no question
         self._asked_again = False  # the open rating or question was asked a second time
         self._rated: Optional[tuple[float, int, int]] = None  # (when, step index, value)
@@ -230,6 +237,7 @@ class Session:
         out += self._begin(max(0, idx), at)
         if s.kind == "hold" and s.rate and reason in ("done", "next") and ran >= MIN_RATED_HOLD_S:
             self._asked, self._asked_again, self._rated = s, False, None
+            self._asked_at = at
             out += [RatingAsked(at, s.index, s.name, s.area), Cue(at, cues.RATE, "rating")]
         return out
 
@@ -257,7 +265,7 @@ class Session:
         was asked for, yes/no only while a question waits for its answer (and no for
         CORRECT_WITHIN_S after its yes), resume only while paused or as that answer."""
         names = set(MOMENTS["paused" if self.paused else "session"])
-        if self._asked is not None:
+        if self._answerable() is not None:
             names |= MOMENTS["rating"]
         if self._question == "continue":
             names |= MOMENTS["question"]
@@ -274,7 +282,7 @@ class Session:
             return []
         if self._question == "continue":
             text, kind = cues.QUESTION_AGAIN, "question"
-        elif self._asked is not None:
+        elif self._answerable() is not None:
             text, kind = cues.RATE_AGAIN, "rating"
         else:
             return []
@@ -430,9 +438,15 @@ class Session:
     def _on_number(self, intent: Intent, now: float) -> list[Event]:
         # A bare number is a rating only right after we asked for one; otherwise it could
         # be anything (the TV, a count), so it is ignored rather than guessed.
-        if self._asked is None:
+        if self._answerable() is None:
             return []
         return self._on_pain(intent, now)
+
+    def _answerable(self) -> Optional[PlannedStep]:
+        """The hold a bare number would rate now: asked for less than RATE_OPEN_S ago."""
+        if self._asked is not None and self.clock.now() - self._asked_at <= RATE_OPEN_S:
+            return self._asked
+        return None
 
     def _on_safety(self, intent: Intent, now: float) -> list[Event]:
         s = self.step
