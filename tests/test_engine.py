@@ -254,6 +254,7 @@ def test_a_no_said_soon_after_carrying_on_takes_the_yes_back():
     assert "no" not in s.listening_for()
     assert of(s.handle(Intent("no")), TakenBack) == [] and not s.ended
 
+
 def test_pause_freezes_time_and_resume_continues():
     clock = ManualClock()
     s = Session(SMALL, clock)
