@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-PEAK = 0.97     # as companion.speech.cuefile: no sample of a cue goes over it
+PEAK = 0.97     # no sample of a cue goes over it (speech.cuefile levels cues under it too)
 BLOCK = 64      # samples per limiter block (1.3-4 ms at 48-16 kHz)
 
 

@@ -9,12 +9,13 @@ from typing import Optional
 
 import numpy as np
 
+from companion.audio.gain import PEAK
 from companion.audio.wav import read_wav
 
 LEAD_S = 0.005                  # silence kept before a cue's first sound
 TRAIL_S = 0.15                  # and after its last (espeak-ng adds about 0.4 s)
 LEVEL_DBFS = -20.0              # every cue's loudness (RMS of its voiced part) at volume 1
-PEAK = 0.97                     # ... unless that would clip: quieter then
+# ... unless that would take a sample over PEAK: quieter then (the playback gain's limit too)
 
 
 def trim(path: Path) -> None:
