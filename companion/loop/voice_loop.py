@@ -102,8 +102,7 @@ class VoiceLoop:
         # "louder" / "quieter": the speaker's gain, as the user last set it (saved by
         # Loudness when it has a file).
         self.loudness = loudness or Loudness()
-        if isinstance(self.speaker, Amplified):
-            self.speaker.gain_db = self.loudness.db
+        self._apply_loudness()
         self.clock = clock or ManualClock()           # audio time
         self.session_clock = SpeechAwareClock(self.clock)  # what the session's timers see
         self.runner: Optional[Runner] = None
@@ -308,10 +307,14 @@ class VoiceLoop:
         """One step louder or quieter, said at the new loudness (or that it is at its end)."""
         louder = kind == IntentKind.LOUDER
         moved = self.loudness.louder() if louder else self.loudness.quieter()
-        if isinstance(self.speaker, Amplified):
-            self.speaker.gain_db = self.loudness.db
+        self._apply_loudness()
         self._say((cues.LOUDER if louder else cues.QUIETER) if moved
                   else (cues.LOUDEST if louder else cues.QUIETEST))
+
+    def _apply_loudness(self) -> None:
+        """The speaker plays every cue from now on at the loudness asked for."""
+        if isinstance(self.speaker, Amplified):
+            self.speaker.gain_db = self.loudness.db
 
     def _waiting(self, intent: Intent) -> None:
         if self.lessons.answer(intent, self._frames):
