@@ -69,9 +69,8 @@ def uncached_lines() -> tuple[int, int]:
     from companion.speech import renderer_for
     try:
         cfg = load_config()
-        renderer = renderer_for(cfg)
-        return (len(uncached(renderer, all_lines(cfg.hold_step_s))),
-                len(uncached(renderer, fixed())))
+        missing = uncached(renderer_for(cfg), all_lines(cfg.hold_step_s))
+        return len(missing), len(set(missing) & set(fixed()))  # the fixed lines are in all
     except CompanionError:
         return 0, 0  # a config or voice the run itself will name the problem of
 
