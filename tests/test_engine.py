@@ -9,8 +9,8 @@ from companion.core import cues
 from companion.core.clock import ManualClock
 from companion.core.engine import (CORRECT_WITHIN_S, PAUSE_END_S, PAUSE_REMIND_S, RATE_OPEN_S,
                                    UNDO_STOP_S, Session)
-from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, SafetyStop,
-                                   SessionEnded, StepEnded, StepStarted, TakenBack)
+from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, Resumed,
+                                   SafetyStop, SessionEnded, StepEnded, StepStarted, TakenBack)
 from companion.storage.library import Library, parse_routine
 from companion.core.vocabulary import (ANSWER_INTENTS, INTENT_NAMES, LOUDNESS_INTENTS,
                                       SESSION_INTENTS, WAITING_INTENTS, Intent, IntentKind)
@@ -373,6 +373,25 @@ def test_a_stop_taken_back_by_resume_goes_on_from_the_step_it_ended():
     assert s.remaining() == 40  # the hold from its start, not the 15 s it had left
     ended = of(run_until(s, clock, clock.now() + 3600), SessionEnded)
     assert [e.reason for e in ended] == ["completed"]
+
+    # Paused, then stopped, then taken back: the step begins again running, not paused with
+    # a clock that stood still before the step began (its time went negative, and the next
+    # resume moved its start by the whole pause).
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    s.handle(Intent("next"))
+    clock.advance(12)
+    s.handle(Intent("pause"))
+    clock.advance(30)
+    s.handle(Intent("stop"))
+    clock.advance(5)
+    s.undo_stop()
+    assert not s.paused and s.remaining() == 40
+    clock.advance(10)
+    assert s.remaining() == 30 and of(s.handle(Intent("resume")), Resumed) == []
+    ended = of(run_until(s, clock, clock.now() + 3600), StepEnded)
+    assert ended[0].index == 1 and ended[0].reason == "done" and ended[0].ran_s == 40
 
     clock, s = stopped_in_hold()
     clock.advance(UNDO_STOP_S + 0.5)

@@ -12,13 +12,13 @@ from companion.core.events import (Cue, Event, HoldChanged, PainLogged, Paused, 
                                    Resumed, SafetyStop, SessionEnded, StepEnded, StepStarted,
                                    TakenBack)
 from companion.core.routines import PlannedStep, Routine
+from companion.core.step_timer import StepTimer
 from companion.core.vocabulary import MOMENTS, Intent, IntentKind
 
 K = IntentKind
 TIMED_EXTENSIBLE = ("hold", "stretch", "rest")
 STEP_MOVES = frozenset({K.NEXT, K.BACK, K.SKIP, K.PAUSE, K.RESUME, K.HOLD_LONGER, K.SHORTER,
                         K.REPEAT})
-MIN_STEP_S = 5.0          # "shorter" never leaves less than this
 MIN_RATED_HOLD_S = 5.0    # a hold cut shorter than this is not worth a rating prompt
 HOLD_STEP_S = 15.0        # "hold longer" / "shorter" without a number moves the hold this much
 # A rating said this soon after another, unasked ("Four, noted." - "pain six"), replaces it
@@ -85,11 +85,7 @@ class Session:
         self.started = False
         self.ended: Optional[str] = None
         self.ratings = 0
-        self._start = 0.0              # when the current step began (shifted by pauses)
-        self._length = 0.0             # current step length, after longer/shorter
-        self._paused_at: Optional[float] = None
-        self._reminded_at: Optional[float] = None  # the pause (its _paused_at) reminded of
-        self._fired: set[str] = set()  # in-step markers already spoken
+        self.timer = StepTimer()       # the current step's time
         self._asked: Optional[PlannedStep] = None  # the hold a bare number would rate
         self._asked_at = 0.0                       # ... asked for then (see RATE_OPEN_S)
         self._question: Optional[str] = None       # a pending yes/no question
@@ -120,53 +116,29 @@ class Session:
 
     @property
     def paused(self) -> bool:
-        return self._paused_at is not None
-
-    def _frozen_or(self, now: float) -> float:
-        """The step's clock: stopped at the pause while paused, else now."""
-        return self._paused_at if self._paused_at is not None else now
+        return self.timer.paused
 
     def elapsed(self) -> float:
-        return self._frozen_or(self.clock.now()) - self._start
+        return self.timer.ran(self.clock.now())
 
     def remaining(self) -> float:
-        return self._length - self.elapsed()
+        return self.timer.length - self.elapsed()
 
     def session_remaining(self) -> float:
         later = range(self.idx + 1, len(self.plan))
         return max(0.0, self.remaining()) + sum(self.plan[i].seconds + self._said[i]
                                                 for i in later)
 
-    def _markers(self) -> list[tuple[float, str, str]]:
-        """(time, key, text) of the current step's timed cues, from its current length."""
-        s = self.step
-        if s.kind not in ("hold", "stretch"):
-            return []
-        out: list[tuple[float, str, str]] = []
-        if s.kind == "hold" and s.breaths > 1:
-            period = s.seconds / s.breaths
-            for k in range(1, s.breaths):
-                t = k * period
-                # Keep breath prompts clear of the halfway and ten-seconds lines.
-                if abs(t - self._length / 2) > 3 and self._length - t > 13:
-                    out.append((self._start + t, f"breath{k}", cues.BREATHE))
-        if self._length >= 30:
-            out.append((self._start + self._length / 2, "halfway", cues.HALFWAY))
-        if self._length >= 20:
-            out.append((self._start + self._length - 10, "ten_left", cues.TEN_LEFT))
-        return sorted(m for m in out if m[1] not in self._fired)
-
     def next_deadline(self) -> Optional[float]:
         """The clock time of the next thing tick() would act on (paused: the reminder, then
         the end of the session), or None if nothing will happen until an intent arrives."""
         if not self.started or self.ended:
             return None
-        if self._paused_at is not None:
-            reminded = self._reminded_at == self._paused_at
-            return self._paused_at + (PAUSE_END_S if reminded else PAUSE_REMIND_S)
-        marks = self._markers()
-        end = self._start + self._length
-        return min(marks[0][0], end) if marks else end
+        t = self.timer
+        if t.paused_at is not None:
+            return t.paused_at + (PAUSE_END_S if t.reminded else PAUSE_REMIND_S)
+        marks = t.markers(self.step)
+        return min(marks[0][0], t.end) if marks else t.end
 
     def tick(self) -> list[Event]:
         """Act on every marker and step end that is due by now, each at its own time."""
@@ -176,24 +148,23 @@ class Session:
             due = self.next_deadline()
             if due is None or due > now:
                 break
-            if self._paused_at is not None:
+            if self.timer.paused:
                 out += self._left_paused(due)
                 continue
-            marks = self._markers()
-            if marks and marks[0][0] <= self._start + self._length:
+            marks = self.timer.markers(self.step)
+            if marks and marks[0][0] <= self.timer.end:
                 t, key, text = marks[0]
-                self._fired.add(key)
+                self.timer.fired.add(key)
                 out.append(Cue(t, text, key if key in ("halfway", "ten_left") else "breath"))
             else:
-                end = self._start + self._length
-                out += self._goto(self.idx + 1, "done", at=end)
+                out += self._goto(self.idx + 1, "done", at=self.timer.end)
         return out
 
     def _left_paused(self, at: float) -> list[Event]:
         """A pause (or the safety question) long left: the reminder, or the end."""
         question = self._question == "continue"
-        if self._reminded_at != self._paused_at:
-            self._reminded_at = self._paused_at
+        if not self.timer.reminded:
+            self.timer.reminded = True
             return [Cue(at, cues.QUESTION_REMINDER if question else cues.PAUSE_REMINDER,
                         "question" if question else "info")]
         if question:  # its step already ended, for safety
@@ -214,9 +185,9 @@ class Session:
         return out + self._begin(0, now)
 
     def _begin(self, idx: int, at: float) -> list[Event]:
-        self.idx, self._start, self._fired = idx, at, set()
+        self.idx = idx
         s = self.step
-        self._length = float(s.seconds)
+        self.timer.begin(at, s.seconds)
         out: list[Event] = [StepStarted(at, idx, s.name, s.kind, s.area, s.seconds),
                             Cue(at, s.cue, "step")]
         if s.safety:
@@ -227,8 +198,8 @@ class Session:
         """End the current step for `reason` and begin step idx (or end the session)."""
         at = self.clock.now() if at is None else at
         s = self.step
-        ran = self._frozen_or(at) - self._start
-        self._paused_at = None
+        ran = self.timer.ran(at)
+        self.timer.paused_at = None
         if reason != "done":  # the user moved on: a rating now is of where they are
             self._rated = self._yes_at = None
         out: list[Event] = [StepEnded(at, self.idx, s.name, s.area, reason, ran)]
@@ -254,8 +225,8 @@ class Session:
         if self._question == "continue":
             return self._end(reason, self.clock.now(), None)
         now = self.clock.now()
-        ran = self._frozen_or(now) - self._start
-        return [StepEnded(now, self.idx, self.step.name, self.step.area, reason, ran),
+        return [StepEnded(now, self.idx, self.step.name, self.step.area, reason,
+                          self.timer.ran(now)),
                 *self._end(reason, now, None)]
 
     # ----- intents --------------------------------------------------------------------
@@ -327,16 +298,15 @@ class Session:
     def _on_pause(self, _: Intent, now: float) -> list[Event]:
         if self.paused:
             return []
-        self._paused_at = now
+        self.timer.pause(now)
         return [Paused(now, self.idx), Cue(now, cues.PAUSED, "info")]
 
     def _on_resume(self, intent: Intent, now: float) -> list[Event]:
         if self._question == "continue":
             return self._on_yes(intent, now)
-        if self._paused_at is None:
+        if not self.paused:
             return []
-        self._start += now - self._paused_at
-        self._paused_at = None
+        self.timer.resume(now)
         return [Resumed(now, self.idx), Cue(now, cues.RESUMED, "info")]
 
     def _on_repeat(self, _: Intent, now: float) -> list[Event]:
@@ -348,33 +318,27 @@ class Session:
             return [Cue(now, cues.NOTHING_TO_LENGTHEN, "info")]
         limit = s.max_s if s.kind == "hold" else max(120, s.seconds)
         want = float(intent.value) if isinstance(intent.value, int) else self.hold_step_s
-        new = min(self._length + want, float(limit))
-        if new <= self._length:
+        changed = self.timer.lengthen(want, float(limit))
+        if changed is None:
             return [Cue(now, cues.AT_LONGEST, "info")]
-        capped = new < self._length + want
-        delta, self._length = new - self._length, new
-        self._fired.discard("ten_left")
-        return [HoldChanged(now, self.idx, delta, new),
+        delta, capped = changed
+        return [HoldChanged(now, self.idx, delta, self.timer.length),
                 Cue(now, cues.LONGER_TO_LIMIT if capped else cues.longer(delta), "info")]
 
     def _on_shorter(self, _: Intent, now: float) -> list[Event]:
         if self.step.kind not in TIMED_EXTENSIBLE:
             return [Cue(now, cues.NOTHING_TO_LENGTHEN, "info")]
-        floor = min(self._length, self.elapsed() + MIN_STEP_S)
-        new = max(self._length - self.hold_step_s, floor)
-        if new >= self._length:
+        changed = self.timer.shorten(self.hold_step_s, self.step, now)
+        if changed is None:
             return [Cue(now, cues.AT_SHORTEST, "info")]
-        capped = new > self._length - self.hold_step_s
-        delta, self._length = new - self._length, new
-        # Markers the new length moved into the past are not worth saying late.
-        self._fired.update(key for t, key, _ in self._markers() if t < now)
-        return [HoldChanged(now, self.idx, delta, new),
-                Cue(now, cues.SHORTER_TO_LIMIT if capped else cues.shorter(-delta), "info")]
+        taken, capped = changed
+        return [HoldChanged(now, self.idx, -taken, self.timer.length),
+                Cue(now, cues.SHORTER_TO_LIMIT if capped else cues.shorter(taken), "info")]
 
     def _on_stop(self, _: Intent, now: float) -> list[Event]:
         if self._question == "continue":  # the step already ended: the stop is the answer
             return self._end("stopped", now, cues.STOPPED)
-        ran = self._frozen_or(now) - self._start
+        ran = self.timer.ran(now)
         undoable = self.undo_stop_s > 0
         out = [StepEnded(now, self.idx, self.step.name, self.step.area, "stop", ran),
                *self._end("stopped", now, cues.STOPPED_UNDOABLE if undoable else cues.STOPPED)]
@@ -461,7 +425,7 @@ class Session:
         if self._question != "continue":
             return [Cue(now, cues.NO_QUESTION, "info")]
         self._question = None
-        self._paused_at = None
+        self.timer.paused_at = None
         out: list[Event] = [Cue(now, cues.CONTINUE_AFTER_SAFETY, "info")]
         # Leave the step that hurt behind: carry on from the one after it.
         if self.idx + 1 >= len(self.plan):
@@ -486,8 +450,8 @@ class Session:
         """End the current step at once for safety and freeze the clock until the user
         answers whether to go on."""
         s = self.step
-        ran = self._frozen_or(now) - self._start
-        self._paused_at = now
+        ran = self.timer.ran(now)
+        self.timer.pause(now)
         self._question, self._asked_again, self._asked = "continue", False, None
         return StepEnded(now, self.idx, s.name, s.area, "safety", ran)
 
