@@ -22,10 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,6 +114,11 @@ def _start_once(force_rate: Optional[int], runtime_dir: Optional[str]) -> Virtua
         stop(va)
         raise RuntimeError("the virtual sound card started, but its microphone "
                            f"(vmic_in.monitor) delivered no audio:\n{logs}")
+    if not _speaker_flows({**env, **exported}):
+        logs = _log_tails(va)
+        stop(va)
+        raise RuntimeError("the virtual sound card started, but a tone played to its "
+                           f"default output never reached vspeaker.monitor:\n{logs}")
     return va
 
 
@@ -138,6 +145,48 @@ def _microphone_flows(env: dict, frames: int = 1600, patience_s: float = 20.0) -
         finally:
             p.kill()
             p.wait()
+
+
+def _speaker_flows(env: dict, patience_s: float = 20.0) -> bool:
+    """A tone played to the card's default output is heard on vspeaker.monitor. Once, a
+    card came up whose output node was never scheduled ("no node available" in its log):
+    every test that played through it failed for the whole session, while a fresh card
+    then worked. Plays a short tone again and again until pw-record, capturing the sink,
+    hears it (at least a tenth of full scale); the patience only bounds a dead card."""
+    if shutil.which("pw-record") is None or shutil.which("pw-play") is None:
+        return True   # nothing to probe with; the tests that need pw-play skip anyway
+    with tempfile.TemporaryDirectory() as d:
+        tone, out = Path(d) / "tone.wav", Path(d) / "heard.wav"
+        with wave.open(str(tone), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            t = np.arange(4800) / 16000
+            w.writeframes((0.5 * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
+        # (the sink's own node, captured: "vspeaker.monitor" is no node to pw-record)
+        rec = subprocess.Popen(["pw-record", "--target", "vspeaker", "-P",
+                                "{ stream.capture.sink=true }", "--rate", "16000",
+                                "--channels", "1", "--format", "s16", str(out)], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + patience_s
+            while time.monotonic() < deadline and rec.poll() is None:
+                try:
+                    subprocess.run(["pw-play", str(tone)], env=env, timeout=10,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+                except subprocess.TimeoutExpired:
+                    pass
+                if out.is_file():
+                    heard = np.frombuffer(out.read_bytes()[44:], dtype="<i2")
+                    if heard.size and int(np.abs(heard.astype(np.int32)).max()) >= 3277:
+                        return True
+                time.sleep(0.05)
+            return False
+        finally:
+            rec.kill()
+            rec.wait()
 
 
 def _log_tails(va: VirtualAudio, lines: int = 15) -> str:
