@@ -146,6 +146,27 @@ def check_data_dir(cfg: config.Config) -> Check:
     return Check("pain log", True, f"{db} (private)")
 
 
+def check_clock(cfg: config.Config, now: Optional[float] = None) -> Check:
+    """The system clock is not earlier than what the pain log already holds (wall_clock)."""
+    from companion.storage.store import DB_NAME, PainLog
+    from companion.storage.wall_clock import FIX, behind
+
+    now = time.time() if now is None else now
+    shown = time.strftime("%Y-%m-%d %H:%M", time.localtime(now))
+    db = paths.data_dir(cfg.data_dir) / DB_NAME
+    if not db.is_file():
+        return Check("clock", True, f"{shown} (nothing logged yet to compare it with)")
+    try:
+        with PainLog(db) as log:
+            said = behind(log.latest_at(), now)
+    except CompanionError as e:  # the pain log check says what is wrong with it
+        return Check("clock", True, f"{shown} (the pain log could not be read to compare: "
+                     f"{str(e).splitlines()[0]})", optional=True)
+    if said:
+        return Check("clock", False, said, FIX)
+    return Check("clock", True, f"{shown}, after everything in the pain log")
+
+
 def check_service() -> Check:
     if not shutil.which("systemctl"):
         return Check("service", True, "no systemd here (not installed as a service)",
@@ -167,6 +188,7 @@ def run_checks(cfg: config.Config, skip: set[str]) -> list[Check]:
         ("speaker", lambda: check_speaker(cfg)),
         ("recognizer", lambda: check_recognizer(cfg)),
         ("data", lambda: check_data_dir(cfg)),
+        ("clock", lambda: check_clock(cfg)),
         ("service", check_service),
     ]
     return [fn() for name, fn in checks if name not in skip]
@@ -174,9 +196,11 @@ def run_checks(cfg: config.Config, skip: set[str]) -> list[Check]:
 
 def register(sub, common) -> None:
     p = sub.add_parser("doctor", parents=[common], help="check microphone, speaker, "
-                       "recognizer, speech, data folder and service, and say how to fix them")
+                       "recognizer, speech, data folder, clock and service, and say how to fix "
+                       "them")
     p.add_argument("--skip", action="append", default=[],
-                   choices=["espeak", "microphone", "speaker", "recognizer", "data", "service"],
+                   choices=["espeak", "microphone", "speaker", "recognizer", "data", "clock",
+                            "service"],
                    help="leave a check out (may be repeated)")
     p.set_defaults(func=doctor)
 

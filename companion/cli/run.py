@@ -17,6 +17,7 @@ from companion.core.events import Cue
 from companion.storage.library import Library, load_routine
 from companion.loop.runner import EOF, Runner
 from companion.storage.runlock import close_left_open, single_run
+from companion.storage.wall_clock import warn_if_behind
 from companion.storage.safe_log import LateLog, SafeLog, saved_or_said
 from companion.host.shutdown import stop_signals_as_interrupt
 from companion.core.vocabulary import LOUDNESS_INTENTS, Vocabulary
@@ -123,6 +124,7 @@ def run_text(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     with LateLog(paths.data_dir(config.effective(args).data_dir)) as log, \
             single_run(log.path.parent):
         close_left_open(log)
+        warn_if_behind(log)
         safe = SafeLog(log)
         runner = Runner(session, safe, say, vocab, on_unknown=unknown)
         inbox: "queue.Queue[object]" = queue.Queue()

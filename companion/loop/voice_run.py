@@ -21,6 +21,7 @@ from companion.core.errors import CompanionError
 from companion.storage.library import Library, load_routine
 from companion.loop.mic_watch import watched
 from companion.storage.runlock import close_left_open, single_run
+from companion.storage.wall_clock import warn_if_behind
 from companion.storage.safe_log import LateLog, SafeLog, saved_or_said
 from companion.audio.portaudio_noise import PortAudioNoiseFilter
 from companion.host.shutdown import stop_signals_as_interrupt
@@ -138,6 +139,7 @@ def run_voice(args: argparse.Namespace) -> int:
         log = stack.enter_context(LateLog(paths.data_dir(cfg.data_dir)))
         stack.enter_context(single_run(log.path.parent))
         close_left_open(log)
+        warn_if_behind(log)
         events = stack.enter_context(_open_private(args.events)) if args.events else None
         renderer = getattr(speaker, "renderer", None)
         if renderer is not None:

@@ -214,6 +214,16 @@ class PainLog:
                             f"step_events {'WHERE session_id = ?' if one else ''} ORDER BY at, id",
                             (session_id,) if one else ())
 
+    def latest_at(self) -> Optional[float]:
+        """The time of the newest thing logged (a session begun or ended, a step, a rating),
+        or None for an empty log: how late the clock has been seen to be."""
+        self.flush()
+        rows = self._select("SELECT MAX(t) AS t FROM (SELECT MAX(started_at) AS t FROM sessions "
+                            "UNION ALL SELECT MAX(ended_at) FROM sessions UNION ALL "
+                            "SELECT MAX(at) FROM step_events UNION ALL SELECT MAX(at) FROM ratings)")
+        t = rows[0]["t"] if rows else None
+        return float(t) if isinstance(t, (int, float)) else None
+
     def notices(self) -> dict[str, float]:
         """Things to say only once (advice), by key, with when they were said."""
         return {row["key"]: row["at"] for row in self._select("SELECT key, at FROM notices")}
