@@ -438,6 +438,33 @@ def test_how_long_whats_next_help_repeat_speak():
     assert s.handle(Intent("repeat"))[0].text == "Place the ball."
 
 
+def test_help_says_first_what_the_moment_waits_for():
+    """The list of commands is not what can be said while the safety question waits (a step
+    move is refused then), nor all that matters while paused or asked for a rating."""
+    helps = {cues.HELP, cues.HELP_PAUSED, cues.HELP_RATING, cues.HELP_QUESTION}
+
+    def helped(s):  # (the steps that came due meanwhile say their own cues first)
+        return [c.text for c in of(s.handle(Intent("help")), Cue) if c.text in helps]
+
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    assert helped(s) == [cues.HELP]
+    s.handle(Intent("pause"))
+    assert helped(s) == [cues.HELP_PAUSED] and "resume" in cues.HELP_PAUSED
+    s.handle(Intent("resume"))
+    s.handle(Intent("next"))
+    clock.advance(45)  # past the 40 s hold: "how is the pain now?"
+    assert of(s.tick(), RatingAsked)
+    assert helped(s) == [cues.HELP_RATING] and "zero to ten" in cues.HELP_RATING
+    clock.advance(RATE_OPEN_S)  # the question has closed: the plain list again
+    assert helped(s) == [cues.HELP]
+    s.handle(Intent("safety", "numb"))
+    (said,) = helped(s)
+    assert said == cues.HELP_QUESTION and "yes" in said and "no to end" in said
+    assert not of(s.handle(Intent("yes")), SessionEnded) and helped(s) == [cues.HELP]
+
+
 def test_how_long_left_while_paused_says_it_is_paused_and_the_time_stands_still():
     clock = ManualClock()
     s = Session(SMALL, clock)

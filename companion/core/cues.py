@@ -53,6 +53,13 @@ COMPLETED = "That's the whole routine. Well done. Drink some water and move gent
 NO_PREVIOUS = "This is the first step."
 HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, skip, stop, "
         "how long left, what's next, louder, quieter, or pain and a number.")
+# "help" where the list above is not what can be said: the safety question waits for its
+# answer (a step move is refused then), a pause for "resume", the pain question for a number.
+HELP_QUESTION = ("I stopped the step for safety and I'm waiting for your answer. Say yes to "
+                 "go on gently with the next step, or no to end the session.")
+HELP_PAUSED = ("We're paused. Say resume to carry on, stop to end the session, or how long "
+               "left.")
+HELP_RATING = ("To rate the pain now, say a number from zero to ten. " + HELP)
 NO_QUESTION = "There's nothing to answer right now."
 # Said once when an answer was spoken but not understood (Session.not_understood).
 RATE_AGAIN = "Sorry, I didn't catch that. Say a number from zero to ten."
@@ -203,7 +210,8 @@ def fixed() -> list[str]:
              AT_LONGEST, AT_SHORTEST, LONGER_TO_LIMIT, SHORTER_TO_LIMIT, NOT_ASKED, HIGH_PAIN,
              SAFETY_AFTER,
              CONTINUE_AFTER_SAFETY, YES_TAKEN_BACK, STOPPED, STOPPED_UNDOABLE,
-             STOP_TAKEN_BACK, COMPLETED, NO_PREVIOUS, HELP,
+             STOP_TAKEN_BACK, COMPLETED, NO_PREVIOUS, HELP, HELP_QUESTION, HELP_PAUSED,
+             HELP_RATING,
              NO_QUESTION, RATE_AGAIN, QUESTION_AGAIN, LESSON_START, LESSON_STOPPED,
              LESSON_NOTHING, CANNOT_TEACH, SUGGEST_LESSON, *LESSON_OFFERS.values(),
              LESSON_ASK_AGAIN,

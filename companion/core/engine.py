@@ -372,6 +372,13 @@ class Session:
         return [Cue(now, cues.whats_next(n.label, n.kind, n.seconds), "info")]
 
     def _on_help(self, _: Intent, now: float) -> list[Event]:
+        """What can be said now: the answer a question waits for first."""
+        if self._question == "continue":
+            return [Cue(now, cues.HELP_QUESTION, "question")]
+        if self.paused:
+            return [Cue(now, cues.HELP_PAUSED, "info")]
+        if self._answerable() is not None:
+            return [Cue(now, cues.HELP_RATING, "rating")]
         return [Cue(now, cues.HELP, "info")]
 
     def _recent(self, mark: Optional[_Mark], within: float = CORRECT_WITHIN_S
