@@ -47,3 +47,20 @@ def test_doctor_says_how_to_fix_a_missing_device(tmp_path):
     assert p.returncode == 1
     assert "!!  microphone  no input device 'no such microphone'" in out
     assert "fix: plug in a USB microphone" in out and "Traceback" not in err
+
+
+def test_doctor_says_when_the_pain_logs_disk_is_nearly_full(tmp_path):
+    """The free space is the injected fault (a card cannot be filled here); the log, its
+    folder and the check are real."""
+    from companion.cli.doctor import MIN_FREE_BYTES, check_data_dir
+    from companion.host import config
+    from companion.storage.store import PainLog
+
+    with PainLog.open(tmp_path / "d"):
+        pass
+    cfg = config.Config(data_dir=str(tmp_path / "d"))
+    roomy = check_data_dir(cfg)
+    assert roomy.ok and "MB free" in roomy.detail
+    full = check_data_dir(cfg, free=lambda _folder: MIN_FREE_BYTES - 1)
+    assert not full.ok and "free where" in full.detail and "may not be saved" in full.detail
+    assert "journalctl --vacuum-size" in full.fix

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional
 
 from companion.host import config, paths
@@ -110,9 +111,20 @@ def check_recognizer(cfg: config.Config) -> Check:
                  f"(loaded in {loaded:.1f} s)")
 
 
-def check_data_dir(cfg: config.Config) -> Check:
-    """The pain log opens and is private. A folder that does not exist yet is not made here
-    (only `companion run` makes it, with the first session): it is fine if it can be."""
+# Below this much free space where the log lives, doctor says so: a session's writes are
+# small, but SQLite needs room for its journal, and a Pi's card fills with the system's
+# own logs. (A disk that fills mid-session loses nothing: ratings wait in memory.)
+MIN_FREE_BYTES = 20 * 1024 * 1024
+
+
+def _free_bytes(folder) -> int:
+    return shutil.disk_usage(folder).free
+
+
+def check_data_dir(cfg: config.Config, free: Callable[[Path], int] = _free_bytes) -> Check:
+    """The pain log opens, is private, and has room to grow. A folder that does not exist
+    yet is not made here (only `companion run` makes it, with the first session): it is
+    fine if it can be."""
     from companion.storage.logfile import in_the_way
     from companion.storage.store import DB_NAME, PainLog
 
@@ -143,7 +155,12 @@ def check_data_dir(cfg: config.Config) -> Check:
     blocked = in_the_way(db)
     if blocked:  # readable, but a session could not save ratings
         return Check("pain log", False, blocked[0], blocked[1])
-    return Check("pain log", True, f"{db} (private)")
+    left = free(folder)
+    if left < MIN_FREE_BYTES:
+        return Check("pain log", False, f"only {left / 1e6:.1f} MB free where {db} is kept: "
+                     "ratings may not be saved", "free some space on that disk (on a Pi: sudo "
+                     "journalctl --vacuum-size=50M; sudo apt-get clean)")
+    return Check("pain log", True, f"{db} (private; {left / 1e6:.0f} MB free)")
 
 
 def check_clock(cfg: config.Config, now: Optional[float] = None) -> Check:
