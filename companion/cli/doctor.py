@@ -171,14 +171,15 @@ def check_clock(cfg: config.Config, now: Optional[float] = None) -> Check:
     now = time.time() if now is None else now
     shown = time.strftime("%Y-%m-%d %H:%M", time.localtime(now))
     db = paths.data_dir(cfg.data_dir) / DB_NAME
-    if not db.is_file():
-        return Check("clock", True, f"{shown} (nothing logged yet to compare it with)")
     try:
+        if not db.is_file():
+            return Check("clock", True, f"{shown} (nothing logged yet to compare it with)")
         with PainLog(db) as log:
             said = behind(log.latest_at(), now)
-    except CompanionError as e:  # the pain log check says what is wrong with it
+    except (CompanionError, OSError) as e:  # the pain log check says what is wrong with it
+        why = str(e).splitlines()[0] if isinstance(e, CompanionError) else e.strerror
         return Check("clock", True, f"{shown} (the pain log could not be read to compare: "
-                     f"{str(e).splitlines()[0]})", optional=True)
+                     f"{why})", optional=True)
     if said:
         return Check("clock", False, said, FIX)
     return Check("clock", True, f"{shown}, after everything in the pain log")
