@@ -99,3 +99,36 @@ def test_exit_skips_portaudio_shutdown_only_under_a_hung_close(monkeypatch, sd) 
     unregistered.clear()
     release_portaudio_at_exit(wait_s=30)       # the close returns: nothing to skip
     assert unregistered == []
+
+
+def test_letting_a_stream_go_starts_no_thread_where_it_is_let_go(monkeypatch) -> None:
+    """A frames() generator nobody closed is finalized wherever the garbage collector runs:
+    once, after Ctrl-C, the thread it started there to close the stream never ran, and the
+    companion hung waiting for it. Letting a stream go now only hands it over; the closing
+    thread is started beforehand, where the stream was opened. The fault injected: no thread
+    may be started by the thread that lets the stream go."""
+    from companion.hearing import sources
+
+    sources.start_closer()            # as MicSource.frames() does on opening
+    here = threading.current_thread()
+    start = threading.Thread.start
+
+    def start_elsewhere(self) -> None:
+        if threading.current_thread() is here:
+            raise AssertionError("a thread started where the stream was let go")
+        start(self)
+
+    class Stream:
+        closed = threading.Event()
+
+        def abort(self) -> None:
+            pass
+
+        def close(self) -> None:
+            self.closed.set()
+
+    monkeypatch.setattr(threading.Thread, "start", start_elsewhere)
+    stream = Stream()
+    sources.close_in_background(stream)
+    assert stream.closed.wait(20)
+    assert settled(0) == 0

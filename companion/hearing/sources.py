@@ -131,6 +131,7 @@ class MicSource:
     def frames(self) -> Iterator[Frame]:
         import sounddevice as sd
 
+        start_closer()  # here, not when the stream is let go: see _to_close
         try:
             self._stream = sd.RawInputStream(
                 samplerate=RATE, blocksize=FRAME_SAMPLES, device=self.device,
@@ -203,16 +204,46 @@ class MicSource:
 
 _closing = 0                     # streams whose close has not returned yet
 _closing_lock = threading.Condition()
+# Streams handed over to be closed, and the thread that starts each one's close. A stream
+# may be let go from a garbage collector's finalizer (a frames() generator nobody closed,
+# collected after Ctrl-C). Starting a thread there hung the companion for good (seen once
+# in the test suite): the collection ran while this thread held threading's reentrant
+# registry lock, which the new thread needs before it can report that it started. A
+# SimpleQueue's put() is safe there; the thread is started beforehand, from ordinary code.
+_to_close: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+_closer: Optional[threading.Thread] = None
+_closer_lock = threading.Lock()
+
+
+def start_closer() -> None:
+    """Start the thread that closes streams, if it is not running (call where a stream is
+    opened, never from a finalizer)."""
+    global _closer
+    with _closer_lock:
+        if _closer is None or not _closer.is_alive():
+            _closer = threading.Thread(target=_close_each, daemon=True, name="mic-closer")
+            _closer.start()
+
+
+def _close_each() -> None:
+    """Each stream handed over gets a thread of its own: a close that hangs (a dead sound
+    server) holds up no other."""
+    while True:
+        stream = _to_close.get()
+        threading.Thread(target=_close_quietly, args=(stream,), daemon=True,
+                         name="mic-close").start()
 
 
 def close_in_background(stream: Any) -> None:
-    """abort() and close() a stream on a thread of its own. Counted from before the thread
-    starts, so streams_closing() never misses it."""
+    """abort() and close() a stream off this thread. Counted from before it is handed over,
+    so streams_closing() never misses it. Safe to call from a finalizer once start_closer()
+    has run."""
     global _closing
     with _closing_lock:
         _closing += 1
-    threading.Thread(target=_close_quietly, args=(stream,), daemon=True,
-                     name="mic-close").start()
+    _to_close.put(stream)
+    if _closer is None:
+        start_closer()
 
 
 def streams_closing() -> int:

@@ -191,6 +191,7 @@ def run_voice(args: argparse.Namespace) -> int:
                          ahead=ahead,
                          # A replay hears what was said then; it leaves the setting alone.
                          loudness=Loudness.load(paths.loudness(cfg.data_dir), save=not replay))
+        frames: Any = None
         try:
             with stop_signals_as_interrupt():
                 frames = source.frames() if replay else watched(
@@ -205,6 +206,10 @@ def run_voice(args: argparse.Namespace) -> int:
             loop.finish("interrupted")
             return saved_or_said(safe) or 130
         finally:
+            # Let the microphone go here, not whenever the collector finds the frames'
+            # generators (an interrupt leaves them in a cycle with its traceback): see
+            # sources._to_close.
+            getattr(frames, "close", lambda: None)()
             close = getattr(source, "close", None)
             if close:
                 close()
