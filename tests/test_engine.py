@@ -462,6 +462,10 @@ def test_help_says_first_what_the_moment_waits_for():
     s.handle(Intent("safety", "numb"))
     (said,) = helped(s)
     assert said == cues.HELP_QUESTION and "yes" in said and "no to end" in said
+    # ... and how long is left counts nothing of the step that ended for safety.
+    later = sum(p.seconds for p in s.plan[s.idx + 1:])
+    assert s.handle(Intent("how_long"))[0].text == \
+        f"{cues.STILL_PAUSED} {cues.how_long(0, later)}"
     assert not of(s.handle(Intent("yes")), SessionEnded) and helped(s) == [cues.HELP]
 
 

@@ -362,7 +362,10 @@ class Session:
                 *self._begin(idx, now)]
 
     def _on_how_long(self, _: Intent, now: float) -> list[Event]:
-        text = cues.how_long(self.remaining(), self.session_remaining())
+        step, session = self.remaining(), self.session_remaining()
+        if self._question == "continue":  # the step ended for safety: a yes goes on after it
+            step, session = 0.0, session - max(0.0, step)
+        text = cues.how_long(step, session)
         return [Cue(now, f"{cues.STILL_PAUSED} {text}" if self.paused else text, "info")]
 
     def _on_whats_next(self, _: Intent, now: float) -> list[Event]:
