@@ -23,9 +23,10 @@ import sys
 import tempfile
 import time
 import wave
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import pytest
@@ -122,29 +123,42 @@ def _start_once(force_rate: Optional[int], runtime_dir: Optional[str]) -> Virtua
     return va
 
 
+@contextmanager
+def _recording(env: dict, out: Path, *target: str) -> Iterator[subprocess.Popen]:
+    """pw-record of `target` into `out` (16 kHz mono s16) for as long as the block runs."""
+    p = subprocess.Popen(["pw-record", *target, "--rate", "16000", "--channels", "1",
+                          "--format", "s16", str(out)], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield p
+    finally:
+        p.kill()
+        p.wait()
+
+
+def _until(rec: subprocess.Popen, patience_s: float, done: Callable[[], bool],
+           pause_s: float) -> bool:
+    """done() became true while the recording ran; the patience only bounds a dead card."""
+    deadline = time.monotonic() + patience_s
+    while time.monotonic() < deadline and rec.poll() is None:
+        if done():
+            return True
+        time.sleep(pause_s)
+    return False
+
+
 def _microphone_flows(env: dict, frames: int = 1600, patience_s: float = 20.0) -> bool:
     """The card's default input delivers frames (silence will do). Once in ~20 full runs a
     card came up whose input gave a live companion nothing at all, its reopening every 2 s
     included, for 120 s: that is a card that did not start, not a companion that cannot
-    hear. Counts frames written by pw-record; the patience only bounds a dead card."""
+    hear. Counts frames written by pw-record."""
     if shutil.which("pw-record") is None:
         return True   # nothing to probe with; the tests that need pw-play skip anyway
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "probe.wav"
-        p = subprocess.Popen(["pw-record", "--target", "vmic_in.monitor", "--rate", "16000",
-                              "--channels", "1", "--format", "s16", str(out)], env=env,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + patience_s
-            while time.monotonic() < deadline and p.poll() is None:
-                if out.is_file() and out.stat().st_size >= 44 + 2 * frames:
-                    return True
-                time.sleep(0.02)
-            return False
-        finally:
-            p.kill()
-            p.wait()
+        with _recording(env, out, "--target", "vmic_in.monitor") as rec:
+            return _until(rec, patience_s, lambda: out.is_file()
+                          and out.stat().st_size >= 44 + 2 * frames, 0.02)
 
 
 def _speaker_flows(env: dict, patience_s: float = 20.0) -> bool:
@@ -152,7 +166,7 @@ def _speaker_flows(env: dict, patience_s: float = 20.0) -> bool:
     card came up whose output node was never scheduled ("no node available" in its log):
     every test that played through it failed for the whole session, while a fresh card
     then worked. Plays a short tone again and again until pw-record, capturing the sink,
-    hears it (at least a tenth of full scale); the patience only bounds a dead card."""
+    hears it (at least a tenth of full scale)."""
     if shutil.which("pw-record") is None or shutil.which("pw-play") is None:
         return True   # nothing to probe with; the tests that need pw-play skip anyway
     with tempfile.TemporaryDirectory() as d:
@@ -163,30 +177,21 @@ def _speaker_flows(env: dict, patience_s: float = 20.0) -> bool:
             w.setframerate(16000)
             t = np.arange(4800) / 16000
             w.writeframes((0.5 * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
-        # (the sink's own node, captured: "vspeaker.monitor" is no node to pw-record)
-        rec = subprocess.Popen(["pw-record", "--target", "vspeaker", "-P",
-                                "{ stream.capture.sink=true }", "--rate", "16000",
-                                "--channels", "1", "--format", "s16", str(out)], env=env,
+
+        def heard() -> bool:
+            try:
+                subprocess.run(["pw-play", str(tone)], env=env, timeout=10,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + patience_s
-            while time.monotonic() < deadline and rec.poll() is None:
-                try:
-                    subprocess.run(["pw-play", str(tone)], env=env, timeout=10,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-                except subprocess.TimeoutExpired:
-                    pass
-                if out.is_file():
-                    heard = np.frombuffer(out.read_bytes()[44:], dtype="<i2")
-                    if heard.size and int(np.abs(heard.astype(np.int32)).max()) >= 3277:
-                        return True
-                time.sleep(0.05)
-            return False
-        finally:
-            rec.kill()
-            rec.wait()
+            except subprocess.TimeoutExpired:
+                return False
+            x = np.frombuffer(out.read_bytes()[44:], dtype="<i2") if out.is_file() else []
+            return len(x) > 0 and int(np.abs(np.asarray(x, dtype=np.int32)).max()) >= 3277
+
+        # (the sink's own node, captured: "vspeaker.monitor" is no node to pw-record)
+        with _recording(env, out, "--target", "vspeaker", "-P",
+                        "{ stream.capture.sink=true }") as rec:
+            return _until(rec, patience_s, heard, 0.05)
 
 
 def _log_tails(va: VirtualAudio, lines: int = 15) -> str:
