@@ -82,3 +82,31 @@ def test_the_warning_goes_to_the_companions_log(tmp_path, caplog):
     with PainLog.open(tmp_path) as log, caplog.at_level(logging.WARNING):
         said = warn_if_behind(log)
     assert said and any(said in r.getMessage() for r in caplog.records)
+
+
+def test_a_voice_run_says_aloud_that_its_clock_is_behind(tmp_path):
+    """Headless, nobody reads the journal: the greeting says it, before "Listening". A
+    replayed second of quiet through the real voice loop (no speaker; the cues are in the
+    events)."""
+    import json
+
+    import numpy as np
+
+    from companion.audio.wav import write_wav
+    from companion.core import cues
+
+    quiet = tmp_path / "quiet.wav"
+    write_wav(quiet, np.zeros(16000))
+
+    def greeted(data) -> list[str]:
+        ev = tmp_path / "events.jsonl"
+        r = companion("run", "--mic-file", str(quiet), "--no-speaker", "--events", str(ev),
+                      "--data-dir", str(data))
+        assert r.returncode == 0, r.stderr
+        return [e["text"] for e in map(json.loads, ev.read_text().splitlines())
+                if e["type"] == "cue"]
+
+    _log_at(tmp_path / "ahead", time.time() + DAY)
+    assert greeted(tmp_path / "ahead")[:2] == [cues.CLOCK_BEHIND, cues.LISTENING]
+    _log_at(tmp_path / "fine", time.time() - DAY)
+    assert greeted(tmp_path / "fine")[:1] == [cues.LISTENING]

@@ -68,6 +68,10 @@ QUESTION_AGAIN = "Sorry, I didn't catch that. Say yes to go on, or no to end."
 
 # Said by the voice loop outside a session, or about the devices.
 LISTENING = "Listening. Say start, and the name of a routine."
+# Said before LISTENING when the clock reads earlier than the pain log's newest entry
+# (storage/wall_clock.py): headless, the journal's warning is seen by nobody.
+CLOCK_BEHIND = ("My clock is behind your last session, so today's will be logged with the "
+                "wrong date. Let me reach the internet once, or set the time.")
 
 
 def waiting_help(routines: list[str], lesson: bool = False) -> str:
@@ -216,7 +220,8 @@ def fixed() -> list[str]:
              LESSON_NOTHING, CANNOT_TEACH, SUGGEST_LESSON, *LESSON_OFFERS.values(),
              LESSON_ASK_AGAIN,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
-             MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC, LOUDER, QUIETER, LOUDEST, QUIETEST]
+             MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC, CLOCK_BEHIND, LOUDER, QUIETER, LOUDEST,
+             QUIETEST]
     return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]
 
 NO_LOG_SUMMARY = "I can't read your pain log right now, so I can't say how you're doing."

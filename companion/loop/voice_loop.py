@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from typing import IO, Any, Callable, Iterable, Iterator, Optional, Union
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from companion.core.clock import ManualClock, SpeechAwareClock
 from companion.loop.echo import OwnVoice
@@ -56,7 +56,7 @@ class VoiceLoop:
                  hold_step_s: float = HOLD_STEP_S, events_out: Optional[IO[str]] = None,
                  summary: Optional[Callable[[], str]] = None,
                  reminders: Optional[Callable[[], list[str]]] = None,
-                 greeting: Optional[str] = cues.LISTENING,
+                 greeting: Sequence[str] = (cues.LISTENING,),
                  clock: Optional[ManualClock] = None,
                  transcript: Optional[Callable[[dict[str, Any]], None]] = None,
                  mic_backlog: Callable[[], float] = lambda: 0.0,
@@ -97,7 +97,7 @@ class VoiceLoop:
         # changed ("how am I doing" is asked between sessions; rendered when asked, the user
         # waited a second here, several on a Pi).
         self.ahead = ahead
-        self.greeting = greeting
+        self.greeting = greeting  # the lines said when it starts listening, in order
         self.reminders = reminders
         # "louder" / "quieter": the speaker's gain, as the user last set it (saved by
         # Loudness when it has a file).
@@ -236,8 +236,8 @@ class VoiceLoop:
         """Greet, or start the routine run() was given: once, at the first frame."""
         what, self._opening = self._opening, None
         if isinstance(what, str):
-            if self.greeting:
-                self._say(self.greeting)
+            for line in self.greeting:
+                self._say(line)
         elif what is not None:
             self.start_session(what)
 

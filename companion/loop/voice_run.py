@@ -139,7 +139,7 @@ def run_voice(args: argparse.Namespace) -> int:
         log = stack.enter_context(LateLog(paths.data_dir(cfg.data_dir)))
         stack.enter_context(single_run(log.path.parent))
         close_left_open(log)
-        warn_if_behind(log)
+        clock_behind = warn_if_behind(log)
         events = stack.enter_context(_open_private(args.events)) if args.events else None
         renderer = getattr(speaker, "renderer", None)
         if renderer is not None:
@@ -180,6 +180,8 @@ def run_voice(args: argparse.Namespace) -> int:
                          lambda frames, expect: recognizer.utterances(frames, expect=expect,
                                                                      include_rejected=True),
                          hold_step_s=cfg.hold_step_s, events_out=events, clock=clock,
+                         greeting=((cues.CLOCK_BEHIND,) if clock_behind else ())
+                         + (cues.LISTENING,),
                          summary=summary,
                          reminders=lambda: _or(lambda: trends.reminders(log, time.time()), []),
                          transcript=None if args.quiet else Transcript(
