@@ -464,8 +464,9 @@ def test_help_says_first_what_the_moment_waits_for():
     assert said == cues.HELP_QUESTION and "yes" in said and "no to end" in said
     # ... and how long is left counts nothing of the step that ended for safety.
     later = sum(p.seconds for p in s.plan[s.idx + 1:])
-    assert s.handle(Intent("how_long"))[0].text == \
-        f"{cues.STILL_PAUSED} {cues.how_long(0, later)}"
+    assert s.handle(Intent("how_long"))[0].text == cues.how_long_after_safety(later)
+    assert cues.how_long_after_safety(150) == \
+        "Nothing is left of this step, and about 2 minutes in the session."
     assert not of(s.handle(Intent("yes")), SessionEnded) and helped(s) == [cues.HELP]
 
 
@@ -484,9 +485,10 @@ def test_how_long_left_while_paused_says_it_is_paused_and_the_time_stands_still(
 
 
 def test_every_answer_a_session_gives_is_rendered_ahead():
-    """What a session says when asked ("how long left" at any moment, "what's next", "hold
-    longer" by a named number, "shorter") is among the lines `voice prepare` renders, whole
-    or as clauses each rendered: none is rendered while the user waits."""
+    """What a session says when asked ("how long left" at any moment, paused or at the
+    safety question too, "what's next", "hold longer" by a named number, "shorter") is among
+    the lines `voice prepare` renders, whole or as clauses each rendered: none is rendered
+    while the user waits."""
     from companion.core.vocabulary import SECONDS_WORDS
     from companion.loop.warmup import all_lines
     from companion.speech.render import CLAUSE_BREAK
@@ -507,6 +509,10 @@ def test_every_answer_a_session_gives_is_rendered_ahead():
                     s.handle(Intent("pause"))
                     said |= {e.text for e in s.handle(intent) if isinstance(e, Cue)}
                     s.handle(Intent("resume"))
+                if int(clock.now()) % 97 == k % 97:  # ... and at the safety question
+                    s.handle(Intent("safety", "sharp"))
+                    said |= {e.text for e in s.handle(intent) if isinstance(e, Cue)}
+                    s.handle(Intent("yes"))
                 clock.advance(1.0)
                 s.tick()
     missing = [t for t in said if t not in ready

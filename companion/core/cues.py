@@ -179,6 +179,15 @@ def how_long(step_s: float, session_s: float) -> str:
     return " ".join(how_long_parts(step_s, session_s))
 
 
+# The first part of "how long left" while the safety question waits: the step has ended, and
+# a yes goes on with the next one. (Each part is rendered ahead; the answer joins them.)
+NOTHING_LEFT_OF_STEP = "Nothing is left of this step,"
+
+
+def how_long_after_safety(session_s: float) -> str:
+    return f"{NOTHING_LEFT_OF_STEP} {how_long_parts(0, session_s)[1]}"
+
+
 def longer(delta: float) -> str:
     return f"Holding {_seconds(round(delta))} longer."
 
@@ -220,8 +229,8 @@ def fixed() -> list[str]:
              LESSON_NOTHING, CANNOT_TEACH, SUGGEST_LESSON, *LESSON_OFFERS.values(),
              LESSON_ASK_AGAIN,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
-             MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC, CLOCK_BEHIND, LOUDER, QUIETER, LOUDEST,
-             QUIETEST]
+             MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC, CLOCK_BEHIND, NOTHING_LEFT_OF_STEP,
+             LOUDER, QUIETER, LOUDEST, QUIETEST]
     return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]
 
 NO_LOG_SUMMARY = "I can't read your pain log right now, so I can't say how you're doing."

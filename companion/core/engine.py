@@ -364,7 +364,7 @@ class Session:
     def _on_how_long(self, _: Intent, now: float) -> list[Event]:
         step, session = self.remaining(), self.session_remaining()
         if self._question == "continue":  # the step ended for safety: a yes goes on after it
-            step, session = 0.0, session - max(0.0, step)
+            return [Cue(now, cues.how_long_after_safety(session - max(0.0, step)), "info")]
         text = cues.how_long(step, session)
         return [Cue(now, f"{cues.STILL_PAUSED} {text}" if self.paused else text, "info")]
 
