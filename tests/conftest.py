@@ -1,5 +1,6 @@
-"""Shared fixtures. `virtual_audio` (session-scoped) starts the test sound card: see
-tests/audio_env.py. Request it before anything imports sounddevice."""
+"""Shared fixtures. `virtual_audio` starts the test sound card once a session (and again
+for a test module if it lost its sinks): see tests/audio_env.py. Request it before anything
+imports sounddevice."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from audio_env import virtual_audio  # noqa: F401
+from audio_env import _session_card, virtual_audio  # noqa: F401
 from companion.core.vocabulary import Vocabulary
 from companion.storage.library import Library
 
