@@ -117,7 +117,7 @@ def check_recognizer(cfg: config.Config) -> Check:
 MIN_FREE_BYTES = 20 * 1024 * 1024
 
 
-def _free_bytes(folder) -> int:
+def _free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
@@ -166,23 +166,23 @@ def check_data_dir(cfg: config.Config, free: Callable[[Path], int] = _free_bytes
 def check_clock(cfg: config.Config, now: Optional[float] = None) -> Check:
     """The system clock is not earlier than what the pain log already holds (wall_clock)."""
     from companion.storage.store import DB_NAME, PainLog
-    from companion.storage.wall_clock import FIX, behind
+    from companion.storage.wall_clock import FIX, behind, shown
 
     now = time.time() if now is None else now
-    shown = time.strftime("%Y-%m-%d %H:%M", time.localtime(now))
+    clock = shown(now)
     db = paths.data_dir(cfg.data_dir) / DB_NAME
     try:
         if not db.is_file():
-            return Check("clock", True, f"{shown} (nothing logged yet to compare it with)")
+            return Check("clock", True, f"{clock} (nothing logged yet to compare it with)")
         with PainLog(db) as log:
             said = behind(log.latest_at(), now)
     except (CompanionError, OSError) as e:  # the pain log check says what is wrong with it
         why = str(e).splitlines()[0] if isinstance(e, CompanionError) else e.strerror
-        return Check("clock", True, f"{shown} (the pain log could not be read to compare: "
+        return Check("clock", True, f"{clock} (the pain log could not be read to compare: "
                      f"{why})", optional=True)
     if said:
         return Check("clock", False, said, FIX)
-    return Check("clock", True, f"{shown}, after everything in the pain log")
+    return Check("clock", True, f"{clock}, after everything in the pain log")
 
 
 def check_service() -> Check:

@@ -206,10 +206,10 @@ _closing = 0                     # streams whose close has not returned yet
 _closing_lock = threading.Condition()
 # Streams handed over to be closed, and the thread that starts each one's close. A stream
 # may be let go from a garbage collector's finalizer (a frames() generator nobody closed,
-# collected after Ctrl-C). Starting a thread there hung the companion for good (seen once
-# in the test suite): the collection ran while this thread held threading's reentrant
-# registry lock, which the new thread needs before it can report that it started. A
-# SimpleQueue's put() is safe there; the thread is started beforehand, from ordinary code.
+# collected after Ctrl-C). A thread started there hung the companion for good (seen once
+# in the test suite: Thread.start waited for a thread that never ran; why, was not found).
+# So nothing is started there: a SimpleQueue's put() is safe in a finalizer, and the thread
+# that takes from it is started beforehand, from ordinary code.
 _to_close: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
 _closer: Optional[threading.Thread] = None
 _closer_lock = threading.Lock()

@@ -26,7 +26,8 @@ class _Dated(Protocol):
     def latest_at(self) -> Optional[float]: ...
 
 
-def _shown(t: float) -> str:
+def shown(t: float) -> str:
+    """A time as the clock's messages say it (local time, to the minute)."""
     return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
 
 
@@ -35,8 +36,8 @@ def behind(latest: Optional[float], now: float) -> Optional[str]:
     SLACK_S; None when the clock is believable (or nothing is logged yet)."""
     if latest is None or now >= latest - SLACK_S:
         return None
-    return (f"the system clock says {_shown(now)}, earlier than the last entry in the pain "
-            f"log ({_shown(latest)}): what is logged now would be dated in the past")
+    return (f"the system clock says {shown(now)}, earlier than the last entry in the pain "
+            f"log ({shown(latest)}): what is logged now would be dated in the past")
 
 
 def warn_if_behind(log: _Dated, now: Optional[float] = None) -> Optional[str]:
