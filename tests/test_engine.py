@@ -106,6 +106,21 @@ def test_hold_longer_and_shorter_change_the_hold_within_bounds():
     assert ended[0].step.startswith("knot") and ended[0].ran_s == 75
 
 
+def test_a_longer_hold_says_no_breath_late():
+    """A breath kept clear of the old end (too near "ten seconds left") falls in the past of
+    the longer hold: it is passed over, not said the moment "hold longer" is answered."""
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 31)  # 21 s into the 40 s hold: its breath at 20 s was left out
+    assert s.step.kind == "hold"
+    s.handle(Intent("hold_longer", 30))  # 70 s: breaths now fit at 20 s and 30 s in
+    later = run_until(s, clock, 90)
+    assert [e.at for e in of(later, Cue) if e.kind == "breath"] == [40.0]  # not the one at 30
+    assert all(e.at > 31 for e in later)
+    assert [e.text for e in of(later, Cue)].count(cues.TEN_LEFT) == 1
+
+
 def test_bare_number_is_a_rating_only_after_asking():
     clock = ManualClock()
     s = Session(SMALL, clock)
@@ -592,8 +607,13 @@ def test_random_intents_never_crash_overrun_or_lose_ratings(script, name):
     s = Session(routine, clock)
     events = s.start()
     for gap, intent in script:
+        said_at = clock.now()
         clock.advance(gap)
-        events += s.tick()
+        ticked = s.tick()
+        # What comes due later is said when it is due: nothing an intent did leaves a cue
+        # (a breath, "ten seconds left") timed before it, to be said late.
+        assert all(e.at >= said_at for e in ticked), (said_at, ticked)
+        events += ticked
         live, asked = not s.ended, s._answerable() is not None
         if intent.name == "resume" and s.stop_undoable:  # as the loop takes a stop back
             out = s.undo_stop()

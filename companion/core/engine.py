@@ -318,7 +318,7 @@ class Session:
             return [Cue(now, cues.NOTHING_TO_LENGTHEN, "info")]
         limit = s.max_s if s.kind == "hold" else max(120, s.seconds)
         want = float(intent.value) if isinstance(intent.value, int) else self.hold_step_s
-        changed = self.timer.lengthen(want, float(limit))
+        changed = self.timer.lengthen(want, float(limit), s, now)
         if changed is None:
             return [Cue(now, cues.AT_LONGEST, "info")]
         delta, capped = changed

@@ -68,7 +68,8 @@ class StepTimer:
             out.append((self.start + self.length - 10, "ten_left", cues.TEN_LEFT))
         return sorted(m for m in out if m[1] not in self.fired)
 
-    def lengthen(self, want: float, limit: float) -> Optional[tuple[float, bool]]:
+    def lengthen(self, want: float, limit: float, step: PlannedStep, now: float
+                 ) -> Optional[tuple[float, bool]]:
         """Add `want` seconds, up to `limit` in all: (seconds added, whether the limit cut
         it short), or None when the step is as long as it may be."""
         new = min(self.length + want, limit)
@@ -76,6 +77,7 @@ class StepTimer:
             return None
         delta, self.length = new - self.length, new
         self.fired.discard("ten_left")  # it is ten seconds from a new end now
+        self._passed(step, now)
         return delta, delta < want
 
     def shorten(self, by: float, step: PlannedStep, now: float) -> Optional[tuple[float, bool]]:
@@ -86,6 +88,10 @@ class StepTimer:
         if new >= self.length:
             return None
         delta, self.length = self.length - new, new
-        # Timed cues the new length moved into the past are not worth saying late.
-        self.fired.update(key for t, key, _ in self.markers(step) if t < now)
+        self._passed(step, now)
         return delta, delta < by
+
+    def _passed(self, step: PlannedStep, now: float) -> None:
+        """Timed cues a new length moved into the past are not worth saying late: a breath
+        kept clear of the old end, or "ten seconds left" when fewer are."""
+        self.fired.update(key for t, key, _ in self.markers(step) if t < now)
