@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -448,9 +450,25 @@ def test_how_long_whats_next_help_repeat_speak():
     s.start()
     clock.advance(4)
     assert "6 seconds left" in s.handle(Intent("how_long"))[0].text
-    assert s.handle(Intent("whats_next"))[0].text.startswith("Next: knot")
+    assert s.handle(Intent("whats_next"))[0].text == "Next, a hold, knot, 40 seconds."
     assert "hold longer" in s.handle(Intent("help"))[0].text
     assert s.handle(Intent("repeat"))[0].text == "Place the ball."
+
+
+def test_whats_next_says_what_each_step_is_once_and_its_side():
+    """Every step of every shipped routine, as "what's next" names it: a step with no label
+    of its own once said its kind twice ("Next: press, press for 6 seconds.")."""
+    neck = LIB.routines["neck"].plan()
+    press = next(n for n in neck if n.kind == "press")
+    assert cues.whats_next(press.label, press.kind, press.seconds, press.side) == \
+        f"Next, pressing in, {press.side} side, {press.seconds} seconds."
+    for routine in LIB.routines.values():
+        for n in routine.plan():
+            text = cues.whats_next(n.label, n.kind, n.seconds, n.side)
+            words = re.findall(r"[a-z']+", text.lower())
+            assert all(a != b for a, b in zip(words, words[1:])), text
+            assert words.count(n.kind) <= 1 and n.kind in cues.KIND_WORDS, text
+            assert (f"{n.side} side" in text) == bool(n.side), text
 
 
 def test_help_says_first_what_the_moment_waits_for():

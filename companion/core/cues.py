@@ -208,8 +208,20 @@ def answer_lines(session_s: float, hold_steps: Iterable[int]) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
-def whats_next(label: str, kind: str, seconds: float) -> str:
-    return f"Next: {label}, {kind} for {round(seconds)} seconds."
+# What a step of each kind is, said as "what's next" answers: the kind's bare name read
+# badly ("Next: press, press for 6 seconds.", a step without a label of its own).
+KIND_WORDS = {"position": "getting into place", "press": "pressing in", "hold": "a hold",
+              "micro": "small movements", "release": "easing off", "stretch": "a stretch",
+              "rest": "a rest"}
+
+
+def whats_next(label: str, kind: str, seconds: float, side: str | None = None) -> str:
+    """The next step: what it is (its label, with its kind unless the label says it), its
+    side, how long. "Next, a hold, base of skull, right side, 45 seconds." """
+    what = KIND_WORDS.get(kind, kind)
+    head = (what if label == kind else label if kind in label.split()
+            else f"{what}, {label}")
+    return f"Next, {head}" + (f", {side} side" if side else "") + f", {round(seconds)} seconds."
 
 
 FINISHED_NEXT = "This is the last step."
