@@ -132,3 +132,18 @@ def test_a_moment_may_leave_out_a_phrase_of_an_intent_it_listens_for():
     assert V.phrases_at("session") == V.phrases_for(MOMENTS["session"])
     for moment, phrases in LEFT_OUT.items():
         assert all(V.phrases[p].name in MOMENTS[moment] for p in phrases), moment
+
+
+def test_the_readme_says_every_kind_of_command():
+    """The README's "What you can say" names each row of the command table by its first
+    phrase: "louder", "how am I doing" and the routine starts were missing from it while
+    the companion listened for them."""
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("## What you can say", 1)[1].split("\n## ", 1)[0].lower()
+    slots = {"{n}": "six", "{secs}": "thirty", "{safety}": "sharp", "{routine}": "neck"}
+    for kind, _value, phrases in COMMANDS:
+        first = phrases[0]
+        for slot, word in slots.items():
+            first = first.replace(slot, word)
+        assert first in table, (kind, first)
