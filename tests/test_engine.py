@@ -460,11 +460,11 @@ def test_whats_next_says_what_each_step_is_once_and_its_side():
     of its own once said its kind twice ("Next: press, press for 6 seconds.")."""
     neck = LIB.routines["neck"].plan()
     press = next(n for n in neck if n.kind == "press")
-    assert cues.whats_next(press.label, press.kind, press.seconds, press.side) == \
+    assert cues.whats_next(press) == \
         f"Next, pressing in, {press.side} side, {press.seconds} seconds."
     for routine in LIB.routines.values():
         for n in routine.plan():
-            text = cues.whats_next(n.label, n.kind, n.seconds, n.side)
+            text = cues.whats_next(n)
             words = re.findall(r"[a-z']+", text.lower())
             assert all(a != b for a, b in zip(words, words[1:])), text
             assert words.count(n.kind) <= 1 and n.kind in cues.KIND_WORDS, text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+from companion.core.routines import PlannedStep
 from companion.core.vocabulary import NUMBER_WORDS
 
 BREATHE = "Breathe in slowly, and let it go."
@@ -215,13 +216,15 @@ KIND_WORDS = {"position": "getting into place", "press": "pressing in", "hold": 
               "rest": "a rest"}
 
 
-def whats_next(label: str, kind: str, seconds: float, side: str | None = None) -> str:
+def whats_next(step: PlannedStep) -> str:
     """The next step: what it is (its label, with its kind unless the label says it), its
     side, how long. "Next, a hold, base of skull, right side, 45 seconds." """
-    what = KIND_WORDS.get(kind, kind)
-    head = (what if label == kind else label if kind in label.split()
+    what = KIND_WORDS.get(step.kind, step.kind)
+    label = step.label
+    head = (what if label == step.kind else label if step.kind in label.split()
             else f"{what}, {label}")
-    return f"Next, {head}" + (f", {side} side" if side else "") + f", {round(seconds)} seconds."
+    side = f", {step.side} side" if step.side else ""
+    return f"Next, {head}{side}, {round(step.seconds)} seconds."
 
 
 FINISHED_NEXT = "This is the last step."

@@ -372,7 +372,7 @@ class Session:
         if self.idx + 1 >= len(self.plan):
             return [Cue(now, cues.FINISHED_NEXT, "info")]
         n = self.plan[self.idx + 1]
-        return [Cue(now, cues.whats_next(n.label, n.kind, n.seconds, n.side), "info")]
+        return [Cue(now, cues.whats_next(n), "info")]
 
     def _on_help(self, _: Intent, now: float) -> list[Event]:
         """What can be said now: the answer a question waits for first."""

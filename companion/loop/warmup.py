@@ -38,7 +38,7 @@ def all_lines(hold_step_s: float = HOLD_STEP_S) -> list[str]:
     for routine in library.routines.values():
         lines += spoken_lines(routine, speaking_seconds)
         plan = routine.plan()
-        lines += [cues.whats_next(n.label, n.kind, n.seconds, n.side) for n in plan[1:]]
+        lines += [cues.whats_next(n) for n in plan[1:]]
         longest = max(longest, sum(n.seconds for n in plan))
     # Room for what "hold longer" adds to a session, and for the cues said between steps.
     lines += cues.answer_lines(longest * 1.5, {round(hold_step_s), *SECONDS_WORDS.values()})
