@@ -116,3 +116,15 @@ def test_the_checker_sees_a_climbing_import(tmp_path: Path) -> None:
     f = tmp_path / "x.py"
     f.write_text("def f():\n    from companion.cli.main import main\n    import companion.loop.runner\n")
     assert imports_of(f) == {"companion.cli.main", "companion.loop.runner"}
+
+
+def test_the_readme_names_every_module_of_the_runtime_layers():
+    """The README's "How the code is laid out" names each module of the layers a running
+    companion is made of (bench and cli are described as wholes): wall_clock.py, sounds.py
+    and ten more were missing from it."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    missing = [f"{p.parent.name}/{p.name}" for layer, rank in LAYERS.items() if rank < 5
+               for p in sorted((PACKAGE / layer).glob("*.py"))
+               if p.name != "__init__.py" and f"`{p.name}`" not in layout]
+    assert not missing, missing
