@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from companion.core import cues
 from companion.core.clock import ManualClock
-from companion.core.engine import (CORRECT_WITHIN_S, PAUSE_END_S, PAUSE_REMIND_S, RATE_OPEN_S,
-                                   UNDO_STOP_S, Session)
+from companion.core.engine import PAUSE_END_S, PAUSE_REMIND_S, UNDO_STOP_S, Session
 from companion.core.events import (Cue, HoldChanged, PainLogged, RatingAsked, Resumed,
                                    SafetyStop, SessionEnded, StepEnded, StepStarted, TakenBack)
+from companion.core.rating import CORRECT_WITHIN_S, RATE_OPEN_S
 from companion.storage.library import Library, parse_routine
 from companion.core.vocabulary import (ANSWER_INTENTS, INTENT_NAMES, LOUDNESS_INTENTS,
                                       SESSION_INTENTS, WAITING_INTENTS, Intent, IntentKind)
@@ -149,23 +149,23 @@ def test_a_rating_said_again_at_once_replaces_the_one_misheard():
     run_until(s, clock, 51)
     before = s.listening_for()
     first = of(s.handle(Intent("number", 4)), PainLogged)[0]
-    assert first.corrects is None and s.ratings == 1
+    assert first.corrects is None and s.ratings.count == 1
     clock.advance(3)
     assert "number" not in s.listening_for() and s.listening_for() <= before
     ev = s.handle(Intent("pain", 6))
     fixed = of(ev, PainLogged)[0]
     assert (fixed.value, fixed.corrects, fixed.step) == (6, 4, first.step)
     assert [e.text for e in of(ev, Cue)] == [cues.corrected(6)] == ["Changed to six."]
-    assert s.ratings == 1  # still one rating of that hold
+    assert s.ratings.count == 1  # still one rating of that hold
     clock.advance(CORRECT_WITHIN_S - 1)  # each correction opens the window again
     again = of(s.handle(Intent("pain", 5)), PainLogged)[0]
     assert (again.value, again.corrects) == (5, 6)
     clock.advance(CORRECT_WITHIN_S + 0.5)
     new = of(s.handle(Intent("pain", 3)), PainLogged)[0]
-    assert new.corrects is None and s.ratings == 2
+    assert new.corrects is None and s.ratings.count == 2
     s.handle(Intent("next"))  # moved on: a rating at once is of the new step
     moved = of(s.handle(Intent("pain", 2)), PainLogged)[0]
-    assert moved.corrects is None and s.ratings == 3 and moved.step != new.step
+    assert moved.corrects is None and s.ratings.count == 3 and moved.step != new.step
 
 
 def test_an_answer_not_understood_is_asked_for_once_more():
@@ -581,7 +581,7 @@ def test_a_bare_number_answers_the_question_for_a_minute_and_pain_six_at_any_tim
     s = Session(SMALL, clock)
     s.start()
     run_until(s, clock, 51)                  # the first hold's rating is asked for
-    asked = s._asked
+    asked = s.ratings.open(clock.now())
     clock.advance(RATE_OPEN_S - 1)
     s.tick()                                 # the next steps go on meanwhile
     assert "number" in s.listening_for()
@@ -632,7 +632,7 @@ def test_random_intents_never_crash_overrun_or_lose_ratings(script, name):
         # (a breath, "ten seconds left") timed before it, to be said late.
         assert all(e.at >= said_at for e in ticked), (said_at, ticked)
         events += ticked
-        live, asked = not s.ended, s._answerable() is not None
+        live, asked = not s.ended, s.ratings.open(clock.now()) is not None
         if intent.name == "resume" and s.stop_undoable:  # as the loop takes a stop back
             out = s.undo_stop()
             live = False
@@ -649,7 +649,7 @@ def test_random_intents_never_crash_overrun_or_lose_ratings(script, name):
     events += s.finish("end_of_input")
     assert s.ended
     # A rating put right replaces the one before it: it is not one more.
-    assert s.ratings == len([e for e in of(events, PainLogged) if e.corrects is None])
+    assert s.ratings.count == len([e for e in of(events, PainLogged) if e.corrects is None])
     # No hold ever runs past its bound, nor any step for less than no time.
     plan = s.plan
     for e in of(events, StepEnded):

@@ -115,7 +115,7 @@ class Learner:
     def after(self, res: FileResult, case: Case) -> None:
         """Learn from a command accepted; a rating heard as another number, or a "no" heard
         as a yes, the user puts right at once (as the live loop lets them:
-        engine.CORRECT_WITHIN_S), so what was learned from it goes (Recognizer.misheard)."""
+        rating.CORRECT_WITHIN_S), so what was learned from it goes (Recognizer.misheard)."""
         if res.intent is not None:
             utt = Utterance(res.text, res.confidence, 0.0, res.duration)
             self.rec.acted_on(utt)

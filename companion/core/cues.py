@@ -131,7 +131,7 @@ def confirm(value: int) -> str:
 
 
 def corrected(value: int) -> str:
-    """A rating said again soon after another (engine.CORRECT_WITHIN_S): it replaced it."""
+    """A rating said again soon after another (rating.CORRECT_WITHIN_S): it replaced it."""
     return f"Changed to {NUMBER_WORDS[value]}."
 
 

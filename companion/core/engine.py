@@ -4,13 +4,13 @@ runs in a test in milliseconds."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Optional
 
 from companion.core import cues
 from companion.core.clock import Clock
-from companion.core.events import (Cue, Event, HoldChanged, PainLogged, Paused, RatingAsked,
-                                   Resumed, SafetyStop, SessionEnded, StepEnded, StepStarted,
-                                   TakenBack)
+from companion.core.events import (Cue, Event, HoldChanged, Paused, Resumed, SafetyStop,
+                                   SessionEnded, StepEnded, StepStarted, TakenBack)
+from companion.core.rating import CORRECT_WITHIN_S, Ratings
 from companion.core.routines import PlannedStep, Routine
 from companion.core.step_timer import StepTimer
 from companion.core.vocabulary import MOMENTS, Intent, IntentKind
@@ -19,15 +19,9 @@ K = IntentKind
 TIMED_EXTENSIBLE = ("hold", "stretch", "rest")
 STEP_MOVES = frozenset({K.NEXT, K.BACK, K.SKIP, K.PAUSE, K.RESUME, K.HOLD_LONGER, K.SHORTER,
                         K.REPEAT})
-MIN_RATED_HOLD_S = 5.0    # a hold cut shorter than this is not worth a rating prompt
 HOLD_STEP_S = 15.0        # "hold longer" / "shorter" without a number moves the hold this much
-# A rating said this soon after another, unasked ("Four, noted." - "pain six"), replaces it
-# (even once the next step has begun, unless the user moved on: "next", "back", "skip"):
-# the first was misheard, and the log keeps what the user meant. Nothing more is listened
-# for meanwhile: a bare number or a "no" there would let talk in the room ("on" heard as
-# "one") overwrite a rating (dev negatives: 79 of 361 accepted so).
-CORRECT_WITHIN_S = 15.0
-# The same window holds for the answer to the safety question: a "no" said this soon
+# rating.CORRECT_WITHIN_S, the window in which a rating said again replaces the last, also
+# holds for the answer to the safety question: a "no" said this soon
 # after the "yes" that carried on takes the yes back and the question is asked again
 # (Speech Commands "no" was "okay" to the model 3 times in 68 on dev while "okay" was a yes).
 # A "stop" is taken back by a resume ("carry on") said this soon after it: talk in the room
@@ -41,15 +35,6 @@ UNDO_STOP_S = 20.0
 # session open for a day (until then "start neck routine" is not listened for).
 PAUSE_REMIND_S = 300.0
 PAUSE_END_S = 1800.0
-# A bare number answers "how is the pain now?" for this long after it was asked (the
-# session clock stands still while the next step's instructions are said, so this counts
-# from their end). It stayed open until the next hold was rated, minutes of talk and room
-# noise in which "on" is "one": `bench soak --during rating` took 95 numbers from 2 hours
-# of room audio. "pain six" is listened for all the time and rates that hold as before.
-RATE_OPEN_S = 60.0
-
-# A rating's, a yes's or a stop's mark, (when, ...), as _recent reads it.
-_Mark = TypeVar("_Mark", tuple[float, int, int], tuple[float, int])
 
 
 def _said(speech_s: Callable[[str], float], step: PlannedStep) -> float:
@@ -84,13 +69,10 @@ class Session:
         self.idx = 0
         self.started = False
         self.ended: Optional[str] = None
-        self.ratings = 0
         self.timer = StepTimer()       # the current step's time
-        self._asked: Optional[PlannedStep] = None  # the hold a bare number would rate
-        self._asked_at = 0.0                       # ... asked for then (see RATE_OPEN_S)
+        self.ratings = Ratings()       # the pain ratings given and asked for
         self._question: Optional[str] = None       # a pending yes/no question
         self._asked_again = False  # the open rating or question was asked a second time
-        self._rated: Optional[tuple[float, int, int]] = None  # (when, step index, value)
         # When a yes carried on after a safety stop, and the index of the step that hurt.
         self._yes_at: Optional[tuple[float, int]] = None
         # When the user said "stop", and the index of the step it ended (see UNDO_STOP_S).
@@ -199,24 +181,24 @@ class Session:
         at = self.clock.now() if at is None else at
         s = self.step
         ran = self.timer.ran(at)
-        self.timer.paused_at = None
         if reason != "done":  # the user moved on: a rating now is of where they are
-            self._rated = self._yes_at = None
+            self._yes_at = None
+            self.ratings.moved_on()
         out: list[Event] = [StepEnded(at, self.idx, s.name, s.area, reason, ran)]
         if idx >= len(self.plan):
             return out + self._end("completed", at, cues.COMPLETED)
         out += self._begin(max(0, idx), at)
-        if s.kind == "hold" and s.rate and reason in ("done", "next") and ran >= MIN_RATED_HOLD_S:
-            self._asked, self._asked_again, self._rated = s, False, None
-            self._asked_at = at
-            out += [RatingAsked(at, s.index, s.name, s.area), Cue(at, cues.RATE, "rating")]
-        return out
+        asked = self.ratings.ask(s, reason, ran, at)
+        if asked:
+            self._asked_again = False
+        return out + asked
 
     def _end(self, reason: str, at: float, text: Optional[str]) -> list[Event]:
         self.ended = reason
-        self._asked = self._question = self._yes_at = None
+        self._question = self._yes_at = None
+        self.ratings.close()
         out: list[Event] = [Cue(at, text, "end")] if text else []
-        return out + [SessionEnded(at, reason, self.ratings)]
+        return out + [SessionEnded(at, reason, self.ratings.count)]
 
     def finish(self, reason: str) -> list[Event]:
         """End from outside (end of input, Ctrl-C): close the current step and session."""
@@ -236,7 +218,7 @@ class Session:
         was asked for, yes/no only while a question waits for its answer (and no for
         CORRECT_WITHIN_S after its yes), resume only while paused or as that answer."""
         names = set(MOMENTS["paused" if self.paused else "session"])
-        if self._answerable() is not None:
+        if self.ratings.open(self.clock.now()) is not None:
             names |= MOMENTS["rating"]
         if self._question == "continue":
             names |= MOMENTS["question"]
@@ -253,7 +235,7 @@ class Session:
             return []
         if self._question == "continue":
             text, kind = cues.QUESTION_AGAIN, "question"
-        elif self._answerable() is not None:
+        elif self.ratings.open(self.clock.now()) is not None:
             text, kind = cues.RATE_AGAIN, "rating"
         else:
             return []
@@ -380,47 +362,28 @@ class Session:
             return [Cue(now, cues.HELP_QUESTION, "question")]
         if self.paused:
             return [Cue(now, cues.HELP_PAUSED, "info")]
-        if self._answerable() is not None:
+        if self.ratings.open(self.clock.now()) is not None:
             return [Cue(now, cues.HELP_RATING, "rating")]
         return [Cue(now, cues.HELP, "info")]
 
-    def _recent(self, mark: Optional[_Mark], within: float = CORRECT_WITHIN_S
-                ) -> Optional[_Mark]:
-        """A rating (_rated), a yes (_yes_at) or a stop (_stopped) while what is said now
-        would put it right (within CORRECT_WITHIN_S, or as given)."""
+    def _recent(self, mark: Optional[tuple[float, int]], within: float = CORRECT_WITHIN_S
+                ) -> Optional[tuple[float, int]]:
+        """A yes (_yes_at) or a stop (_stopped) while what is said now would take it back
+        (within CORRECT_WITHIN_S, or as given)."""
         if mark is not None and self.clock.now() - mark[0] <= within:
             return mark
         return None
 
     def _on_pain(self, intent: Intent, now: float) -> list[Event]:
         assert isinstance(intent.value, int), intent  # the vocabulary only yields 0..10
-        value = intent.value
-        last = self._recent(self._rated)  # (a new question forgets it: see _goto)
-        s = self.plan[last[1]] if last is not None else self._asked or self.step
-        self._asked = None
-        self._rated = (now, s.index, value)
-        if last is not None:
-            return [PainLogged(now, value, s.index, s.name, s.area, corrects=last[2]),
-                    Cue(now, cues.corrected(value), "confirm")]
-        self.ratings += 1
-        out: list[Event] = [PainLogged(now, value, s.index, s.name, s.area),
-                            Cue(now, cues.confirm(value), "confirm")]
-        if value >= 8:
-            out.append(Cue(now, cues.HIGH_PAIN, "advice"))
-        return out
+        return self.ratings.take(intent.value, self.step, now)
 
     def _on_number(self, intent: Intent, now: float) -> list[Event]:
         # A bare number is a rating only right after we asked for one; otherwise it could
         # be anything (the TV, a count), so it is ignored rather than guessed.
-        if self._answerable() is None:
+        if self.ratings.open(now) is None:
             return []
         return self._on_pain(intent, now)
-
-    def _answerable(self) -> Optional[PlannedStep]:
-        """The hold a bare number would rate now: asked for less than RATE_OPEN_S ago."""
-        if self._asked is not None and self.clock.now() - self._asked_at <= RATE_OPEN_S:
-            return self._asked
-        return None
 
     def _on_safety(self, intent: Intent, now: float) -> list[Event]:
         s = self.step
@@ -435,7 +398,6 @@ class Session:
         if self._question != "continue":
             return [Cue(now, cues.NO_QUESTION, "info")]
         self._question = None
-        self.timer.paused_at = None
         out: list[Event] = [Cue(now, cues.CONTINUE_AFTER_SAFETY, "info")]
         # Leave the step that hurt behind: carry on from the one after it.
         if self.idx + 1 >= len(self.plan):
@@ -462,6 +424,7 @@ class Session:
         s = self.step
         ran = self.timer.ran(now)
         self.timer.pause(now)
-        self._question, self._asked_again, self._asked = "continue", False, None
+        self._question, self._asked_again = "continue", False
+        self.ratings.close()
         return StepEnded(now, self.idx, s.name, s.area, "safety", ran)
 

@@ -106,7 +106,7 @@ class PainLogged(Event):
     step: str
     area: str
     # The value of the session's last rating this one replaces (said within
-    # engine.CORRECT_WITHIN_S of it, unasked: that one was misheard); None: a new rating.
+    # rating.CORRECT_WITHIN_S of it, unasked: that one was misheard); None: a new rating.
     corrects: Optional[int] = None
 
 
@@ -121,7 +121,7 @@ class SafetyStop(Event):
 @dataclass(frozen=True)
 class TakenBack(Event):
     """A command acted on and then taken back, so it was misheard: the "yes" to the safety
-    question by a "no" within engine.CORRECT_WITHIN_S, a "stop" by a resume within
+    question by a "no" within rating.CORRECT_WITHIN_S, a "stop" by a resume within
     engine.UNDO_STOP_S (the session goes on: its log row is open again)."""
 
     answer: str
