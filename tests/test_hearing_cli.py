@@ -239,6 +239,13 @@ def test_bench_recognition_json_feeds_the_bench_all_table(tmp_path):
     assert all(c["right"] <= c["ranked_first"] for k, c in f["classes"].items()
                if k not in negatives)
     assert f["rtf"] > 0 and f["peak_rss_mb"] > 10
+    # Heard again as if said right after "how is the pain now?": the session's commands
+    # (here the "stop"s; yes, no and go mean something in other moments) and every negative.
+    asked = f["when_asked"]
+    assert asked["commands"] == f["classes"]["stop"]["files"] > 0
+    assert asked["negatives"] == 17
+    assert asked["commands_rated"] <= asked["commands"] - asked["commands_right"]
+    assert asked["negatives_rated"] <= asked["negatives"]
     # Positives by voice: FSDD's two speakers apart, the Speech Commands volunteers together.
     voices = f["voices"]
     assert set(voices) == {"FSDD jackson", "FSDD nicolas", "Speech Commands"}, voices

@@ -5,6 +5,7 @@ virtual sound card), and kept for the next run in a private file."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -21,6 +22,8 @@ from companion.core import cues
 from companion.core.clock import ManualClock
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
+from companion.hearing.whisper_engine import WhisperRecognizer
+from companion.hearing.whisper_rules import WhisperOptions
 from companion.loop.voice_loop import VoiceLoop
 from companion.host.config import Config
 from companion.speech import CueRenderer, NullSpeaker, renderer_for
@@ -83,14 +86,21 @@ def test_right_after_the_pain_question_louder_and_quieter_are_mostly_heard(rec, 
 def test_a_command_written_as_its_sound_is_not_taken_for_the_number_asked_for(rec, vocab):
     """tiny.en writes this "too loud" "2 loud": ranked with the lift an answer gets right
     after the pain question, it was "two", a rating of 2 from a user who found the question
-    too loud. The free transcript is, word for word, the sound of "too loud": that command
-    (WhisperRecognizer._spelled_as_command)."""
+    too loud. Two things now make it that command: the lifted "two" gives way to "too
+    loud", which passes the rules unlifted (WhisperRecognizer._unlifted); and, where it
+    would not, the free transcript is word for word the sound of "too loud"
+    (whisper_rules.spelled_as_command)."""
     name = "quieter__espeak-too-loud-en-gb-m1-175-20dB.wav"
     pcm = b"".join(f.pcm for f in WavSource(HERE / name).frames())
-    d = rec.analyse(pcm, vocab.phrases_at("rating"))
+    asked = vocab.phrases_at("rating")
+    d = rec.analyse(pcm, asked)
+    assert (d.free_text, d.best, d.prior) == ("2 loud", "too loud", 0.0)
+    lifted = WhisperRecognizer(vocab, dataclasses.replace(WhisperOptions(), answers_yield=False))
+    d = lifted.analyse(pcm, asked)
     assert (d.free_text, d.best) == ("2 loud", "two") and d.prior > 0
-    got = recognize_file(rec, vocab, HERE / name, vocab.phrases_at("rating"))
-    assert (got.text, label(got.intent)) == ("too loud", "quieter")
+    for r in (rec, lifted):
+        got = recognize_file(r, vocab, HERE / name, asked)
+        assert (got.text, label(got.intent)) == ("too loud", "quieter")
 
 
 # ----- the gain ---------------------------------------------------------------------

@@ -69,6 +69,12 @@ class Tally:
     wide_fa: int = 0          # negatives: false accepts with every phrase allowed
     ranked: int = 0           # positives whose intent the engine ranked first somewhere
     voices: dict = field(default_factory=dict)  # positives by voice_group: [files, right]
+    # Heard again as right after "how is the pain now?" (see run): session commands and
+    # negatives, how many of them, heard as said (nothing, for a negative), taken for a
+    # rating.
+    asked_n: int = 0
+    asked_right: int = 0
+    asked_rated: int = 0
 
 
 def voice_group(path: Path) -> str:
@@ -193,6 +199,18 @@ class Speakers(Protocol):
     def after(self, res: FileResult, case: Case) -> None: ...
 
 
+RATINGS = frozenset({"number", "pain"})
+
+
+def heard_when_asked(expect: Optional[Intent]) -> bool:
+    """Whether a case is also heard as if said right after the rating question: the
+    commands of a session (the question is asked as a step begins, and for a minute the
+    user may say "pause" or "it's sharp" rather than a number: each taken for a rating is a
+    wrong entry in the pain log and a command not done) and everything that says none."""
+    return expect is None or (moment_for(expect.name) == "session"
+                              and expect.name not in RATINGS)
+
+
 def context(vocab: Vocabulary, expect: Optional[Intent]) -> frozenset[str]:
     """The phrases the live loop listens for when this command would be said
     (vocabulary.moment_for: a start while waiting, a bare number after "rate your pain",
@@ -226,6 +244,7 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
 
     rec.decode = timed  # type: ignore[method-assign]
     everything = vocab.phrases_for(INTENT_NAMES)
+    asked = vocab.phrases_at("rating")
     cases = list(cases)
     for case in cases:  # the report's classes in the order given, however they are heard
         tallies.setdefault(case.cls, Tally())
@@ -246,10 +265,14 @@ def run(rec: Recognizer, vocab: Vocabulary, cases: Iterable[Case],
                 if case.expect is None:
                     tallies[case.cls].wide_fa += recognize_file(
                         rec, vocab, case.path, everything, quiet).intent is not None
+                if heard_when_asked(case.expect):
+                    _tally_asked(tallies[case.cls], case,
+                                 recognize_file(rec, vocab, case.path, asked, quiet))
             except AudioFileError as e:
                 raise CompanionError(f"benchmark file unreadable: {e}") from None
             cpu += time.process_time() - t0
-            audio += (res.duration + 2 * quiet) * (2 if case.expect is None else 1)
+            audio += (res.duration + 2 * quiet) * ((2 if case.expect is None else 1)
+                                                   + heard_when_asked(case.expect))
             _tally(tallies[case.cls], case, res)
     finally:
         del rec.decode
@@ -272,6 +295,13 @@ def _tally(t: Tally, case: Case, res) -> None:
             t.wrong += 1
 
 
+def _tally_asked(t: Tally, case: Case, res: FileResult) -> None:
+    got = res.intent
+    t.asked_n += 1
+    t.asked_right += got == case.expect
+    t.asked_rated += got is not None and got.name in RATINGS
+
+
 def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
             decode_ms: Optional[list] = None) -> dict:
     """The headline figures (and per-class rates) as plain data, for --json and bench all."""
@@ -292,6 +322,11 @@ def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
             "ranked_first_right": sum(t.ranked for t in pos),
             "voices": _voices(pos),
             "false_accepts": neg_fa, "negatives": neg_n,
+            "when_asked": {"commands": sum(t.asked_n for t in pos),
+                           "commands_right": sum(t.asked_right for t in pos),
+                           "commands_rated": sum(t.asked_rated for t in pos),
+                           "negatives": sum(t.asked_n for t in neg),
+                           "negatives_rated": sum(t.asked_rated for t in neg)},
             "false_accept_rate": round(neg_fa / max(neg_n, 1), 4),
             "wrong_command_rate": round(sum(t.wrong for t in pos) / max(pos_n, 1), 4),
             "rtf": round(cpu / max(audio, 1e-9), 4), "cpu_s": round(cpu, 1),
@@ -324,7 +359,7 @@ def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
                      f"{note}")
         if verbose:
             lines += [f"    {name}: heard {text!r} -> {got}" for name, text, got in t.errors]
-    pos_n, neg_n = f["positives"], f["negatives"]
+    pos_n, neg_n, asked = f["positives"], f["negatives"], f["when_asked"]
     lines += [
         f"accuracy      {f['right']}/{pos_n} = {f['accuracy']:.1%}   (target >= 97%)",
         f"  ranked first  {f['ranked_first_right']}/{pos_n} = "
@@ -337,6 +372,10 @@ def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
         "(target <= 1%; heard as in a session)",
         f"  with every phrase allowed at once (answers, starts): "
         f"{f['false_accept_rate_all_phrases']:.1%}",
+        "right after \"how is the pain now?\": commands taken for a rating "
+        f"{asked['commands_rated']}/{asked['commands']} (heard as said "
+        f"{asked['commands_right']}), negatives taken for a rating "
+        f"{asked['negatives_rated']}/{asked['negatives']}",
         f"wrong command {round(f['wrong_command_rate'] * pos_n)}/{pos_n} = "
         f"{f['wrong_command_rate']:.1%}   (positives acted on "
         "as another command; the rest of the misses were rejected)",

@@ -10,7 +10,9 @@ arithmetic on the rows they return whisper_scoring.py's), then:
    phrase, using the real rows on the free path and, off it, the free path's row at the same
    depth (what the model expected next at that point of the audio). No decoder call.
 3. rank: the estimated best few scored for real, each closed by a full stop, in one batched
-   teacher-forced decoder call whose rows also give the winner's exact score.
+   teacher-forced decoder call whose rows also give the winner's exact score. An answer
+   just asked for (a number, yes or no) is lifted, but gives way to a command below it that
+   passes the rules unlifted.
 Rejection uses what the model knows: its no-speech probability, the phrase's probability,
 and how far it trails the free transcript's. A segment rejected by a little gets a second
 look: the same audio 10 % faster and 10 % slower, each encoded again and the first decode's
@@ -138,8 +140,27 @@ class WhisperRecognizer(Recognizer):
                 cache.setdefault(seq[:i], row)
         score = self.scorer.exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
         best = trie.phrase_at(seq) or ""
-        return Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
-                       bonus.get(best, 0.0)), ctx
+        d = Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
+                    bonus.get(best, 0.0))
+        if d.prior > 0 and o.answers_yield:
+            return self._unlifted(d, ctx, cache)
+        return d, ctx
+
+    def _unlifted(self, d: Decoded, ctx: _Context, cache: dict) -> tuple[Decoded, _Context]:
+        """An answer ranked first by its lift gives way to the best command ranked below it
+        that clears the rules on its own: a "stop" or "help" said as the rating question
+        is asked is that command, not the number the lift made of it ("it's ten")."""
+        for seq in ctx.ranked[1:]:
+            phrase = ctx.trie.phrase_at(seq) or ""
+            if phrase in ctx.bonus or any(seq[:i] not in cache for i in range(len(seq) + 1)):
+                continue
+            score = self.scorer.exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
+            plain = replace(d, best=phrase, best_score=score, tokens=len(seq), prior=0.0)
+            if self._verdict(plain)[0] and not self._talk(plain):
+                ranked = [seq] + [c for c in ctx.ranked if c != seq]
+                return plain, ctx._replace(ranked=ranked)
+            return d, ctx  # only the best command: one that fails yields nothing
+        return d, ctx
 
     def _favoured(self, allowed: set[str]) -> set[str]:
         """The answers to what was just asked: the allowed ones among numbers and yes/no,

@@ -28,6 +28,11 @@ class WhisperOptions:
     # transcript, and (less, as noise must still not rate pain) against the floor above.
     answer_prior: float = 2.0
     answer_floor: float = 1.0
+    # ... but an answer ranked first by its lift gives way to the best command ranked
+    # below it that passes the rules without one: "stop" written "It's time" was "it's ten"
+    # (dev, commands said as the rating question is asked: 7 -> 5 taken for a rating, all
+    # else the same).
+    answers_yield: bool = True
     # ... but a yes or a no must average this per token on its own (end included), lift
     # or not: the question they answer follows a safety stop (a yes carries on), and the
     # room's noise and words were heard as them at -2.3 to -3 per token (Speech Commands

@@ -186,10 +186,33 @@ def make_loudness(noises: Path) -> None:
     make_rendered("loudness", LOUDNESS, noises)
 
 
+# when_asked/: commands said just as "how is the pain now?" is asked, where the lift a rating
+# gets made a number of them ("stop" written "It's time" became "it's ten") or left them
+# unheard; espeak-ng over Speech Commands noise: (phrase, fixture label, voice, speed, SNR
+# dB, noise file). The SNR is a float, as the benchmark's: with the noise file it seeds where
+# the noise starts, and these are the renders found so.
+WHEN_ASKED = [
+    ("stop", "stop", "en-us+f2", 175, 10.0, "3820.wav"),
+    ("help", "help", "en-us+f3", 130, 10.0, "1904.wav"),
+    ("repeat", "repeat", "en-us+f3", 130, 10.0, "1904.wav"),
+    ("repeat", "repeat", "en-us+f3", 175, 10.0, "3373.wav"),
+    ("back", "back", "en-gb+m1", 130, 10.0, "1941.wav"),
+    ("skip", "skip", "en-us+f2", 130, 20.0, "2281.wav"),
+    ("how long", "how_long", "en-us+f3", 175, 20.0, "3373.wav"),
+]
+
+
+def make_when_asked(noises: Path) -> None:
+    make_rendered("when_asked", WHEN_ASKED, noises)
+
+
 if __name__ == "__main__":
     shared = HERE.parent.parent.parent / "shared" / "data" / "speech"
     if sys.argv[1:2] == ["--loudness-only"]:
         make_loudness((shared / "speech-commands" / "_silence_").resolve())
+        sys.exit(0)
+    if sys.argv[1:2] == ["--when-asked-only"]:
+        make_when_asked((shared / "speech-commands" / "_silence_").resolve())
         sys.exit(0)
     if sys.argv[1:2] == ["--said-only"]:
         make_said((shared / "speech-commands" / "_silence_").resolve())
