@@ -138,7 +138,8 @@ class WhisperRecognizer(Recognizer):
             calls += 1
             for i, row in enumerate(self.runtime.forced(enc, [seq])[0]):
                 cache.setdefault(seq[:i], row)
-        score = self.scorer.exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
+        score = self._cached_score(seq, cache)
+        assert score is not None  # every row of seq is in the cache now
         best = trie.phrase_at(seq) or ""
         d = Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
                     bonus.get(best, 0.0))
@@ -152,15 +153,21 @@ class WhisperRecognizer(Recognizer):
         is asked is that command, not the number the lift made of it ("it's ten")."""
         for seq in ctx.ranked[1:]:
             phrase = ctx.trie.phrase_at(seq) or ""
-            if phrase in ctx.bonus or any(seq[:i] not in cache for i in range(len(seq) + 1)):
+            score = None if phrase in ctx.bonus else self._cached_score(seq, cache)
+            if score is None:
                 continue
-            score = self.scorer.exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
             plain = replace(d, best=phrase, best_score=score, tokens=len(seq), prior=0.0)
             if self._verdict(plain)[0] and not self._talk(plain):
                 ranked = [seq] + [c for c in ctx.ranked if c != seq]
                 return plain, ctx._replace(ranked=ranked)
             return d, ctx  # only the best command: one that fails yields nothing
         return d, ctx
+
+    def _cached_score(self, seq: tuple[int, ...], cache: dict) -> Optional[float]:
+        """seq's exact log-probability from the rows in the cache; None if one is missing."""
+        if any(seq[:i] not in cache for i in range(len(seq) + 1)):
+            return None
+        return self.scorer.exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
 
     def _favoured(self, allowed: set[str]) -> set[str]:
         """The answers to what was just asked: the allowed ones among numbers and yes/no,
