@@ -163,10 +163,12 @@ def _replayed(tmp_path: Path, script: list) -> tuple[str, list[dict]]:
 def test_an_answer_not_understood_is_asked_for_again(tmp_path, takes):
     """A real replay: after "how is the pain now?" someone says something that is no
     number (real talk, which the recognizer rejects); the companion asks once more, and
-    the number said after that is logged."""
+    the number said after that is logged. ("What's for lunch" was the talk until a lifted
+    number came to give way to a command: over this replay's hiss it is "what's next" in a
+    session, and now right after the question too.)"""
     stdout, records = _replayed(tmp_path, [   # each said when the companion has finished
         (4.0, "start neck routine", takes["start_routine-neck"]),
-        (_after("RatingAsked"), "", load_16k(AUDIO / "none__talk-whats-for-lunch.wav")),
+        (_after("RatingAsked"), "", load_16k(AUDIO / "none__talk-how-about-a.wav")),
         (_after("cue", cues.RATE_AGAIN), "pain six", takes["pain-6"]),
         (_after("cue", "Six, noted."), "stop", takes["stop"])])
     order = [("rejected" if not e["text"] else e["intent"]) if e["type"] == "heard" else
