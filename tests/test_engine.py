@@ -593,6 +593,80 @@ def test_a_bare_number_answers_the_question_for_a_minute_and_pain_six_at_any_tim
     assert (logged.value, logged.step) == (6, asked.name)   # the hold that was asked about
 
 
+def _asked_back(value: int):
+    """A session whose first hold's rating was asked for, and a number then heard only
+    because one was asked for (Session.check): it is asked back, not logged."""
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    run_until(s, clock, 51)
+    asked = s.ratings.open(clock.now())
+    out = s.check(Intent("number", value))
+    assert of(out, PainLogged) == [] and [c.text for c in of(out, Cue)] == [cues.ask_back(value)]
+    assert {"yes", "no", "number"} <= s.listening_for()
+    return s, clock, asked
+
+
+def test_a_rating_asked_back_is_logged_on_a_yes_for_the_hold_asked_about():
+    s, clock, asked = _asked_back(1)
+    clock.advance(3)
+    assert [c.text for c in of(s.handle(Intent("help")), Cue)] == [cues.ask_back(1)]
+    out = s.handle(Intent("yes"))
+    (logged,) = of(out, PainLogged)
+    assert (logged.value, logged.step, logged.corrects) == (1, asked.name, None)
+    assert cues.confirm(1) in [c.text for c in of(out, Cue)] and s.ratings.count == 1
+    assert "yes" not in s.listening_for()       # answered: a yes now means nothing
+    assert of(s.handle(Intent("yes")), PainLogged) == []
+
+
+def test_a_rating_asked_back_and_said_again_is_logged_and_another_plainly_said_replaces_it():
+    s, clock, _ = _asked_back(4)
+    clock.advance(2)
+    (logged,) = of(s.check(Intent("number", 4)), PainLogged)     # the same, heard again
+    assert logged.value == 4
+    s, clock, _ = _asked_back(4)
+    out = s.check(Intent("number", 5))                          # another, also unsure
+    assert [c.text for c in of(out, Cue)] == [cues.ask_back(5)] and of(out, PainLogged) == []
+    (logged,) = of(s.handle(Intent("number", 6)), PainLogged)   # said plainly: as said
+    assert logged.value == 6 and s.ratings.doubted(clock.now()) is None
+
+
+def test_a_no_to_a_rating_asked_back_logs_nothing_and_asks_for_the_number_again():
+    s, clock, asked = _asked_back(1)
+    clock.advance(5)
+    out = s.handle(Intent("no"))                 # (the routine's next step may begin first)
+    assert of(out, PainLogged) == [] and [c.text for c in of(out, Cue)][-1] == cues.ASKED_BACK_NO
+    assert not s.ended and "yes" not in s.listening_for()
+    clock.advance(RATE_OPEN_S - 5)               # a bare number: a minute again from the no
+    s.tick()
+    (logged,) = of(s.handle(Intent("number", 3)), PainLogged)
+    assert (logged.value, logged.step) == (3, asked.name)
+
+
+def test_a_rating_asked_back_and_left_unanswered_is_never_logged():
+    s, clock, _ = _asked_back(1)
+    clock.advance(CORRECT_WITHIN_S + 1)
+    s.tick()
+    assert "yes" not in s.listening_for()
+    out = s.handle(Intent("yes"))
+    assert of(out, PainLogged) == [] and [c.text for c in of(out, Cue)] == [cues.NO_QUESTION]
+    s, clock, _ = _asked_back(1)
+    clock.advance(2)
+    s.handle(Intent("next"))                    # the user moved on: nothing to answer
+    assert of(s.handle(Intent("yes")), PainLogged) == []
+
+
+def test_a_number_heard_unsure_when_none_was_asked_for_is_ignored_and_pain_six_is_asked_back():
+    clock = ManualClock()
+    s = Session(SMALL, clock)
+    s.start()
+    assert s.check(Intent("number", 2)) == []   # no question: a bare number means nothing
+    out = s.check(Intent("pain", 2))             # "pain two", taken only by the lift
+    assert [c.text for c in of(out, Cue)] == [cues.ask_back(2)]
+    (logged,) = of(s.handle(Intent("yes")), PainLogged)
+    assert logged.value == 2
+
+
 def test_twenty_minute_routine_runs_in_a_test_ticking_every_tenth_of_a_second():
     assert LONG.duration_s >= 20 * 60
     clock = ManualClock()

@@ -246,6 +246,10 @@ def test_bench_recognition_json_feeds_the_bench_all_table(tmp_path):
     assert asked["negatives"] == 17
     assert asked["commands_rated"] <= asked["commands"] - asked["commands_right"]
     assert asked["negatives_rated"] <= asked["negatives"]
+    # A rating the model did not write is asked back, not logged: the fixtures' two "on"s
+    # are "one" to it there, each asked back.
+    assert asked["negatives_logged"] <= asked["negatives_rated"] - 2
+    assert asked["commands_logged"] <= asked["commands_rated"]
     # Positives by voice: FSDD's two speakers apart, the Speech Commands volunteers together.
     voices = f["voices"]
     assert set(voices) == {"FSDD jackson", "FSDD nicolas", "Speech Commands"}, voices

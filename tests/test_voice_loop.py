@@ -30,6 +30,7 @@ class Utt:
     end: float
     confidence: float = 1.0
     best: str = ""   # what a rejected utterance (text "") was nearest to
+    unsure: bool = False  # a rating the recognizer took only because one was asked for
 
 
 @dataclass
@@ -337,6 +338,45 @@ def test_a_rating_not_understood_is_asked_for_again_once(tmp_path):
     assert [r["nearest"] for r in rejected[3:]] == ["two"]
     (again,) = [r for r in records if r["type"] == "cue" and r["text"] == cues.RATE_AGAIN]
     assert again["at"] == rejected[2]["end"]   # asked after the first one not over our voice
+
+
+def test_a_rating_heard_only_because_one_was_asked_is_asked_back_and_logged_on_a_yes(tmp_path):
+    """The recognizer took "one" for the question only (Utterance.unsure: its model wrote
+    "on"): the loop asks it back, logs nothing and learns nothing from it; the user's yes
+    logs it. A second one, answered no, is never logged."""
+    from companion.core import cues
+    from companion.core.vocabulary import IntentKind
+    clock = ManualClock()
+    log = PainLog.open(tmp_path)
+    out = io.StringIO()
+    learned: list[str] = []
+    loop: VoiceLoop
+
+    def quiet_from() -> float:
+        spans = speech_spans([json.loads(x) for x in out.getvalue().splitlines()])
+        return (spans[-1][1] if spans else 0.0) + GATE_TAIL_S + 0.5
+
+    def recognize(fs, expect=None):
+        script, asked = [], 0
+        for f in fs:
+            if asked < 2 and IntentKind.NUMBER in loop.runner.listening_for() and not script:
+                asked, quiet = asked + 1, quiet_from()
+                answer = "yes" if asked == 1 else "no"
+                script += [Utt("one", quiet, quiet + 0.5, unsure=True),
+                           Utt(answer, quiet + 6, quiet + 6.5)]
+            while script and script[0].end <= f.end:
+                yield script.pop(0)
+
+    loop = VoiceLoop(Library(), log, NullSpeaker(clock=clock), recognize, events_out=out,
+                     clock=clock, acted_on=lambda utt: learned.append(utt.text))
+    loop.run(frames(600), Library().find("neck"))
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    said = [r["text"] for r in records if r["type"] == "cue"]
+    assert said.count(cues.ask_back(1)) == 2, said
+    assert said.index(cues.ask_back(1)) < said.index("One, noted.")
+    assert cues.ASKED_BACK_NO in said
+    assert [r["value"] for r in log.ratings()] == [1]          # the yes; not the no
+    assert "one" not in learned and "yes" in learned
 
 
 def test_end_of_file_ends_the_session_cleanly(tmp_path):

@@ -71,10 +71,12 @@ class Tally:
     voices: dict = field(default_factory=dict)  # positives by voice_group: [files, right]
     # Heard again as right after "how is the pain now?" (see run): session commands and
     # negatives, how many of them, heard as said (nothing, for a negative), taken for a
-    # rating.
+    # rating, and of those the ones the loop would log without asking back (Hearing.unsure).
     asked_n: int = 0
     asked_right: int = 0
     asked_rated: int = 0
+    asked_logged: int = 0
+    checked: int = 0          # ratings heard right but asked back first (Hearing.unsure)
 
 
 def voice_group(path: Path) -> str:
@@ -289,10 +291,15 @@ def _tally(t: Tally, case: Case, res) -> None:
         v[0], v[1] = v[0] + 1, v[1] + (got == case.expect)
     if got == case.expect:
         t.right += 1
+        t.checked += res.unsure
     else:
         t.errors.append((case.path.name, text, got))
         if case.expect is not None and got is not None:
             t.wrong += 1
+
+
+def _rating_class(cls: str) -> bool:
+    return cls.startswith("number-") or cls == "sc numbers"
 
 
 def _tally_asked(t: Tally, case: Case, res: FileResult) -> None:
@@ -300,6 +307,7 @@ def _tally_asked(t: Tally, case: Case, res: FileResult) -> None:
     t.asked_n += 1
     t.asked_right += got == case.expect
     t.asked_rated += got is not None and got.name in RATINGS
+    t.asked_logged += got is not None and got.name in RATINGS and not res.unsure
 
 
 def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
@@ -320,13 +328,17 @@ def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
                         for c, t in tallies.items()},
             "right": pos_r, "positives": pos_n, "accuracy": round(pos_r / max(pos_n, 1), 4),
             "ranked_first_right": sum(t.ranked for t in pos),
+            "ratings_right": sum(t.right for c, t in tallies.items() if _rating_class(c)),
+            "ratings_asked_back": sum(t.checked for t in pos),
             "voices": _voices(pos),
             "false_accepts": neg_fa, "negatives": neg_n,
             "when_asked": {"commands": sum(t.asked_n for t in pos),
                            "commands_right": sum(t.asked_right for t in pos),
                            "commands_rated": sum(t.asked_rated for t in pos),
+                           "commands_logged": sum(t.asked_logged for t in pos),
                            "negatives": sum(t.asked_n for t in neg),
-                           "negatives_rated": sum(t.asked_rated for t in neg)},
+                           "negatives_rated": sum(t.asked_rated for t in neg),
+                           "negatives_logged": sum(t.asked_logged for t in neg)},
             "false_accept_rate": round(neg_fa / max(neg_n, 1), 4),
             "wrong_command_rate": round(sum(t.wrong for t in pos) / max(pos_n, 1), 4),
             "rtf": round(cpu / max(audio, 1e-9), 4), "cpu_s": round(cpu, 1),
@@ -375,7 +387,9 @@ def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
         "right after \"how is the pain now?\": commands taken for a rating "
         f"{asked['commands_rated']}/{asked['commands']} (heard as said "
         f"{asked['commands_right']}), negatives taken for a rating "
-        f"{asked['negatives_rated']}/{asked['negatives']}",
+        f"{asked['negatives_rated']}/{asked['negatives']}; logged without asking back: "
+        f"{asked['commands_logged']} and {asked['negatives_logged']}; numbers said and heard "
+        f"asked back first: {f['ratings_asked_back']} of {f['ratings_right']}",
         f"wrong command {round(f['wrong_command_rate'] * pos_n)}/{pos_n} = "
         f"{f['wrong_command_rate']:.1%}   (positives acted on "
         "as another command; the rest of the misses were rejected)",

@@ -13,6 +13,7 @@ import numpy as np
 
 from companion.audio.resample import resample
 from companion.audio.wav import load_16k, write_wav
+from companion.core.interfaces import Utterance
 from companion.speech.render import CueRenderer
 
 RATE = 16000
@@ -123,17 +124,6 @@ def place_when_quiet(script: Sequence[tuple[Wish, str, np.ndarray]],
 
 
 @dataclass(frozen=True)
-class _Heard:
-    """What a perfect recognizer makes of a placed clip (the endpointer's hangover added)."""
-
-    text: str
-    start: float
-    end: float
-    confidence: float = 1.0
-    best: str = ""   # a clip placed as "" stands for speech the recognizer rejects
-
-
-@dataclass(frozen=True)
 class _Tick:
     start: float
     end: float
@@ -149,7 +139,9 @@ def _simulate(placed: list, make: Callable[[Any], Any], until: float) -> list[di
     from companion.storage.store import PainLog
     from companion.loop.voice_loop import VoiceLoop
 
-    pending = [_Heard(text, t, t + len(clip) / RATE + 0.3) for t, text, clip in placed]
+    # What a perfect recognizer makes of each clip (the endpointer's hangover added); a clip
+    # placed as "" stands for speech the recognizer rejects.
+    pending = [Utterance(text, 1.0, t, t + len(clip) / RATE + 0.3) for t, text, clip in placed]
     out = io.StringIO()
 
     def recognize(frames, expect=None):

@@ -170,9 +170,9 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
         ("false accepts, every phrase allowed", lambda f: f"{f['false_accept_rate_all_phrases']:.1%}",
          ""),
         ("taken as another command", lambda f: f"{f['wrong_command_rate']:.1%}", ""),
-        ("after the rating question: commands / negatives taken for a rating",
-         lambda f: f"{f['when_asked']['commands_rated']}/{f['when_asked']['commands']} / "
-                   f"{f['when_asked']['negatives_rated']}/{f['when_asked']['negatives']}", ""),
+        ("after the rating question: commands / negatives logged as a rating",
+         lambda f: f"{f['when_asked']['commands_logged']}/{f['when_asked']['commands']} / "
+                   f"{f['when_asked']['negatives_logged']}/{f['when_asked']['negatives']}", ""),
         ("decode per utterance p50 / p95", lambda f: f"{f['decode_p50_ms']} / "
                                                      f"{f['decode_p95_ms']} ms", "<= 150 ms p95"),
         ("real-time factor", lambda f: f["rtf"], ""),

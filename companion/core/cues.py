@@ -130,6 +130,15 @@ def confirm(value: int) -> str:
     return f"{NUMBER_WORDS[value].capitalize()}, noted."
 
 
+def ask_back(value: int) -> str:
+    """A rating heard only because one was asked for (the model wrote no number: "on" taken
+    for "one"): asked back before it goes into the log."""
+    return f"Was that {NUMBER_WORDS[value]}? Say yes, or say the number again."
+
+
+ASKED_BACK_NO = "Then say the number again, from zero to ten."
+
+
 def corrected(value: int) -> str:
     """A rating said again soon after another (rating.CORRECT_WITHIN_S): it replaced it."""
     return f"Changed to {NUMBER_WORDS[value]}."
@@ -245,8 +254,8 @@ def fixed() -> list[str]:
              LESSON_ASK_AGAIN,
              FINISHED_NEXT, NOT_SAVED, *SAFETY.values(), LISTENING, HOW_AM_I_NO_DATA,
              MIC_LOST, MIC_BACK, SPEAKER_BACK, NO_MIC, CLOCK_BEHIND, NOTHING_LEFT_OF_STEP,
-             LOUDER, QUIETER, LOUDEST, QUIETEST]
-    return lines + [confirm(v) for v in range(11)] + [corrected(v) for v in range(11)]
+             LOUDER, QUIETER, LOUDEST, QUIETEST, ASKED_BACK_NO]
+    return lines + [line(v) for line in (confirm, corrected, ask_back) for v in range(11)]
 
 NO_LOG_SUMMARY = "I can't read your pain log right now, so I can't say how you're doing."
 

@@ -215,13 +215,16 @@ class Session:
 
     def listening_for(self) -> frozenset[IntentKind]:
         """The intents that mean something now: a bare number only right after a rating
-        was asked for, yes/no only while a question waits for its answer (and no for
-        CORRECT_WITHIN_S after its yes), resume only while paused or as that answer."""
+        was asked for, yes/no only while a question waits for its answer (a rating asked
+        back is one; and no for CORRECT_WITHIN_S after a yes to the safety question),
+        resume only while paused or as that answer."""
         names = set(MOMENTS["paused" if self.paused else "session"])
         if self.ratings.open(self.clock.now()) is not None:
             names |= MOMENTS["rating"]
         if self._question == "continue":
             names |= MOMENTS["question"]
+        if self.ratings.doubted(self.clock.now()) is not None:  # "Was that one?"
+            names |= {K.YES, K.NO}
         if self._recent(self._yes_at):
             names.add(K.NO)
         return frozenset(names)
@@ -262,6 +265,22 @@ class Session:
                 return out + [Cue(self.clock.now(), cues.SAFETY_AFTER, "safety")]
         handler = self._handlers.get(name)
         return out + (handler(intent, self.clock.now()) if handler else [])
+
+    def check(self, intent: Intent) -> list[Event]:
+        """A rating heard only because one was asked for (the recognizer's model wrote no
+        number: "on" taken for "one"): asked back ("Was that one?") rather than logged. A
+        yes logs it, and so does the same number said again; another number said plainly
+        is logged as said; a no lets it go and asks for the number again."""
+        if (not self.started or self.ended or self._question is not None
+                or intent.name not in (K.NUMBER, K.PAIN) or not isinstance(intent.value, int)):
+            return self.handle(intent)
+        out = self.tick()
+        now = self.clock.now()
+        if self.ended or (intent.name == K.NUMBER and self.ratings.open(now) is None):
+            return out
+        if self.ratings.doubted(now) == intent.value:  # said twice: that is what was said
+            return out + self.ratings.take(intent.value, self.step, now)
+        return out + self.ratings.ask_back(intent.value, now)
 
     def _on_next(self, _: Intent, now: float) -> list[Event]:
         return self._goto(self.idx + 1, "next", now)
@@ -362,6 +381,9 @@ class Session:
             return [Cue(now, cues.HELP_QUESTION, "question")]
         if self.paused:
             return [Cue(now, cues.HELP_PAUSED, "info")]
+        doubted = self.ratings.doubted(now)
+        if doubted is not None:  # the rating asked back: that question again
+            return [Cue(now, cues.ask_back(doubted), "rating")]
         if self.ratings.open(self.clock.now()) is not None:
             return [Cue(now, cues.HELP_RATING, "rating")]
         return [Cue(now, cues.HELP, "info")]
@@ -395,6 +417,8 @@ class Session:
                       Cue(now, cues.SAFETY_AFTER, "safety")]
 
     def _on_yes(self, _: Intent, now: float) -> list[Event]:
+        if self._question != "continue" and self.ratings.doubted(now) is not None:
+            return self.ratings.take_doubted(self.step, now)
         if self._question != "continue":
             return [Cue(now, cues.NO_QUESTION, "info")]
         self._question = None
@@ -408,6 +432,8 @@ class Session:
     def _on_no(self, _: Intent, now: float) -> list[Event]:
         if self._question == "continue":
             return self._end("safety", now, cues.STOPPED)
+        if self.ratings.doubted(now) is not None:
+            return self.ratings.refuse_doubted(now)
         yes = self._recent(self._yes_at)
         if yes is None:
             return [Cue(now, cues.NO_QUESTION, "info")]

@@ -33,6 +33,7 @@ class Utterance:
     end: float
     raw: str = ""   # the engine's best guess before rejection (for diagnosis only)
     best: str = ""  # the grammar phrase ranked first, accepted or not (diagnosis)
+    unsure: bool = False  # a rating taken for the question, not as its words: ask it back
 
 
 @runtime_checkable

@@ -33,6 +33,7 @@ class Ratings:
         self._asked: Optional[PlannedStep] = None   # the hold a bare number would rate
         self._asked_at = 0.0                        # ... asked about then
         self._last: Optional[tuple[float, PlannedStep, int]] = None  # (when, hold, value)
+        self._doubt: Optional[tuple[float, int]] = None  # a rating asked back: (when, value)
 
     def ask(self, hold: PlannedStep, reason: str, ran: float, at: float) -> list[Event]:
         """A step ended for `reason` after `ran` seconds: ask how the pain is if it was a
@@ -40,7 +41,7 @@ class Ratings:
         if not (hold.kind == "hold" and hold.rate and reason in ("done", "next")
                 and ran >= MIN_RATED_HOLD_S):
             return []
-        self._asked, self._asked_at, self._last = hold, at, None
+        self._asked, self._asked_at, self._last, self._doubt = hold, at, None, None
         return [RatingAsked(at, hold.index, hold.name, hold.area), Cue(at, cues.RATE, "rating")]
 
     def open(self, now: float) -> Optional[PlannedStep]:
@@ -51,12 +52,39 @@ class Ratings:
 
     def close(self) -> None:
         """Nothing asked waits for a number any more (a safety stop, the session's end)."""
-        self._asked = None
+        self._asked = self._doubt = None
 
     def moved_on(self) -> None:
         """The user moved to another step: a rating now is of where they are, not a
-        correction of the last."""
-        self._last = None
+        correction of the last, and one asked back is let go."""
+        self._last = self._doubt = None
+
+    def ask_back(self, value: int, now: float) -> list[Event]:
+        """A rating heard only because one was asked for (the model wrote no number): asked
+        back, and logged on a yes (take_doubted) or when said again. For a minute again
+        the bare number is listened for."""
+        if self._asked is not None:
+            self._asked_at = now
+        self._doubt = (now, value)
+        return [Cue(now, cues.ask_back(value), "rating")]
+
+    def doubted(self, now: float) -> Optional[int]:
+        """The rating asked back, while a yes or a no answers it (CORRECT_WITHIN_S)."""
+        if self._doubt is not None and now - self._doubt[0] <= CORRECT_WITHIN_S:
+            return self._doubt[1]
+        return None
+
+    def take_doubted(self, current: PlannedStep, now: float) -> list[Event]:
+        """A yes to the rating asked back: it is logged."""
+        value = self.doubted(now)
+        return [] if value is None else self.take(value, current, now)
+
+    def refuse_doubted(self, now: float) -> list[Event]:
+        """A no to the rating asked back: let go, and the number asked for again."""
+        self._doubt = None
+        if self._asked is not None:
+            self._asked_at = now
+        return [Cue(now, cues.ASKED_BACK_NO, "rating")]
 
     def take(self, value: int, current: PlannedStep, now: float) -> list[Event]:
         """A rating said: of the hold asked about, else of the current step; or, said within
@@ -64,7 +92,7 @@ class Ratings:
         last = self._last if self._last is not None and now - self._last[0] <= CORRECT_WITHIN_S \
             else None
         s = last[1] if last is not None else self._asked or current
-        self._asked, self._last = None, (now, s, value)
+        self._asked, self._last, self._doubt = None, (now, s, value), None
         if last is not None:
             return [PainLogged(now, value, s.index, s.name, s.area, corrects=last[2]),
                     Cue(now, cues.corrected(value), "confirm")]

@@ -23,6 +23,7 @@ class FileResult:
     # benchmark: a right intent here that was not acted on was lost to rejection).
     ranked: tuple[Intent, ...] = ()
     nearest: str = ""  # nothing accepted: the phrase ranked first in the first utterance
+    unsure: bool = False  # a rating the loop would ask back (Hearing.unsure)
 
 
 def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path,
@@ -42,7 +43,7 @@ def recognize_file(rec: Recognizer, vocab: Vocabulary, path: Path,
         intent = vocab.parse(utt.text) if utt.text else None
         if intent is not None:
             return FileResult(intent, utt.text, utt.confidence, utt.raw, src.duration,
-                              tuple(ranked))
+                              tuple(ranked), unsure=utt.unsure)
         heard, nearest = heard or utt.raw, nearest or utt.best
         best = max(best, utt.confidence)
     return FileResult(None, "", best, heard, src.duration, tuple(ranked), nearest)

@@ -24,6 +24,9 @@ class Hearing:
     raw: str = ""      # the engine's best guess before rejection (for diagnosis only)
     best: str = ""     # the grammar phrase it ranked first, accepted or not ("": none);
     # the benchmark tells the model's hearing from the rejection rules by it
+    # A rating the model did not write (its own transcript has no number: "on" heard as
+    # "one"), taken because a number had just been asked for: the loop asks it back.
+    unsure: bool = False
 
 
 class Recognizer(ABC):
@@ -75,7 +78,8 @@ class Recognizer(ABC):
         for seg in ep.segments(frames):
             h = self.decode(seg.pcm, expect() if expect else None)
             if h.text or include_rejected:
-                yield Utterance(h.text, h.confidence, seg.start, seg.end, h.raw, h.best)
+                yield Utterance(h.text, h.confidence, seg.start, seg.end, h.raw, h.best,
+                                h.unsure)
 
     def close(self) -> None:
         """Free engine resources (optional)."""

@@ -46,7 +46,7 @@ from companion.hearing.whisper_rules import (Decoded, WhisperOptions, name_unhea
 from companion.hearing.whisper_scoring import RowScorer
 from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
                                                stretch)
-from companion.core.vocabulary import ANSWER_INTENTS, Vocabulary, normalize
+from companion.core.vocabulary import ANSWER_INTENTS, NUMBER_WORDS, Vocabulary, normalize
 
 
 class _Context(NamedTuple):
@@ -168,6 +168,16 @@ class WhisperRecognizer(Recognizer):
         if any(seq[:i] not in cache for i in range(len(seq) + 1)):
             return None
         return self.scorer.exact([cache[seq[:i]] for i in range(len(seq) + 1)], seq)
+
+    def _unwritten(self, phrase: str, free_text: str) -> bool:
+        """A rating whose number the model's own transcript does not have ("on" taken for
+        "one", "Bye" for "five"): it won by the lift a question gives, and is asked back.
+        Dev and test, first decodes: 36 of 42 and 17 of 19 ratings made of words and noise
+        are so, and 112 of 498 and 99 of 455 ratings said."""
+        intent = self.vocabulary.phrases.get(phrase)
+        if intent is None or intent.name not in ("number", "pain"):
+            return False
+        return NUMBER_WORDS[int(str(intent.value))] not in normalize(free_text).split()
 
     def _favoured(self, allowed: set[str]) -> set[str]:
         """The answers to what was just asked: the allowed ones among numbers and yes/no,
@@ -317,8 +327,11 @@ class WhisperRecognizer(Recognizer):
                                   self.options) if frames is not None else None)
         if taught is not None and not (h.text and self._is_safety(h.text)):
             h = taught  # the user's own takes outvote the model, never a safety word
-        elif not h.text:
-            h = self._second_look(pcm, d, ctx) or h
+        else:
+            if not h.text:
+                h = self._second_look(pcm, d, ctx) or h
+            if d.prior > 0 and self._unwritten(h.text, d.free_text):
+                h = replace(h, unsure=True)
         if h.text and self.options.learn_keep and frames is None:
             frames = self._frames(ctx.enc, pcm)
         self.user.accepted(h.text, frames)

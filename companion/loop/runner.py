@@ -63,6 +63,10 @@ class Runner:
         context); its events are logged and spoken like a typed line's."""
         self.dispatch(self.session.handle(intent))
 
+    def check(self, intent: Intent) -> None:
+        """A rating heard only because one was asked for: asked back (Session.check)."""
+        self.dispatch(self.session.check(intent))
+
     def not_understood(self) -> None:
         """Something was said and not understood: an open question may be asked again."""
         self.dispatch(self.session.not_understood())

@@ -296,11 +296,15 @@ class VoiceLoop:
                 self._answered_by = utt
             if intent.name == IntentKind.STOP:
                 self._stopped_by = utt
-            runner.handle(intent)
+            if utt.unsure:
+                runner.check(intent)
+            else:
+                runner.handle(intent)
         else:
             self._waiting(intent)
         self._acting = None
-        self.acted_on(utt)
+        if not utt.unsure:  # a rating asked back is not the user's voice until confirmed
+            self.acted_on(utt)
         return intent
 
     def _louder_or_quieter(self, kind: IntentKind) -> None:
