@@ -86,7 +86,12 @@ def test_recognize_hears_as_the_loop_would_at_a_given_moment(env):
     for when in ("waiting", "session"):
         near = heard[when]["nearest"]
         assert near == "" or vocab.parse(near).name in MOMENTS[when], (when, near)
-    assert "nearest" not in heard["rating"]
+    assert "nearest" not in heard["rating"] and "asked_back" not in heard["rating"]
+    # Speech Commands' "on", which tiny.en writes "on": "one" right after the question only
+    # because a number was asked for, so the loop would ask it back.
+    on = json.loads(companion(env, "recognize", "--when", "rating",
+                              str(AUDIO / "none__sc-on-0.wav")).stdout)
+    assert (on["intent"], on["value"], on["asked_back"]) == ("number", 1, True), on
     bad = companion(env, "recognize", "--when", "later", one)
     assert bad.returncode != 0 and "invalid choice" in bad.stderr
 

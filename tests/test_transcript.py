@@ -22,6 +22,8 @@ def test_heard_lines_say_what_was_done_or_why_not():
         '[01:15] heard speech, not understood (nearest: "two"), ignored'
     assert line({**rejected, "nearest": ""}) == "[01:15] heard speech, not understood, ignored"
     assert line({**rejected, "gated": True}) is None   # our own voice, most likely
+    one = {**base, "text": "one", "intent": "number", "value": 1, "unsure": True}
+    assert line(one) == '[01:15] heard "one" (0.91) -> number 1, asked back'
 
 
 def test_cue_text_is_left_out_where_the_journal_would_repeat_it():
@@ -50,9 +52,9 @@ def test_loop_records_keep_the_events_file_format():
     d = heard.to_dict()
     assert d == {"type": "heard", "at": 75.4, "text": "pain six", "intent": "pain", "value": 6,
                  "confidence": 0.912, "start": 74.0, "end": 75.0, "gated": False,
-                 "echo": False, "nearest": ""}
+                 "echo": False, "nearest": "", "unsure": False}
     assert list(d) == ["type", "at", "text", "intent", "value", "confidence", "start", "end",
-                       "gated", "echo", "nearest"]
+                       "gated", "echo", "nearest", "unsure"]
     assert type(d["intent"]) is str
     assert line(d) == '[01:15] heard "pain six" (0.91) -> pain 6'
     assert Heard(1.0, "banana", None, 0.5, 0.2, 1.0, True).to_dict()["intent"] is None

@@ -376,6 +376,8 @@ def test_a_rating_heard_only_because_one_was_asked_is_asked_back_and_logged_on_a
     assert said.index(cues.ask_back(1)) < said.index("One, noted.")
     assert cues.ASKED_BACK_NO in said
     assert [r["value"] for r in log.ratings()] == [1]          # the yes; not the no
+    assert [r["unsure"] for r in records if r["type"] == "heard" and r["text"] == "one"] == [
+        True, True]
     assert "one" not in learned and "yes" in learned
 
 

@@ -166,6 +166,8 @@ def cmd_recognize(args) -> int:
                 "confidence": round(r.confidence, 3)}
         if r.intent is None:  # why a command was missed: what it came nearest to
             line["nearest"] = r.nearest
+        if r.unsure:  # a rating the loop would ask back before logging it
+            line["asked_back"] = True
         print(json.dumps(line), flush=True)
     return 1 if failed else 0
 

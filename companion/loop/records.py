@@ -36,6 +36,7 @@ class Heard(Record):
     # Speech the recognizer rejected (text ""): the command it ranked first, not sure
     # enough to act on. A phrase of the grammar, never the free transcript of the room.
     nearest: str = ""
+    unsure: bool = False  # a rating taken only because one was asked for: asked back
 
     def fields(self) -> dict[str, Any]:
         # The intent is written flat, as its plain name and its value.
@@ -43,7 +44,8 @@ class Heard(Record):
                 "intent": self.intent.name.value if self.intent else None,
                 "value": self.intent.value if self.intent else None,
                 "confidence": self.confidence, "start": self.start, "end": self.end,
-                "gated": self.gated, "echo": self.echo, "nearest": self.nearest}
+                "gated": self.gated, "echo": self.echo, "nearest": self.nearest,
+                "unsure": self.unsure}
 
 
 @dataclass(frozen=True)

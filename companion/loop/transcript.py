@@ -63,7 +63,8 @@ def _heard(r: dict[str, Any]) -> Optional[str]:
     if not r.get("intent"):
         return said + ": not a command now, ignored"
     value = r.get("value")
-    return said + f' -> {r["intent"]}' + (f" {value}" if value is not None else "")
+    return (said + f' -> {r["intent"]}' + (f" {value}" if value is not None else "")
+            + (", asked back" if r.get("unsure") else ""))
 
 
 class Transcript:

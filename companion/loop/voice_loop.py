@@ -269,7 +269,7 @@ class VoiceLoop:
                 and self.own_voice.is_echo(utt.text, utt.start, utt.end))
         gated = over_us and (intent is None or intent.name not in BARGE_IN or echo)
         heard = Heard(self.clock.now(), utt.text, intent, float(utt.confidence), utt.start,
-                      utt.end, gated, echo, "" if utt.text else utt.best)
+                      utt.end, gated, echo, "" if utt.text else utt.best, utt.unsure)
         self.heard.append(heard)
         runner = self._running()
         # Rejected speech is worth a record in a session (why was my "six" missed?); while
