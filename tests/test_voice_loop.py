@@ -350,6 +350,7 @@ def test_a_rating_heard_only_because_one_was_asked_is_asked_back_and_logged_on_a
     log = PainLog.open(tmp_path)
     out = io.StringIO()
     learned: list[str] = []
+    unlearned: list[str] = []
     loop: VoiceLoop
 
     def quiet_from() -> float:
@@ -357,8 +358,11 @@ def test_a_rating_heard_only_because_one_was_asked_is_asked_back_and_logged_on_a
         return (spans[-1][1] if spans else 0.0) + GATE_TAIL_S + 0.5
 
     def recognize(fs, expect=None):
-        script, asked = [], 0
+        script, asked, put_right = [], 0, False
         for f in fs:
+            if asked == 1 and not put_right and not script and log.ratings():
+                put_right, quiet = True, quiet_from()  # "One, noted.": then "pain two"
+                script.append(Utt("pain two", quiet, quiet + 0.5))
             if asked < 2 and IntentKind.NUMBER in loop.runner.listening_for() and not script:
                 asked, quiet = asked + 1, quiet_from()
                 answer = "yes" if asked == 1 else "no"
@@ -368,14 +372,16 @@ def test_a_rating_heard_only_because_one_was_asked_is_asked_back_and_logged_on_a
                 yield script.pop(0)
 
     loop = VoiceLoop(Library(), log, NullSpeaker(clock=clock), recognize, events_out=out,
-                     clock=clock, acted_on=lambda utt: learned.append(utt.text))
+                     clock=clock, acted_on=lambda utt: learned.append(utt.text),
+                     misheard=lambda utt: unlearned.append(utt.text))
     loop.run(frames(600), Library().find("neck"))
     records = [json.loads(x) for x in out.getvalue().splitlines()]
     said = [r["text"] for r in records if r["type"] == "cue"]
     assert said.count(cues.ask_back(1)) == 2, said
     assert said.index(cues.ask_back(1)) < said.index("One, noted.")
     assert cues.ASKED_BACK_NO in said
-    assert [r["value"] for r in log.ratings()] == [1]          # the yes; not the no
+    assert [r["value"] for r in log.ratings()] == [2]          # the yes, put right; not the no
+    assert "Changed to two." in said and unlearned == []
     assert [r["unsure"] for r in records if r["type"] == "heard" and r["text"] == "one"] == [
         True, True]
     assert "one" not in learned and "yes" in learned

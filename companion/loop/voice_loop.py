@@ -158,7 +158,10 @@ class VoiceLoop:
         if isinstance(e, PainLogged):
             if e.corrects is not None and self._rated_by is not None:
                 self.misheard(self._rated_by)
-            self._rated_by = self._acting
+            # The utterance that said it: not the yes that confirmed a rating asked back.
+            said = self.vocab.parse(self._acting.text) if self._acting else None
+            rating = said is not None and said.name in (IntentKind.NUMBER, IntentKind.PAIN)
+            self._rated_by = self._acting if rating else None
         if isinstance(e, TakenBack):
             by = self._stopped_by if e.answer == "stop" else self._answered_by
             if by is not None:
