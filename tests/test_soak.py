@@ -113,6 +113,7 @@ def test_during_a_session_what_talk_would_do_is_counted(monkeypatch):
     _commands_for_talk(monkeypatch, "next", "hold longer")
     f = soak.run(2 / 60, 0, "whisper", during="session")
     assert f["during"] == "session" and f["spurious_starts"] == 0
+    assert f["asked_back"] == 0   # nothing is lifted in a session: nothing to ask back
     assert f["other_accepted_by_intent"].get("next", 0) >= 1
     assert f["other_accepted_by_intent"].get("hold_longer", 0) >= 1
     assert all(h["audio"].startswith("command") for h in f["heard"])

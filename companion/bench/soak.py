@@ -223,7 +223,8 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
     accepted: Counter[str] = Counter()
     examples: list[dict[str, object]] = []
     rss: list[tuple[float, float]] = []     # (hours of audio, MB)
-    st = {"frames": 0, "audio_s": 0.0, "gap": 0.0, "gap_at": 0.0, "held": 0.0, "gated": 0}
+    st = {"frames": 0, "audio_s": 0.0, "gap": 0.0, "gap_at": 0.0, "held": 0.0, "gated": 0,
+          "asked_back": 0}
 
     def frames() -> Iterator[Frame]:
         """What the loop consumes: sample memory, time the gaps between frames taken
@@ -275,6 +276,7 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
                 intent = vocab.parse(utt.text)
                 if intent is not None:
                     note(utt.text, intent, utt.start, utt.end, False)
+                    st["asked_back"] += utt.unsure  # a rating the loop would ask back
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss.append((round(st["audio_s"] / 3600, 2), round(rss_mb(), 1)))
     audio, gen, others = st["audio_s"], stream.gen_s, {
@@ -289,6 +291,7 @@ def run(hours: float = 8.0, seed: int = 0, engine: str = "auto", data: Optional[
         "spurious_starts": accepted["start_routine"], "sessions_started": loop.sessions,
         "spurious_how_am_i": accepted["how_am_i_doing"], "other_accepted": sum(others.values()),
         "other_accepted_by_intent": others, "heard_while_speaking": st["gated"],
+        "asked_back": st["asked_back"],
         "heard": examples, "utterances": tap.count, "cap_s": tap.config.max_length,
         "longest_utterance_s": round(tap.longest, 2), "utterances_at_cap": tap.at_cap,
         "longest_frame_gap_ms": round(1000 * st["gap"], 1),
@@ -314,7 +317,8 @@ def table(f: dict) -> str:
         ("spurious session starts", f"{f['spurious_starts']}", "0"),
         ("spurious 'how am I doing'", f"{f['spurious_how_am_i']}", "0"),
         ("other utterances accepted", f"{f['other_accepted']} {f['other_accepted_by_intent']}"
-         f" (and {f['heard_while_speaking']} heard over its own voice, ignored)", "0"),
+         f" (and {f['heard_while_speaking']} heard over its own voice, ignored; "
+         f"{f['asked_back']} ratings of them asked back, logged only on a yes)", "0"),
         ("longest utterance", f"{f['longest_utterance_s']} s ({f['utterances_at_cap']} of "
          f"{f['utterances']} endpointed at the cap)", f"<= {f['cap_s']} s"),
         ("longest gap between frames", f"{f['longest_frame_gap_ms']} ms at "
