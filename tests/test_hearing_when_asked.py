@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from companion.core.vocabulary import RATING_INTENTS
 from companion.hearing.files import recognize_file
 from companion.hearing.whisper_engine import WhisperRecognizer
 from companion.hearing.whisper_rules import WhisperOptions
@@ -21,7 +22,6 @@ from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio" / "when_asked"
 FILES = sorted(HERE.glob("*.wav"))
-RATINGS = ("number", "pain")
 
 
 def test_the_folder_holds_seven_commands():
@@ -35,7 +35,8 @@ def heard(rec, vocab) -> dict[str, object]:
 
 
 def test_a_command_said_as_a_rating_is_asked_is_that_command(heard):
-    rated = {n: got for n, got in heard.items() if got is not None and got.name in RATINGS}
+    rated = {n: got for n, got in heard.items()
+             if got is not None and got.name in RATING_INTENTS}
     assert not rated, rated
     right = [n for n, got in heard.items() if got == expected(n)]
     assert len(right) >= len(FILES) - 1, heard  # one may differ on another CPU's kernels
@@ -47,7 +48,7 @@ def test_without_giving_way_the_lift_rated_or_lost_them(vocab):
     asked = vocab.phrases_at("rating")
     got = {p.name: recognize_file(old, vocab, p, asked).intent for p in FILES}
     assert sum(g == expected(n) for n, g in got.items()) <= 2, got
-    assert any(g is not None and g.name in RATINGS for g in got.values()), got
+    assert any(g is not None and g.name in RATING_INTENTS for g in got.values()), got
 
 
 def test_a_number_the_model_did_not_write_is_marked_to_be_asked_back(rec, vocab):

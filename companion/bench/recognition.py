@@ -24,8 +24,8 @@ from companion.bench import synth
 from companion.hearing.recognizer import Recognizer
 from companion.hearing.files import FileResult, recognize_file
 from companion.audio.wav import AudioFileError
-from companion.core.vocabulary import (INTENT_NAMES, NUMBER_WORDS, Intent, Vocabulary,
-                                       moment_for)
+from companion.core.vocabulary import (INTENT_NAMES, NUMBER_WORDS, RATING_INTENTS, Intent,
+                                       Vocabulary, moment_for)
 
 SC_POSITIVE = {"stop": Intent("stop"), "yes": Intent("yes"), "no": Intent("no"),
                "go": Intent("resume")}
@@ -201,16 +201,13 @@ class Speakers(Protocol):
     def after(self, res: FileResult, case: Case) -> None: ...
 
 
-RATINGS = frozenset({"number", "pain"})
-
-
 def heard_when_asked(expect: Optional[Intent]) -> bool:
     """Whether a case is also heard as if said right after the rating question: the
     commands of a session (the question is asked as a step begins, and for a minute the
     user may say "pause" or "it's sharp" rather than a number: each taken for a rating is a
     wrong entry in the pain log and a command not done) and everything that says none."""
     return expect is None or (moment_for(expect.name) == "session"
-                              and expect.name not in RATINGS)
+                              and expect.name not in RATING_INTENTS)
 
 
 def context(vocab: Vocabulary, expect: Optional[Intent]) -> frozenset[str]:
@@ -306,8 +303,8 @@ def _tally_asked(t: Tally, case: Case, res: FileResult) -> None:
     got = res.intent
     t.asked_n += 1
     t.asked_right += got == case.expect
-    t.asked_rated += got is not None and got.name in RATINGS
-    t.asked_logged += got is not None and got.name in RATINGS and not res.unsure
+    t.asked_rated += got is not None and got.name in RATING_INTENTS
+    t.asked_logged += got is not None and got.name in RATING_INTENTS and not res.unsure
 
 
 def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,

@@ -26,6 +26,7 @@ import numpy as np
 from companion.bench.recognition import (QUIET_S, SC_POSITIVE, Case, quiet_around, speaker_of,
                                         voice_key)
 from companion.core.interfaces import Utterance
+from companion.core.vocabulary import RATING_INTENTS
 from companion.hearing.endpoint import Endpointer
 from companion.hearing.files import FileResult
 from companion.hearing.sources import WavSource, with_quiet
@@ -33,7 +34,6 @@ from companion.hearing.templates import VoiceTemplates
 from companion.hearing.whisper_engine import WhisperRecognizer
 
 SC_NUMBERS = ("four", "five", "six", "nine")  # in _unknown_, and words the companion knows
-RATINGS = ("number", "pain")  # intents a user can put right by saying the rating again
 
 
 class Teacher:
@@ -121,6 +121,6 @@ class Learner:
             self.rec.acted_on(utt)
             want = case.expect
             if want is not None and res.intent != want and (
-                    (res.intent.name in RATINGS and want.name in RATINGS)
+                    (res.intent.name in RATING_INTENTS and want.name in RATING_INTENTS)
                     or (res.intent.name == "yes" and want.name == "no")):
                 self.rec.misheard(utt)

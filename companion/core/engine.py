@@ -13,7 +13,7 @@ from companion.core.events import (Cue, Event, HoldChanged, Paused, Resumed, Saf
 from companion.core.rating import CORRECT_WITHIN_S, Ratings
 from companion.core.routines import PlannedStep, Routine
 from companion.core.step_timer import StepTimer
-from companion.core.vocabulary import MOMENTS, Intent, IntentKind
+from companion.core.vocabulary import MOMENTS, RATING_INTENTS, Intent, IntentKind
 
 K = IntentKind
 TIMED_EXTENSIBLE = ("hold", "stretch", "rest")
@@ -272,7 +272,7 @@ class Session:
         yes logs it, and so does the same number said again; another number said plainly
         is logged as said; a no lets it go and asks for the number again."""
         if (not self.started or self.ended or self._question is not None
-                or intent.name not in (K.NUMBER, K.PAIN) or not isinstance(intent.value, int)):
+                or intent.name not in RATING_INTENTS or not isinstance(intent.value, int)):
             return self.handle(intent)
         out = self.tick()
         now = self.clock.now()

@@ -150,6 +150,7 @@ LOUDNESS_INTENTS: frozenset[IntentKind] = frozenset({K.LOUDER, K.QUIETER})
 WAITING_INTENTS: frozenset[IntentKind] = frozenset({K.START_ROUTINE, K.HOW_AM_I_DOING, K.HELP,
                                                     K.TEACH}) | LOUDNESS_INTENTS
 ANSWER_INTENTS: frozenset[IntentKind] = frozenset({K.NUMBER, K.YES, K.NO})
+RATING_INTENTS: frozenset[IntentKind] = frozenset({K.NUMBER, K.PAIN})  # a pain rating, 0..10
 SESSION_INTENTS: frozenset[IntentKind] = (INTENT_NAMES - WAITING_INTENTS - ANSWER_INTENTS
                                           | {K.HELP} | LOUDNESS_INTENTS)
 # The moments the loop listens in, by name: the session engine's listening_for() is made

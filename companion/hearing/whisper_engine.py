@@ -46,7 +46,8 @@ from companion.hearing.whisper_rules import (Decoded, WhisperOptions, name_unhea
 from companion.hearing.whisper_scoring import RowScorer
 from companion.hearing.whisper_runtime import (FRAME_SAMPLES, WhisperRuntime, pcm_to_float,
                                                stretch)
-from companion.core.vocabulary import ANSWER_INTENTS, NUMBER_WORDS, Vocabulary, normalize
+from companion.core.vocabulary import (ANSWER_INTENTS, NUMBER_WORDS, RATING_INTENTS,
+                                       Vocabulary, normalize)
 
 
 class _Context(NamedTuple):
@@ -75,7 +76,7 @@ class WhisperRecognizer(Recognizer):
         self._dot = rt.tokens(".")[0]
         self._tries: dict[frozenset[str], Trie] = {}
         self._answers = vocabulary.phrases_for(ANSWER_INTENTS)
-        self._ratings = vocabulary.phrases_for({"number", "pain"})
+        self._ratings = vocabulary.phrases_for(RATING_INTENTS)
         self._all = frozenset(self.phrases)
         # The user's own takes: taught (`companion enroll`; make_recognizer sets
         # user.taught) and learned from what the loop acted on (acted_on).
@@ -174,10 +175,10 @@ class WhisperRecognizer(Recognizer):
         "one", "Bye" for "five"): it won by the lift a question gives, and is asked back.
         Dev and test, first decodes: 36 of 42 and 17 of 19 ratings made of words and noise
         are so, and 112 of 498 and 99 of 455 ratings said."""
-        intent = self.vocabulary.phrases.get(phrase)
-        if intent is None or intent.name not in ("number", "pain"):
+        if phrase not in self._ratings:
             return False
-        return NUMBER_WORDS[int(str(intent.value))] not in normalize(free_text).split()
+        value = self.vocabulary.phrases[phrase].value
+        return NUMBER_WORDS[int(str(value))] not in normalize(free_text).split()
 
     def _favoured(self, allowed: set[str]) -> set[str]:
         """The answers to what was just asked: the allowed ones among numbers and yes/no,

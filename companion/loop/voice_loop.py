@@ -26,8 +26,8 @@ from companion.loop.records import (Acted, Heard, MicrophoneBack, MicrophoneLost
 from companion.loop.runner import Runner
 from companion.speech.base import GATE_TAIL_S  # the room still rings after playback ends
 from companion.speech.loudness import Loudness
-from companion.core.vocabulary import (LOUDNESS_INTENTS, Intent, IntentKind, Vocabulary,
-                                       spoken_names)
+from companion.core.vocabulary import (LOUDNESS_INTENTS, RATING_INTENTS, Intent, IntentKind,
+                                       Vocabulary, spoken_names)
 
 # Said over the companion's own voice, these still act (and cut the cue short).
 BARGE_IN = frozenset({IntentKind.STOP, IntentKind.PAUSE, IntentKind.SAFETY})
@@ -160,7 +160,7 @@ class VoiceLoop:
                 self.misheard(self._rated_by)
             # The utterance that said it: not the yes that confirmed a rating asked back.
             said = self.vocab.parse(self._acting.text) if self._acting else None
-            rating = said is not None and said.name in (IntentKind.NUMBER, IntentKind.PAIN)
+            rating = said is not None and said.name in RATING_INTENTS
             self._rated_by = self._acting if rating else None
         if isinstance(e, TakenBack):
             by = self._stopped_by if e.answer == "stop" else self._answered_by
