@@ -417,9 +417,9 @@ class Session:
                       Cue(now, cues.SAFETY_AFTER, "safety")]
 
     def _on_yes(self, _: Intent, now: float) -> list[Event]:
-        if self._question != "continue" and self.ratings.doubted(now) is not None:
-            return self.ratings.take_doubted(self.step, now)
-        if self._question != "continue":
+        if self._question != "continue":  # but a rating asked back is a question too
+            if self.ratings.doubted(now) is not None:
+                return self.ratings.take_doubted(self.step, now)
             return [Cue(now, cues.NO_QUESTION, "info")]
         self._question = None
         out: list[Event] = [Cue(now, cues.CONTINUE_AFTER_SAFETY, "info")]

@@ -61,10 +61,8 @@ class Ratings:
 
     def ask_back(self, value: int, now: float) -> list[Event]:
         """A rating heard only because one was asked for (the model wrote no number): asked
-        back, and logged on a yes (take_doubted) or when said again. For a minute again
-        the bare number is listened for."""
-        if self._asked is not None:
-            self._asked_at = now
+        back, and logged on a yes (take_doubted) or when said again."""
+        self._reopen(now)
         self._doubt = (now, value)
         return [Cue(now, cues.ask_back(value), "rating")]
 
@@ -82,9 +80,13 @@ class Ratings:
     def refuse_doubted(self, now: float) -> list[Event]:
         """A no to the rating asked back: let go, and the number asked for again."""
         self._doubt = None
+        self._reopen(now)
+        return [Cue(now, cues.ASKED_BACK_NO, "rating")]
+
+    def _reopen(self, now: float) -> None:
+        """The question is asked anew: a bare number answers it for RATE_OPEN_S from now."""
         if self._asked is not None:
             self._asked_at = now
-        return [Cue(now, cues.ASKED_BACK_NO, "rating")]
 
     def take(self, value: int, current: PlannedStep, now: float) -> list[Event]:
         """A rating said: of the hold asked about, else of the current step; or, said within
