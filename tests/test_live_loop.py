@@ -181,6 +181,28 @@ def test_an_answer_not_understood_is_asked_for_again(tmp_path, takes):
     assert "heard speech, not understood" in stdout
 
 
+def test_a_rating_heard_only_for_the_question_is_asked_back_and_a_yes_logs_it(tmp_path, takes):
+    """A real replay: right after "how is the pain now?" a Speech Commands "on" (which the
+    model writes "on", and the question's lift makes "one") is asked back, not logged; a
+    real "yes" then logs it."""
+    # Placed by a simulation that hears the texts exactly, so knows nothing of the asking
+    # back: the yes and the stop go a few seconds after what came before them.
+    stdout, records = _replayed(tmp_path, [
+        (4.0, "start neck routine", takes["start_routine-neck"]),
+        (_after("RatingAsked"), "one", load_16k(AUDIO / "none__sc-on-0.wav")),
+        (_after("heard", "one", 7.0), "yes", load_16k(AUDIO / "yes__sc-yes-0.wav")),
+        (_after("heard", "yes", 5.0), "stop", takes["stop"])])
+    heard = [(e["intent"], e["value"], e["unsure"]) for e in records
+             if e["type"] == "heard" and e["text"] and not e["gated"]]
+    assert heard == [("start_routine", "neck", False), ("number", 1, True),
+                     ("yes", None, False), ("stop", None, False)], heard
+    kinds = [(e["type"], e.get("text")) for e in records]
+    assert kinds.index(("cue", cues.ask_back(1))) < kinds.index(("PainLogged", None))
+    with PainLog.open(tmp_path / "data") as log:
+        assert [r["value"] for r in log.ratings()] == [1]
+    assert "-> number 1, asked back" in stdout
+
+
 def test_a_stop_from_the_room_is_taken_back_by_carry_on(tmp_path, takes):
     """A real replay: a hold is stopped ("stop": a real recording, as talk in the room is
     heard now and then); the user says "carry on" once the companion has finished saying it
