@@ -1,6 +1,7 @@
 """The pain ratings of one session, apart from the steps they rate: when a hold is worth
-asking about, which hold a bare number would rate now, and which rating one said soon after
-another puts right. Pure: the session passes in the times."""
+asking about, which hold a bare number would rate now, which rating one said soon after
+another puts right, and a rating asked back ("Was that one?") until a yes or a no. Pure: the
+session passes in the times."""
 
 from __future__ import annotations
 
