@@ -63,25 +63,29 @@ def test_his_numbers_are_heard_once_he_has_used_the_companion(rec, vocab):
         after = {n: heard(rec, vocab, n) for n in HEARD}
     # Whisper alone makes at most one of them out (int8 kernels move close calls by CPU).
     assert sum(alone[n] == want[n] for n in HEARD) <= 1, alone
-    # Of his eight answers it accepts most, and learns each it accepted, no more.
+    # Of his eight answers it accepts most, and learns each it accepted, no more: its
+    # frames and, in memory, its sound (shown to the model before what is heard next).
     assert len(acted) >= 5 and len(voice) == len(acted), acted
     assert {"two", "three", "six"} <= voice.phrases()
+    assert all(voice.sound_of(t) for ts in voice.takes.values() for t in ts)
     # Having heard them, it makes out at least five of the six, and none as another number.
     assert sum(after[n] == want[n] for n in HEARD) >= 5, after
     assert all(after[n] in (want[n], "none") for n in HEARD), after
 
 
 def test_what_it_learned_leaves_other_words_and_his_other_numbers_alone(rec, vocab):
-    """His digits it learned nothing of, other speakers' words, talk and noise: heard as
-    before, after a rating and in a session."""
+    """His digits it learned nothing of: heard as before. Other speakers' words, talk and
+    noise, after a rating and in a session: no command is added to what was heard before
+    (one the model took on its own may be let go once it has been shown his takes)."""
     with learning(rec, VoiceTemplates(rec.model_name)):
         before = {n: heard(rec, vocab, n) for n in UNTAUGHT}
         others = {(n, m): heard(rec, vocab, f"../{n}", m) for n in OTHERS
                   for m in ("rating", "session")}
         use(rec, vocab, USED)
         assert {n: heard(rec, vocab, n) for n in UNTAUGHT} == before
-        assert {(n, m): heard(rec, vocab, f"../{n}", m) for n in OTHERS
-                for m in ("rating", "session")} == others
+        after = {(n, m): heard(rec, vocab, f"../{n}", m) for n in OTHERS
+                 for m in ("rating", "session")}
+        assert all(after[k] in (others[k], "none") for k in others), after
     assert len(OTHERS) >= 20
 
 

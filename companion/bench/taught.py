@@ -44,7 +44,7 @@ class Teacher:
                  model: str, quiet_s: float = QUIET_S) -> None:
         self.takes, self.frames, self.model, self.quiet_s = takes, frames, model, quiet_s
         self._by_speaker: dict[tuple[str, str], list[tuple[str, Path]]] = defaultdict(list)
-        self._cache: dict[Path, Optional[np.ndarray]] = {}
+        self._cache: dict[Path, Optional[tuple[np.ndarray, bytes]]] = {}  # frames, sound
         for p in sorted((data / "fsdd-digits").glob("*.wav"),
                         key=lambda p: (p.stem.split("_")[0], int(p.stem.split("_")[2]))):
             s = speaker_of(p)
@@ -57,13 +57,14 @@ class Teacher:
                 if s and (s[2] in SC_POSITIVE or s[2] in SC_NUMBERS):
                     self._by_speaker[s[0], s[1]].append((s[2], p))
 
-    def _frames_of(self, path: Path) -> Optional[np.ndarray]:
+    def _frames_of(self, path: Path) -> Optional[tuple[np.ndarray, bytes]]:
         if path not in self._cache:
             src = WavSource(path).frames()
             quiet = quiet_around(path, self.quiet_s)
             segs = [s.pcm for s in Endpointer().segments(
                 with_quiet(src, quiet) if quiet else src)]
-            self._cache[path] = self.frames(max(segs, key=len)) if segs else None
+            pcm = max(segs, key=len) if segs else b""
+            self._cache[path] = (self.frames(pcm), pcm) if segs else None
         return self._cache[path]
 
     def voice_for(self, case: Case) -> Optional[VoiceTemplates]:
@@ -81,8 +82,8 @@ class Teacher:
             if corpus == "fsdd" and int(path.stem.split("_")[2]) % 2 == \
                     int(said.stem.split("_")[2]) % 2:
                 continue  # the same split's takes are being heard: teach with the other's
-            frames = self._frames_of(path)
-            if frames is not None and voice.add(phrase, frames):
+            take = self._frames_of(path)
+            if take is not None and voice.add(phrase, take[0], sound=take[1]):
                 count[phrase] += 1
         return voice
 

@@ -1,5 +1,5 @@
 """`companion enroll`: teach it your voice. It asks for each number, command and routine
-start a few times and keeps your takes (as the recognizer's view of them, never audio)
+start a few times and keeps your takes (as the recognizer's view of them: no audio is saved)
 beside the pain log; from then on it hears those phrases by your own way of saying them as
 well as by the model.
 `--list` shows what it was taught, `--forget` removes it."""

@@ -1,6 +1,9 @@
 """The user's own voice, taught: a few takes of each phrase, kept as the Whisper encoder's
-view of them (its output frames, 50 a second, not audio), and matched against what is heard
-by dynamic time warping.
+view of them (its output frames, 50 a second), and matched against what is heard by dynamic
+time warping. A take may also carry its sound (the segment as heard, 16 kHz int16), in
+memory only and never saved (no audio is kept): the Whisper engine shows the nearest takes to
+the model before what is heard (whisper_engine.py `_shown`), so that it ranks the user's
+words as they say them.
 
 Why: Whisper tiny.en hears the speakers it was trained on, and an accent or a thin
 microphone moves a number to another word ("four" is "go", "six" is "is" for FSDD's Belgian
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Optional, Sequence
 
@@ -38,6 +41,9 @@ class Match:
     distance: float   # mean cosine distance along the best warping path (0: the same)
     runner_up: float  # the nearest taught phrase of another meaning, allowed now or not
     # (inf: no other was taught)
+    rival: str = ""   # that phrase of another meaning ("": none was taught)
+    # Per taught phrase, its nearest take and how near: what is shown to the model.
+    nearest: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
 
 
 def unit_frames(frames: np.ndarray) -> np.ndarray:
@@ -107,22 +113,39 @@ class VoiceTemplates:
                  ) -> None:
         self.model = model
         self.takes: dict[str, list[np.ndarray]] = {}
+        self.sounds: dict[int, bytes] = {}  # a take's sound, by the take kept (its id)
         self.version = 0  # takes added so far: whoever joined these with others knows when
         for phrase, ts in (takes or {}).items():
             for t in ts:
                 self.add(phrase, t)
 
-    def add(self, phrase: str, frames: np.ndarray, keep: Optional[int] = None) -> bool:
-        """Keep a take (and, with `keep`, only the newest that many of its phrase); one
-        under MIN_FRAMES (no word in it) is not kept: False."""
+    def add(self, phrase: str, frames: np.ndarray, keep: Optional[int] = None,
+            sound: Optional[bytes] = None) -> bool:
+        """Keep a take, with its sound if given (and, with `keep`, only the newest that many
+        of its phrase); one under MIN_FRAMES (no word in it) is not kept: False."""
         if len(frames) < MIN_FRAMES:
             return False
         takes = self.takes.setdefault(phrase, [])
-        takes.append(unit_frames(frames))
+        kept = unit_frames(frames)
+        takes.append(kept)
+        if sound is not None:
+            self.sounds[id(kept)] = sound
         self.version += 1
         if keep is not None:
+            for old in takes[:-keep]:
+                self.sounds.pop(id(old), None)
             del takes[:-keep]
         return True
+
+    def sound_of(self, take: np.ndarray) -> Optional[bytes]:
+        """The sound a take (an array add() kept) was made from, if it was given."""
+        return self.sounds.get(id(take))
+
+    def forget(self, phrase: str) -> None:
+        """Every take of a phrase (taught again: the new takes replace them)."""
+        for take in self.takes.pop(phrase, []):
+            self.sounds.pop(id(take), None)
+        self.version += 1
 
     def drop(self, phrase: str, take: np.ndarray) -> bool:
         """Forget one take (the array add() kept, by identity); False: not held."""
@@ -130,6 +153,7 @@ class VoiceTemplates:
         for i, t in enumerate(takes):
             if t is take:
                 del takes[i]
+                self.sounds.pop(id(t), None)
                 if not takes:
                     del self.takes[phrase]
                 self.version += 1  # (a count of changes: joined voices are rebuilt)
@@ -143,6 +167,7 @@ class VoiceTemplates:
         both.takes = {phrase: list(takes) for phrase, takes in self.takes.items()}
         for phrase, takes in other.takes.items():
             both.takes.setdefault(phrase, []).extend(takes)
+        both.sounds = {**self.sounds, **other.sounds}
         return both
 
     def phrases(self) -> set[str]:
@@ -161,14 +186,16 @@ class VoiceTemplates:
         if len(frames) < MIN_FRAMES or not set(allowed) & self.takes.keys():
             return None
         query = unit_frames(frames)
-        phrases = [p for p, takes in self.takes.items() for _ in takes]
-        near: dict[str, float] = {}
-        for p, d in zip(phrases, warp_distances(query, [t for ts in self.takes.values()
-                                                         for t in ts])):
-            near[p] = min(near.get(p, INF), float(d))
-        best = min((p for p in near if p in allowed), key=near.__getitem__)
-        other = [d for p, d in near.items() if meaning(p) != meaning(best)]
-        return Match(best, near[best], min(other, default=INF))
+        takes = [(p, t) for p, ts in self.takes.items() for t in ts]
+        nearest: dict[str, tuple[float, np.ndarray]] = {}
+        for (p, t), d in zip(takes, warp_distances(query, [t for _, t in takes])):
+            if p not in nearest or d < nearest[p][0]:
+                nearest[p] = (float(d), t)
+        best = min((p for p in nearest if p in allowed), key=lambda p: nearest[p][0])
+        rival = min((p for p in nearest if meaning(p) != meaning(best)),
+                    key=lambda p: nearest[p][0], default="")
+        return Match(best, nearest[best][0], nearest[rival][0] if rival else INF, rival,
+                     nearest)
 
     def save(self, path: Path) -> None:
         """Written whole to a private temporary file, then renamed: a full disk or a crash
@@ -177,7 +204,7 @@ class VoiceTemplates:
         arrays: dict[str, np.ndarray] = {}
         index = []
         for phrase, takes in sorted(self.takes.items()):
-            for k, t in enumerate(takes):
+            for t in takes:  # the frames alone: a take's sound is never written
                 name = f"t{len(arrays)}"
                 arrays[name] = t.astype(np.float16)
                 index.append([phrase, name])

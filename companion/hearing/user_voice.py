@@ -1,18 +1,20 @@
 """The user's voice as the Whisper recognizer knows it: the takes taught by `companion
 enroll` and those learned from what the loop acted on, matched as one voice against what is
-heard (templates.py). It is given the word's encoder frames and the model's verdict, and
-knows nothing of the model itself. Learned takes live in memory only: never written."""
+heard (templates.py). It is given the word's encoder frames and the model's verdict (and a
+way to ask the model again, shown the nearest takes first), and knows nothing of the model
+itself. Learned takes (and their sound) live in memory only: never written."""
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Collection, Optional
+from typing import Any, Callable, Collection, Optional, Sequence
 
 import numpy as np
 
 from companion.core.interfaces import Utterance
+from companion.core.vocabulary import RATING_INTENTS
 from companion.hearing.recognizer import Hearing
-from companion.hearing.templates import VoiceTemplates
+from companion.hearing.templates import Match, VoiceTemplates
 from companion.hearing.whisper_rules import Decoded, WhisperOptions, taught_verdict
 from companion.hearing.whisper_runtime import FRAME_SAMPLES
 from companion.hearing import mel
@@ -26,13 +28,19 @@ def _key(utt: Utterance) -> tuple[str, float, float]:
     return utt.text, utt.start, utt.end
 
 
+# The model asked again with takes shown first: (phrase, sound) examples, nearest last, and
+# the phrases to rank; it returns the one ranked first.
+Shown = Callable[[Sequence[tuple[str, bytes]], Sequence[str]], str]
+
+
 class UserVoice:
     def __init__(self, model: str, meaning: Callable[[str], object]) -> None:
         self.taught: Optional[VoiceTemplates] = None  # `companion enroll`'s, if any
         self.learned = VoiceTemplates(model)           # from what the loop acted on
         self._meaning = meaning
         self._joined: tuple[Any, ...] = (None, -1, None, -1, None)
-        self._last: Optional[tuple[str, np.ndarray]] = None  # the last phrase accepted
+        # The last phrase accepted, its frames and its sound.
+        self._last: Optional[tuple[str, np.ndarray, Optional[bytes]]] = None
         # The takes learned last, by the utterance they came from: one the user then put
         # right (unlearn) goes again. A few: a correction comes within seconds.
         self._from: deque[tuple[tuple[str, float, float], str, np.ndarray]] = deque(maxlen=8)
@@ -47,10 +55,11 @@ class UserVoice:
             self._joined = key + (both or taught or learned or None,)
         return self._joined[4]
 
-    def accepted(self, phrase: str, frames: Optional[np.ndarray]) -> None:
-        """The recognizer's verdict on its last segment ("": rejected) and the word's
-        frames: what learn() learns from if the loop acts on it."""
-        self._last = (phrase, frames) if phrase and frames is not None else None
+    def accepted(self, phrase: str, frames: Optional[np.ndarray],
+                 sound: Optional[bytes] = None) -> None:
+        """The recognizer's verdict on its last segment ("": rejected), the word's frames
+        and the segment's sound: what learn() learns from if the loop acts on it."""
+        self._last = (phrase, frames, sound) if phrase and frames is not None else None
 
     def learn(self, utt: Utterance, o: WhisperOptions) -> None:
         """The loop acted on the phrase last accepted: its frames become a take of it (the
@@ -59,7 +68,7 @@ class UserVoice:
         if (o.learn_keep and last is not None and last[0] == utt.text
                 and utt.confidence >= o.learn_confidence
                 and len(last[1]) * FRAME_SAMPLES <= o.learn_max_s * mel.RATE):
-            if self.learned.add(last[0], last[1], keep=o.learn_keep):
+            if self.learned.add(last[0], last[1], keep=o.learn_keep, sound=last[2]):
                 self._from.append((_key(utt), last[0], self.learned.takes[last[0]][-1]))
 
     def unlearn(self, utt: Utterance) -> bool:
@@ -79,16 +88,49 @@ class UserVoice:
                 and _name(self._meaning(best)) == _name(self._meaning(phrase)) is not None)
 
     def judge(self, frames: np.ndarray, allowed: Collection[str], d: Decoded,
-              o: WhisperOptions) -> Optional[Hearing]:
-        """The phrase the takes say a segment is, when they say it clearly enough (None: no
-        takes, none of an allowed phrase, or not near enough). `d`: the model's decode
+              o: WhisperOptions, shown: Optional[Shown] = None) -> Optional[Hearing]:
+        """The phrase the takes say a segment is, when they say it clearly enough; a
+        rejection (Hearing with no text) when the model, shown the nearest takes first
+        (`shown`), no longer ranks its own pick first; None (the model's verdict stands): no
+        takes, none of an allowed phrase, or not near enough. `d`: the model's decode
         (agreeing with it lowers the bar)."""
         voice = self.takes()
         m = voice.match(frames, allowed, self._meaning) if voice else None
-        if m is None:
+        if m is None or voice is None:
             return None
         if self._says_more(d.best, m.phrase):
             return None  # the model heard more than the take holds: its ranking stands
-        agrees = bool(d.best) and self._meaning(d.best) == self._meaning(m.phrase)
+        top = self._asked_again(voice, m, d, shown) if shown and o.show_takes else None
+        agrees = self._meaning(top or d.best) == self._meaning(m.phrase) and bool(top or d.best)
         ok, conf = taught_verdict(m.distance, m.runner_up, agrees, o)
-        return Hearing(m.phrase, conf, d.free_text, d.best) if ok else None
+        if ok:
+            return Hearing(m.phrase, conf, d.free_text, d.best)
+        if top is not None and d.best and not self._same(top, d.best):
+            # Shown how this user says the words, the model no longer stands by its pick.
+            return Hearing("", 0.0, d.free_text, d.best)
+        return None
+
+    def _asked_again(self, voice: VoiceTemplates, m: Match, d: Decoded, shown: Shown
+                     ) -> Optional[str]:
+        """The phrase the model ranks first among the nearest taught phrase, the nearest of
+        another meaning and its own pick, when shown a take of each (the nearest next to
+        what is heard). None unless each has a take with its sound: a phrase shown is
+        favoured by being shown (a voice's "how long left" beat the model's "hold longer"
+        it had no take of), so only phrases shown alike are compared."""
+        phrases = list(dict.fromkeys(p for p in (m.phrase, m.rival, d.best) if p))
+        if len(phrases) < 2 or any(p not in m.nearest for p in phrases):
+            return None
+        examples = []
+        for p in sorted(phrases, key=lambda p: -m.nearest[p][0]):
+            sound = voice.sound_of(m.nearest[p][1])
+            if sound is None:
+                return None
+            examples.append((p, sound))
+        return shown(examples, phrases)
+
+    def _same(self, a: str, b: str) -> bool:
+        """Two phrases that do the same: one meaning, or one command but for how much ("hold
+        longer" and "hold longer by thirty seconds"); a rating's number is its meaning."""
+        x, y = self._meaning(a), self._meaning(b)
+        return x == y or (_name(x) == _name(y) is not None
+                          and getattr(x, "name", None) not in RATING_INTENTS)

@@ -122,7 +122,8 @@ class Enrollment:
         return end + self.echo_s
 
     def _take(self, segments: Iterator[Segment], prompt: str, why: str = ""
-              ) -> Optional[np.ndarray]:
+              ) -> Optional[tuple[np.ndarray, bytes]]:
+        """A take: its frames and its sound (None: the audio ended)."""
         quiet_from = self._ask(prompt, why)
         for seg in segments:
             if seg.start < quiet_from:
@@ -135,7 +136,7 @@ class Enrollment:
             if MIN_TAKE_S <= length <= MAX_TAKE_S:
                 frames = self.frames_of(seg.pcm)
                 if len(frames) >= MIN_FRAMES:
-                    return frames
+                    return frames, seg.pcm
                 quiet_from = self._ask(prompt, NO_WORD)
                 continue
             quiet_from = self._ask(prompt, TOO_SHORT if length < MIN_TAKE_S else TOO_LONG)
@@ -149,14 +150,14 @@ class Enrollment:
         for phrase in phrases:
             why = ""
             for attempt in range(2):
-                got: list[np.ndarray] = []
+                got: list[tuple[np.ndarray, bytes]] = []
                 for k in range(takes):
-                    frames = self._take(it, prompt_for(phrase, k), why if k == 0 else "")
-                    if frames is None:
+                    take = self._take(it, prompt_for(phrase, k), why if k == 0 else "")
+                    if take is None:
                         self._keep(phrase, got, lesson)
                         return lesson
-                    got.append(frames)
-                spread = _spread(got)
+                    got.append(take)
+                spread = _spread([frames for frames, _ in got])
                 if spread <= UNLIKE or attempt == 1:
                     break
                 lesson.unlike.append((phrase, round(spread, 3)))
@@ -172,12 +173,12 @@ class Enrollment:
                         f"heard for the other, teach both again (companion enroll {a!r} {b!r})")
         return lesson
 
-    def _keep(self, phrase: str, got: list[np.ndarray], lesson: Lesson) -> None:
+    def _keep(self, phrase: str, got: list[tuple[np.ndarray, bytes]], lesson: Lesson) -> None:
         if not got:
             return
-        self.voice.takes.pop(phrase, None)  # a phrase taught again replaces its old takes
-        for frames in got:
-            self.voice.add(phrase, frames)
+        self.voice.forget(phrase)  # a phrase taught again replaces its old takes
+        for frames, sound in got:
+            self.voice.add(phrase, frames, sound=sound)
         lesson.taught[phrase] = len(got)
         self._print(f"  {phrase!r}: {len(got)} take{'s' if len(got) != 1 else ''} kept")
 

@@ -9,7 +9,13 @@ what they must produce once he has taught it: the first six are ones Whisper alo
 accept after "how is the pain now?" ("Please", "both", "Oh", "All"; the "six" it takes
 for three); the
 untaught digits must be heard as they are without the lesson. Each is padded with half a
-second of quiet, as the lesson's takes are (FSDD trims its files to the word)."""
+second of quiet, as the lesson's takes are (FSDD trims its files to the word).
+
+shown/: more of his test-half takes of the taught digits, which the taught voice alone hears
+as another taught number ("three" 17 as two, "six" 21 and 23 as three) or not at all
+("three" 19, "six" 9), and the model shown his takes first (whisper_engine `_shown`) hears
+right or leaves unheard, never as another number (chosen so at 0.1 % more or less level and
+with dither: "three" 19 and "six" 9 and 21 are heard right so every time)."""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 LESSON = [(d, t) for d in (2, 3, 4, 6) for t in (0, 2)]
 HEARD = [(3, 23), (3, 39), (4, 5), (4, 7), (4, 29), (6, 19)]
 UNTAUGHT = [(0, 1), (5, 1), (7, 1), (8, 1), (9, 1)]
+SHOWN = [(3, 17), (3, 19), (6, 9), (6, 21), (6, 23)]
 
 
 def main(data: Path) -> None:
@@ -43,6 +50,9 @@ def main(data: Path) -> None:
         padded(fsdd / f"{d}_nicolas_{t}.wav", HERE / f"number-{d}__fsdd-nicolas-{t}.wav")
     for d, t in UNTAUGHT:
         padded(fsdd / f"{d}_nicolas_{t}.wav", HERE / f"untaught-{d}__fsdd-nicolas-{t}.wav")
+    (HERE / "shown").mkdir(exist_ok=True)
+    for d, t in SHOWN:
+        padded(fsdd / f"{d}_nicolas_{t}.wav", HERE / "shown" / f"number-{d}__fsdd-nicolas-{t}.wav")
 
 
 def padded(src: Path, dest: Path) -> None:
