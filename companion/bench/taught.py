@@ -1,7 +1,9 @@
 """`bench recognition --taught K`: each recording heard as if its speaker had taught the
-companion their voice (`companion enroll`) with K takes of each phrase, taken from that
-speaker's other recordings, never the one being heard (each take heard as the recordings
-are: FSDD's with the bench's quiet around it).
+companion their voice with K takes of each phrase, taken from that speaker's other
+recordings, never the one being heard (each take heard as the recordings are: FSDD's with
+the bench's quiet around it). The takes carry their sound, as a lesson given by voice in the
+running companion does (shown to the model: WhisperOptions.show_takes); a voice saved by
+`companion enroll` and loaded at start has its frames alone.
 
 - FSDD (two speakers, 50 takes of each digit): K takes of every digit from the other split's
   takes (odd takes teach the even ones of dev, and the other way round for test).

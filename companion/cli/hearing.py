@@ -79,8 +79,10 @@ def register(sub, common) -> None:
                         "the critical distance; more is farther)")
     b.add_argument("--taught", type=int, default=0, metavar="K",
                    help="hear each recording as if its speaker had taught the companion "
-                        "(`companion enroll`) with K of their other takes of each phrase "
-                        "(Whisper only; espeak-ng voices stay untaught)")
+                        "with K of their other takes of each phrase, by voice in the running "
+                        "companion (their sound is shown to the model too; a voice.npz loaded "
+                        "at start has their frames alone) (Whisper only; espeak-ng voices "
+                        "stay untaught)")
     b.add_argument("--learn", action="store_true",
                    help="hear each speaker as a companion that learns the voice in use "
                         "(the default live): in a shuffled order, each recording with what "
