@@ -115,6 +115,23 @@ def test_only_the_phrase_just_accepted_and_acted_on_is_learned(rec, vocab):
             rec.options = keep
 
 
+def test_a_rating_asked_back_is_learned_once_confirmed_and_only_then(rec, vocab):
+    """Speech Commands' "on" after the rating question is "one", asked back (unsure): not
+    learned as what the loop acts on next, and learned, with its sound, once the loop says
+    the user confirmed it (a yes: Utterance.unsure), once."""
+    allowed = vocab.phrases_at("rating")
+    (seg, *_) = Endpointer().segments(WavSource(HERE.parent / "none__sc-on-0.wav").frames())
+    with learning(rec, VoiceTemplates(rec.model_name)) as voice:
+        h = rec.decode(seg.pcm, allowed)
+        assert (h.text, h.unsure) == ("one", True), h
+        rec.acted_on(Utterance("one", 0.9, seg.start, seg.end))  # not the one asked back
+        assert len(voice) == 0
+        rec.acted_on(Utterance("one", 0.9, seg.start, seg.end, unsure=True))  # confirmed
+        assert len(voice) == 1 and voice.sound_of(voice.takes["one"][0]) == seg.pcm
+        rec.acted_on(Utterance("one", 0.9, seg.start, seg.end, unsure=True))
+        assert len(voice) == 1
+
+
 def test_learning_can_be_turned_off(rec, vocab, tmp_path):
     keep = rec.options
     rec.options = replace(keep, learn_keep=0)

@@ -343,7 +343,8 @@ def test_a_rating_not_understood_is_asked_for_again_once(tmp_path):
 def test_a_rating_heard_only_because_one_was_asked_is_asked_back_and_logged_on_a_yes(tmp_path):
     """The recognizer took "one" for the question only (Utterance.unsure: its model wrote
     "on"): the loop asks it back, logs nothing and learns nothing from it; the user's yes
-    logs it. A second one, answered no, is never logged."""
+    logs it and makes it the user's voice (learned, and unlearned when put right at once).
+    A second one, answered no, is never logged nor learned."""
     from companion.core import cues
     from companion.core.vocabulary import IntentKind
     clock = ManualClock()
@@ -381,10 +382,10 @@ def test_a_rating_heard_only_because_one_was_asked_is_asked_back_and_logged_on_a
     assert said.index(cues.ask_back(1)) < said.index("One, noted.")
     assert cues.ASKED_BACK_NO in said
     assert [r["value"] for r in log.ratings()] == [2]          # the yes, put right; not the no
-    assert "Changed to two." in said and unlearned == []
+    assert "Changed to two." in said and unlearned == ["one"]  # the one the yes confirmed
     assert [r["unsure"] for r in records if r["type"] == "heard" and r["text"] == "one"] == [
         True, True]
-    assert "one" not in learned and "yes" in learned
+    assert learned.count("one") == 1 and "yes" in learned
 
 
 def test_end_of_file_ends_the_session_cleanly(tmp_path):

@@ -119,8 +119,8 @@ class Learner:
         """Learn from a command accepted; a rating heard as another number, or a "no" heard
         as a yes, the user puts right at once (as the live loop lets them:
         rating.CORRECT_WITHIN_S), so what was learned from it goes (Recognizer.misheard)."""
-        if res.intent is not None:
-            utt = Utterance(res.text, res.confidence, 0.0, res.duration)
+        if res.intent is not None:  # (one asked back: as if the user said yes to it)
+            utt = Utterance(res.text, res.confidence, 0.0, res.duration, unsure=res.unsure)
             self.rec.acted_on(utt)
             want = case.expect
             if want is not None and res.intent != want and (

@@ -39,8 +39,10 @@ class UserVoice:
         self.learned = VoiceTemplates(model)           # from what the loop acted on
         self._meaning = meaning
         self._joined: tuple[Any, ...] = (None, -1, None, -1, None)
-        # The last phrase accepted, its frames and its sound.
+        # The last phrase accepted, its frames and its sound; and the last one asked back
+        # (Hearing.unsure), which the loop acts on only once the user confirms it.
         self._last: Optional[tuple[str, np.ndarray, Optional[bytes]]] = None
+        self._doubted: Optional[tuple[str, np.ndarray, Optional[bytes]]] = None
         # The takes learned last, by the utterance they came from: one the user then put
         # right (unlearn) goes again. A few: a correction comes within seconds.
         self._from: deque[tuple[tuple[str, float, float], str, np.ndarray]] = deque(maxlen=8)
@@ -56,15 +58,24 @@ class UserVoice:
         return self._joined[4]
 
     def accepted(self, phrase: str, frames: Optional[np.ndarray],
-                 sound: Optional[bytes] = None) -> None:
+                 sound: Optional[bytes] = None, unsure: bool = False) -> None:
         """The recognizer's verdict on its last segment ("": rejected), the word's frames
-        and the segment's sound: what learn() learns from if the loop acts on it."""
-        self._last = (phrase, frames, sound) if phrase and frames is not None else None
+        and the segment's sound: what learn() learns from if the loop acts on it. One to be
+        asked back (unsure) is kept apart until the user confirms it."""
+        last = (phrase, frames, sound) if phrase and frames is not None else None
+        if unsure:
+            self._doubted, self._last = last, None
+        else:
+            self._last = last
 
     def learn(self, utt: Utterance, o: WhisperOptions) -> None:
-        """The loop acted on the phrase last accepted: its frames become a take of it (the
-        newest o.learn_keep of each phrase are kept), if sure and short enough."""
-        last, self._last = self._last, None
+        """The loop acted on the phrase last accepted (or, utt.unsure, on the one asked back,
+        now confirmed): its frames become a take of it (the newest o.learn_keep of each
+        phrase are kept), if sure and short enough."""
+        if utt.unsure:
+            last, self._doubted = self._doubted, None
+        else:
+            last, self._last = self._last, None
         if (o.learn_keep and last is not None and last[0] == utt.text
                 and utt.confidence >= o.learn_confidence
                 and len(last[1]) * FRAME_SAMPLES <= o.learn_max_s * mel.RATE):

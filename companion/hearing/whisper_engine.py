@@ -336,7 +336,7 @@ class WhisperRecognizer(Recognizer):
                 h = replace(h, unsure=True)
         if h.text and self.options.learn_keep and frames is None:
             frames = self._frames(ctx.enc, pcm)
-        self.user.accepted(h.text, frames, pcm)
+        self.user.accepted(h.text, frames, pcm, h.unsure)
         return h
 
     def _shown(self, examples: Sequence[tuple[str, bytes]], pcm: bytes,

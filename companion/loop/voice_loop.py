@@ -90,6 +90,7 @@ class VoiceLoop:
         self._frames: Optional[Iterator[Frame]] = None  # what the recognizer is reading
         self._acting: Optional[Utterance] = None  # the utterance being acted on
         self._rated_by: Optional[Utterance] = None  # the one that gave the last rating
+        self._doubted_by: Optional[Utterance] = None  # the rating asked back, if any
         self._answered_by: Optional[Utterance] = None  # the last answer to the safety question
         self._stopped_by: Optional[Utterance] = None  # the one that stopped the last session
         self.summary = summary
@@ -158,10 +159,15 @@ class VoiceLoop:
         if isinstance(e, PainLogged):
             if e.corrects is not None and self._rated_by is not None:
                 self.misheard(self._rated_by)
-            # The utterance that said it: not the yes that confirmed a rating asked back.
+            # The utterance that said it: not the yes that confirmed a rating asked back,
+            # but the one asked back, now the user's voice (learned, and unlearned if put
+            # right); one said twice is confirmed by itself.
             said = self.vocab.parse(self._acting.text) if self._acting else None
             rating = said is not None and said.name in RATING_INTENTS
-            self._rated_by = self._acting if rating else None
+            by = self._acting if rating else self._doubted_by
+            self._rated_by, self._doubted_by = by, None
+            if by is not None and by.unsure:
+                self.acted_on(by)
         if isinstance(e, TakenBack):
             by = self._stopped_by if e.answer == "stop" else self._answered_by
             if by is not None:
@@ -300,6 +306,7 @@ class VoiceLoop:
             if intent.name == IntentKind.STOP:
                 self._stopped_by = utt
             if utt.unsure:
+                self._doubted_by = utt
                 runner.check(intent)
             else:
                 runner.handle(intent)
