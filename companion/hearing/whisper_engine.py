@@ -342,18 +342,12 @@ class WhisperRecognizer(Recognizer):
     def _shown(self, examples: Sequence[tuple[str, bytes]], pcm: bytes,
                phrases: Sequence[str]) -> str:
         """The phrase ranked first among `phrases` for the segment `pcm` when the model is
-        shown the user's own takes first: their sound joined before it, their words forced
-        as the transcript so far ("Three. Six."), so that it hears what follows as this
-        voice says words (in-context learning; its own ranking of one voice's digits: 214 ->
-        242 of 250). Ranked by log-probability per token, the closing full stop included."""
-        rt = self.runtime
-        lead = tuple(rt.tokens("".join(f" {_written(p)}" for p, _ in examples)))
-        _, enc = rt.encode_audio(np.concatenate([pcm_to_float(s) for _, s in examples]
-                                                + [pcm_to_float(pcm)]))
-        seqs = [tuple(rt.tokens(f" {_written(p)}")) for p in phrases]
-        scores = [float(np.mean([rows[len(lead) + i][t] for i, t in enumerate(seq)]))
-                  for seq, rows in zip(seqs, rt.forced(enc, [lead + s for s in seqs]))]
-        return phrases[int(np.argmax(scores))]
+        shown the user's own takes first (WhisperRuntime.after_examples): it then hears what
+        follows as this voice says words (in-context learning; its own ranking of one voice's
+        digits: 214 -> 242 of 250)."""
+        best = self.runtime.after_examples([(_written(p), s) for p, s in examples], pcm,
+                                           [_written(p) for p in phrases])
+        return phrases[best]
 
 
 def _written(phrase: str) -> str:

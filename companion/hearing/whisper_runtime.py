@@ -5,12 +5,13 @@ calls the grammar decoder (whisper_engine.py) makes of them. It knows nothing of
   whole buckets (never a 30 s pad), and one encoder pass;
 - rows: the next-token log-probabilities after a forced prefix, then greedy steps;
 - forced: many token sequences teacher-forced in one batched decoder call;
+- after_examples: which text is likeliest after examples of audio and their sentences;
 - transcribe: plain free decoding, for the voice benchmark."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -167,6 +168,20 @@ class WhisperRuntime:
             suppress_blank=False, suppress_tokens=[-1])
         return [log_softmax(np.asarray(r.logits[0][:len(c) + 1], dtype=np.float32))
                 for r, c in zip(res, seqs)]
+
+    def after_examples(self, examples: Sequence[tuple[str, bytes]], pcm: bytes,
+                       texts: Sequence[str]) -> int:
+        """Which of `texts` the model finds likeliest for 16 kHz int16 `pcm` said after the
+        examples (each a sentence and its audio): their audio joined before it, their
+        sentences forced as the transcript so far. By log-probability per token (a text's
+        closing mark included). Index into texts."""
+        lead = tuple(self.tokens("".join(f" {t}" for t, _ in examples)))
+        _, enc = self.encode_audio(np.concatenate([pcm_to_float(a) for _, a in examples]
+                                                  + [pcm_to_float(pcm)]))
+        seqs = [tuple(self.tokens(f" {t}")) for t in texts]
+        scores = [float(np.mean([rows[len(lead) + i][t] for i, t in enumerate(seq)]))
+                  for seq, rows in zip(seqs, self.forced(enc, [lead + s for s in seqs]))]
+        return int(np.argmax(scores))
 
     def transcribe(self, pcm: bytes, max_tokens: int = 120, *, full_window: bool = False,
                    beam_size: int = 1) -> str:
