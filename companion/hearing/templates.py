@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Optional, Sequence
 
@@ -38,12 +38,19 @@ class Match:
     """The phrase whose takes lie nearest to what was heard."""
 
     phrase: str
-    distance: float   # mean cosine distance along the best warping path (0: the same)
-    runner_up: float  # the nearest taught phrase of another meaning, allowed now or not
-    # (inf: no other was taught)
-    rival: str = ""   # that phrase of another meaning ("": none was taught)
-    # Per taught phrase, its nearest take and how near: what is shown to the model.
-    nearest: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
+    rival: str  # the nearest taught phrase of another meaning, allowed now or not ("": none)
+    # Per taught phrase, its nearest take and how near it lies (mean cosine distance along
+    # the best warping path; 0: the same): what is shown to the model.
+    nearest: dict[str, tuple[float, np.ndarray]]
+
+    @property
+    def distance(self) -> float:
+        return self.nearest[self.phrase][0]
+
+    @property
+    def runner_up(self) -> float:
+        """How near the rival lies (inf: no phrase of another meaning was taught)."""
+        return self.nearest[self.rival][0] if self.rival else INF
 
 
 def unit_frames(frames: np.ndarray) -> np.ndarray:
@@ -194,8 +201,7 @@ class VoiceTemplates:
         best = min((p for p in nearest if p in allowed), key=lambda p: nearest[p][0])
         rival = min((p for p in nearest if meaning(p) != meaning(best)),
                     key=lambda p: nearest[p][0], default="")
-        return Match(best, nearest[best][0], nearest[rival][0] if rival else INF, rival,
-                     nearest)
+        return Match(best, rival, nearest)
 
     def save(self, path: Path) -> None:
         """Written whole to a private temporary file, then renamed: a full disk or a crash
