@@ -83,13 +83,13 @@ class WhisperOptions:
     taught_sure: float = 0.18
     taught_agree: float = 0.26
     taught_gap: float = 0.02
-    # Takes that carry their sound are shown to the model before what is heard (the
-    # nearest take and the nearest of another meaning, their words as the decoder's first
-    # text: "Three. Six."), and it ranks the nearest take's phrase, the rival's and its own
-    # pick again: that ranking is the model's vote on the takes, and a pick it no longer
-    # ranks first is rejected. Whisper hears a voice better once shown how it says things
-    # (dev `bench recognition --learn`: 925 -> 936 of 992 right, wrong commands 16 -> 7,
-    # false accepts 3 either way; test 712 -> 719, 14 -> 11).
+    # Takes that carry their sound are shown to the model before what is heard (a take of
+    # the nearest phrase, of the nearest of another meaning and of the model's pick, or
+    # else two of other phrases; their words as the decoder's first text: "Three. Six."),
+    # and it ranks those three phrases again: that ranking is the model's vote on the
+    # takes, and a pick it no longer ranks first is rejected. Whisper hears a voice better
+    # once shown how it says things (dev `bench recognition --learn`: 925 -> 938 of 992
+    # right, wrong commands 16 -> 5, false accepts 3 either way; test 712 -> 719, 14 -> 11).
     show_takes: bool = True
     # Learning the voice in use: each phrase the loop acted on with at least
     # learn_confidence is kept (its encoder frames, in memory only) as a take, the newest
