@@ -150,5 +150,4 @@ class UserVoice:
         """Two phrases that do the same: one meaning, or one command but for how much ("hold
         longer" and "hold longer by thirty seconds"); a rating's number is its meaning."""
         x, y = self._meaning(a), self._meaning(b)
-        return x == y or (_name(x) == _name(y) is not None
-                          and getattr(x, "name", None) not in RATING_INTENTS)
+        return x == y or (_name(x) == _name(y) is not None and _name(x) not in RATING_INTENTS)

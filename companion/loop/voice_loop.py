@@ -164,7 +164,8 @@ class VoiceLoop:
             # right); one said twice is confirmed by itself.
             said = self.vocab.parse(self._acting.text) if self._acting else None
             rating = said is not None and said.name in RATING_INTENTS
-            by = self._acting if rating else self._doubted_by
+            confirmed = said is not None and said.name == IntentKind.YES
+            by = self._acting if rating else self._doubted_by if confirmed else None
             self._rated_by, self._doubted_by = by, None
             if by is not None and by.unsure:
                 self.acted_on(by)
