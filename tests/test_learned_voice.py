@@ -1,5 +1,6 @@
 """The voice in use, learned (Recognizer.acted_on): what the loop acted on becomes a take of
-that phrase, kept in memory as Whisper's encoder frames and matched like a taught voice.
+that phrase, kept as Whisper's encoder frames and matched like a taught voice (kept between
+runs too: test_learned_file.py).
 
 Real recordings in tests/audio/taught/: FSDD's Belgian speaker says two, three, four and six
 twice each (the lesson WAV, here heard as ordinary answers to "how is the pain now?", not as
@@ -174,8 +175,9 @@ def test_a_taught_voice_added_to_in_place_is_heard_with_what_was_learned():
     assert set(user.takes().takes) == {"two", "six", "three"}
 
 
-def test_nothing_learned_is_written(rec, vocab, tmp_path, monkeypatch):
-    """Learning keeps frames in memory only: hearing and learning write no file."""
+def test_nothing_learned_is_written_unless_a_place_is_given(rec, vocab, tmp_path, monkeypatch):
+    """A recognizer learns in memory: hearing and learning write no file unless it was
+    given a place to keep the frames (make_recognizer's learned_voice: test_learned_file.py)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     with learning(rec, VoiceTemplates(rec.model_name)) as voice:

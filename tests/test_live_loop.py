@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import stat
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 
 from companion.core import cues
 from companion.hearing import make_recognizer
+from companion.hearing.templates import VoiceTemplates
 from companion.storage.library import Library
 from companion.bench.sessionwav import (after_step, build, heard_take, place_when_quiet,
                                        speech_spans, steady_hiss)
@@ -333,6 +335,13 @@ def test_live_session_through_the_virtual_sound_card(tmp_path, session_wav, take
         p.communicate(timeout=30)
     check_session(tmp_path / "data", events(ev))
     assert any(e["type"] == "cue" and e["text"] == "Six, noted." for e in events(ev))
+    # What it acted on is kept as the speech model's frames of the user's voice (never the
+    # sound), privately, for the next start (hearing/learned_file.py).
+    learned = tmp_path / "data" / "learned.npz"
+    assert stat.S_IMODE(os.stat(learned).st_mode) == 0o600
+    kept = VoiceTemplates.load(learned)
+    acted = {e["text"] for e in events(ev) if e["type"] == "heard" and e["text"]}
+    assert len(kept) >= 1 and set(kept.takes) <= acted and kept.sounds == {}, kept.takes
 
 
 def _start_card_in(runtime_dir: str) -> list[int]:

@@ -289,7 +289,7 @@ def test_a_voice_replay_keeps_no_audio_unless_a_debug_recording_is_asked_for(tmp
 
     mic = tmp_path / "in" / "mic.wav"
     mic.parent.mkdir()
-    build([(4.0, "start neck routine"), (50.0, "stop")], mic, total_s=60,
+    build([(7.0, "start neck routine"), (50.0, "stop")], mic, total_s=60,
           cache_dir=tmp_path / "render-cache")
     env = Env(tmp_path)
     ev = tmp_path / "out" / "events.jsonl"
@@ -307,6 +307,9 @@ def test_a_voice_replay_keeps_no_audio_unless_a_debug_recording_is_asked_for(tmp
     assert {p.name for p in int8.iterdir()} == {"model.bin", "config.json", "tokenizer.json",
                                                 "vocabulary.txt"}
     assert_private_tree(env.data)
+    # It acted on "start neck routine" and "stop", and a live run would keep their frames
+    # (learned.npz); a replay hears what was said then and keeps nothing it learned.
+    assert '"reason": "stopped"' in ev.read_text() and not (env.data / "learned.npz").exists()
 
     rec = tmp_path / "out" / "heard.wav"
     debug = env.probe("run", "--mic-file", str(mic), "--no-speaker", "--debug-record",

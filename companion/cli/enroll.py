@@ -2,7 +2,7 @@
 start a few times and keeps your takes (as the recognizer's view of them: no audio is saved)
 beside the pain log; from then on it hears those phrases by your own way of saying them as
 well as by the model.
-`--list` shows what it was taught, `--forget` removes it."""
+`--list` shows what it was taught and what it learned in use, `--forget` removes both."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ def register(sub, common) -> None:
                         "phrases to teach (default: all three)")
     p.add_argument("--takes", type=int, default=2, metavar="N",
                    help="takes of each phrase (default 2)")
-    p.add_argument("--list", action="store_true", help="what it was taught")
-    p.add_argument("--forget", action="store_true", help="remove the taught voice")
+    p.add_argument("--list", action="store_true",
+                   help="what it was taught, and what it learned of your voice in use")
+    p.add_argument("--forget", action="store_true",
+                   help="remove the taught voice and what it learned of your voice in use")
     p.add_argument("--mic-file", metavar="WAV",
                    help="take the phrases from a recording instead of the microphone (one "
                         "utterance per take, in order)")
@@ -62,29 +64,35 @@ def phrases_to_teach(what: list[str], vocab) -> list[str]:
 def enroll(args: argparse.Namespace) -> int:
     cfg = config.effective(args)
     where = paths.taught_voice(cfg.data_dir)
+    learned = paths.learned_voice(cfg.data_dir)
     if args.forget:
-        existed = where.exists()
-        where.unlink(missing_ok=True)
-        print(f"{'removed' if existed else 'nothing taught at'} {where}")
+        for path, none in ((where, "nothing taught at"), (learned, "nothing learned at")):
+            existed = path.exists()
+            path.unlink(missing_ok=True)
+            print(f"{'removed' if existed else none} {path}")
         return 0
     if args.list:
-        return _list(where)
+        return _list(where, learned)
     if not 1 <= args.takes <= 5:
         raise CompanionError(f"--takes must be 1 to 5, not {args.takes}")
     return _teach(args, cfg, where)
 
 
-def _list(where) -> int:
+def _list(where, learned) -> int:
     from companion.hearing.templates import VoiceTemplates
 
-    if not where.exists():
-        print(f"nothing taught yet ({where}); `companion enroll` teaches it your voice")
-        return 0
-    voice = VoiceTemplates.load(where)
-    print(f"taught voice: {where} (Whisper {voice.model})")
-    for phrase in sorted(voice.takes):
-        n = len(voice.takes[phrase])
-        print(f"  {phrase}: {n} take{'s' if n != 1 else ''}")
+    for path, what, none in (
+            (where, "taught voice", "nothing taught yet ({}); `companion enroll` teaches it "
+                                    "your voice"),
+            (learned, "learned in use", "nothing learned in use yet ({})")):
+        if not path.exists():
+            print(none.format(path))
+            continue
+        voice = VoiceTemplates.load(path)
+        print(f"{what}: {path} (Whisper {voice.model})")
+        for phrase in sorted(voice.takes):
+            n = len(voice.takes[phrase])
+            print(f"  {phrase}: {n} take{'s' if n != 1 else ''}")
     return 0
 
 

@@ -202,6 +202,7 @@ def cmd_model_list(args) -> int:
     for name, state in rows:
         print(f"{'*' if name == in_use else ' '} {name:<16} {state}")
     print(f"taught voice: {_taught_state(args, cfg.whisper_model)}")
+    print(f"learned voice: {_learned_state(args, cfg)}")
     return 0
 
 
@@ -215,6 +216,19 @@ def _taught_state(args, model: str) -> str:
         return note or "none (`companion enroll` teaches it your voice)"
     return (f"{len(voice.takes)} phrases, {len(voice)} takes, in {where} (used by Whisper "
             f"{model})")
+
+
+def _learned_state(args, cfg) -> str:
+    from companion.host import config, paths
+    from companion.hearing.learned_file import load_learned
+
+    where = paths.learned_voice(config.effective(args).data_dir)
+    voice, note = load_learned(where, cfg.whisper_model)
+    if voice is None:
+        return note or ("none yet (learned as you use the companion)" if cfg.learn_voice
+                        else "none (learn_voice = false in config.toml)")
+    return (f"{len(voice.takes)} phrases, {len(voice)} takes, in {where}"
+            + ("" if cfg.learn_voice else " (not used: learn_voice = false)"))
 
 
 def cmd_model_download(args) -> int:

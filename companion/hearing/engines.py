@@ -81,14 +81,18 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
                     strict: bool = False, sphinx_options=None,
                     whisper_options=None, whisper_model: Optional[str] = None,
                     whisper_threads: Optional[int] = None,
-                    taught_voice: Optional[Path] = None, learn_voice: bool = True
+                    taught_voice: Optional[Path] = None, learn_voice: bool = True,
+                    learned_voice: Optional[Path] = None, keep_learned: bool = True
                     ) -> Recognizer:
     """Build the recognizer for the command grammar. strict=True turns grammar words the
     model does not know into an error; otherwise they are left out and listed in
     recognizer.missing_words for the caller to report. taught_voice: the user's own takes
     (`companion enroll`), used by Whisper when the file is there and made by its model;
     recognizer.taught_note says why one was not used. learn_voice: Whisper learns the voice
-    in use from what the loop acts on (Recognizer.acted_on; in memory only)."""
+    in use from what the loop acts on (Recognizer.acted_on). learned_voice: where what it
+    learned is kept between runs (frames only: learned_file.py), loaded from there and, with
+    keep_learned, written back as it learns and when it closes (a replay leaves it alone);
+    nothing is loaded or kept without learn_voice."""
     name, model = choose_engine(engine, model_path)
     if name == "vosk":
         from companion.hearing.vosk_engine import VoskRecognizer
@@ -106,6 +110,13 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
             opts = replace(opts, learn_keep=0)
         wrec = WhisperRecognizer(vocabulary, opts)
         wrec.user.taught, wrec.taught_note = load_taught_voice(taught_voice, opts.model)
+        if learn_voice and learned_voice is not None:
+            from companion.hearing.learned_file import LearnedFile
+
+            kept = LearnedFile(learned_voice)
+            wrec.user.learned, note = kept.load(opts.model)
+            wrec.taught_note = "; ".join(n for n in (wrec.taught_note, note) if n)
+            wrec.learned_file = kept if keep_learned else None
         rec = wrec
     else:
         from companion.hearing.sphinx import SphinxOptions, SphinxRecognizer
@@ -120,18 +131,9 @@ def load_taught_voice(path: Optional[Path], model: str
                       ) -> tuple[Optional["VoiceTemplates"], str]:
     """The taught voice at path for this Whisper model, or None and why not ("" when there
     is simply none): a broken file or another model's must not stop the companion hearing."""
-    from companion.hearing.templates import VoiceTemplates
+    from companion.hearing.learned_file import load_voice
 
-    if path is None or not path.exists():
-        return None, ""
-    try:
-        voice = VoiceTemplates.load(path)
-    except (CompanionError, OSError) as e:
-        return None, f"the taught voice is not used: {e}"
-    if voice.model != model:
-        return None, (f"the taught voice in {path} was made with Whisper {voice.model}, not "
-                      f"{model}: teach it again with `companion enroll`")
-    return voice, ""
+    return load_voice(path, model)
 
 
 def missing_words_message(rec: Recognizer) -> str:

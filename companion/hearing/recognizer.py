@@ -39,7 +39,8 @@ class Recognizer(ABC):
         self.vocabulary = vocabulary
         # Grammar words the engine's model cannot say; phrases using them are left out.
         self.missing_words: list[str] = []
-        # Why the user's taught voice (`companion enroll`) is not used ("": none, or used).
+        # Why the user's taught voice (`companion enroll`), or the one learned in use, is
+        # not used ("": none, or used).
         self.taught_note = ""
 
     def usable_phrases(self, known: "set[str] | None" = None,

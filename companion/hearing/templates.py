@@ -224,9 +224,10 @@ class VoiceTemplates:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> "VoiceTemplates":
-        """The taught voice at `path`; a file that is not one names itself and the fix."""
-        fix = f"teach it again with `companion enroll` (or remove {path})"
+    def load(cls, path: Path, what: str = "taught voice",
+             fix: str = "teach it again with `companion enroll`") -> "VoiceTemplates":
+        """The voice at `path`; a file that is not one names itself and the fix."""
+        fix = f"{fix} (or remove {path})"
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
@@ -238,5 +239,5 @@ class VoiceTemplates:
         except FileNotFoundError:
             raise
         except Exception as e:  # zipfile, KeyError, ValueError, json: all one story here
-            raise CompanionError(f"{path} is not a taught voice ({e}): {fix}") from None
+            raise CompanionError(f"{path} is not a {what} ({e}): {fix}") from None
         return cls(str(meta.get("model", "")), takes)

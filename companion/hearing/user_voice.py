@@ -2,7 +2,8 @@
 enroll` and those learned from what the loop acted on, matched as one voice against what is
 heard (templates.py). It is given the word's encoder frames and the model's verdict (and a
 way to ask the model again, shown the nearest takes first), and knows nothing of the model
-itself. Learned takes (and their sound) live in memory only: never written."""
+itself. The learned takes' sound lives in memory only, never written; their frames are kept
+between runs (learned_file.py)."""
 
 from __future__ import annotations
 

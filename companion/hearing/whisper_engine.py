@@ -35,6 +35,7 @@ import numpy as np
 
 from companion.hearing import mel
 from companion.hearing.grammar import TokenGrammar, Trie
+from companion.hearing.learned_file import LearnedFile
 from companion.hearing.recognizer import Hearing, Recognizer
 from companion.core.interfaces import Utterance
 from companion.hearing.templates import speech_span
@@ -81,6 +82,7 @@ class WhisperRecognizer(Recognizer):
         # The user's own takes: taught (`companion enroll`; make_recognizer sets
         # user.taught) and learned from what the loop acted on (acted_on).
         self.user = UserVoice(rt.name, vocabulary.parse)
+        self.learned_file: Optional[LearnedFile] = None  # where user.learned is kept, if any
 
     def _trie(self, allowed: frozenset[str]) -> Trie:
         if allowed not in self._tries:
@@ -283,10 +285,18 @@ class WhisperRecognizer(Recognizer):
     def acted_on(self, utt: Utterance) -> None:
         """Learn the voice in use: the loop acted on the phrase last accepted."""
         self.user.learn(utt, self.options)
+        if self.learned_file is not None:
+            self.learned_file.changed(self.user.learned)
 
     def misheard(self, utt: Utterance) -> None:
         """What was learned from `utt`, which the user then put right, goes."""
-        self.user.unlearn(utt)
+        if self.user.unlearn(utt) and self.learned_file is not None:
+            self.learned_file.changed(self.user.learned)
+
+    def close(self) -> None:
+        """What was learned since the last write is kept (learned_file)."""
+        if self.learned_file is not None:
+            self.learned_file.save(self.user.learned)
 
     def _means(self, phrase: str, kind: str) -> bool:
         intent = self.vocabulary.phrases.get(phrase)

@@ -92,13 +92,13 @@ class WhisperOptions:
     # right, wrong commands 16 -> 5, false accepts 3 either way; test 712 -> 719, 14 -> 11).
     show_takes: bool = True
     # Learning the voice in use: each phrase the loop acted on with at least
-    # learn_confidence is kept (its encoder frames, in memory only) as a take, the newest
-    # learn_keep of each phrase, and matched like a taught one. Chosen on dev (`bench
-    # recognition --learn`: every speaker's recordings in a shuffled order, each heard with
-    # what was learned from their earlier ones): 863 -> 907 of 992 right, false accepts 3;
-    # learning only from confident ones (0.7) learned fewer right and more wrong; 3 takes
-    # 904, 8 takes 907 but more wrong commands. 0 keeps none: only what `companion enroll`
-    # taught is used.
+    # learn_confidence is kept (its encoder frames, between runs too: learned_file.py) as a
+    # take, the newest learn_keep of each phrase, and matched like a taught one. Chosen on
+    # dev (`bench recognition --learn`: every speaker's recordings in a shuffled order,
+    # each heard with what was learned from their earlier ones): 863 -> 907 of 992 right,
+    # false accepts 3; learning only from confident ones (0.7) learned fewer right and more
+    # wrong; 3 takes 904, 8 takes 907 but more wrong commands. 0 keeps none: only what
+    # `companion enroll` taught is used.
     learn_keep: int = 5
     learn_confidence: float = 0.5
     # ... and only when its speech lasts at most this: a command is shorter, and every take

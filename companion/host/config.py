@@ -54,10 +54,11 @@ class Config(BaseModel):
     --whisper-threads N`."""
     learn_voice: bool = True
     """Learn your voice as you use it: the last five times each command was heard and
-    acted on are kept as the speech model's view of them and their sound (in memory only,
-    never written, gone when the companion stops), matched like takes taught with
-    `companion enroll` and shown to the model before what is heard near them. false: only
-    what enroll taught."""
+    acted on are kept as the speech model's view of them (kept between runs in learned.npz
+    beside the log, private; `companion enroll --forget` removes it) and their sound (in
+    memory only, never written), matched like takes taught with `companion enroll` and
+    shown to the model before what is heard near them. false: only what enroll taught,
+    and nothing learned is read or written."""
     model_path: Optional[Path] = None
     """Where the Vosk model is; default models/vosk-model-small-en-us-0.15."""
     voice_engine: Literal[VOICE_ENGINES] = "auto"  # type: ignore[valid-type]

@@ -25,6 +25,12 @@ def taught_voice(override: Optional[str | Path] = None) -> Path:
     return data_dir(override) / "voice.npz"
 
 
+def learned_voice(override: Optional[str | Path] = None) -> Path:
+    """What the companion learned of the user's voice in use (frames, never sound): beside
+    the taught voice, as personal."""
+    return data_dir(override) / "learned.npz"
+
+
 def loudness(override: Optional[str | Path] = None) -> Path:
     """How loud the user asked the companion to speak ("louder"): beside the log, as the
     rest of what the companion keeps of its user."""

@@ -130,7 +130,12 @@ def run_voice(args: argparse.Namespace) -> int:
                                      whisper_model=cfg.whisper_model,
                                      whisper_threads=cfg.whisper_threads,
                                      taught_voice=paths.taught_voice(cfg.data_dir),
-                                     learn_voice=cfg.learn_voice)
+                                     learn_voice=cfg.learn_voice,
+                                     # A replay hears as the companion would now, and
+                                     # keeps nothing it learns from then.
+                                     learned_voice=paths.learned_voice(cfg.data_dir),
+                                     keep_learned=not replay)
+        stack.callback(recognizer.close)  # (what it learned since the last write is kept)
         if recognizer.taught_note:
             logger.warning("%s", recognizer.taught_note)
         if recognizer.missing_words:

@@ -1,0 +1,96 @@
+"""The voice learned in use, kept between runs: the learned takes' frames (the speech
+model's view of them, never their sound) in `learned.npz` beside the pain log, private as
+the taught voice is (templates.VoiceTemplates.save).
+
+Why: a companion that learned how its user says "three" forgot it at every restart, and a
+Pi is unplugged at night: each morning began as a stranger's (dev `bench recognition --learn
+--returning`: FSDD's Belgian speaker 233 -> 237 of 250 over the whole split, and his first
+takes of a run are where it counts). The sound stays in memory (no audio is kept), so after a
+restart the kept takes are matched by their frames alone, and the model is shown takes again
+as new ones are learned.
+
+Written when the learned takes have changed and a minute has passed since the last write,
+and when the recognizer closes: a take learned a moment before a power cut may be lost, the
+rest are not, and the SD card is not written after every command."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from companion.core.errors import CompanionError
+from companion.hearing.templates import VoiceTemplates
+
+logger = logging.getLogger(__name__)
+
+SAVE_EVERY_S = 60.0
+
+
+def load_voice(path: Optional[Path], model: str, what: str = "taught voice",
+               fix: str = "teach it again with `companion enroll`"
+               ) -> tuple[Optional[VoiceTemplates], str]:
+    """The voice at path for this Whisper model, or None and why not ("" when there is
+    simply none): a broken file or another model's must not stop the companion hearing."""
+    if path is None or not path.exists():
+        return None, ""
+    try:
+        voice = VoiceTemplates.load(path, what, fix)
+    except (CompanionError, OSError) as e:
+        return None, f"the {what} is not used: {e}"
+    if voice.model != model:
+        return None, (f"the {what} in {path} was made with Whisper {voice.model}, not "
+                      f"{model}: {fix}")
+    return voice, ""
+
+
+def load_learned(path: Optional[Path], model: str) -> tuple[Optional[VoiceTemplates], str]:
+    """load_voice for the learned voice: one that cannot be used is learned again."""
+    return load_voice(path, model, "learned voice",
+                      "it is learned again as you use the companion")
+
+
+class LearnedFile:
+    """Keeps one recognizer's learned takes at `path`. `clock`: seconds, for the minute
+    between writes (time.monotonic; tests give their own)."""
+
+    def __init__(self, path: Path, every_s: float = SAVE_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path, self.every_s, self.clock = path, every_s, clock
+        self._saved: tuple[int, int] = (0, -1)   # (id of the takes, their version) on disk
+        self._at = -float("inf")                 # when last written
+
+    def load(self, model: str) -> tuple[VoiceTemplates, str]:
+        """The takes kept for this model (none yet: an empty set), and why a file there was
+        not used ("": it was, or there was none). A file that cannot be used is replaced
+        by the next write: it is the companion's own, remade as it learns."""
+        voice, note = load_learned(self.path, model)
+        if voice is None:
+            return VoiceTemplates(model), note
+        self._saved = (id(voice), voice.version)
+        return voice, ""
+
+    def changed(self, voice: VoiceTemplates) -> None:
+        """The takes may have changed (a take learned or unlearned): written if they did
+        and the last write is a minute old."""
+        if self.clock() - self._at >= self.every_s:
+            self.save(voice)
+
+    def save(self, voice: VoiceTemplates) -> bool:
+        """Written now if changed since the last write (False: nothing to write, or the
+        disk refused: said in the log, the takes stay in memory and are tried again)."""
+        if (id(voice), voice.version) == self._saved:
+            return False
+        if not len(voice) and not self.path.exists():
+            self._saved = (id(voice), voice.version)  # nothing learned, nothing to keep
+            return False
+        try:
+            voice.save(self.path)
+        except OSError as e:
+            logger.warning("could not keep the learned voice in %s: %s", self.path,
+                           e.strerror or e)
+            self._at = self.clock()  # not again at once: a full disk stays full a while
+            return False
+        self._saved, self._at = (id(voice), voice.version), self.clock()
+        return True

@@ -1,0 +1,147 @@
+"""The voice learned in use, kept between runs (hearing/learned_file.py): the learned takes'
+frames in learned.npz beside the log (private, never their sound), written when they changed
+and a minute has passed, and when the recognizer closes; loaded at the next start.
+
+Real recordings (tests/audio/taught/, FSDD's Belgian speaker, as in test_learned_voice.py)
+through the real recognizer; a fake clock for the minute between writes, and a folder that
+is a file for a disk that refuses."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from companion.hearing.engines import make_recognizer
+from companion.hearing.learned_file import LearnedFile, load_learned
+from companion.hearing.templates import VoiceTemplates
+from fixture_names import label
+from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
+from test_learned_voice import HEARD, USED, heard, learning, use
+from test_taught_voice import companion
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def takes_in(path) -> dict[str, int]:
+    with np.load(path) as z:
+        assert all(z[f].dtype == np.float16 for f in z.files if f != "meta")
+    return {p: len(t) for p, t in VoiceTemplates.load(path).takes.items()}
+
+
+def test_what_it_learned_is_heard_by_after_a_restart(rec, vocab, tmp_path):
+    where, clock = tmp_path / "data" / "learned.npz", Clock()
+    rec.learned_file = LearnedFile(where, every_s=60.0, clock=clock)
+    try:
+        with learning(rec, VoiceTemplates(rec.model_name)) as voice:
+            acted = use(rec, vocab, USED)  # his eight answers, within the minute
+            # The first take learned is written at once; the rest wait for the minute ...
+            assert sum(takes_in(where).values()) == 1
+            clock.t += 61
+            rec.acted_on(_utterance("two"))  # (nothing accepted since: no take is added)
+            assert takes_in(where) == {p: len(t) for p, t in voice.takes.items()}
+            # ... or for the recognizer to close; unchanged, it is not written again.
+            voice.drop("two", voice.takes["two"][0])
+            rec.close()
+            assert sum(takes_in(where).values()) == len(voice) == len(acted) - 1
+            os.utime(where, (0, 0))
+            rec.close()
+            assert os.stat(where).st_mtime == 0
+    finally:
+        rec.learned_file = None
+    assert stat.S_IMODE(os.stat(where).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(where.parent).st_mode) == 0o700
+    # The next start: the frames come back, their sound does not (no audio is kept).
+    kept, note = LearnedFile(where).load(rec.model_name)
+    assert note == "" and len(kept) == len(acted) - 1 and kept.sounds == {}
+    want = {n: label(expected(n)) for n in HEARD}
+    with learning(rec, kept):
+        after = {n: heard(rec, vocab, n) for n in HEARD}
+    alone = {n: heard(rec, vocab, n) for n in HEARD}
+    assert sum(after[n] == want[n] for n in HEARD) >= 4 > sum(alone[n] == want[n]
+                                                              for n in HEARD) + 2, after
+    assert all(after[n] in (want[n], "none") for n in HEARD), after
+
+
+def _utterance(text: str):
+    from companion.core.interfaces import Utterance
+
+    return Utterance(text, 0.9, 0.0, 1.0)
+
+
+def test_a_disk_that_refuses_loses_nothing_learned_and_tries_again(tmp_path, caplog):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    kept = LearnedFile(blocked / "learned.npz", every_s=60.0, clock=(clock := Clock()))
+    voice = VoiceTemplates("tiny.en", {"six": [np.ones((6, 4))]})
+    with caplog.at_level(logging.WARNING):
+        assert not kept.save(voice)
+    assert "could not keep the learned voice" in caplog.text and len(voice) == 1
+    voice.add("two", np.ones((6, 4)))
+    kept.changed(voice)  # within the minute: not tried again at once
+    assert caplog.text.count("could not keep") == 1
+    blocked.unlink()
+    clock.t += 61
+    kept.changed(voice)
+    assert takes_in(blocked / "learned.npz") == {"six": 1, "two": 1}
+
+
+def test_nothing_learned_writes_no_file_and_a_broken_one_is_learned_again(tmp_path):
+    kept = LearnedFile(tmp_path / "learned.npz")
+    voice, note = kept.load("tiny.en")
+    assert len(voice) == 0 and note == ""
+    assert not kept.save(voice) and not (tmp_path / "learned.npz").exists()
+    (tmp_path / "learned.npz").write_bytes(b"not a zip")
+    voice, note = kept.load("tiny.en")
+    assert len(voice) == 0 and "learned voice is not used" in note
+    assert "learned again as you use the companion" in note
+    VoiceTemplates("base", {"four": [np.ones((5, 4))]}).save(tmp_path / "learned.npz")
+    assert "made with Whisper base, not tiny.en" in load_learned(tmp_path / "learned.npz",
+                                                                 "tiny.en")[1]
+    voice.add("four", np.ones((5, 4)))
+    assert kept.save(voice)  # the companion's own file, remade as it learns
+    assert takes_in(tmp_path / "learned.npz") == {"four": 1}
+
+
+def test_the_companion_loads_and_keeps_it_unless_told_not_to(vocab, tmp_path):
+    where = tmp_path / "learned.npz"
+    VoiceTemplates("tiny.en", {"six": [np.ones((6, 4))] * 2}).save(where)
+    live = make_recognizer(vocab, "whisper", learned_voice=where)
+    assert len(live.user.learned) == 2 and live.learned_file is not None
+    replay = make_recognizer(vocab, "whisper", learned_voice=where, keep_learned=False)
+    assert len(replay.user.learned) == 2 and replay.learned_file is None
+    off = make_recognizer(vocab, "whisper", learned_voice=where, learn_voice=False)
+    assert len(off.user.learned) == 0 and off.learned_file is None
+    where.write_bytes(b"broken")
+    broken = make_recognizer(vocab, "whisper", learned_voice=where)
+    assert len(broken.user.learned) == 0 and "learned voice is not used" in broken.taught_note
+
+
+def test_enroll_lists_and_forgets_what_was_learned_too(tmp_path):
+    env = {**os.environ, "COMPANION_DATA_DIR": str(tmp_path / "data"),
+           "COMPANION_CONFIG_DIR": str(tmp_path / "config")}
+    assert "learned voice: none yet" in companion("model", "list", env=env).stdout
+    VoiceTemplates("tiny.en", {"six": [np.ones((6, 4))] * 3, "next": [np.ones((6, 4))]}
+                   ).save(tmp_path / "data" / "learned.npz")
+    listed = companion("enroll", "--list", env=env).stdout
+    assert "nothing taught yet" in listed and "learned in use:" in listed
+    assert "six: 3 takes" in listed and "next: 1 take" in listed
+    assert "learned voice: 2 phrases, 4 takes" in companion("model", "list", env=env).stdout
+    gone = companion("enroll", "--forget", env=env)
+    assert gone.returncode == 0 and "removed" in gone.stdout
+    assert not (tmp_path / "data" / "learned.npz").exists()
+
+
+@pytest.fixture(autouse=True)
+def _no_learned_file_left(rec):
+    yield
+    rec.learned_file = None
