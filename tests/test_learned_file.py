@@ -20,7 +20,7 @@ from companion.hearing.learned_file import LearnedFile, load_learned
 from companion.hearing.templates import VoiceTemplates
 from fixture_names import label
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
-from test_learned_voice import HEARD, USED, heard, learning, use
+from test_learned_voice import HEARD, USED, fsdd_named, heard, learning, use
 from test_taught_voice import companion
 
 
@@ -139,6 +139,35 @@ def test_enroll_lists_and_forgets_what_was_learned_too(tmp_path):
     gone = companion("enroll", "--forget", env=env)
     assert gone.returncode == 0 and "removed" in gone.stdout
     assert not (tmp_path / "data" / "learned.npz").exists()
+
+
+def test_the_benchmark_hears_a_returning_speaker(rec, vocab, tmp_path):
+    """`bench recognition --learn --returning`: his companion learned from his answers
+    before (another split), then restarted: it hears his six takes by the frames it kept."""
+    from companion.bench import recognition as bench
+    from companion.bench.taught import Learner
+
+    answers, cases = fsdd_named(tmp_path)
+    learner = Learner(rec)
+    try:
+        heard_before = learner.returning(
+            cases[:answers], lambda cs: bench.run(rec, vocab, cs, learner=learner), tmp_path)
+        kept = learner.voices[("fsdd", "nicolas")]
+        assert heard_before == answers and len(kept) >= 5 and kept.sounds == {}
+        assert not (tmp_path / "learned.npz").exists()
+        back, _, _ = bench.run(rec, vocab, cases[answers:], learner=learner)
+    finally:
+        rec.user.learned = VoiceTemplates(rec.model_name)
+    plain, _, _ = bench.run(rec, vocab, cases[answers:])
+    assert plain["number"].right <= 1 and back["number"].right >= 4
+
+
+def test_a_returning_speaker_needs_a_companion_that_learns(tmp_path):
+    r = companion("bench", "recognition", "--returning", "--data", str(tmp_path))
+    assert r.returncode != 0 and "--returning goes with --learn" in r.stderr
+    r = companion("bench", "recognition", "--learn", "--returning", "--split", "all",
+                  "--data", str(tmp_path))
+    assert r.returncode != 0 and "--split dev or test" in r.stderr
 
 
 @pytest.fixture(autouse=True)

@@ -186,15 +186,13 @@ def test_nothing_learned_is_written_unless_a_place_is_given(rec, vocab, tmp_path
     assert list(tmp_path.rglob("*")) == []
 
 
-def test_the_benchmark_hears_each_speaker_as_a_companion_that_learns(rec, vocab, tmp_path):
-    """`bench recognition --learn` (bench/taught.py Learner): each recording is heard with
-    what was learned from the commands accepted from its speaker before it. Here his eight
-    answers (the lesson WAV cut into FSDD-named files) come first, then the six takes."""
+def fsdd_named(folder: Path) -> tuple[int, list]:
+    """His eight answers (the lesson WAV cut into FSDD-named files), then the six takes, as
+    benchmark cases in that order; and how many the answers are."""
     from companion.audio.wav import write_wav
     from companion.bench import recognition as bench
-    from companion.bench.taught import Learner, voice_key
 
-    fsdd = tmp_path / "fsdd-digits"
+    fsdd = folder / "fsdd-digits"
     fsdd.mkdir()
     said = ("two", "two", "three", "three", "four", "four", "six", "six")
     for n, (word, seg) in enumerate(zip(said, Endpointer().segments(WavSource(USED).frames()))):
@@ -205,8 +203,19 @@ def test_the_benchmark_hears_each_speaker_as_a_companion_that_learns(rec, vocab,
         digit, take = name[len("number-"):].split("__fsdd-nicolas-")
         (fsdd / f"{digit}_nicolas_{take[:-4]}.wav").write_bytes((HERE / name).read_bytes())
     files = sorted(fsdd.glob("*.wav"), key=lambda p: -int(p.stem.split("_")[2]))
-    cases = [bench.Case(p, "number", expected(f"number-{p.name[0]}__x"), "dev") for p in files]
-    assert {voice_key(p) for p in files} == {("fsdd", "nicolas")}
+    return len(said), [bench.Case(p, "number", expected(f"number-{p.name[0]}__x"), "dev")
+                       for p in files]
+
+
+def test_the_benchmark_hears_each_speaker_as_a_companion_that_learns(rec, vocab, tmp_path):
+    """`bench recognition --learn` (bench/taught.py Learner): each recording is heard with
+    what was learned from the commands accepted from its speaker before it. Here his eight
+    answers (the lesson WAV cut into FSDD-named files) come first, then the six takes."""
+    from companion.bench import recognition as bench
+    from companion.bench.taught import Learner, voice_key
+
+    answers, cases = fsdd_named(tmp_path)
+    assert {voice_key(c.path) for c in cases} == {("fsdd", "nicolas")}
 
     class InOrder(Learner):
         @staticmethod
@@ -218,7 +227,7 @@ def test_the_benchmark_hears_each_speaker_as_a_companion_that_learns(rec, vocab,
         learnt, _, _ = bench.run(rec, vocab, cases, learner=learner)
     finally:
         rec.user.learned = VoiceTemplates(rec.model_name)
-    plain, _, _ = bench.run(rec, vocab, cases[len(said):])
+    plain, _, _ = bench.run(rec, vocab, cases[answers:])
     assert plain["number"].right <= 1
     assert learnt["number"].right - plain["number"].right >= 5 + 4  # his answers too
     assert len(learner.voices[("fsdd", "nicolas")]) >= 5

@@ -14,14 +14,17 @@ running companion does (shown to the model: WhisperOptions.show_takes); a voice 
 - espeak-ng phrases: a synthetic voice cannot be asked; heard untaught.
 
 `--learn` (Learner): each speaker (each espeak-ng voice too) is a device of its own that
-learns the voice in use from the commands it accepted, heard in a shuffled order."""
+learns the voice in use from the commands it accepted, heard in a shuffled order.
+`--returning`: ... and had done so before, from the same speaker's recordings of the other
+split, then restarted: what it learned kept as the running companion keeps it (frames
+alone: learned_file.py). Only FSDD's two speakers are in both splits; the others are new."""
 
 from __future__ import annotations
 
 import zlib
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
@@ -31,6 +34,7 @@ from companion.core.interfaces import Utterance
 from companion.core.vocabulary import RATING_INTENTS
 from companion.hearing.endpoint import Endpointer
 from companion.hearing.files import FileResult
+from companion.hearing.learned_file import LearnedFile
 from companion.hearing.sources import WavSource, with_quiet
 from companion.hearing.templates import VoiceTemplates
 from companion.hearing.whisper_engine import WhisperRecognizer
@@ -105,6 +109,20 @@ class Learner:
     def order(cases: list[Case]) -> list[Case]:
         """A fixed shuffled order: a user says commands in no order by class."""
         return sorted(cases, key=lambda c: zlib.crc32(c.path.name.encode()))
+
+    def returning(self, before: Iterable[Case], hear: Callable[[list[Case]], object],
+                  folder: Path) -> int:
+        """Each speaker's device first hears (`hear`, learning) their recordings among
+        `before`, then restarts: its learned takes written and read back as the running
+        companion keeps them (frames alone). The number of those recordings."""
+        earlier = [c for c in before if voice_key(c.recording)]
+        hear(earlier)
+        for key, voice in self.voices.items():
+            kept = LearnedFile(folder / "learned.npz")
+            kept.save(voice)
+            self.voices[key], _ = kept.load(self.rec.model_name)
+            (folder / "learned.npz").unlink(missing_ok=True)
+        return len(earlier)
 
     def before(self, case: Case) -> None:
         key = voice_key(case.recording)

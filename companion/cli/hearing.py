@@ -87,6 +87,11 @@ def register(sub, common) -> None:
                    help="hear each speaker as a companion that learns the voice in use "
                         "(the default live): in a shuffled order, each recording with what "
                         "was learned from the commands accepted from that speaker before")
+    b.add_argument("--returning", action="store_true",
+                   help="with --learn: each speaker's companion learned from their "
+                        "recordings of the other split first, then was restarted (what it "
+                        "learned kept as the running companion keeps it: frames alone); "
+                        "FSDD's two speakers are in both splits")
     b.add_argument("--garbage-loop", type=float, metavar="P",
                    help="PocketSphinx: probability of each further garbage phone "
                         "(lower accepts more)")
@@ -277,6 +282,9 @@ def _bench(args, rooms: Path) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise CompanionError("--limit must be at least 1")
+    if args.returning and not (args.learn and args.split in ("dev", "test")):
+        raise CompanionError("--returning goes with --learn and --split dev or test: the "
+                             "other split's recordings are what was learned before")
     vocab = _vocabulary()
     data = Path(args.data).expanduser() if args.data else bench.default_data_dir()
     cases = bench.recorded_cases(data, args.split, args.limit)
@@ -317,6 +325,16 @@ def _bench(args, rooms: Path) -> int:
         if not isinstance(rec, WhisperRecognizer):
             raise CompanionError(f"--learn needs the Whisper engine, not {rec.engine}")
         learner = Learner(rec)
+    if learner is not None and args.returning:
+        import tempfile
+
+        keys = {bench.voice_key(c.recording) for c in cases}
+        other = "test" if args.split == "dev" else "dev"
+        before = [c for c in bench.recorded_cases(data, other, args.limit)
+                  if bench.voice_key(c.recording) in keys]
+        with tempfile.TemporaryDirectory(prefix="bench-learned-", dir=rooms) as kept:
+            learner.returning(before, lambda cs: bench.run(rec, vocab, cs, teach, quiet,
+                                                           learner), Path(kept))
     tallies, cpu, audio = bench.run(rec, vocab, cases, teach, quiet, learner)
     name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
     if rec.engine == "whisper":
@@ -329,7 +347,7 @@ def _bench(args, rooms: Path) -> int:
     if args.taught:
         name += f", taught {args.taught} take{'s' if args.taught != 1 else ''} a phrase"
     if args.learn:
-        name += ", learning each voice"
+        name += ", learning each voice" + (" (returning)" if args.returning else "")
     ms = getattr(rec, "decode_ms", None)
     if getattr(args, "json", False):
         print(json.dumps(bench.figures(tallies, cpu, audio, name, ms), indent=2))
