@@ -112,6 +112,24 @@ def test_nothing_learned_writes_no_file_and_a_broken_one_is_learned_again(tmp_pa
     assert takes_in(tmp_path / "learned.npz") == {"four": 1}
 
 
+def test_removed_while_it_runs_it_is_forgotten_not_written_back(tmp_path):
+    """`companion enroll --forget` while the companion runs: the next write finds the file
+    gone and forgets what is in memory too; what it learns after that is kept anew."""
+    where = tmp_path / "learned.npz"
+    VoiceTemplates("tiny.en", {"six": [np.ones((6, 4))]}).save(where)
+    kept = LearnedFile(where, clock=(clock := Clock()))
+    voice, _ = kept.load("tiny.en")
+    voice.add("two", np.ones((6, 4)))
+    where.unlink()
+    kept.changed(voice)
+    assert not where.exists() and len(voice) == 0
+    assert not kept.save(voice) and not where.exists()
+    voice.add("next", np.ones((6, 4)))
+    clock.t += 61
+    kept.changed(voice)
+    assert takes_in(where) == {"next": 1}
+
+
 def test_the_companion_loads_and_keeps_it_unless_told_not_to(vocab, tmp_path):
     where = tmp_path / "learned.npz"
     VoiceTemplates("tiny.en", {"six": [np.ones((6, 4))] * 2}).save(where)

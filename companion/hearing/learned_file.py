@@ -11,7 +11,9 @@ as new ones are learned.
 
 Written when the learned takes have changed and a minute has passed since the last write,
 and when the recognizer closes: a take learned a moment before a power cut may be lost, the
-rest are not, and the SD card is not written after every command."""
+rest are not, and the SD card is not written after every command. Removed while the
+companion runs (`companion enroll --forget`), it is not written back: what was learned is
+forgotten in memory too, at the next write."""
 
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ class LearnedFile:
         self.path, self.every_s, self.clock = path, every_s, clock
         self._saved: tuple[int, int] = (0, -1)   # (id of the takes, their version) on disk
         self._at = -float("inf")                 # when last written
+        self._on_disk = False                    # the file was there when last read or written
 
     def load(self, model: str) -> tuple[VoiceTemplates, str]:
         """The takes kept for this model (none yet: an empty set), and why a file there was
@@ -68,7 +71,7 @@ class LearnedFile:
         voice, note = load_learned(self.path, model)
         if voice is None:
             return VoiceTemplates(model), note
-        self._saved = (id(voice), voice.version)
+        self._saved, self._on_disk = (id(voice), voice.version), True
         return voice, ""
 
     def changed(self, voice: VoiceTemplates) -> None:
@@ -80,6 +83,14 @@ class LearnedFile:
     def save(self, voice: VoiceTemplates) -> bool:
         """Written now if changed since the last write (False: nothing to write, or the
         disk refused: said in the log, the takes stay in memory and are tried again)."""
+        if self._on_disk and not self.path.exists():
+            # Removed while the companion ran (`companion enroll --forget`): the user wants
+            # it forgotten, so what is in memory goes too, rather than being written back.
+            logger.info("%s was removed: what was learned of the voice is forgotten", self.path)
+            for phrase in list(voice.takes):
+                voice.forget(phrase)
+            self._on_disk, self._saved = False, (id(voice), voice.version)
+            return False
         if (id(voice), voice.version) == self._saved:
             return False
         if not len(voice) and not self.path.exists():
@@ -92,5 +103,5 @@ class LearnedFile:
                            e.strerror or e)
             self._at = self.clock()  # not again at once: a full disk stays full a while
             return False
-        self._saved, self._at = (id(voice), voice.version), self.clock()
+        self._saved, self._at, self._on_disk = (id(voice), voice.version), self.clock(), True
         return True
