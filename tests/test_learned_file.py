@@ -130,6 +130,32 @@ def test_removed_while_it_runs_it_is_forgotten_not_written_back(tmp_path):
     assert takes_in(where) == {"next": 1}
 
 
+def test_after_a_restart_the_takes_with_their_sound_are_the_ones_shown(vocab):
+    """Kept takes come back as frames alone; takes learned since carry their sound. The model
+    is shown, for each phrase, its nearest take that has a sound, even where a kept one
+    without lies nearer (until 2026-12-06 such a phrase was shown no take at all)."""
+    from companion.hearing.user_voice import UserVoice
+    from companion.hearing.whisper_rules import Decoded, WhisperOptions
+
+    rng = np.random.default_rng(3)
+    heard_now = rng.standard_normal((12, 8)).astype(np.float32)
+    near = lambda k: heard_now + k * rng.standard_normal((12, 8)).astype(np.float32)  # noqa
+    user = UserVoice("tiny.en", vocab.parse)
+    user.learned = VoiceTemplates("tiny.en", {"six": [near(0.05)], "three": [near(0.5)]})
+    user.learned.add("six", near(0.4), sound=b"six!")     # learned since the restart
+    user.learned.add("three", near(0.6), sound=b"three!")
+    m = user.learned.match(heard_now, {"six", "three"}, vocab.parse)
+    assert m is not None and m.phrase == "six" and m.rival == "three"
+    assert user.learned.sound_of(m.nearest["six"][1]) is None  # the nearest: frames alone
+    assert {p: sound for p, (_, sound) in m.audible.items()} == {"six": b"six!",
+                                                                 "three": b"three!"}
+    shown: list = []
+    d = Decoded("Six.", -1.0, 0.1, "six", -1.0, 0.6)
+    user.judge(heard_now, {"six", "three"}, d, WhisperOptions(),
+               lambda examples, phrases: shown.append(examples) or "six")
+    assert shown == [[("three", b"three!"), ("six", b"six!")]]  # nearest last
+
+
 def test_the_companion_loads_and_keeps_it_unless_told_not_to(vocab, tmp_path):
     where = tmp_path / "learned.npz"
     VoiceTemplates("tiny.en", {"six": [np.ones((6, 4))] * 2}).save(where)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Optional, Sequence
 
@@ -40,8 +40,11 @@ class Match:
     phrase: str
     rival: str  # the nearest taught phrase of another meaning, allowed now or not ("": none)
     # Per taught phrase, its nearest take and how near it lies (mean cosine distance along
-    # the best warping path; 0: the same): what is shown to the model.
+    # the best warping path; 0: the same).
     nearest: dict[str, tuple[float, np.ndarray]]
+    # The same among the takes that carry their sound: what can be shown to the model (a
+    # voice loaded at start, taught or learned before, holds frames alone).
+    audible: dict[str, tuple[float, bytes]] = field(default_factory=dict)
 
     @property
     def distance(self) -> float:
@@ -195,13 +198,17 @@ class VoiceTemplates:
         query = unit_frames(frames)
         takes = [(p, t) for p, ts in self.takes.items() for t in ts]
         nearest: dict[str, tuple[float, np.ndarray]] = {}
+        audible: dict[str, tuple[float, bytes]] = {}
         for (p, t), d in zip(takes, warp_distances(query, [t for _, t in takes])):
             if p not in nearest or d < nearest[p][0]:
                 nearest[p] = (float(d), t)
+            sound = self.sounds.get(id(t))
+            if sound is not None and (p not in audible or d < audible[p][0]):
+                audible[p] = (float(d), sound)
         best = min((p for p in nearest if p in allowed), key=lambda p: nearest[p][0])
         rival = min((p for p in nearest if meaning(p) != meaning(best)),
                     key=lambda p: nearest[p][0], default="")
-        return Match(best, rival, nearest)
+        return Match(best, rival, nearest, audible)
 
     def save(self, path: Path) -> None:
         """Written whole to a private temporary file, then renamed: a full disk or a crash

@@ -113,7 +113,7 @@ class UserVoice:
             return None
         if self._says_more(d.best, m.phrase):
             return None  # the model heard more than the take holds: its ranking stands
-        top = self._asked_again(voice, m, d, shown) if shown and o.show_takes else None
+        top = self._asked_again(m, d, shown) if shown and o.show_takes else None
         agrees = self._meaning(top or d.best) == self._meaning(m.phrase) and bool(top or d.best)
         ok, conf = taught_verdict(m.distance, m.runner_up, agrees, o)
         if ok:
@@ -123,8 +123,7 @@ class UserVoice:
             return Hearing("", 0.0, d.free_text, d.best)
         return None
 
-    def _asked_again(self, voice: VoiceTemplates, m: Match, d: Decoded, shown: Shown
-                     ) -> Optional[str]:
+    def _asked_again(self, m: Match, d: Decoded, shown: Shown) -> Optional[str]:
         """The phrase the model ranks first among the nearest taught phrase, the nearest of
         another meaning and its own pick, when shown the user's takes first (the nearest
         next to what is heard): a take of each of them where each has one with its sound,
@@ -135,17 +134,13 @@ class UserVoice:
         a rating after the question 59 -> 50; test the same). None: nothing to rank, or too
         few takes with their sound."""
         phrases = list(dict.fromkeys(p for p in (m.phrase, m.rival, d.best) if p))
-
-        def sound(p: str) -> Optional[bytes]:
-            return voice.sound_of(m.nearest[p][1]) if p in m.nearest else None
-
-        show = phrases if all(sound(p) for p in phrases) else sorted(
-            (p for p in m.nearest if p not in phrases and sound(p)),
-            key=lambda p: m.nearest[p][0])[:VOICE_ONLY]
+        heard = m.audible  # each phrase's nearest take that carries its sound
+        show = phrases if all(p in heard for p in phrases) else sorted(
+            (p for p in heard if p not in phrases), key=lambda p: heard[p][0])[:VOICE_ONLY]
         if len(phrases) < 2 or len(show) < min(len(phrases), VOICE_ONLY):
             return None
-        nearest_last = sorted(show, key=lambda p: -m.nearest[p][0])
-        return shown([(p, sound(p) or b"") for p in nearest_last], phrases)
+        nearest_last = sorted(show, key=lambda p: -heard[p][0])
+        return shown([(p, heard[p][1]) for p in nearest_last], phrases)
 
     def _same(self, a: str, b: str) -> bool:
         """Two phrases that do the same: one meaning, or one command but for how much ("hold
