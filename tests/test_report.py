@@ -175,9 +175,17 @@ needs_chromium = pytest.mark.skipif(
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     profile = tmp_path / "chromium-profile"
-    env = {**os.environ, "HOME": str(tmp_path)}  # no writes to the real home
+    # No writes to the real home; and none of the virtual sound card's session (its bus and
+    # runtime folder, where its PulseAudio socket is): a browser started beside it activated
+    # services on its bus, and the card's sinks were lost in a later test of that run.
+    runtime = tmp_path / "chromium-runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DBUS_SESSION_BUS_ADDRESS", "PULSE_SERVER", "PIPEWIRE_REMOTE")}
+    env.update(HOME=str(tmp_path), XDG_RUNTIME_DIR=str(runtime))
     return subprocess.run(
         [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--mute-audio",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", f"--user-data-dir={profile}", *args],
         capture_output=True, timeout=120, env=env)
