@@ -131,7 +131,7 @@ def load_taught_voice(path: Optional[Path], model: str
                       ) -> tuple[Optional["VoiceTemplates"], str]:
     """The taught voice at path for this Whisper model, or None and why not ("" when there
     is simply none): a broken file or another model's must not stop the companion hearing."""
-    from companion.hearing.learned_file import load_voice
+    from companion.hearing.templates import load_voice
 
     return load_voice(path, model)
 

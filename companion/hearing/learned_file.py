@@ -22,29 +22,11 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from companion.core.errors import CompanionError
-from companion.hearing.templates import VoiceTemplates
+from companion.hearing.templates import VoiceTemplates, load_voice
 
 logger = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 60.0
-
-
-def load_voice(path: Optional[Path], model: str, what: str = "taught voice",
-               fix: str = "teach it again with `companion enroll`"
-               ) -> tuple[Optional[VoiceTemplates], str]:
-    """The voice at path for this Whisper model, or None and why not ("" when there is
-    simply none): a broken file or another model's must not stop the companion hearing."""
-    if path is None or not path.exists():
-        return None, ""
-    try:
-        voice = VoiceTemplates.load(path, what, fix)
-    except (CompanionError, OSError) as e:
-        return None, f"the {what} is not used: {e}"
-    if voice.model != model:
-        return None, (f"the {what} in {path} was made with Whisper {voice.model}, not "
-                      f"{model}: {fix}")
-    return voice, ""
 
 
 def load_learned(path: Optional[Path], model: str) -> tuple[Optional[VoiceTemplates], str]:

@@ -248,3 +248,20 @@ class VoiceTemplates:
         except Exception as e:  # zipfile, KeyError, ValueError, json: all one story here
             raise CompanionError(f"{path} is not a {what} ({e}): {fix}") from None
         return cls(str(meta.get("model", "")), takes)
+
+
+def load_voice(path: Optional[Path], model: str, what: str = "taught voice",
+               fix: str = "teach it again with `companion enroll`"
+               ) -> tuple[Optional[VoiceTemplates], str]:
+    """The voice at path for this Whisper model, or None and why not ("" when there is
+    simply none): a broken file or another model's must not stop the companion hearing."""
+    if path is None or not path.exists():
+        return None, ""
+    try:
+        voice = VoiceTemplates.load(path, what, fix)
+    except (CompanionError, OSError) as e:
+        return None, f"the {what} is not used: {e}"
+    if voice.model != model:
+        return None, (f"the {what} in {path} was made with Whisper {voice.model}, not "
+                      f"{model}: {fix}")
+    return voice, ""
