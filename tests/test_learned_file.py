@@ -167,7 +167,7 @@ def test_the_companion_loads_and_keeps_it_unless_told_not_to(vocab, tmp_path):
     assert len(off.user.learned) == 0 and off.learned_file is None
     where.write_bytes(b"broken")
     broken = make_recognizer(vocab, "whisper", learned_voice=where)
-    assert len(broken.user.learned) == 0 and "learned voice is not used" in broken.taught_note
+    assert len(broken.user.learned) == 0 and "learned voice is not used" in broken.voice_note
 
 
 def test_enroll_lists_and_forgets_what_was_learned_too(tmp_path):

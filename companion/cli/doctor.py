@@ -99,8 +99,8 @@ def check_recognizer(cfg: config.Config) -> Check:
         return Check("recognizer", False, f"{rec.engine}: the model lacks the words "
                      f"{', '.join(rec.missing_words)}",
                      "change those routine aliases, or use a model that knows them")
-    if rec.taught_note:  # hears, but not the way the user taught it
-        return Check("recognizer", False, rec.taught_note,
+    if rec.voice_note:  # hears, but not the way the user taught it
+        return Check("recognizer", False, rec.voice_note,
                      "`companion enroll` teaches it again (`--forget` removes the old one)")
     name = f"{rec.engine} {getattr(rec, 'model_name', '')}".strip()
     user = getattr(rec, "user", None)  # Whisper's: the taught voice it hears with

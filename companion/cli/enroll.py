@@ -116,8 +116,8 @@ def _teach(args: argparse.Namespace, cfg, where) -> int:
         raise CompanionError(f"a taught voice is heard by the Whisper engine only; the "
                              f"{rec.engine} engine is in effect (engine = \"whisper\" in "
                              f"{config.config_file(args)}, or --engine whisper)")
-    if rec.taught_note:
-        print(f"companion: {rec.taught_note}; starting afresh", file=sys.stderr)
+    if rec.voice_note:
+        print(f"companion: {rec.voice_note}; starting afresh", file=sys.stderr)
     clock = ManualClock()
     silent = args.no_speaker or bool(args.mic_file)  # a recording holds no prompt's echo
     with ExitStack() as stack:

@@ -145,8 +145,8 @@ def _recognizer(args, vocab, taught: bool = False):
         voice = paths.taught_voice(config.effective(args).data_dir)
     rec = make_recognizer(vocab, engine, model, sphinx_options=opts, whisper_model=whisper,
                           whisper_threads=threads, taught_voice=voice)
-    if rec.taught_note:
-        print(f"companion: warning: {rec.taught_note}", file=sys.stderr)
+    if rec.voice_note:
+        print(f"companion: warning: {rec.voice_note}", file=sys.stderr)
     if rec.missing_words:
         print(f"companion: warning: {missing_words_message(rec)}", file=sys.stderr)
     return rec

@@ -88,7 +88,7 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
     model does not know into an error; otherwise they are left out and listed in
     recognizer.missing_words for the caller to report. taught_voice: the user's own takes
     (`companion enroll`), used by Whisper when the file is there and made by its model;
-    recognizer.taught_note says why one was not used. learn_voice: Whisper learns the voice
+    recognizer.voice_note says why one was not used. learn_voice: Whisper learns the voice
     in use from what the loop acts on (Recognizer.acted_on). learned_voice: where what it
     learned is kept between runs (frames only: learned_file.py), loaded from there and, with
     keep_learned, written back as it learns and when it closes (a replay leaves it alone);
@@ -109,13 +109,13 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
         if not learn_voice:
             opts = replace(opts, learn_keep=0)
         wrec = WhisperRecognizer(vocabulary, opts)
-        wrec.user.taught, wrec.taught_note = load_taught_voice(taught_voice, opts.model)
+        wrec.user.taught, wrec.voice_note = load_taught_voice(taught_voice, opts.model)
         if learn_voice and learned_voice is not None:
             from companion.hearing.learned_file import LearnedFile
 
             kept = LearnedFile(learned_voice)
             wrec.user.learned, note = kept.load(opts.model)
-            wrec.taught_note = "; ".join(n for n in (wrec.taught_note, note) if n)
+            wrec.voice_note = "; ".join(n for n in (wrec.voice_note, note) if n)
             wrec.learned_file = kept if keep_learned else None
         rec = wrec
     else:

@@ -41,7 +41,7 @@ class Recognizer(ABC):
         self.missing_words: list[str] = []
         # Why the user's taught voice (`companion enroll`), or the one learned in use, is
         # not used ("": none, or used).
-        self.taught_note = ""
+        self.voice_note = ""
 
     def usable_phrases(self, known: "set[str] | None" = None,
                        lookup=None) -> list[str]:

@@ -136,8 +136,8 @@ def run_voice(args: argparse.Namespace) -> int:
                                      learned_voice=paths.learned_voice(cfg.data_dir),
                                      keep_learned=not replay)
         stack.callback(recognizer.close)  # (what it learned since the last write is kept)
-        if recognizer.taught_note:
-            logger.warning("%s", recognizer.taught_note)
+        if recognizer.voice_note:
+            logger.warning("%s", recognizer.voice_note)
         if recognizer.missing_words:
             logger.warning("the speech model does not know these words, so phrases using them "
                            "are left out: %s", ", ".join(recognizer.missing_words))
