@@ -91,7 +91,8 @@ def test_only_a_quiet_segment_over_a_quiet_room_is_lifted():
     at_level = load_16k(AUDIO / "stop__sc-stop-0.wav").astype(np.float32)
     assert level_db(at_level) > whisper_runtime.LIFT_TO_DBFS
     assert whisper_runtime.lifted(at_level) is at_level  # the benchmark's level: as it is
-    word = np.pad(load_16k(STOPS[0]).astype(np.float64) * 0.1, (4000, 4000))  # 20 dB down
+    word = np.pad(load_16k(STOPS[0]).astype(np.float64), (4000, 4000))
+    word *= 10 ** ((-32.0 - level_db(word)) / 20)  # a quiet word: its loudest 10 ms at -32 dBFS
     quiet = (room(len(word) / 16000) + word).astype(np.float32)
     assert level_db(whisper_runtime.lifted(quiet)) == pytest.approx(
         whisper_runtime.LIFT_TO_DBFS, abs=0.01)

