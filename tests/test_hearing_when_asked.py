@@ -54,7 +54,7 @@ def test_without_giving_way_the_lift_rated_or_lost_them(vocab):
 def test_a_number_the_model_did_not_write_is_marked_to_be_asked_back(rec, vocab):
     """Speech Commands' "on" is written "on" by tiny.en (or "or", on other CPUs' kernels),
     and right after the question the lift makes it "one": taken, but marked unsure, so the
-    loop asks it back. Numbers the model wrote ("1", "six") are sure."""
+    loop asks it back. Numbers the model wrote ("1", "9") are sure."""
     audio = HERE.parent
     asked = vocab.phrases_at("rating")
     taken = 0
@@ -65,6 +65,7 @@ def test_a_number_the_model_did_not_write_is_marked_to_be_asked_back(rec, vocab)
             assert (got.intent, got.unsure) == (expected("number-1__x"), True), got
             taken += 1
     assert taken >= 1
-    for name in ("number-1__fsdd-jackson.wav", "number-6__fsdd-nicolas.wav"):
+    # (FSDD's Belgian "six" is written "six" here, "two" under MKL's kernels: not used)
+    for name in ("number-1__fsdd-jackson.wav", "number-9__fsdd-jackson.wav"):
         got = recognize_file(rec, vocab, audio / name, asked, 0.5)
         assert got.intent == expected(name) and not got.unsure, got
