@@ -23,10 +23,9 @@ from command import companion
 from companion.bench import recognition as bench
 from companion.core.errors import CompanionError
 from companion.hearing.endpoint import Endpointer
-from companion.hearing.engines import load_taught_voice
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
-from companion.hearing.templates import VoiceTemplates, speech_span, warp_distance
+from companion.hearing.templates import VoiceTemplates, load_voice, speech_span, warp_distance
 from companion.loop.enroll import DONE, Enrollment
 from fixture_names import label
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
@@ -269,12 +268,12 @@ def test_a_broken_or_foreign_voice_file_is_named_and_not_used(tmp_path):
     with pytest.raises(CompanionError, match=r"voice.npz is not a taught voice.*companion "
                                              r"enroll"):
         VoiceTemplates.load(bad)
-    voice, note = load_taught_voice(bad, "tiny.en")
+    voice, note = load_voice(bad, "tiny.en")
     assert voice is None and "companion enroll" in note
     VoiceTemplates("base", {"four": [np.ones((5, 4))]}).save(bad)
-    voice, note = load_taught_voice(bad, "tiny.en")
+    voice, note = load_voice(bad, "tiny.en")
     assert voice is None and "made with Whisper base, not tiny.en" in note
-    assert load_taught_voice(tmp_path / "none.npz", "tiny.en") == (None, "")
+    assert load_voice(tmp_path / "none.npz", "tiny.en") == (None, "")
 
 
 def test_enroll_command_teaches_lists_recognizes_and_forgets(tmp_path):

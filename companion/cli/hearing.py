@@ -213,10 +213,10 @@ def cmd_model_list(args) -> int:
 
 def _taught_state(args, model: str) -> str:
     from companion.host import config, paths
-    from companion.hearing.engines import load_taught_voice
+    from companion.hearing.templates import load_voice
 
     where = paths.taught_voice(config.effective(args).data_dir)
-    voice, note = load_taught_voice(where, model)
+    voice, note = load_voice(where, model)
     if voice is None:
         return note or "none (`companion enroll` teaches it your voice)"
     return (f"{len(voice.takes)} phrases, {len(voice)} takes, in {where} (used by Whisper "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import Optional, Union
 
 from companion.host import paths
 from companion.host.config import ENGINES
@@ -17,10 +17,6 @@ from companion.core.errors import CompanionError
 from companion.hearing.recognizer import Recognizer
 from companion.core.vocabulary import Vocabulary
 from companion.hearing.vosk_engine import VOSK_MODEL_NAME
-
-if TYPE_CHECKING:
-    from companion.hearing.templates import VoiceTemplates
-
 
 
 def default_model_path() -> Path:
@@ -109,7 +105,9 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
         if not learn_voice:
             opts = replace(opts, learn_keep=0)
         wrec = WhisperRecognizer(vocabulary, opts)
-        wrec.user.taught, wrec.voice_note = load_taught_voice(taught_voice, opts.model)
+        from companion.hearing.templates import load_voice
+
+        wrec.user.taught, wrec.voice_note = load_voice(taught_voice, opts.model)
         if learn_voice and learned_voice is not None:
             from companion.hearing.learned_file import LearnedFile
 
@@ -125,15 +123,6 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
     if strict and rec.missing_words:
         raise CompanionError(missing_words_message(rec))
     return rec
-
-
-def load_taught_voice(path: Optional[Path], model: str
-                      ) -> tuple[Optional["VoiceTemplates"], str]:
-    """The taught voice at path for this Whisper model, or None and why not ("" when there
-    is simply none): a broken file or another model's must not stop the companion hearing."""
-    from companion.hearing.templates import load_voice
-
-    return load_voice(path, model)
 
 
 def missing_words_message(rec: Recognizer) -> str:
