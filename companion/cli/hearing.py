@@ -206,34 +206,29 @@ def cmd_model_list(args) -> int:
               f"{', whisper_model = ' + cfg.whisper_model if engine == 'whisper' else ''})")
     for name, state in rows:
         print(f"{'*' if name == in_use else ' '} {name:<16} {state}")
-    print(f"taught voice: {_taught_state(args, cfg.whisper_model)}")
-    print(f"learned voice: {_learned_state(args, cfg)}")
+    print(f"taught voice: {_voice_state(args, cfg, learned=False)}")
+    print(f"learned voice: {_voice_state(args, cfg, learned=True)}")
     return 0
 
 
-def _taught_state(args, model: str) -> str:
-    from companion.host import config, paths
-    from companion.hearing.templates import load_voice
-
-    where = paths.taught_voice(config.effective(args).data_dir)
-    voice, note = load_voice(where, model)
-    if voice is None:
-        return note or "none (`companion enroll` teaches it your voice)"
-    return (f"{len(voice.takes)} phrases, {len(voice)} takes, in {where} (used by Whisper "
-            f"{model})")
-
-
-def _learned_state(args, cfg) -> str:
+def _voice_state(args, cfg, learned: bool) -> str:
+    """The user's taught (`companion enroll`) or learned voice, as `model list` shows it."""
     from companion.host import config, paths
     from companion.hearing.learned_file import load_learned
+    from companion.hearing.templates import load_voice
 
-    where = paths.learned_voice(config.effective(args).data_dir)
-    voice, note = load_learned(where, cfg.whisper_model)
+    data = config.effective(args).data_dir
+    where = paths.learned_voice(data) if learned else paths.taught_voice(data)
+    voice, note = (load_learned if learned else load_voice)(where, cfg.whisper_model)
     if voice is None:
+        if not learned:
+            return note or "none (`companion enroll` teaches it your voice)"
         return note or ("none yet (learned as you use the companion)" if cfg.learn_voice
                         else "none (learn_voice = false in config.toml)")
-    return (f"{len(voice.takes)} phrases, {len(voice)} takes, in {where}"
-            + ("" if cfg.learn_voice else " (not used: learn_voice = false)"))
+    kept = f"{len(voice.takes)} phrases, {len(voice)} takes, in {where}"
+    if not learned:
+        return f"{kept} (used by Whisper {cfg.whisper_model})"
+    return kept + ("" if cfg.learn_voice else " (not used: learn_voice = false)")
 
 
 def cmd_model_download(args) -> int:
