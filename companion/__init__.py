@@ -1,3 +1,6 @@
 """companion: an offline, voice-guided session companion for trigger-point self-massage."""
 
+from companion.host.malloc import one_arena
+
 __version__ = "0.1.0"
+one_arena()  # before any thread exists (host/malloc.py says why)

@@ -1,2 +1,2 @@
 """This machine: where files live (paths), the user's settings (config), safe reading of
-user files, and signals. Above the core, below every adapter."""
+user files, signals, and the allocator (malloc). Above the core, below every adapter."""
