@@ -4,7 +4,7 @@ readily (the recognition bench peaked 10-12 MB higher without)."""
 
 from __future__ import annotations
 
-import ctypes.util
+import ctypes
 import os
 import subprocess
 import sys
@@ -13,10 +13,10 @@ import pytest
 
 # Four threads allocate at once, then glibc's own report counts the heaps (arenas).
 PROBE = r"""
-import ctypes, ctypes.util, sys, tempfile, threading
+import ctypes, sys, tempfile, threading
 if sys.argv[1] == "companion":
     import companion  # noqa: F401
-libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc = ctypes.CDLL(None)
 start = threading.Barrier(4)
 def work():
     start.wait()
@@ -43,7 +43,7 @@ def _heaps(what: str) -> int:
 
 def _glibc() -> bool:
     try:
-        return hasattr(ctypes.CDLL(ctypes.util.find_library("c")), "malloc_info")
+        return hasattr(ctypes.CDLL(None), "malloc_info")
     except OSError:
         return False
 

@@ -10,7 +10,6 @@ thread needs an arena, so it is done when the package is imported. Elsewhere tha
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_ARENA_MAX = -8  # glibc's malloc.h
@@ -21,7 +20,8 @@ def one_arena() -> bool:
     if "MALLOC_ARENA_MAX" in os.environ or not os.uname().sysname == "Linux":
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(M_ARENA_MAX, 1))
+        # The process's own symbols, libc's among them: ctypes.util.find_library would run
+        # ldconfig (a child process, output to /dev/null) on every import.
+        return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1))
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
