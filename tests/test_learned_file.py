@@ -161,6 +161,11 @@ def test_the_companion_loads_and_keeps_it_unless_told_not_to(vocab, tmp_path):
     VoiceTemplates("tiny.en", {"six": [np.ones((6, 4))] * 2}).save(where)
     live = make_recognizer(vocab, "whisper", learned_voice=where)
     assert len(live.user.learned) == 2 and live.learned_file is not None
+    # Takes of a safety word, learned before they no longer were, are read without them.
+    VoiceTemplates("tiny.en", {"six": [np.ones((6, 4))] * 2,
+                               "it's sharp": [np.ones((6, 4))]}).save(where)
+    live = make_recognizer(vocab, "whisper", learned_voice=where)
+    assert live.user.learned.phrases() == {"six"}
     replay = make_recognizer(vocab, "whisper", learned_voice=where, keep_learned=False)
     assert len(replay.user.learned) == 2 and replay.learned_file is None
     off = make_recognizer(vocab, "whisper", learned_voice=where, learn_voice=False)

@@ -300,3 +300,19 @@ def test_a_take_of_a_short_phrase_never_cuts_a_longer_one_short(rec, vocab):
         h = rec.user.judge(rec.voice_frames(seg.pcm), allowed, rec.analyse(seg.pcm, allowed),
                            rec.options)
         assert h is not None and h.text == "hold longer by thirty seconds"
+
+
+def test_a_safety_word_acted_on_is_not_learned(rec, vocab):
+    """The model accepts a safety word on its widest margin, so a take of one would be the
+    least sure take to learn; one learned turned the same voice's "shorter" into "it's
+    sharp" (dev `--learn`). Acted on, it stops the hold and is not kept; a command heard
+    the same way is."""
+    session = vocab.phrases_at("session")
+    with learning(rec, VoiceTemplates(rec.model_name)) as voice:
+        for name, kind in (("safety-sharp__espeak-en-us-f2-150-20dB.wav", "safety"),
+                           ("stop__sc-stop-0.wav", "stop")):
+            (utt, *_) = rec.utterances(WavSource(HERE.parent / name).frames(),
+                                       expect=lambda: session)
+            assert vocab.parse(utt.text).name == kind, utt
+            rec.acted_on(utt)
+        assert voice.phrases() == {"stop"}

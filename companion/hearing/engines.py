@@ -113,6 +113,9 @@ def make_recognizer(vocabulary: Vocabulary, engine: str = "auto",
 
             kept = LearnedFile(learned_voice)
             wrec.user.learned, note = kept.load(opts.model)
+            for phrase in sorted(wrec.user.learned.phrases()):
+                if not wrec.user.learnable(phrase):
+                    wrec.user.learned.forget(phrase)
             wrec.voice_note = "; ".join(n for n in (wrec.voice_note, note) if n)
             wrec.learned_file = kept if keep_learned else None
         rec = wrec

@@ -13,7 +13,7 @@ from typing import Any, Callable, Collection, Optional, Sequence
 import numpy as np
 
 from companion.core.interfaces import Utterance
-from companion.core.vocabulary import RATING_INTENTS
+from companion.core.vocabulary import RATING_INTENTS, IntentKind
 from companion.hearing.recognizer import Hearing
 from companion.hearing.templates import Match, VoiceTemplates
 from companion.hearing.whisper_rules import Decoded, WhisperOptions, taught_verdict
@@ -73,16 +73,27 @@ class UserVoice:
     def learn(self, utt: Utterance, o: WhisperOptions) -> None:
         """The loop acted on the phrase last accepted (or, utt.unsure, on the one asked back,
         now confirmed): its frames become a take of it (the newest o.learn_keep of each
-        phrase are kept), if sure and short enough."""
+        phrase are kept), if sure and short enough, and not a safety word. The model takes
+        those on its widest margin, so they are the likeliest of its acceptances to be
+        something else, and a take of one then stops the same voice's holds (dev `--learn`:
+        once an espeak-ng voice's "it's sharp" was learned, all 4 of its renders of
+        "shorter" were heard as it, 1 without). A taught safety word stays a take."""
         if utt.unsure:
             last, self._doubted = self._doubted, None
         else:
             last, self._last = self._last, None
+        if not self.learnable(utt.text):
+            return
         if (o.learn_keep and last is not None and last[0] == utt.text
                 and utt.confidence >= o.learn_confidence
                 and len(last[1]) * FRAME_SAMPLES <= o.learn_max_s * mel.RATE):
             if self.learned.add(last[0], last[1], keep=o.learn_keep, sound=last[2]):
                 self._from.append((_key(utt), last[0], self.learned.takes[last[0]][-1]))
+
+    def learnable(self, phrase: str) -> bool:
+        """Whether takes of `phrase` are learned (learn): a safety word's are not. A learned
+        voice kept from before this rule is read without them (engines.make_recognizer)."""
+        return _name(self._meaning(phrase)) != IntentKind.SAFETY
 
     def unlearn(self, utt: Utterance) -> bool:
         """The loop acted on `utt`, and the user then put it right (a rating said again, a
