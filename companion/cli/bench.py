@@ -73,7 +73,8 @@ def register(sub, common) -> None:
     al = bench.add_parser("all", help="every benchmark, one after another, one table")
     al.add_argument("--quick", action="store_true",
                     help="smaller runs (recognition --limit 20, also across a room; "
-                         "loop --minutes 10, soak --hours 0.5, voice --limit 40)")
+                         "safety words without Piper; loop --minutes 10, soak --hours 0.5, "
+                         "voice --limit 40)")
     al.add_argument("--virtual-audio", action="store_true",
                     help="start the virtual sound card for the startup and speech benchmarks")
     al.set_defaults(func=cmd_all)
@@ -185,6 +186,13 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
         ("false accepts", lambda f: f"{f['false_accept_rate']:.1%} ({f['false_accepts']}/"
                                     f"{f['negatives']})", "<= 1 %"),
         ("taken as another command", lambda f: f"{f['wrong_command_rate']:.1%}", "")],
+    "safety words": [
+        ("heard during a hold (synthetic voices)",
+         lambda f: f"{f['all']['heard'] / max(f['all']['said'], 1):.1%} ({f['all']['heard']}/"
+                   f"{f['all']['said']}); " + ", ".join(
+                       f"{w} {d['all']['heard']}/{d['all']['said']}"
+                       for w, d in f["words"].items()), ""),
+        ("acted on as another command", lambda f: f["all"]["other_command"], "0")],
     "loop": [
         ("end of speech -> action p50 / p95", lambda f: f"{f['latency']['p50_ms']} / "
                                                         f"{f['latency']['p95_ms']} ms", "<= 300 ms p50"),
@@ -281,6 +289,8 @@ def _all(args: argparse.Namespace) -> int:
         _run("recognition, across a room", me + ["recognition", "--json", "--no-synth",
                                                  "--farther", "20", "--reverb", "0.4"]
              + (["--limit", "20"] if args.quick else [])),
+        _run("safety words", me + ["safety", "--json"]
+             + (["--no-piper"] if args.quick else [])),
         _run("loop", me + ["loop", "--json"] + (["--minutes", "10"] if args.quick else [])),
         _run("soak", me + ["soak", "--json"] + (["--hours", "0.5"] if args.quick else [])),
         _run("startup", me + ["startup", "--json"]),

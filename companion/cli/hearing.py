@@ -98,6 +98,15 @@ def register(sub, common) -> None:
     b.add_argument("--garbage-weight", type=float, metavar="W",
                    help="PocketSphinx: prior of the garbage branch")
     b.set_defaults(func=cmd_bench)
+    sb = bench.add_parser("safety", help="how often each safety word is heard during a hold, "
+                                         "alone and in phrases, by synthetic voices in noise")
+    _engine_args(sb)
+    sb.add_argument("--data", metavar="DIR", help="speech data, for its room noise "
+                                                   "(default ../shared/data/speech)")
+    sb.add_argument("--words", nargs="+", metavar="WORD", help="only these safety words")
+    sb.add_argument("--no-piper", action="store_true", help="espeak-ng voices only")
+    sb.add_argument("--json", action="store_true", help="print the figures as JSON")
+    sb.set_defaults(func=cmd_bench_safety)
 
 
 def _settings(args) -> tuple[str, Optional[str], str, int]:
@@ -348,4 +357,32 @@ def _bench(args, rooms: Path) -> int:
         print(json.dumps(bench.figures(tallies, cpu, audio, name, ms), indent=2))
     else:
         print(bench.report(tallies, cpu, audio, name, args.verbose, ms))
+    return 0
+
+
+def cmd_bench_safety(args) -> int:
+    from companion.bench import recognition as bench, safety, synth
+    from companion.core.vocabulary import SAFETY_WORDS
+    from companion.host import paths
+    from companion.speech import piper_voice
+
+    words = args.words or list(SAFETY_WORDS)
+    unknown = [w for w in words if w not in SAFETY_WORDS]
+    if unknown:
+        raise CompanionError(f"not a safety word: {', '.join(unknown)} "
+                             f"(they are: {', '.join(SAFETY_WORDS)})")
+    if not synth.espeak_available():
+        raise CompanionError("espeak-ng is needed for the safety words' voices "
+                             "(sudo apt install espeak-ng)")
+    data = Path(args.data).expanduser() if args.data else bench.default_data_dir()
+    noises = sorted((data / "speech-commands" / "_silence_").glob("*.wav"))
+    if not noises:
+        print(f"companion: warning: no room noise in {data}: heard clean only",
+              file=sys.stderr)
+    vocab = _vocabulary()
+    rec = _recognizer(args, vocab)
+    piper = not args.no_piper and piper_voice.missing() is None
+    results = safety.run(rec, vocab, paths.cache_dir() / "bench-safety", noises, piper, words)
+    fig = safety.figures(results)
+    print(json.dumps(fig, indent=2) if args.json else safety.table(fig))
     return 0
