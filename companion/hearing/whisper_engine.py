@@ -147,7 +147,30 @@ class WhisperRecognizer(Recognizer):
         d = Decoded(free_text, free_score, no_speech, best, score, seconds, calls, len(seq),
                     bonus.get(best, 0.0))
         if d.prior > 0 and o.answers_yield:
-            return self._unlifted(d, ctx, cache)
+            d, ctx = self._unlifted(d, ctx, cache)
+        if o.safety_lead is not None and not self._is_safety(d.best):
+            d, ctx = self._safety_below(d, ctx, cache)
+        return d, ctx
+
+    def _safety_below(self, d: Decoded, ctx: _Context, cache: dict
+                      ) -> tuple[Decoded, _Context]:
+        """The best safety phrase ranked below the command ranked first, taken instead when
+        it comes within options.safety_lead a token of it and clears the safety words'
+        rules ("sharp" ranked just under "short"). Its rows are in the cache: the ranking
+        scored it."""
+        lead = self.options.safety_lead or 0.0
+        for seq in ctx.ranked[1:]:
+            phrase = ctx.trie.phrase_at(seq) or ""
+            if not self._is_safety(phrase):
+                continue
+            score = self._cached_score(seq, cache)
+            if score is None:
+                break
+            safe = replace(d, best=phrase, best_score=score, tokens=len(seq), prior=0.0)
+            if (score / len(seq) >= d.best_score / max(d.tokens, 1) - lead
+                    and self._verdict(safe)[0]):
+                return safe, ctx._replace(ranked=[seq] + [c for c in ctx.ranked if c != seq])
+            break
         return d, ctx
 
     def _unlifted(self, d: Decoded, ctx: _Context, cache: dict) -> tuple[Decoded, _Context]:

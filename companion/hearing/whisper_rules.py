@@ -5,7 +5,7 @@ be tested, and replayed over cached decodes, on its own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Collection
+from typing import Callable, Collection, Optional
 
 from companion.core.vocabulary import framing, normalize
 from companion.hearing import whisper_model
@@ -33,6 +33,12 @@ class WhisperOptions:
     # (dev, commands said as the rating question is asked: 7 -> 5 taken for a rating, all
     # else the same).
     answers_yield: bool = True
+    # A safety phrase ranked just below a command (within this many log-odds a token of it)
+    # is taken instead when it clears the safety words' rules: of the two, a missed "sharp"
+    # costs more. `bench safety`: "sharp" acted on as "short" (hold shorter) 3 -> 1 of 120
+    # renders; dev, test, the session soak and espeak-ng's "short" and "shorter" unchanged.
+    # None turns it off.
+    safety_lead: Optional[float] = 1.0
     # ... but a yes or a no must average this per token on its own (end included), lift
     # or not: the question they answer follows a safety stop (a yes carries on), and the
     # room's noise and words were heard as them at -2.3 to -3 per token (Speech Commands
