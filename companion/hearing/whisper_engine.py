@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import replace
-from typing import Any, Collection, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Collection, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -156,38 +156,45 @@ class WhisperRecognizer(Recognizer):
                       ) -> tuple[Decoded, _Context]:
         """The best safety phrase ranked below the command ranked first, taken instead when
         it comes within options.safety_lead a token of it and clears the safety words'
-        rules ("sharp" ranked just under "short"). Its rows are in the cache: the ranking
-        scored it."""
+        rules ("sharp" ranked just under "short")."""
         lead = self.options.safety_lead or 0.0
-        for seq in ctx.ranked[1:]:
-            phrase = ctx.trie.phrase_at(seq) or ""
-            if not self._is_safety(phrase):
-                continue
-            score = self._cached_score(seq, cache)
-            if score is None:
-                break
-            safe = replace(d, best=phrase, best_score=score, tokens=len(seq), prior=0.0)
-            if (score / len(seq) >= d.best_score / max(d.tokens, 1) - lead
+        below = self._ranked_below(d, ctx, cache, self._is_safety)
+        if below is not None:
+            seq, safe = below
+            if (safe.best_score / safe.tokens >= d.best_score / max(d.tokens, 1) - lead
                     and self._verdict(safe)[0]):
-                return safe, ctx._replace(ranked=[seq] + [c for c in ctx.ranked if c != seq])
-            break
+                return safe, self._first(ctx, seq)
         return d, ctx
 
     def _unlifted(self, d: Decoded, ctx: _Context, cache: dict) -> tuple[Decoded, _Context]:
         """An answer ranked first by its lift gives way to the best command ranked below it
         that clears the rules on its own: a "stop" or "help" said as the rating question
         is asked is that command, not the number the lift made of it ("it's ten")."""
+        below = self._ranked_below(d, ctx, cache, lambda phrase: phrase not in ctx.bonus)
+        if below is not None:
+            seq, plain = below
+            if self._verdict(plain)[0] and not self._talk(plain):
+                return plain, self._first(ctx, seq)
+        return d, ctx  # only the best command: one that fails yields nothing
+
+    def _ranked_below(self, d: Decoded, ctx: _Context, cache: dict,
+                      which: Callable[[str], bool]
+                      ) -> Optional[tuple[tuple[int, ...], Decoded]]:
+        """The best-ranked spelling below d's whose phrase `which` holds for, and the
+        phrase in d's place as it scores on its own (no lift): its rows are in the cache,
+        the ranking scored it."""
         for seq in ctx.ranked[1:]:
             phrase = ctx.trie.phrase_at(seq) or ""
-            score = None if phrase in ctx.bonus else self._cached_score(seq, cache)
-            if score is None:
-                continue
-            plain = replace(d, best=phrase, best_score=score, tokens=len(seq), prior=0.0)
-            if self._verdict(plain)[0] and not self._talk(plain):
-                ranked = [seq] + [c for c in ctx.ranked if c != seq]
-                return plain, ctx._replace(ranked=ranked)
-            return d, ctx  # only the best command: one that fails yields nothing
-        return d, ctx
+            score = self._cached_score(seq, cache) if which(phrase) else None
+            if score is not None:
+                return seq, replace(d, best=phrase, best_score=score, tokens=len(seq),
+                                    prior=0.0)
+        return None
+
+    @staticmethod
+    def _first(ctx: _Context, seq: tuple[int, ...]) -> _Context:
+        """ctx with `seq` ranked first (what a second look starts from)."""
+        return ctx._replace(ranked=[seq] + [c for c in ctx.ranked if c != seq])
 
     def _cached_score(self, seq: tuple[int, ...], cache: dict) -> Optional[float]:
         """seq's exact log-probability from the rows in the cache; None if one is missing."""
