@@ -11,11 +11,10 @@ how often a person is heard. Renders are cached (bench-safety/), so reruns hear 
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
@@ -57,22 +56,24 @@ def _noise(noises: list[Path], key: str) -> Optional[Path]:
     return noises[int(hashlib.sha1(key.encode()).hexdigest()[:6], 16) % len(noises)]
 
 
-def _render(phrase: str, voice: str, speed: int, folder: Path) -> np.ndarray:
-    """The phrase said by an espeak-ng voice, or by Piper ("piper"), cached clean."""
-    path = folder / f"{phrase.replace(' ', '-')}__{voice}-{speed}.wav"
-    if not path.exists():
-        if voice == "piper":
+def _speaker(cache: Path) -> Callable[[str, str, int], np.ndarray]:
+    """Who says a phrase: an espeak-ng voice, or the Piper voice ("piper"), whose clean
+    render is kept in `cache` (it varies from one render to the next, so each noise level
+    hears the same one)."""
+    def speak(text: str, voice: str, speed: int) -> np.ndarray:
+        if voice != "piper":
+            return synth.render(text, voice, speed)
+        path = cache / "clean" / f"{text.replace(' ', '-')}__piper-{speed}.wav"
+        if not path.exists():
             from companion.speech.piper_voice import DEFAULT_VOICE, PiperSynth
 
-            folder.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.wav")
-            PiperSynth.get(DEFAULT_VOICE).synthesize(phrase, tmp, speed, 1.0)
+            PiperSynth.get(DEFAULT_VOICE).synthesize(text, tmp, speed, 1.0)
             write_wav(path, load_16k(tmp))
             tmp.unlink()
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-            write_wav(path, synth.render(phrase, voice, speed))
-    return load_16k(path)
+        return load_16k(path)
+    return speak
 
 
 def run(rec: Recognizer, vocab: Vocabulary, cache: Path, noises: list[Path],
@@ -80,28 +81,27 @@ def run(rec: Recognizer, vocab: Vocabulary, cache: Path, noises: list[Path],
         voices: Optional[list[tuple[str, int]]] = None) -> list[Said]:
     """Every form of every word in every voice and speed (espeak-ng's, and Piper's if
     `piper`), clean and in each noise level (clean only without `noises`), heard in a
-    session."""
+    session. Each render is kept in `cache` (synth.make_noisy_phrase)."""
     if voices is None:
         voices = [(v, s) for v in synth.VOICES for s in synth.SPEEDS]
         voices += [("piper", s) for s in PIPER_SPEEDS] if piper else []
     snrs = SNRS if noises else (None,)
     session = vocab.phrases_at("session")
+    speak = _speaker(cache)
     out = []
-    with tempfile.TemporaryDirectory(prefix="bench-safety-") as tmp:
-        heard = Path(tmp) / "heard.wav"
-        for word in words:
-            for phrase in (f.format(w=word) for f in FORMS):
-                for voice, speed in voices:
-                    clean = _render(phrase, voice, speed, cache)
-                    for snr in snrs:
-                        key = f"{phrase}|{voice}|{speed}|{snr}"
-                        noise = _noise(noises, key)
-                        seed = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16)
-                        n = load_16k(noise) if noise else np.zeros(0, dtype=np.float32)
-                        write_wav(heard, synth.mix(clean, n, snr, np.random.default_rng(seed)))
-                        r = recognize_file(rec, vocab, heard, session)
-                        out.append(Said(word, phrase, f"{voice}-{speed}", snr, r.intent,
-                                        r.text or r.heard))
+    for word in words:
+        for phrase in (f.format(w=word) for f in FORMS):
+            for voice, speed in voices:
+                for snr in snrs:
+                    noise = _noise(noises, f"{phrase}|{voice}|{speed}|{snr}") if snr else None
+                    level = "clean" if snr is None else f"{snr:.0f}dB"
+                    path = synth.make_noisy_phrase(
+                        phrase, voice, speed, noise, snr,
+                        cache / f"{phrase.replace(' ', '-')}__{voice}-{speed}-{level}.wav",
+                        speak=speak)
+                    r = recognize_file(rec, vocab, path, session)
+                    out.append(Said(word, phrase, f"{voice}-{speed}", snr, r.intent,
+                                    r.text or r.heard))
     return out
 
 

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -67,11 +67,13 @@ def mix(speech: np.ndarray, noise: np.ndarray, snr_db: Optional[float],
 
 
 def make_noisy_phrase(text: str, voice: str, speed: int, noise_path: Optional[Path],
-                      snr_db: Optional[float], out: Path, seed: int = 0) -> Path:
-    """Render, mix and write one WAV; cached by its parameters so reruns are cheap."""
+                      snr_db: Optional[float], out: Path, seed: int = 0,
+                      speak: Callable[[str, str, int], np.ndarray] = render) -> Path:
+    """Render (`speak`: espeak-ng unless another voice is given), mix and write one WAV;
+    cached by its parameters so reruns are cheap."""
     if out.exists():
         return out
-    speech = render(text, voice, speed)
+    speech = speak(text, voice, speed)
     noise = load_16k(noise_path) if noise_path else np.zeros(0, dtype=np.float32)
     key = f"{text}|{voice}|{speed}|{noise_path}|{snr_db}|{seed}".encode()
     rng = np.random.default_rng(int(hashlib.sha1(key).hexdigest()[:8], 16))
