@@ -114,6 +114,13 @@ def _settings(args) -> tuple[str, Optional[str], str, int]:
     return engine, model, whisper, threads
 
 
+def _speech_data(args) -> Path:
+    """The speech recordings the benches hear: --data, else ../shared/data/speech."""
+    from companion.bench import recognition as bench
+
+    return Path(args.data).expanduser() if args.data else bench.default_data_dir()
+
+
 def _vocabulary():
     from companion.storage.library import Library
     from companion.core.vocabulary import Vocabulary
@@ -200,7 +207,7 @@ def _bench(args, rooms: Path) -> int:
         raise CompanionError("--returning goes with --learn and --split dev or test: the "
                              "other split's recordings are what was learned before")
     vocab = _vocabulary()
-    data = Path(args.data).expanduser() if args.data else bench.default_data_dir()
+    data = _speech_data(args)
     cases = bench.recorded_cases(data, args.split, args.limit)
     room = None
     if args.farther is not None or args.reverb or args.echo_db:
@@ -271,7 +278,7 @@ def _bench(args, rooms: Path) -> int:
 
 
 def cmd_bench_safety(args) -> int:
-    from companion.bench import recognition as bench, safety, synth
+    from companion.bench import safety, synth
     from companion.core.vocabulary import SAFETY_WORDS
     from companion.host import paths
     from companion.speech import piper_voice
@@ -284,7 +291,7 @@ def cmd_bench_safety(args) -> int:
     if not synth.espeak_available():
         raise CompanionError("espeak-ng is needed for the safety words' voices "
                              "(sudo apt install espeak-ng)")
-    data = Path(args.data).expanduser() if args.data else bench.default_data_dir()
+    data = _speech_data(args)
     noises = sorted((data / "speech-commands" / "_silence_").glob("*.wav"))
     if not noises:
         print(f"companion: warning: no room noise in {data}: heard clean only",

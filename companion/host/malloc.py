@@ -17,7 +17,7 @@ M_ARENA_MAX = -8  # glibc's malloc.h
 
 def one_arena() -> bool:
     """Ask glibc for one arena; whether it was set."""
-    if "MALLOC_ARENA_MAX" in os.environ or not os.uname().sysname == "Linux":
+    if "MALLOC_ARENA_MAX" in os.environ or os.uname().sysname != "Linux":
         return False
     try:
         # The process's own symbols, libc's among them: ctypes.util.find_library would run
