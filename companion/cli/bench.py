@@ -193,6 +193,15 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
                        f"{w} {d['all']['heard']}/{d['all']['said']}"
                        for w, d in f["words"].items()), ""),
         ("acted on as another command", lambda f: f["all"]["other_command"], "0")],
+    # Every command's phrases: the issue's multi-word target is over "the full vocabulary,
+    # several espeak-ng voices and speeds, 10-20 dB noise".
+    "phrases": [
+        ("phrases of several words heard as meant (synthetic voices)",
+         lambda f: f"{f['several_words']['right'] / max(f['several_words']['said'], 1):.1%} "
+                   f"({f['several_words']['right']}/{f['several_words']['said']})", ">= 98 %"),
+        ("every phrase, by voice", lambda f: ", ".join(
+            f"{v} {c['right']}/{c['said']}" for v, c in f["by_voice"].items()), ""),
+        ("acted on as another command", lambda f: f["all"]["other_command"], "")],
     "loop": [
         ("end of speech -> action p50 / p95", lambda f: f"{f['latency']['p50_ms']} / "
                                                         f"{f['latency']['p95_ms']} ms", "<= 300 ms p50"),
@@ -291,6 +300,7 @@ def _all(args: argparse.Namespace) -> int:
              + (["--limit", "20"] if args.quick else [])),
         _run("safety words", me + ["safety", "--json"]
              + (["--no-piper"] if args.quick else [])),
+        _run("phrases", me + ["phrases", "--json"] + (["--no-piper"] if args.quick else [])),
         _run("loop", me + ["loop", "--json"] + (["--minutes", "10"] if args.quick else [])),
         _run("soak", me + ["soak", "--json"] + (["--hours", "0.5"] if args.quick else [])),
         _run("startup", me + ["startup", "--json"]),

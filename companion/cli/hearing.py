@@ -16,7 +16,7 @@ from companion.core.errors import CompanionError
 from companion.core.vocabulary import MOMENTS
 
 
-def _engine_args(p: argparse.ArgumentParser) -> None:
+def engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=ENGINES,
                    help="recognizer (default: config.toml's engine, else auto: Vosk if a "
                         "model is installed, else Whisper)")
@@ -40,7 +40,7 @@ def register(sub, common) -> None:
                         "default: every phrase at once")
     p.add_argument("--untaught", action="store_true",
                    help="hear without the voice taught by `companion enroll`")
-    _engine_args(p)
+    engine_args(p)
     p.set_defaults(func=cmd_recognize)
 
     model_cli.register(sub)  # here, so that `companion --help` lists it after recognize
@@ -48,7 +48,7 @@ def register(sub, common) -> None:
     bench = nested_subcommands(sub, "bench", "benchmarks")
     b = bench.add_parser("recognition", help="accuracy, false accepts, RTF and memory on "
                                              "the shared speech recordings")
-    _engine_args(b)
+    engine_args(b)
     b.add_argument("--data", metavar="DIR", help="speech data (default ../shared/data/speech)")
     b.add_argument("--limit", type=int, metavar="N", help="at most N files per class")
     b.add_argument("--split", choices=("dev", "test", "all"), default="all",
@@ -88,15 +88,6 @@ def register(sub, common) -> None:
     b.add_argument("--garbage-weight", type=float, metavar="W",
                    help="PocketSphinx: prior of the garbage branch")
     b.set_defaults(func=cmd_bench)
-    sb = bench.add_parser("safety", help="how often each safety word is heard during a hold, "
-                                         "alone and in phrases, by synthetic voices in noise")
-    _engine_args(sb)
-    sb.add_argument("--data", metavar="DIR", help="speech data, for its room noise "
-                                                   "(default ../shared/data/speech)")
-    sb.add_argument("--words", nargs="+", metavar="WORD", help="only these safety words")
-    sb.add_argument("--no-piper", action="store_true", help="espeak-ng voices only")
-    sb.add_argument("--json", action="store_true", help="print the figures as JSON")
-    sb.set_defaults(func=cmd_bench_safety)
 
 
 def _settings(args) -> tuple[str, Optional[str], str, int]:
@@ -114,21 +105,21 @@ def _settings(args) -> tuple[str, Optional[str], str, int]:
     return engine, model, whisper, threads
 
 
-def _speech_data(args) -> Path:
+def speech_data(args) -> Path:
     """The speech recordings the benches hear: --data, else ../shared/data/speech."""
     from companion.bench import recognition as bench
 
     return Path(args.data).expanduser() if args.data else bench.default_data_dir()
 
 
-def _vocabulary():
+def vocabulary():
     from companion.storage.library import Library
     from companion.core.vocabulary import Vocabulary
 
     return Vocabulary(Library().aliases())
 
 
-def _recognizer(args, vocab, taught: bool = False):
+def recognizer_for(args, vocab, taught: bool = False):
     """The recognizer the flags and config.toml choose; taught: with the user's taught voice
     (`companion enroll`), as the live companion hears (the benchmark hears without it)."""
     from dataclasses import replace
@@ -162,8 +153,8 @@ def cmd_recognize(args) -> int:
     from companion.hearing.files import recognize_file
     from companion.audio.wav import AudioFileError
 
-    vocab = _vocabulary()
-    rec = _recognizer(args, vocab, taught=not args.untaught)
+    vocab = vocabulary()
+    rec = recognizer_for(args, vocab, taught=not args.untaught)
     allowed = vocab.phrases_at(args.when) if args.when else None
     failed = 0
     for name in args.files:
@@ -206,8 +197,8 @@ def _bench(args, rooms: Path) -> int:
     if args.returning and not (args.learn and args.split in ("dev", "test")):
         raise CompanionError("--returning goes with --learn and --split dev or test: the "
                              "other split's recordings are what was learned before")
-    vocab = _vocabulary()
-    data = _speech_data(args)
+    vocab = vocabulary()
+    data = speech_data(args)
     cases = bench.recorded_cases(data, args.split, args.limit)
     room = None
     if args.farther is not None or args.reverb or args.echo_db:
@@ -227,7 +218,7 @@ def _bench(args, rooms: Path) -> int:
                                        paths.cache_dir() / "bench-speech")
     if args.taught < 0:
         raise CompanionError(f"--taught must be 0 or more takes, not {args.taught}")
-    rec = _recognizer(args, vocab)
+    rec = recognizer_for(args, vocab)
     quiet = 0.0 if args.as_cut else bench.QUIET_S
     teach = None
     if args.taught:
@@ -274,32 +265,4 @@ def _bench(args, rooms: Path) -> int:
         print(json.dumps(bench.figures(tallies, cpu, audio, name, ms), indent=2))
     else:
         print(bench.report(tallies, cpu, audio, name, args.verbose, ms))
-    return 0
-
-
-def cmd_bench_safety(args) -> int:
-    from companion.bench import safety, synth
-    from companion.core.vocabulary import SAFETY_WORDS
-    from companion.host import paths
-    from companion.speech import piper_voice
-
-    words = args.words or list(SAFETY_WORDS)
-    unknown = [w for w in words if w not in SAFETY_WORDS]
-    if unknown:
-        raise CompanionError(f"not a safety word: {', '.join(unknown)} "
-                             f"(they are: {', '.join(SAFETY_WORDS)})")
-    if not synth.espeak_available():
-        raise CompanionError("espeak-ng is needed for the safety words' voices "
-                             "(sudo apt install espeak-ng)")
-    data = _speech_data(args)
-    noises = sorted((data / "speech-commands" / "_silence_").glob("*.wav"))
-    if not noises:
-        print(f"companion: warning: no room noise in {data}: heard clean only",
-              file=sys.stderr)
-    vocab = _vocabulary()
-    rec = _recognizer(args, vocab)
-    piper = not args.no_piper and piper_voice.missing() is None
-    results = safety.run(rec, vocab, paths.cache_dir() / "bench-safety", noises, piper, words)
-    fig = safety.figures(results)
-    print(json.dumps(fig, indent=2) if args.json else safety.table(fig))
     return 0

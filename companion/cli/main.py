@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "companion.cli.config",
     "companion.cli.doctor",
     "companion.cli.hearing",
+    "companion.cli.said",
     "companion.cli.enroll",
     "companion.cli.bench",
 )

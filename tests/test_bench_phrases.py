@@ -1,0 +1,97 @@
+"""`companion bench phrases`: every command's phrases, said by real espeak-ng renders and
+heard by the real recognizer at the moment each would be said, and counted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from companion.bench import phrases, synth
+from companion.core.vocabulary import COMMANDS, Intent, IntentKind
+from test_hearing_recognition import pytestmark, rec  # noqa: F401
+
+needs_espeak = pytest.mark.skipif(not synth.espeak_available(),
+                                  reason="espeak-ng is not installed (apt install espeak-ng)")
+
+
+def test_every_command_but_the_safety_words_is_said_in_each_of_its_ways(vocab):
+    ways = phrases.ways(vocab)
+    said = {w.phrase: w for w in ways}
+    assert {w.means.name for w in ways} == {k for k, _, _ in COMMANDS} - {IntentKind.SAFETY}
+    assert len(said) == len(ways)  # no phrase twice
+    for kind in {k for k, _, _ in COMMANDS} - {IntentKind.SAFETY}:  # each template once
+        assert (sum(w.means.name == kind for w in ways)
+                == sum(len(t) for k, _, t in COMMANDS if k == kind)), kind
+    # A slot is said with one value, and means it.
+    assert said["pain six"].means == Intent("pain", 6)
+    assert said["about a six"].means == Intent("number", 6)
+    assert said["hold longer by thirty seconds"].means == Intent("hold_longer", 30)
+    assert said["start neck routine"].means == Intent("start_routine", "neck")
+    # Each is heard where it would be said, among what is listened for then.
+    assert said["about a six"].moment == "rating" and said["resume"].moment == "paused"
+    assert said["yes"].moment == "question" and said["start neck"].moment == "waiting"
+    for w in ways:
+        assert w.phrase in vocab.phrases_at(w.moment), w
+
+
+@needs_espeak
+def test_each_way_is_said_heard_and_counted(rec, vocab, tmp_path):  # noqa: F811
+    ways = phrases.ways(vocab, kinds={IntentKind.PAUSE})
+    assert [w.phrase for w in ways] == ["pause", "wait", "hold on"]
+    results = phrases.run(rec, vocab, tmp_path / "cache", [], piper=False, said=ways,
+                          voices=[("en-us+m3", 130), ("en-gb+m1", 130)])
+    assert [(w.phrase, r.voice, r.snr) for w, r in results] == [
+        (p, v, None) for p in ("pause", "wait", "hold on")
+        for v in ("en-us+m3-130", "en-gb+m1-130")]
+    got = {(w.phrase, r.voice): r.got for w, r in results}
+    # "wait" is the pause the model hears in every voice (the bench: 30 of 30 renders).
+    assert got[("wait", "en-us+m3-130")] == got[("wait", "en-gb+m1-130")] == Intent("pause")
+    fig = phrases.figures(results)
+    right = sum(r.got == Intent("pause") for _, r in results)
+    other = sum(r.got not in (None, Intent("pause")) for _, r in results)
+    assert fig["all"] == {"said": 6, "right": right, "other_command": other}
+    assert fig["several_words"]["said"] == 2  # "hold on" in two voices
+    assert fig["commands"]["pause"]["wait"]["all"] == {"said": 2, "right": 2,
+                                                       "other_command": 0}
+    assert set(fig["by_voice"]) == {"espeak-ng"}
+    best = phrases.best(fig)["pause"]
+    assert fig["commands"]["pause"][best]["all"]["right"] == 2
+    assert any(line.startswith("pause        *" + best) for line in
+               phrases.table(fig).splitlines())
+    # Rendered once: heard the same from the cache.
+    assert len(list((tmp_path / "cache").glob("*.wav"))) == 6
+    again = phrases.run(rec, vocab, tmp_path / "cache", [], piper=False, said=ways,
+                        voices=[("en-us+m3", 130), ("en-gb+m1", 130)])
+    assert [r.got for _, r in again] == [r.got for _, r in results]
+
+
+def test_an_unknown_command_is_named_with_the_commands():
+    p = subprocess.run([sys.executable, "-m", "companion", "bench", "phrases", "--commands",
+                        "next", "rewind"], capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0
+    assert "not a command: rewind" in p.stderr and "hold_longer" in p.stderr
+    assert "bench safety" in p.stderr
+
+
+@needs_espeak
+def test_the_command_prints_figures_that_bench_all_reads(tmp_path):
+    """Without room noise at hand it says so and hears the renders clean."""
+    from companion.cli.bench import ROWS
+
+    env = {**os.environ, "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
+    p = subprocess.run([sys.executable, "-m", "companion", "bench", "phrases", "--commands",
+                        "skip", "--no-piper", "--json", "--data", str(tmp_path / "none")],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "no room noise" in p.stderr
+    f = json.loads(p.stdout)
+    assert list(f["commands"]) == ["skip"]
+    assert list(f["commands"]["skip"]) == ["skip", "skip this", "skip it", "skip this one"]
+    assert f["all"]["said"] == 4 * len(synth.VOICES) * len(synth.SPEEDS)
+    assert f["all"]["right"] >= len(synth.VOICES)  # "skip": heard in every voice
+    for _, read, _ in ROWS["phrases"]:
+        assert str(read(f)) != "-"
