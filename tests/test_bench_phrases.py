@@ -55,6 +55,7 @@ def test_each_way_is_said_heard_and_counted(rec, vocab, tmp_path):  # noqa: F811
     other = sum(r.got not in (None, Intent("pause")) for _, r in results)
     assert fig["all"] == {"said": 6, "right": right, "other_command": other}
     assert fig["several_words"]["said"] == 2  # "hold on" in two voices
+    assert fig["taught"] == {"said": 2, "right": 2, "other_command": 0}  # "wait"
     assert fig["commands"]["pause"]["wait"]["all"] == {"said": 2, "right": 2,
                                                        "other_command": 0}
     assert set(fig["by_voice"]) == {"espeak-ng"}

@@ -451,7 +451,7 @@ def test_how_long_whats_next_help_repeat_speak():
     clock.advance(4)
     assert "6 seconds left" in s.handle(Intent("how_long"))[0].text
     assert s.handle(Intent("whats_next"))[0].text == "Next, a hold, knot, 40 seconds."
-    assert "hold longer" in s.handle(Intent("help"))[0].text
+    assert "more time" in s.handle(Intent("help"))[0].text
     assert s.handle(Intent("repeat"))[0].text == "Place the ball."
 
 
@@ -484,7 +484,7 @@ def test_help_says_first_what_the_moment_waits_for():
     s.start()
     assert helped(s) == [cues.HELP]
     s.handle(Intent("pause"))
-    assert helped(s) == [cues.HELP_PAUSED] and "resume" in cues.HELP_PAUSED
+    assert helped(s) == [cues.HELP_PAUSED] and "say continue" in cues.HELP_PAUSED.lower()
     s.handle(Intent("resume"))
     s.handle(Intent("next"))
     clock.advance(45)  # past the 40 s hold: "how is the pain now?"
@@ -501,6 +501,35 @@ def test_help_says_first_what_the_moment_waits_for():
     assert cues.how_long_after_safety(150) == \
         "Nothing is left of this step, and about 2 minutes in the session."
     assert not of(s.handle(Intent("yes")), SessionEnded) and helped(s) == [cues.HELP]
+
+
+def test_every_phrase_a_cue_teaches_is_understood_where_it_is_said():
+    """What the help and the cues tell the user to say is listened for at that moment, and
+    means what they say it does (vocabulary.TAUGHT: each command's best-heard phrase)."""
+    from companion.core.vocabulary import MOMENTS, TAUGHT, Vocabulary
+
+    vocab = Vocabulary()
+    for kind, phrase in TAUGHT.items():
+        assert vocab.parse(phrase) == Intent(kind), phrase
+
+    def named(text: str, intro: str) -> list[str]:
+        listed = text.split(intro, 1)[1].rstrip(".")
+        return [p.strip().removeprefix("or ") for p in listed.split(",")]
+
+    said = named(cues.HELP, "You can say: ")
+    assert said[-1] == "pain and a number"
+    for p in said[:-1]:
+        assert vocab.parse(p) is not None and vocab.parse(p).name in MOMENTS["session"], p
+    assert {vocab.parse(p).name for p in said[:-1]} == (
+        MOMENTS["session"] - {IntentKind.SAFETY, IntentKind.PAIN, IntentKind.HELP,
+                              IntentKind.START_ROUTINE, IntentKind.HOW_AM_I_DOING,
+                              IntentKind.TEACH})
+    for text, moment in ((cues.PAUSED, "paused"), (cues.PAUSE_REMINDER, "paused"),
+                         (cues.HELP_PAUSED, "paused"), (cues.MIC_BACK, "paused"),
+                         (cues.SPEAKER_BACK, "paused"), (cues.STOPPED_UNDOABLE, "stopped")):
+        phrase = text.lower().split("say ", 1)[1].split(" when")[0].split(" to ")[0].rstrip(".")
+        assert vocab.parse(phrase) == Intent("resume"), text
+        assert phrase in vocab.phrases_at(moment), text
 
 
 def test_how_long_left_while_paused_says_it_is_paused_and_the_time_stands_still():

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Optional
 
 from companion.bench import renders
-from companion.core.vocabulary import (COMMANDS, Intent, IntentKind, Vocabulary, moment_for,
-                                       normalize)
+from companion.core.vocabulary import (COMMANDS, TAUGHT, Intent, IntentKind, Vocabulary,
+                                       moment_for, normalize)
 from companion.hearing.recognizer import Recognizer
 
 FILL = {"{n}": "six", "{secs}": "thirty"}  # one value stands for a slot's every value
@@ -69,7 +69,8 @@ def _count(rs: list[tuple[Way, renders.Render]]) -> dict:
 
 def figures(results: list[tuple[Way, renders.Render]]) -> dict:
     """Heard as meant, and acted on as another command: per phrase (grouped by command, by
-    voice: espeak-ng's and the Piper voice's), for phrases of several words, in all."""
+    voice: espeak-ng's and the Piper voice's), for phrases of several words, for the phrases
+    the companion teaches (vocabulary.TAUGHT), in all."""
     def family(r: renders.Render) -> str:
         return "piper" if r.voice.startswith("piper") else "espeak-ng"
 
@@ -82,8 +83,10 @@ def figures(results: list[tuple[Way, renders.Render]]) -> dict:
                                          and family(x[1]) == f])
                               for f in sorted({family(r) for _, r in mine})}}
                        for p in dict.fromkeys(w.phrase for w, _ in mine)}
+    taught = set(TAUGHT.values())
     return {"all": _count(results),
             "several_words": _count([x for x in results if " " in x[0].phrase]),
+            "taught": _count([x for x in results if x[0].phrase in taught]),
             "by_voice": {f: _count([x for x in results if family(x[1]) == f])
                          for f in sorted({family(r) for _, r in results})},
             "commands": commands,
@@ -124,5 +127,9 @@ def table(fig: dict) -> str:
                  + ", ".join(f"{f} {c['right']} / {c['said']}"
                              for f, c in fig["by_voice"].items())
                  + f"; acted on as another command: {a['other_command']}")
+    t = fig["taught"]
+    lines.append(f"the phrases the companion tells you to say (vocabulary.TAUGHT): {t['right']}"
+                 f" / {t['said']} ({t['right'] / max(t['said'], 1):.1%}), acted on as another "
+                 f"command {t['other_command']}")
     lines += [f"  {x}: {n}" for x, n in list(fig["other_commands"].items())[:20]]
     return "\n".join(lines)

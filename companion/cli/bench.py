@@ -199,6 +199,9 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
         ("phrases of several words heard as meant (synthetic voices)",
          lambda f: f"{f['several_words']['right'] / max(f['several_words']['said'], 1):.1%} "
                    f"({f['several_words']['right']}/{f['several_words']['said']})", ">= 98 %"),
+        ("the phrases it tells you to say, heard as meant",
+         lambda f: f"{f['taught']['right'] / max(f['taught']['said'], 1):.1%} "
+                   f"({f['taught']['right']}/{f['taught']['said']})", ""),
         ("every phrase, by voice", lambda f: ", ".join(
             f"{v} {c['right']}/{c['said']}" for v, c in f["by_voice"].items()), ""),
         ("acted on as another command", lambda f: f["all"]["other_command"], "")],

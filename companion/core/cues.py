@@ -7,19 +7,23 @@ import math
 from typing import Iterable
 
 from companion.core.routines import PlannedStep
-from companion.core.vocabulary import NUMBER_WORDS
+from companion.core.vocabulary import NUMBER_WORDS, TAUGHT, IntentKind
+
+_K = IntentKind
+# What the user is told to say for a command: its best-heard phrase (vocabulary.TAUGHT).
+_GO_ON = TAUGHT[_K.RESUME]
 
 BREATHE = "Breathe in slowly, and let it go."
 HALFWAY = "Halfway."
 TEN_LEFT = "Ten seconds left."
 RATE = "How is the pain now, from zero to ten?"
-PAUSED = "I've paused. Say resume when you're ready."
+PAUSED = f"I've paused. Say {_GO_ON} when you're ready."
 RESUMED = "Resuming."
 # Said before "how long left" while paused: the step's clock stands still, and "45 seconds
 # left" alone would not say why nothing moves (Whisper heard it right in Piper's voice).
 STILL_PAUSED = "Still paused."
 # A pause, or the safety question, left for minutes (engine.PAUSE_REMIND_S, PAUSE_END_S).
-PAUSE_REMINDER = "Still paused. Say resume to carry on, or stop to end the session."
+PAUSE_REMINDER = f"Still paused. Say {_GO_ON} to go on, or stop to end the session."
 QUESTION_REMINDER = "Still waiting for you. Say yes to go on, or no to end the session."
 LEFT_PAUSED = ("We've been paused for half an hour, so I've ended the session. Your ratings "
                "are saved. Say start, and a routine, to begin again.")
@@ -48,18 +52,20 @@ CONTINUE_AFTER_SAFETY = "Alright, carrying on gently."
 YES_TAKEN_BACK = "Sorry, I heard a yes. Did you say no? Say yes to go on, or no to end."
 STOPPED = "Stopping here. Nicely done, and thank you for taking the time."
 # Said when "stop" ended a running step: it may have been the room (engine.UNDO_STOP_S).
-STOPPED_UNDOABLE = "Stopping here. Nicely done. If you meant to go on, say carry on."
+STOPPED_UNDOABLE = f"Stopping here. Nicely done. If you meant to go on, say {_GO_ON}."
 STOP_TAKEN_BACK = "Sorry, I heard stop. Carrying on from the start of this step."
 COMPLETED = "That's the whole routine. Well done. Drink some water and move gently."
 NO_PREVIOUS = "This is the first step."
-HELP = ("You can say: next, back, pause, resume, repeat, hold longer, shorter, skip, stop, "
-        "how long left, what's next, louder, quieter, or pain and a number.")
+# What can be said in a running session (resume only means something while paused).
+HELP = ("You can say: " + ", ".join(TAUGHT[k] for k in (
+    _K.NEXT, _K.BACK, _K.PAUSE, _K.REPEAT, _K.HOLD_LONGER, _K.SHORTER, _K.SKIP, _K.STOP,
+    _K.HOW_LONG, _K.WHATS_NEXT, _K.LOUDER, _K.QUIETER)) + ", or pain and a number.")
 # "help" where the list above is not what can be said: the safety question waits for its
 # answer (a step move is refused then), a pause for "resume", the pain question for a number.
 HELP_QUESTION = ("I stopped the step for safety and I'm waiting for your answer. Say yes to "
                  "go on gently with the next step, or no to end the session.")
-HELP_PAUSED = ("We're paused. Say resume to carry on, stop to end the session, or how long "
-               "left.")
+HELP_PAUSED = (f"We're paused. Say {_GO_ON} to go on, stop to end the session, or "
+               f"{TAUGHT[_K.HOW_LONG]}.")
 HELP_RATING = ("To rate the pain now, say a number from zero to ten. " + HELP)
 NO_QUESTION = "There's nothing to answer right now."
 # Said once when an answer was spoken but not understood (Session.not_understood).
@@ -110,8 +116,8 @@ CANNOT_TEACH = "I can only learn your voice with the Whisper recognizer."
 SUGGEST_LESSON = ("I missed some of your numbers today. Before your next session, say: "
                   "teach me the numbers, and I'll learn how you say them.")
 MIC_LOST = "I can't hear the microphone. I've paused, and I'll carry on when it's back."
-MIC_BACK = "I can hear you again. Say resume when you're ready."
-SPEAKER_BACK = "I can speak again. The session is paused; say resume when you're ready."
+MIC_BACK = f"I can hear you again. Say {_GO_ON} when you're ready."
+SPEAKER_BACK = f"I can speak again. The session is paused; say {_GO_ON} when you're ready."
 NO_MIC = "I can't hear the microphone. Check that it is plugged in."
 
 NOT_SAVED = "I can't save to the disk right now. I'll keep it and try again."

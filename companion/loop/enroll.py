@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, TextIO
 import numpy as np
 
 from companion.core.interfaces import Frame
-from companion.core.vocabulary import NUMBER_WORDS, SAFETY_WORDS, spoken_names
+from companion.core.vocabulary import NUMBER_WORDS, SAFETY_WORDS, TAUGHT, spoken_names
+from companion.core.vocabulary import IntentKind as K
 from companion.hearing.endpoint import Segment
 from companion.hearing.templates import (INF, MIN_FRAMES, VoiceTemplates, unit_frames,
                                          warp_distance)
@@ -26,10 +27,11 @@ if TYPE_CHECKING:
     from companion.hearing.whisper_engine import WhisperRecognizer
 
 # One phrase for each thing a session listens for (an alias is heard as well as it is by
-# the model alone: teaching every spelling would make the lesson too long to sit through).
-COMMANDS: tuple[str, ...] = (
-    "next", "back", "pause", "resume", "repeat", "hold longer", "shorter", "skip", "stop",
-    "how long left", "what's next", "help", "yes", "no", "how am i doing") + SAFETY_WORDS
+# the model alone: teaching every spelling would make the lesson too long to sit through):
+# the one the companion tells the user to say (vocabulary.TAUGHT).
+COMMANDS: tuple[str, ...] = tuple(TAUGHT[k] for k in (
+    K.NEXT, K.BACK, K.PAUSE, K.RESUME, K.REPEAT, K.HOLD_LONGER, K.SHORTER, K.SKIP, K.STOP,
+    K.HOW_LONG, K.WHATS_NEXT, K.HELP, K.YES, K.NO, K.HOW_AM_I_DOING)) + SAFETY_WORDS
 LESSON: tuple[str, ...] = ("numbers", "commands", "routines")  # what enroll teaches by default
 MIN_TAKE_S, MAX_TAKE_S = 0.25, 4.0   # shorter is a click, longer is talk, not a phrase
 UNLIKE = 0.30   # a take this far from the phrase's other takes is probably something else
