@@ -53,11 +53,13 @@ def test_each_way_is_said_heard_and_counted(rec, vocab, tmp_path):  # noqa: F811
     fig = phrases.figures(results)
     right = sum(r.got == Intent("pause") for _, r in results)
     other = sum(r.got not in (None, Intent("pause")) for _, r in results)
-    assert fig["all"] == {"said": 6, "right": right, "other_command": other}
+    asked = sum(r.got not in (None, Intent("pause")) and r.unsure for _, r in results)
+    assert fig["all"] == {"said": 6, "right": right, "other_command": other, "asked_back": asked}
     assert fig["several_words"]["said"] == 2  # "hold on" in two voices
-    assert fig["taught"] == {"said": 2, "right": 2, "other_command": 0}  # "wait"
+    assert fig["taught"] == {"said": 2, "right": 2, "other_command": 0,  # "wait"
+                             "asked_back": 0}
     assert fig["commands"]["pause"]["wait"]["all"] == {"said": 2, "right": 2,
-                                                       "other_command": 0}
+                                                       "other_command": 0, "asked_back": 0}
     assert set(fig["by_voice"]) == {"espeak-ng"}
     best = phrases.best(fig)["pause"]
     assert fig["commands"]["pause"][best]["all"]["right"] == 2
@@ -96,3 +98,23 @@ def test_the_command_prints_figures_that_bench_all_reads(tmp_path):
     assert f["all"]["right"] >= len(synth.VOICES)  # "skip": heard in every voice
     for _, read, _ in ROWS["phrases"]:
         assert str(read(f)) != "-"
+
+
+def test_a_rating_heard_as_another_number_and_asked_back_is_told_from_one_acted_on(vocab):
+    """The loop asks back a number the model did not write itself ("Was that zero?"), so
+    such a mishearing costs a "no", not a wrong rating: counted apart."""
+    from companion.bench.renders import Render
+
+    (way,) = [w for w in phrases.ways(vocab, kinds={IntentKind.NUMBER})
+              if w.phrase == "about a six"]
+    results = [(way, Render(way.phrase, "en-gb+m1-130", None, Intent("number", 0), "zero",
+                            unsure=True)),
+               (way, Render(way.phrase, "en-gb+m1-175", None, Intent("number", 1), "one")),
+               (way, Render(way.phrase, "piper-130", None, Intent("number", 6), "six")),
+               (way, Render(way.phrase, "piper-175", None, None, "and out of"))]
+    fig = phrases.figures(results)
+    assert fig["all"] == {"said": 4, "right": 1, "other_command": 2, "asked_back": 1}
+    assert fig["by_voice"]["piper"]["right"] == 1
+    assert fig["other_commands"] == {"about a six -> zero (asked back)": 1,
+                                     "about a six -> one": 1}
+    assert "2 (1 asked back)" in phrases.table(fig)

@@ -62,9 +62,16 @@ def run(rec: Recognizer, vocab: Vocabulary, cache: Path, noises: list[Path], pip
     return [(by_phrase[r.phrase], r) for r in heard]
 
 
+def _other(w: Way, r: renders.Render) -> bool:
+    return r.got is not None and r.got != w.means
+
+
 def _count(rs: list[tuple[Way, renders.Render]]) -> dict:
+    """Heard as meant; heard as another command, and of those the ratings the loop asks
+    back ("Was that one?": a no drops it) rather than acts on."""
     return {"said": len(rs), "right": sum(r.got == w.means for w, r in rs),
-            "other_command": sum(r.got is not None and r.got != w.means for w, r in rs)}
+            "other_command": sum(_other(w, r) for w, r in rs),
+            "asked_back": sum(_other(w, r) and r.unsure for w, r in rs)}
 
 
 def figures(results: list[tuple[Way, renders.Render]]) -> dict:
@@ -90,9 +97,9 @@ def figures(results: list[tuple[Way, renders.Render]]) -> dict:
             "by_voice": {f: _count([x for x in results if family(x[1]) == f])
                          for f in sorted({family(r) for _, r in results})},
             "commands": commands,
-            "other_commands": dict(Counter(f"{w.phrase} -> {r.heard}" for w, r in results
-                                           if r.got is not None and r.got != w.means
-                                           ).most_common()),
+            "other_commands": dict(Counter(
+                f"{w.phrase} -> {r.heard}{' (asked back)' if r.unsure else ''}"
+                for w, r in results if _other(w, r)).most_common()),
             "voices": sorted({r.voice for _, r in results})}
 
 
@@ -102,6 +109,13 @@ def best(fig: dict) -> dict[str, str]:
     return {k: max(ps, key=lambda p: (ps[p]["all"]["right"], -ps[p]["all"]["other_command"],
                                       -list(ps).index(p)))
             for k, ps in fig["commands"].items()}
+
+
+def _others(c: dict) -> str:
+    if not c["other_command"]:
+        return ""
+    return f"{c['other_command']}" + (f" ({c['asked_back']} asked back)" if c["asked_back"]
+                                      else "")
 
 
 def table(fig: dict) -> str:
@@ -119,17 +133,17 @@ def table(fig: dict) -> str:
             mark = "*" if tops[k] == p else " "
             lines.append(f"{k:13s}{mark}{p:34s} {cell(c['all'])}  "
                          + "  ".join(cell(c.get(f, {"said": 0})) for f in families)
-                         + f"  {c['all']['other_command'] or ''}")
+                         + f"  {_others(c['all'])}")
     a, m = fig["all"], fig["several_words"]
     lines.append(f"all: {a['right']} / {a['said']} ({a['right'] / max(a['said'], 1):.1%}), "
                  f"phrases of several words {m['right']} / {m['said']} "
                  f"({m['right'] / max(m['said'], 1):.1%}); "
                  + ", ".join(f"{f} {c['right']} / {c['said']}"
                              for f, c in fig["by_voice"].items())
-                 + f"; acted on as another command: {a['other_command']}")
+                 + f"; heard as another command: {_others(a)}")
     t = fig["taught"]
     lines.append(f"the phrases the companion tells you to say (vocabulary.TAUGHT): {t['right']}"
-                 f" / {t['said']} ({t['right'] / max(t['said'], 1):.1%}), acted on as another "
-                 f"command {t['other_command']}")
+                 f" / {t['said']} ({t['right'] / max(t['said'], 1):.1%}), heard as another "
+                 f"command {_others(t) or 0}")
     lines += [f"  {x}: {n}" for x, n in list(fig["other_commands"].items())[:20]]
     return "\n".join(lines)

@@ -33,6 +33,7 @@ class Render:
     snr: Optional[float]    # None: clean
     got: Optional[Intent]   # the command acted on, if any
     heard: str              # the phrase acted on, else the model's own transcript
+    unsure: bool = False    # a rating the loop asks back ("Was that one?") before logging
 
 
 def voices(piper: bool) -> list[tuple[str, int]]:
@@ -92,5 +93,6 @@ def hear(rec: Recognizer, vocab: Vocabulary, cache: Path, noises: list[Path],
                     cache / f"{phrase.replace(' ', '-')}__{voice}-{speed}-{level}.wav",
                     speak=speak)
                 r = recognize_file(rec, vocab, path, allowed)
-                out.append(Render(phrase, f"{voice}-{speed}", snr, r.intent, r.text or r.heard))
+                out.append(Render(phrase, f"{voice}-{speed}", snr, r.intent, r.text or r.heard,
+                                  r.unsure))
     return out

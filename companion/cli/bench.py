@@ -204,7 +204,8 @@ ROWS: dict[str, list[tuple[str, Callable[[dict], Any], str]]] = {
                    f"({f['taught']['right']}/{f['taught']['said']})", ""),
         ("every phrase, by voice", lambda f: ", ".join(
             f"{v} {c['right']}/{c['said']}" for v, c in f["by_voice"].items()), ""),
-        ("acted on as another command", lambda f: f["all"]["other_command"], "")],
+        ("acted on as another command (not asked back)",
+         lambda f: f["all"]["other_command"] - f["all"]["asked_back"], "")],
     "loop": [
         ("end of speech -> action p50 / p95", lambda f: f"{f['latency']['p50_ms']} / "
                                                         f"{f['latency']['p95_ms']} ms", "<= 300 ms p50"),
