@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from companion.bench import phrases, synth
-from companion.core.vocabulary import COMMANDS, Intent, IntentKind
+from companion.core.vocabulary import COMMANDS, TAUGHT, Intent, IntentKind
 from test_hearing_recognition import pytestmark, rec  # noqa: F401
 
 needs_espeak = pytest.mark.skipif(not synth.espeak_available(),
@@ -31,6 +31,10 @@ def test_every_command_but_the_safety_words_is_said_in_each_of_its_ways(vocab):
     assert said["about a six"].means == Intent("number", 6)
     assert said["hold longer by thirty seconds"].means == Intent("hold_longer", 30)
     assert said["start neck routine"].means == Intent("start_routine", "neck")
+    # The phrases the companion teaches are marked, one a command.
+    taught = [w.phrase for w in ways if w.taught]
+    assert len(taught) == len({w.means.name for w in ways if w.taught}) == len(TAUGHT)
+    assert {"wait", "continue", "let's do neck"} <= set(taught) and "pause" not in taught
     # Each is heard where it would be said, among what is listened for then.
     assert said["about a six"].moment == "rating" and said["resume"].moment == "paused"
     assert said["yes"].moment == "question" and said["start neck"].moment == "waiting"

@@ -85,6 +85,6 @@ def test_speech_not_made_out_while_the_offer_waits_asks_once_more(tmp_path):
 def test_another_command_closes_the_offer_and_is_acted_on(tmp_path):
     s = Story(tmp_path, [Utt("help", ANSWER_AT, ANSWER_AT + 0.4),
                          Utt("yes", ANSWER_AT + 12, ANSWER_AT + 12.4)], until=60.0)
-    assert s.said[-1].startswith("Say start, and a routine") and s.given == []
+    assert s.said[-1].startswith("To begin, say let's do and a routine") and s.given == []
     assert "yes" not in s.asked[-1]
     assert s.acted == ["teach", "help"]

@@ -260,7 +260,7 @@ def test_cues_play_as_loud_as_last_asked_in_this_run_and_the_next(tmp_path, rend
             read_all(renderer.render(u.text).path)[0]))
     assert [round(d, 1) for d in got[cues.QUIETER]] == [-STEP_DB]
     assert [round(d, 1) for d in got[cues.LOUDER]] == [0.0]
-    help_line = next(t for t in got if t.startswith("Say start"))
+    help_line = next(t for t in got if t.startswith("To begin, say"))
     assert [round(d, 1) for d in got[help_line]] == [-STEP_DB, 0.0]
     assert json.loads(path.read_text()) == {"gain_db": 0.0}
 

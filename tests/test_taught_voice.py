@@ -180,11 +180,11 @@ def test_the_lesson_starts_every_routine_and_its_lines_are_prepared(vocab):
                            "eight", "nine", "ten"]
     assert {"more time", "sharp", "time left"} <= set(lesson)
     routines = phrases_to_teach(["routines"], vocab)
-    assert "start neck routine" in routines and "start lower back routine" in routines
+    assert "let's do neck" in routines and "let's do lower back" in routines
     assert len(routines) == len(set(vocab.routine_aliases.values())) >= 8  # one per routine
-    assert routines == [p for p in lesson if p.startswith("start ")]
+    assert routines == [p for p in lesson if p.startswith("let's do ")]
     assert set(lesson_lines(lesson)) <= set(all_lines())
-    assert {"Let me finish first.", "Again: start neck routine."} <= set(all_lines())
+    assert {"Let me finish first.", "Again: let's do neck."} <= set(all_lines())
     with pytest.raises(CompanionError, match="'start the car' is not a phrase"):
         phrases_to_teach(["numbers", "start the car"], vocab)
 

@@ -106,7 +106,7 @@ def test_a_lesson_left_in_silence_stops_and_keeps_what_was_taught(tmp_path):
     records, listed = _run(tmp_path, script + [(at, "zero"), (at + TAKE_EVERY_S, "zero"),
                                                (help_at, "help")], help_at + 8.0)
     said = [r["text"] for r in records if r["type"] == "cue"]
-    assert said[-2] == cues.LESSON_STOPPED and said[-1].startswith("Say start, and a routine")
+    assert said[-2] == cues.LESSON_STOPPED and said[-1].startswith("To begin, say let's do and a routine")
     assert said[-1].endswith("Or say: teach me my voice.")  # the help says how to begin one
     assert "Say: one." in said and DONE not in said
     assert _acted(records) == ["teach", "yes", "help"]

@@ -30,6 +30,7 @@ class Way:
     phrase: str
     means: Intent
     moment: str   # vocabulary.MOMENTS' name: what is listened for when it is said
+    taught: bool = False  # the phrase the companion tells the user to say (TAUGHT)
 
 
 def ways(vocab: Vocabulary, routine: str = "neck",
@@ -47,7 +48,8 @@ def ways(vocab: Vocabulary, routine: str = "neck",
             phrase = normalize(t)
             means = vocab.parse(phrase)
             if means is not None and all(w.phrase != phrase for w in out):
-                out.append(Way(phrase, means, moment_for(means.name)))
+                taught = TAUGHT.get(kind, "").format(routine=name) == phrase
+                out.append(Way(phrase, means, moment_for(means.name), taught))
     return out
 
 
@@ -90,10 +92,9 @@ def figures(results: list[tuple[Way, renders.Render]]) -> dict:
                                          and family(x[1]) == f])
                               for f in sorted({family(r) for _, r in mine})}}
                        for p in dict.fromkeys(w.phrase for w, _ in mine)}
-    taught = set(TAUGHT.values())
     return {"all": _count(results),
             "several_words": _count([x for x in results if " " in x[0].phrase]),
-            "taught": _count([x for x in results if x[0].phrase in taught]),
+            "taught": _count([x for x in results if x[0].taught]),
             "by_voice": {f: _count([x for x in results if family(x[1]) == f])
                          for f in sorted({family(r) for _, r in results})},
             "commands": commands,

@@ -20,7 +20,7 @@ def register(sub, common) -> None:
                        help="teach it your voice: say each number, command and routine "
                             "start a few times")
     p.add_argument("what", nargs="*", metavar="WHAT",
-                   help="numbers, commands, routines (\"start neck routine\" and the like), or "
+                   help="numbers, commands, routines (\"let's do neck\" and the like), or "
                         "phrases to teach (default: all three)")
     p.add_argument("--takes", type=int, default=2, metavar="N",
                    help="takes of each phrase (default 2)")

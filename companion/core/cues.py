@@ -12,6 +12,7 @@ from companion.core.vocabulary import NUMBER_WORDS, TAUGHT, IntentKind
 _K = IntentKind
 # What the user is told to say for a command: its best-heard phrase (vocabulary.TAUGHT).
 _GO_ON = TAUGHT[_K.RESUME]
+_START = TAUGHT[_K.START_ROUTINE].split("{routine}")[0].strip()  # "let's do"
 
 BREATHE = "Breathe in slowly, and let it go."
 HALFWAY = "Halfway."
@@ -26,7 +27,7 @@ STILL_PAUSED = "Still paused."
 PAUSE_REMINDER = f"Still paused. Say {_GO_ON} to go on, or stop to end the session."
 QUESTION_REMINDER = "Still waiting for you. Say yes to go on, or no to end the session."
 LEFT_PAUSED = ("We've been paused for half an hour, so I've ended the session. Your ratings "
-               "are saved. Say start, and a routine, to begin again.")
+               f"are saved. To begin again, say {_START} and a routine.")
 NOTHING_TO_LENGTHEN = "There's no hold running right now."
 AT_LONGEST = "That's as long as this hold goes."
 AT_SHORTEST = "That's as short as it gets."
@@ -74,7 +75,7 @@ QUESTION_AGAIN = "Sorry, I didn't catch that. Say yes to go on, or no to end."
 
 
 # Said by the voice loop outside a session, or about the devices.
-LISTENING = "Listening. Say start, and the name of a routine."
+LISTENING = f"Listening. To begin, say {_START} and a routine's name."
 # Said before LISTENING when the clock reads earlier than the pain log's newest entry
 # (storage/wall_clock.py): headless, the journal's warning is seen by nobody.
 CLOCK_BEHIND = ("My clock is behind your last session, so today's will be logged with the "
@@ -87,7 +88,7 @@ def waiting_help(routines: list[str], lesson: bool = False) -> str:
     if not routines:
         return LISTENING
     names = " or ".join([", ".join(routines[:-1]), routines[-1]] if routines[:-1] else routines)
-    return (f"Say start, and a routine: {names}. Or ask: how am I doing?"
+    return (f"To begin, say {_START} and a routine: {names}. Or ask: how am I doing?"
             + (" Or say: teach me my voice." if lesson else ""))
 
 

@@ -66,9 +66,10 @@ def prompt_for(phrase: str, take: int) -> str:
 
 def groups(routine_aliases: dict[str, str]) -> dict[str, tuple[str, ...]]:
     """The phrase groups a lesson is made of. "routines" starts each routine by its first
-    alias ("start neck routine"): the first thing said to the companion, and the longest."""
+    alias as the companion teaches it ("let's do neck"): the first thing said to it."""
+    start = TAUGHT[K.START_ROUTINE]
     return {"numbers": NUMBER_WORDS, "commands": COMMANDS,
-            "routines": tuple(f"start {a} routine" for a in spoken_names(routine_aliases))}
+            "routines": tuple(start.format(routine=a) for a in spoken_names(routine_aliases))}
 
 
 def lesson(routine_aliases: dict[str, str]) -> list[str]:

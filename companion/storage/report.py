@@ -48,7 +48,7 @@ def render(sessions: list[Row], ratings: list[Row], now: float) -> str:
     made = _local(now).strftime("%Y-%m-%d %H:%M")
     if not sessions and not ratings:
         body = ("<p>Nothing here yet: this log has no sessions or pain ratings. Say "
-                "&ldquo;start neck routine&rdquo; to begin, and &ldquo;pain six&rdquo; to rate "
+                "&ldquo;let&rsquo;s do neck&rdquo; to begin, and &ldquo;pain six&rdquo; to rate "
                 "a spot; they will show up here.</p>")
     else:
         advice = trends.advice_areas(ratings, sessions, now)
