@@ -1,6 +1,7 @@
 """Rebuild the WAV fixtures in this folder (run from the repo root):
 
     python tests/audio/make_fixtures.py [../shared/data/speech]
+    python tests/audio/make_fixtures.py --best-heard-only   (and the other --*-only folders)
 
 Names say what a file must produce: `<intent>[-<value>]__<origin>.wav`, `none__*` for
 audio that must produce no command. Recorded files are drawn with a fixed seed from the
@@ -206,7 +207,40 @@ def make_when_asked(noises: Path) -> None:
     make_rendered("when_asked", WHEN_ASKED, noises)
 
 
+# best_heard/: the phrases the companion teaches in place of the plain word
+# (vocabulary.TAUGHT: "wait" for pause, "let's do neck" for a start), two renders of each in
+# different voices, each heard at its moment: (phrase, fixture label, voice, speed, SNR dB,
+# noise file). Chosen among shuffled renders as heard the same at 0.999x and 1.001x the level
+# and with one bit of dither, and under three sets of int8 kernels.
+BEST_HEARD = [
+    ("wait", "pause", "en-us+m3", 175, 20, "2604.wav"),
+    ("wait", "pause", "en-gb+m1", 175, 10, "1136.wav"),
+    ("continue", "resume", "en-us+f3", 175, 20, "1420.wav"),
+    ("continue", "resume", "en-us+m3", 175, 10, "1520.wav"),
+    ("more time", "hold_longer", "en-gb+m1", 175, 10, "4100.wav"),
+    ("more time", "hold_longer", "en-us+f2", 175, 10, "521.wav"),
+    ("less time", "shorter", "en-us+f2", 130, 10, "2872.wav"),
+    ("less time", "shorter", "en-gb+m1", 130, 20, "704.wav"),
+    ("skip this one", "skip", "en-us+f3", 130, 10, "3269.wav"),
+    ("skip this one", "skip", "en-gb+m1", 130, 20, "599.wav"),
+    ("time left", "how_long", "en-us+m3", 130, 10, "2604.wav"),
+    ("time left", "how_long", "en-gb+m1", 130, 20, "2982.wav"),
+    ("let's do neck", "start_routine-neck", "en-us+f2", 130, 10, "3269.wav"),
+    ("let's do neck", "start_routine-neck", "en-us+f3", 130, 10, "1292.wav"),
+    ("let's do lower back", "start_routine-lower_back", "en-gb+m1", 130, 10, "1941.wav"),
+    ("let's do lower back", "start_routine-lower_back", "en-us+f2", 130, 10, "2833.wav"),
+]
+
+
+def make_best_heard(noises: Path) -> None:
+    make_rendered("best_heard", BEST_HEARD, noises)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--best-heard-only"]:
+        make_best_heard((HERE.parent.parent.parent / "shared" / "data" / "speech" /
+                         "speech-commands" / "_silence_").resolve())
+        sys.exit(0)
     shared = HERE.parent.parent.parent / "shared" / "data" / "speech"
     if sys.argv[1:2] == ["--loudness-only"]:
         make_loudness((shared / "speech-commands" / "_silence_").resolve())
