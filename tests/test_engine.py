@@ -808,8 +808,13 @@ def test_what_the_session_listens_for_follows_its_questions():
     assert "number" not in s.listening_for()  # answered
     s.handle(Intent("safety", "sharp"))
     assert {"yes", "no", "resume"} <= s.listening_for()   # "carry on" answers yes
+    # ... and the step has ended: its moves would only be told to answer, and the answer
+    # was taken for them ("sure" as "short").
+    assert {"next", "stop", "help", "repeat", "how_long", "safety"} <= s.listening_for()
+    assert not s.listening_for() & {"back", "skip", "pause", "hold_longer", "shorter"}
     s.handle(Intent("yes"))
     assert not s.listening_for() & {"yes", "number", "resume"}
+    assert {"skip", "shorter"} <= s.listening_for()
     assert "no" in s.listening_for()  # for a while: it would take a misheard yes back
     clock.advance(CORRECT_WITHIN_S + 0.5)
     assert not s.listening_for() & {"yes", "no", "number", "resume"}

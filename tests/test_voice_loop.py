@@ -235,15 +235,16 @@ def test_help_while_waiting_names_every_routine_as_it_is_started(tmp_path):
     loop, _, out = make(tmp_path, [Utt("help", 5, 5.4)])
     loop.run(frames(10))
     (text,) = [c["text"] for c in _cues(out) if c["text"] != cues.LISTENING]
-    assert text.startswith("Say start, and a routine: ") and text.endswith("how am I doing?")
+    assert text.startswith("To begin, say let's do and a routine: ")
+    assert text.endswith("how am I doing?")
     named = text.split(": ")[1].split(".")[0].replace(" or ", ", ").split(", ")
     routines = loop.library.routines
-    assert len(named) == len(routines) == len({loop.vocab.parse(f"start {n} routine").value
+    assert len(named) == len(routines) == len({loop.vocab.parse(f"let's do {n}").value
                                                for n in named})
     waiting = loop.expected_phrases()
-    assert all(f"start {n} routine" in waiting for n in named)
+    assert all(f"let's do {n}" in waiting for n in named)
     assert cues.waiting_help(["neck", "calves"]) == \
-        "Say start, and a routine: neck or calves. Or ask: how am I doing?"
+        "To begin, say let's do and a routine: neck or calves. Or ask: how am I doing?"
     assert cues.waiting_help(["neck"], lesson=True).endswith(  # where a lesson can be given
         "how am I doing? Or say: teach me my voice.")
     assert cues.waiting_help([]) == cues.LISTENING

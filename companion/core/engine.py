@@ -218,11 +218,12 @@ class Session:
         was asked for, yes/no only while a question waits for its answer (a rating asked
         back is one; and no for CORRECT_WITHIN_S after a yes to the safety question),
         resume only while paused or as that answer."""
-        names = set(MOMENTS["paused" if self.paused else "session"])
+        if self._question == "continue":  # the step has ended: its moves mean nothing
+            names = set(MOMENTS["question"])
+        else:
+            names = set(MOMENTS["paused" if self.paused else "session"])
         if self.ratings.open(self.clock.now()) is not None:
             names |= MOMENTS["rating"]
-        if self._question == "continue":
-            names |= MOMENTS["question"]
         if self.ratings.doubted(self.clock.now()) is not None:  # "Was that one?"
             names |= {K.YES, K.NO}
         if self._recent(self._yes_at):
