@@ -510,7 +510,11 @@ def test_every_phrase_a_cue_teaches_is_understood_where_it_is_said():
 
     vocab = Vocabulary({"neck": "neck"})
     for kind, phrase in TAUGHT.items():
-        if "{routine}" in phrase:
+        if "{n}" in phrase:
+            assert vocab.parse(phrase.format(n="six")) == Intent(kind, 6)
+            assert f"say {phrase.split('{n}')[0].strip()} and a number" in (
+                cues.NOT_ASKED + cues.HELP).lower()
+        elif "{routine}" in phrase:
             assert vocab.parse(phrase.format(routine="neck")) == Intent(kind, "neck")
             assert f"say {phrase.split('{routine}')[0].strip()} and a routine" in (
                 cues.LISTENING + cues.LEFT_PAUSED + cues.waiting_help(["neck"])).lower()
@@ -522,7 +526,7 @@ def test_every_phrase_a_cue_teaches_is_understood_where_it_is_said():
         return [p.strip().removeprefix("or ") for p in listed.split(",")]
 
     said = named(cues.HELP, "You can say: ")
-    assert said[-1] == "pain and a number"
+    assert said[-1] == "pain level and a number"
     for p in said[:-1]:
         assert vocab.parse(p) is not None and vocab.parse(p).name in MOMENTS["session"], p
     assert {vocab.parse(p).name for p in said[:-1]} == (

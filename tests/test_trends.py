@@ -86,7 +86,7 @@ def test_reminder_after_three_days_without_a_rating(log: PainLog) -> None:
     last = seed(log, [6, 5])
     line = trends.rate_reminder(log.ratings(), log.sessions(), last + 3 * DAY)
     assert line is not None and line.startswith("It has been three days since you last rated")
-    assert "pain and a number from zero to ten" in line
+    assert "pain level and a number from zero to ten" in line
     assert trends.reminders(log, last + 4.5 * DAY) == [
         line.replace("three days", "four days")]
 

@@ -38,17 +38,21 @@ def ways(vocab: Vocabulary, routine: str = "neck",
     """Every phrase of COMMANDS but the safety words', in the table's order, its slot
     filled with FILL's value or the routine's first spoken name (`kinds`: only these)."""
     name = next((a for a, r in vocab.routine_aliases.items() if r == routine), routine)
+
+    def filled(t: str) -> str:
+        for slot, word in {**FILL, "{routine}": name}.items():
+            t = t.replace(slot, word)
+        return normalize(t)
+
     out: list[Way] = []
     for kind, _, templates in COMMANDS:
         if kind == IntentKind.SAFETY or (kinds is not None and kind not in kinds):
             continue
         for t in templates:
-            for slot, word in {**FILL, "{routine}": name}.items():
-                t = t.replace(slot, word)
-            phrase = normalize(t)
+            phrase = filled(t)
             means = vocab.parse(phrase)
             if means is not None and all(w.phrase != phrase for w in out):
-                taught = TAUGHT.get(kind, "").format(routine=name) == phrase
+                taught = filled(TAUGHT.get(kind, "")) == phrase
                 out.append(Way(phrase, means, moment_for(means.name), taught))
     return out
 

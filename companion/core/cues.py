@@ -7,12 +7,13 @@ import math
 from typing import Iterable
 
 from companion.core.routines import PlannedStep
-from companion.core.vocabulary import NUMBER_WORDS, TAUGHT, IntentKind
+from companion.core.vocabulary import NUMBER_WORDS, TAUGHT, IntentKind, taught_lead
 
 _K = IntentKind
 # What the user is told to say for a command: its best-heard phrase (vocabulary.TAUGHT).
 _GO_ON = TAUGHT[_K.RESUME]
-_START = TAUGHT[_K.START_ROUTINE].split("{routine}")[0].strip()  # "let's do"
+_START = taught_lead(_K.START_ROUTINE)  # "let's do"
+_RATE = taught_lead(_K.PAIN)  # "pain level"
 
 BREATHE = "Breathe in slowly, and let it go."
 HALFWAY = "Halfway."
@@ -34,7 +35,7 @@ AT_SHORTEST = "That's as short as it gets."
 # "hold longer" / "shorter" that reached the step's limit on the way: no number to say.
 LONGER_TO_LIMIT = "Holding longer, as long as this hold goes."
 SHORTER_TO_LIMIT = "Shorter, as short as it gets."
-NOT_ASKED = "To rate your pain, say pain and a number from zero to ten."
+NOT_ASKED = f"To rate your pain, say {_RATE} and a number from zero to ten."
 HIGH_PAIN = ("That's high. Back off the pressure until it feels like a six at most. "
              "The pain should ease as you hold, not build.")
 SAFETY = {
@@ -60,7 +61,7 @@ NO_PREVIOUS = "This is the first step."
 # What can be said in a running session (resume only means something while paused).
 HELP = ("You can say: " + ", ".join(TAUGHT[k] for k in (
     _K.NEXT, _K.BACK, _K.PAUSE, _K.REPEAT, _K.HOLD_LONGER, _K.SHORTER, _K.SKIP, _K.STOP,
-    _K.HOW_LONG, _K.WHATS_NEXT, _K.LOUDER, _K.QUIETER)) + ", or pain and a number.")
+    _K.HOW_LONG, _K.WHATS_NEXT, _K.LOUDER, _K.QUIETER)) + f", or {_RATE} and a number.")
 # "help" where the list above is not what can be said: the safety question waits for its
 # answer (a step move is refused then), a pause for "resume", the pain question for a number.
 HELP_QUESTION = ("I stopped the step for safety and I'm waiting for your answer. Say yes to "

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Protocol, Sequence, Union
 
+from companion.core.vocabulary import IntentKind, taught_lead
 from companion.storage.store import usable_time
 
 if TYPE_CHECKING:
@@ -137,8 +138,8 @@ def rate_reminder(ratings: Iterable[Row], sessions: Iterable[Row], now: float) -
         if not any(t <= now - RATE_EVERY_S for t in _starts(sessions)):
             return None
         start = "You have not rated your pain yet. "
-    return start + ("When a spot feels tender, say pain and a number from zero to ten, "
-                    "so you can see the trend.")
+    return start + (f"When a spot feels tender, say {taught_lead(IntentKind.PAIN)} and a "
+                    "number from zero to ten, so you can see the trend.")
 
 
 def reminders(log: History, now: float, *, remember: bool = True) -> list[str]:
@@ -161,8 +162,8 @@ def spoken_summary(log_or_ratings: Union["PainLog", Iterable[Row]], now: float) 
     ratings = log_or_ratings.ratings() if hasattr(log_or_ratings, "ratings") else log_or_ratings
     trends = sorted(area_trends(ratings, now), key=lambda t: -t.latest_at)[:SPOKEN_AREAS]
     if not trends:
-        return ("No pain ratings yet. During a session, say pain and a number "
-                "from zero to ten, and I will keep track.")
+        return (f"No pain ratings yet. During a session, say {taught_lead(IntentKind.PAIN)} "
+                "and a number from zero to ten, and I will keep track.")
     return " ".join(_area_sentence(t, now) for t in trends)
 
 

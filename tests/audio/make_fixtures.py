@@ -229,6 +229,8 @@ BEST_HEARD = [
     ("let's do neck", "start_routine-neck", "en-us+f3", 130, 10, "1292.wav"),
     ("let's do lower back", "start_routine-lower_back", "en-gb+m1", 130, 10, "1941.wav"),
     ("let's do lower back", "start_routine-lower_back", "en-us+f2", 130, 10, "2833.wav"),
+    ("pain level six", "pain-6", "en-us+m3", 175, 20, "2604.wav"),
+    ("pain level six", "pain-6", "en-gb+m1", 175, 10, "1849.wav"),
 ]
 
 
