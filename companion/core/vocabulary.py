@@ -181,13 +181,12 @@ MOMENTS: dict[str, frozenset[IntentKind]] = {
 }
 # Phrases a moment leaves out though their intent is listened for. Just after a stop, a
 # bare "go": room chatter of "down" is heard as it (all 5 take-backs in 2 hours of `bench
-# soak --during stopped`), and the stop cue asks for "carry on", not "go".
+# soak --during stopped`), and the stop cue asks for "continue", not "go".
 LEFT_OUT: dict[str, frozenset[str]] = {"stopped": frozenset({"go"})}
 # The phrase the companion names for each command when it tells the user what to say (the
 # help, "say continue when you're ready", the voice lesson; a routine's start as a template):
-# of each command's phrases, the
-# one the model hears best, where that is clearly better than the plain word in espeak-ng's
-# voices and the Piper voice alike (`companion bench phrases`, 2026-12-07, each phrase 30
+# of each command's phrases, the one the model hears best, where that is clearly better than
+# the plain word in espeak-ng's voices and the Piper voice alike (`companion bench phrases`, 2026-12-07, each phrase 30
 # renders, heard as meant, espeak-ng / Piper: wait 24/24 and 6/6 against pause 15/24 and 4/6;
 # continue 24, 6 against resume 20, 3; more time 24, 6 against hold longer 14, 4; less time
 # 24, 6 against shorter 16, 5; skip this one 24, 5 against skip 20, 3; time left 24, 6

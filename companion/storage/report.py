@@ -48,8 +48,8 @@ def render(sessions: list[Row], ratings: list[Row], now: float) -> str:
     made = _local(now).strftime("%Y-%m-%d %H:%M")
     if not sessions and not ratings:
         body = ("<p>Nothing here yet: this log has no sessions or pain ratings. Say "
-                "&ldquo;let&rsquo;s do neck&rdquo; to begin, and &ldquo;pain six&rdquo; to rate "
-                "a spot; they will show up here.</p>")
+                "&ldquo;let&rsquo;s do neck&rdquo; to begin, and &ldquo;pain level six&rdquo; to "
+                "rate a spot; they will show up here.</p>")
     else:
         advice = trends.advice_areas(ratings, sessions, now)
         # Charts need real times; rows whose stored time is not one are counted, not drawn.
