@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from companion.bench import phrases, synth
 from companion.core.vocabulary import COMMANDS, TAUGHT, Intent, IntentKind
+from command import companion
 from test_hearing_recognition import pytestmark, rec  # noqa: F401
 
 needs_espeak = pytest.mark.skipif(not synth.espeak_available(),
@@ -77,8 +76,7 @@ def test_each_way_is_said_heard_and_counted(rec, vocab, tmp_path):  # noqa: F811
 
 
 def test_an_unknown_command_is_named_with_the_commands():
-    p = subprocess.run([sys.executable, "-m", "companion", "bench", "phrases", "--commands",
-                        "next", "rewind"], capture_output=True, text=True, timeout=120)
+    p = companion("bench", "phrases", "--commands", "next", "rewind")
     assert p.returncode != 0
     assert "not a command: rewind" in p.stderr and "hold_longer" in p.stderr
     assert "bench safety" in p.stderr
@@ -90,9 +88,8 @@ def test_the_command_prints_figures_that_bench_all_reads(tmp_path):
     from companion.cli.bench import ROWS
 
     env = {**os.environ, "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
-    p = subprocess.run([sys.executable, "-m", "companion", "bench", "phrases", "--commands",
-                        "skip", "--no-piper", "--json", "--data", str(tmp_path / "none")],
-                       capture_output=True, text=True, timeout=600, env=env)
+    p = companion("bench", "phrases", "--commands", "skip", "--no-piper", "--json", "--data",
+                  str(tmp_path / "none"), env=env, timeout=600)
     assert p.returncode == 0, p.stderr
     assert "no room noise" in p.stderr
     f = json.loads(p.stdout)

@@ -3,12 +3,10 @@ renders, heard by the real recognizer as during a hold, and counted."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from companion.bench import safety, synth
+from command import companion
 from test_hearing_recognition import pytestmark, rec  # noqa: F401
 
 needs_espeak = pytest.mark.skipif(not synth.espeak_available(),
@@ -40,8 +38,7 @@ def test_each_form_of_a_word_is_said_heard_and_counted(rec, vocab, tmp_path):  #
 
 
 def test_an_unknown_word_is_named_with_the_safety_words():
-    p = subprocess.run([sys.executable, "-m", "companion", "bench", "safety", "--words",
-                        "sharp", "sore"], capture_output=True, text=True, timeout=120)
+    p = companion("bench", "safety", "--words", "sharp", "sore")
     assert p.returncode != 0
     assert "not a safety word: sore" in p.stderr and "numb" in p.stderr
 
@@ -55,9 +52,8 @@ def test_the_command_prints_figures_that_bench_all_reads(tmp_path):
     from companion.cli.bench import ROWS
 
     env = {**os.environ, "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
-    p = subprocess.run([sys.executable, "-m", "companion", "bench", "safety", "--words",
-                        "sharp", "--no-piper", "--json", "--data", str(tmp_path / "none")],
-                       capture_output=True, text=True, timeout=600, env=env)
+    p = companion("bench", "safety", "--words", "sharp", "--no-piper", "--json", "--data",
+                  str(tmp_path / "none"), env=env, timeout=600)
     assert p.returncode == 0, p.stderr
     assert "no room noise" in p.stderr
     f = json.loads(p.stdout)

@@ -75,16 +75,16 @@ def _speaker(cache: Path) -> Callable[[str, str, int], np.ndarray]:
 
 
 def hear(rec: Recognizer, vocab: Vocabulary, cache: Path, noises: list[Path],
-         said: Iterable[tuple[str, Collection[str]]], who: list[tuple[str, int]]
+         said: Iterable[tuple[str, Collection[str]]], speakers: list[tuple[str, int]]
          ) -> list[Render]:
-    """Each (phrase, the phrases listened for then) said by each of `who` (voice, speed),
+    """Each (phrase, the phrases listened for then) said by each of `speakers` (voice, speed),
     clean and at each noise level (clean only without `noises`), and heard. Each render is
     kept in `cache` (synth.make_noisy_phrase)."""
     snrs = SNRS if noises else (None,)
     speak = _speaker(cache)
     out = []
     for phrase, allowed in said:
-        for voice, speed in who:
+        for voice, speed in speakers:
             for snr in snrs:
                 noise = _noise(noises, f"{phrase}|{voice}|{speed}|{snr}") if snr else None
                 level = "clean" if snr is None else f"{snr:.0f}dB"
