@@ -64,3 +64,44 @@ def test_doctor_says_when_the_pain_logs_disk_is_nearly_full(tmp_path):
     full = check_data_dir(cfg, free=lambda _folder: MIN_FREE_BYTES - 1)
     assert not full.ok and "free where" in full.detail and "may not be saved" in full.detail
     assert "journalctl --vacuum-size" in full.fix
+
+
+ONLY_RECOGNIZER = [f"--skip={s}" for s in ("microphone", "speaker", "data", "clock", "service")]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
+def test_the_recognizer_check_hears_phrases_said_by_espeak_at_their_moments(tmp_path):
+    """The real model hears real espeak-ng speech: a model that loads but hears nothing
+    right would pass a check that only loads it."""
+    env = {**os.environ, "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
+    p = doctor(*ONLY_RECOGNIZER, "--data-dir", str(tmp_path / "data"), env=env)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, out + err
+    line = next(ln for ln in out.splitlines() if "recognizer" in ln)
+    assert line.startswith("ok "), out
+    assert 'heard "how am i doing", "next", "continue" and "six" as espeak-ng says them' in line
+    ms = int(line.split("in about ")[1].split(" ms")[0])
+    assert ms > 0
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
+def test_a_recognizer_that_mishears_fails_the_check_with_what_it_heard(tmp_path):
+    """The fault injected: every phrase the test says comes out as "skip this one" (as a
+    model that loads but hears wrong would answer). The recognizer and espeak-ng are real."""
+    from companion.bench.synth import render
+    from companion.cli.doctor import HEARING_TEST, TEST_VOICE, check_recognizer
+    from companion.core.errors import CompanionError
+    from companion.host import config
+
+    cfg = config.Config(data_dir=str(tmp_path / "d"))
+    c = check_recognizer(cfg, say=lambda _text: render("skip this one", *TEST_VOICE))
+    assert not c.ok and not c.optional
+    assert f"missed {len(HEARING_TEST)} of {len(HEARING_TEST)} phrases" in c.detail
+    assert '"how am i doing" was heard as' in c.detail
+    assert "reinstall the model" in c.fix
+
+    def mute(_text: str):
+        raise CompanionError("espeak-ng is not installed (sudo apt install espeak-ng)")
+
+    c = check_recognizer(cfg, say=mute)
+    assert c.ok and "not heard: espeak-ng is not installed" in c.detail

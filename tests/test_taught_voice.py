@@ -344,7 +344,7 @@ def test_doctor_names_the_taught_voice_and_one_it_cannot_use(tmp_path):
     VoiceTemplates("tiny.en", {"four": [np.ones((6, 384))]}).save(data / "voice.npz")
     ok = companion("doctor", *only, env=env)
     line = next(x for x in ok.stdout.splitlines() if "recognizer" in x)
-    assert line.startswith("ok ") and "your voice taught for 1 phrase " in line, ok.stdout
+    assert line.startswith("ok ") and "your voice taught for 1 phrase;" in line, ok.stdout
     VoiceTemplates("base", {"four": [np.ones((6, 512))]}).save(data / "voice.npz")
     bad = companion("doctor", *only, env=env)
     assert bad.returncode == 1
