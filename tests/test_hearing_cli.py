@@ -261,6 +261,13 @@ def test_bench_recognition_json_feeds_the_bench_all_table(tmp_path):
     assert voices["FSDD jackson"]["files"] == voices["FSDD nicolas"]["files"] == 5
     assert sum(v["files"] for v in voices.values()) == f["positives"]
     assert sum(v["right"] for v in voices.values()) == f["right"]
+    # Ratings asked back before logging, by voice: they add up to the headline's, and only
+    # ratings (the numbers' classes) are in it.
+    rated = f["ratings_by_voice"]
+    assert sum(v["asked_back"] for v in rated.values()) == f["ratings_asked_back"]
+    assert sum(v["right"] for v in rated.values()) == f["ratings_right"] > 0
+    assert all(v["asked_back"] <= v["right"] <= v["files"] for v in rated.values())
+    assert sum(v["asked_back"] for v in voices.values()) == f["ratings_asked_back"]
     for _, read, _ in ROWS["recognition"]:
         assert str(read(f))
 

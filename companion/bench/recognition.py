@@ -68,7 +68,8 @@ class Tally:
     errors: list = field(default_factory=list)
     wide_fa: int = 0          # negatives: false accepts with every phrase allowed
     ranked: int = 0           # positives whose intent the engine ranked first somewhere
-    voices: dict = field(default_factory=dict)  # positives by voice_group: [files, right]
+    # positives by voice_group: [files, right, right but asked back first (Hearing.unsure)]
+    voices: dict = field(default_factory=dict)
     # Heard again as right after "how is the pain now?" (see run): session commands and
     # negatives, how many of them, heard as said (nothing, for a negative), taken for a
     # rating, and of those the ones the loop would log without asking back (Hearing.unsure).
@@ -284,8 +285,9 @@ def _tally(t: Tally, case: Case, res) -> None:
     t.n += 1
     t.ranked += case.expect is not None and case.expect in res.ranked
     if case.expect is not None:
-        v = t.voices.setdefault(voice_group(case.recording), [0, 0])
+        v = t.voices.setdefault(voice_group(case.recording), [0, 0, 0])
         v[0], v[1] = v[0] + 1, v[1] + (got == case.expect)
+        v[2] += got == case.expect and res.unsure
     if got == case.expect:
         t.right += 1
         t.checked += res.unsure
@@ -327,6 +329,8 @@ def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
             "ranked_first_right": sum(t.ranked for t in pos),
             "ratings_right": sum(t.right for c, t in tallies.items() if _rating_class(c)),
             "ratings_asked_back": sum(t.checked for t in pos),
+            # A rating asked back costs the user a second answer: whose are, and how often.
+            "ratings_by_voice": _voices(t for c, t in tallies.items() if _rating_class(c)),
             "voices": _voices(pos),
             "false_accepts": neg_fa, "negatives": neg_n,
             "when_asked": {"commands": sum(t.asked_n for t in pos),
@@ -344,13 +348,15 @@ def figures(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
 
 
 def _voices(tallies: Iterable[Tally]) -> dict[str, dict[str, int]]:
-    """Positives by voice group, over every class: files and right."""
+    """Positives by voice group, over every class: files, right, and of those the ones
+    asked back first."""
     out: dict[str, dict[str, int]] = {}
     for t in tallies:
-        for voice, (n, right) in t.voices.items():
-            v = out.setdefault(voice, {"files": 0, "right": 0})
+        for voice, (n, right, asked) in t.voices.items():
+            v = out.setdefault(voice, {"files": 0, "right": 0, "asked_back": 0})
             v["files"] += n
             v["right"] += right
+            v["asked_back"] += asked
     return dict(sorted(out.items()))
 
 
@@ -386,7 +392,10 @@ def report(tallies: dict[str, Tally], cpu: float, audio: float, engine: str,
         f"{asked['commands_right']}), negatives taken for a rating "
         f"{asked['negatives_rated']}/{asked['negatives']}; logged without asking back: "
         f"{asked['commands_logged']} and {asked['negatives_logged']}; numbers said and heard "
-        f"asked back first: {f['ratings_asked_back']} of {f['ratings_right']}",
+        f"asked back first: {f['ratings_asked_back']} of {f['ratings_right']}"
+        + (" (" + ", ".join(f"{v} {c['asked_back']} of {c['right']}"
+                            for v, c in f["ratings_by_voice"].items()) + ")"
+           if f["ratings_by_voice"] else ""),
         f"wrong command {round(f['wrong_command_rate'] * pos_n)}/{pos_n} = "
         f"{f['wrong_command_rate']:.1%}   (positives acted on "
         "as another command; the rest of the misses were rejected)",
