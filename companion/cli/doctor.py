@@ -147,7 +147,8 @@ def hearing_test(rec: Recognizer, say: Optional[Callable[[str], np.ndarray]] = N
                  ) -> tuple[list[tuple[str, str]], float]:
     """Each HEARING_TEST phrase said (by `say`, else espeak-ng) and heard as the loop hears
     it at its moment: (phrase, what was heard instead) for each one missed, and the median
-    time in ms one took to hear (the endpointer and the recognizer, from the audio's end).
+    time in ms one took to hear (endpointer and recognizer over the whole recording, about
+    a second of it: a little more than the wait after the speech ends).
     Raises CompanionError when nothing can say them."""
     import tempfile
 
