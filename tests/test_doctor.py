@@ -79,7 +79,8 @@ def test_the_recognizer_check_hears_phrases_said_by_espeak_at_their_moments(tmp_
     assert p.returncode == 0, out + err
     line = next(ln for ln in out.splitlines() if "recognizer" in ln)
     assert line.startswith("ok "), out
-    assert 'heard "how am i doing", "next", "continue" and "six" as espeak-ng says them' in line
+    assert ('heard "how am i doing", "next", "it\'s sharp", "continue" and "six" as espeak-ng '
+            'says them') in line
     ms = int(line.split("in about ")[1].split(" ms")[0])
     assert ms > 0
 

@@ -136,10 +136,11 @@ def check_recognizer(cfg: config.Config,
 
 
 # Said by espeak-ng to the recognizer, each at the moment it is listened for: a phrase the
-# cues teach for each moment (waiting, in a session, paused, the rating question). Every
+# cues teach for each moment (waiting, in a session, paused, the rating question), and a
+# safety word as the safety note asks for it (`bench safety`: "it's sharp" 30 of 30). Every
 # clean render of them by espeak-ng's voices was heard as meant, well clear of the rules'
 # floor, in `bench phrases` (2026-12-07): a miss means the model, not the phrase.
-HEARING_TEST = ("how am i doing", "next", "continue", "six")
+HEARING_TEST = ("how am i doing", "next", "it's sharp", "continue", "six")
 TEST_VOICE = ("en-us+f2", 175)
 
 
