@@ -59,6 +59,7 @@ def test_each_way_is_said_heard_and_counted(rec, vocab, tmp_path):  # noqa: F811
     asked = sum(r.got not in (None, Intent("pause")) and r.unsure for _, r in results)
     assert fig["all"] == {"said": 6, "right": right, "other_command": other, "asked_back": asked}
     assert fig["several_words"]["said"] == 2  # "hold on" in two voices
+    assert fig["several_words_by_voice"] == {"espeak-ng": fig["several_words"]}
     assert fig["taught"] == {"said": 2, "right": 2, "other_command": 0,  # "wait"
                              "asked_back": 0}
     assert fig["commands"]["pause"]["wait"]["all"] == {"said": 2, "right": 2,
@@ -68,6 +69,9 @@ def test_each_way_is_said_heard_and_counted(rec, vocab, tmp_path):  # noqa: F811
     assert fig["commands"]["pause"][best]["all"]["right"] == 2
     assert any(line.startswith("pause        *" + best) for line in
                phrases.table(fig).splitlines())
+    several = fig["several_words"]
+    assert (f"phrases of several words {several['right']} / 2 "
+            f"({several['right'] / 2:.1%}: espeak-ng {several['right']} / 2)") in phrases.table(fig)
     # Rendered once: heard the same from the cache.
     assert len(list((tmp_path / "cache").glob("*.wav"))) == 6
     again = phrases.run(rec, vocab, tmp_path / "cache", [], piper=False, said=ways,

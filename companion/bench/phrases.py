@@ -98,6 +98,11 @@ def figures(results: list[tuple[Way, renders.Render]]) -> dict:
                        for p in dict.fromkeys(w.phrase for w, _ in mine)}
     return {"all": _count(results),
             "several_words": _count([x for x in results if " " in x[0].phrase]),
+            # The multi-word figure is espeak-ng's; the Piper voice's is nearer a
+            # person's, so each is shown.
+            "several_words_by_voice": {f: _count([x for x in results if " " in x[0].phrase
+                                                  and family(x[1]) == f])
+                                       for f in sorted({family(r) for _, r in results})},
             "taught": _count([x for x in results if x[0].taught]),
             "by_voice": {f: _count([x for x in results if family(x[1]) == f])
                          for f in sorted({family(r) for _, r in results})},
@@ -142,7 +147,9 @@ def table(fig: dict) -> str:
     a, m = fig["all"], fig["several_words"]
     lines.append(f"all: {a['right']} / {a['said']} ({a['right'] / max(a['said'], 1):.1%}), "
                  f"phrases of several words {m['right']} / {m['said']} "
-                 f"({m['right'] / max(m['said'], 1):.1%}); "
+                 f"({m['right'] / max(m['said'], 1):.1%}: "
+                 + ", ".join(f"{f} {c['right']} / {c['said']}"
+                             for f, c in fig["several_words_by_voice"].items()) + "); by voice "
                  + ", ".join(f"{f} {c['right']} / {c['said']}"
                              for f, c in fig["by_voice"].items())
                  + f"; heard as another command: {_others(a)}")
