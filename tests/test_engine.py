@@ -506,17 +506,17 @@ def test_help_says_first_what_the_moment_waits_for():
 def test_every_phrase_a_cue_teaches_is_understood_where_it_is_said():
     """What the help and the cues tell the user to say is listened for at that moment, and
     means what they say it does (vocabulary.TAUGHT: each command's best-heard phrase)."""
-    from companion.core.vocabulary import MOMENTS, TAUGHT, Vocabulary
+    from companion.core.vocabulary import MOMENTS, TAUGHT, Vocabulary, taught_lead
 
     vocab = Vocabulary({"neck": "neck"})
     for kind, phrase in TAUGHT.items():
         if "{n}" in phrase:
             assert vocab.parse(phrase.format(n="six")) == Intent(kind, 6)
-            assert f"say {phrase.split('{n}')[0].strip()} and a number" in (
+            assert f"say {taught_lead(kind)} and a number" in (
                 cues.NOT_ASKED + cues.HELP).lower()
         elif "{routine}" in phrase:
             assert vocab.parse(phrase.format(routine="neck")) == Intent(kind, "neck")
-            assert f"say {phrase.split('{routine}')[0].strip()} and a routine" in (
+            assert f"say {taught_lead(kind)} and a routine" in (
                 cues.LISTENING + cues.LEFT_PAUSED + cues.waiting_help(["neck"])).lower()
         else:
             assert vocab.parse(phrase) == Intent(kind), phrase

@@ -87,6 +87,7 @@ def figures(results: list[tuple[Way, renders.Render]]) -> dict:
     def family(r: renders.Render) -> str:
         return "piper" if r.voice.startswith("piper") else "espeak-ng"
 
+    families = sorted({family(r) for _, r in results})
     kinds = list(dict.fromkeys(w.means.name.value for w, _ in results))
     commands = {}
     for k in kinds:
@@ -101,11 +102,10 @@ def figures(results: list[tuple[Way, renders.Render]]) -> dict:
             # The issue's multi-word figure is espeak-ng's; the Piper voice's is nearer a
             # person's, so each is shown.
             "several_words_by_voice": {f: _count([x for x in results if " " in x[0].phrase
-                                                  and family(x[1]) == f])
-                                       for f in sorted({family(r) for _, r in results})},
+                                                  and family(x[1]) == f]) for f in families},
             "taught": _count([x for x in results if x[0].taught]),
             "by_voice": {f: _count([x for x in results if family(x[1]) == f])
-                         for f in sorted({family(r) for _, r in results})},
+                         for f in families},
             "commands": commands,
             "other_commands": dict(Counter(
                 f"{w.phrase} -> {r.heard}{' (asked back)' if r.unsure else ''}"
@@ -128,6 +128,11 @@ def _others(c: dict) -> str:
                                       else "")
 
 
+def _by(counts: dict) -> str:
+    """Counts by voice family as a reader wants them: "espeak-ng 1304 / 1656, piper ..." """
+    return ", ".join(f"{f} {c['right']} / {c['said']}" for f, c in counts.items())
+
+
 def table(fig: dict) -> str:
     def cell(c: dict) -> str:
         return f"{c['right']:>3d} / {c['said']:<3d}" if c["said"] else "     -   "
@@ -147,12 +152,8 @@ def table(fig: dict) -> str:
     a, m = fig["all"], fig["several_words"]
     lines.append(f"all: {a['right']} / {a['said']} ({a['right'] / max(a['said'], 1):.1%}), "
                  f"phrases of several words {m['right']} / {m['said']} "
-                 f"({m['right'] / max(m['said'], 1):.1%}: "
-                 + ", ".join(f"{f} {c['right']} / {c['said']}"
-                             for f, c in fig["several_words_by_voice"].items()) + "); by voice "
-                 + ", ".join(f"{f} {c['right']} / {c['said']}"
-                             for f, c in fig["by_voice"].items())
-                 + f"; heard as another command: {_others(a)}")
+                 f"({m['right'] / max(m['said'], 1):.1%}: {_by(fig['several_words_by_voice'])}"
+                 f"); by voice {_by(fig['by_voice'])}; heard as another command: {_others(a)}")
     t = fig["taught"]
     lines.append(f"the phrases the companion tells you to say (vocabulary.TAUGHT): {t['right']}"
                  f" / {t['said']} ({t['right'] / max(t['said'], 1):.1%}), heard as another "

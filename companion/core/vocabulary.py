@@ -186,12 +186,13 @@ LEFT_OUT: dict[str, frozenset[str]] = {"stopped": frozenset({"go"})}
 # The phrase the companion names for each command when it tells the user what to say (the
 # help, "say continue when you're ready", the voice lesson; a routine's start as a template):
 # of each command's phrases, the one the model hears best, where that is clearly better than
-# the plain word in espeak-ng's voices and the Piper voice alike (`companion bench phrases`, 2026-12-07, each phrase 30
-# renders, heard as meant, espeak-ng / Piper: wait 24/24 and 6/6 against pause 15/24 and 4/6;
-# continue 24, 6 against resume 20, 3; more time 24, 6 against hold longer 14, 4; less time
-# 24, 6 against shorter 16, 5; skip this one 24, 5 against skip 20, 3; time left 24, 6
-# against how long left 19, 6; speak up 22, 6 against louder 17, 6; too loud 23, 6 against
-# quieter 9, 5). Every other phrase still works; only what is taught changed.
+# the plain word in espeak-ng's voices and the Piper voice alike (`companion bench phrases`,
+# 2026-12-07, each phrase 30 renders, heard as meant, espeak-ng / Piper: wait 24/24 and 6/6
+# against pause 15/24 and 4/6; continue 24, 6 against resume 20, 3; more time 24, 6 against
+# hold longer 14, 4; less time 24, 6 against shorter 16, 5; skip this one 24, 5 against skip
+# 20, 3; time left 24, 6 against how long left 19, 6; speak up 22, 6 against louder 17, 6;
+# too loud 23, 6 against quieter 9, 5). Every other phrase still works; only what is taught
+# changed.
 TAUGHT: dict[IntentKind, str] = {
     K.NEXT: "next", K.BACK: "back", K.PAUSE: "wait", K.RESUME: "continue",
     K.REPEAT: "repeat", K.HOLD_LONGER: "more time", K.SHORTER: "less time",
