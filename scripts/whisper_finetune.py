@@ -13,7 +13,7 @@ PyTorch is not a dependency of the companion. In a separate venv:
     /tmp/ft/bin/python scripts/whisper_finetune.py clips 5000 1 /tmp/ft/pos.pkl
     /tmp/ft/bin/python scripts/whisper_finetune.py clips 1500 7 /tmp/ft/neg.pkl --others
     /tmp/ft/bin/python scripts/whisper_finetune.py train /tmp/ft/cross 1e-5 1 cross \\
-        /tmp/ft/pos.pkl /tmp/ft/neg.pkl
+        /tmp/ft/pos.pkl /tmp/ft/neg.pkl     # or: /tmp/ft/pos.pkl --keep /tmp/ft/neg.pkl
     .venv/bin/python scripts/whisper_finetune.py bench /tmp/ft/cross/int8 \\
         bench recognition --split dev        # WO_MARGIN=2 etc. change WhisperOptions
 A learning rate of 0 writes back the packaged weights exactly (the int8 copy's SHA-256 is
@@ -334,13 +334,13 @@ def train(a: argparse.Namespace) -> None:
     prompt = [tok.token_to_id("<|startoftranscript|>"), tok.token_to_id("<|notimestamps|>")]
     eot = tok.token_to_id("<|endoftext|>")
     groups: dict[int, list] = {}
-    for path in a.data:
+    for path, keep in [(p, False) for p in a.data] + [(p, True) for p in a.keep]:
         for n, items in pickle.load(open(path, "rb")).items():
-            groups.setdefault(n, []).extend(items)
+            groups.setdefault(n, []).extend((*x, keep) for x in items)
     batches = [items[i:i + 16] for n, items in sorted(groups.items())
                for i in range(0, len(items), 16)]
     layout, V = load_vars(src / "model.bin")
-    m = from_ct2(V)
+    m, packaged = from_ct2(V), from_ct2(V).eval()
     for p in m.parameters():
         p.requires_grad = False
     mods = ([b.xattn for b in m.dblocks] + [b.ln2 for b in m.dblocks] if a.part == "cross"
@@ -360,11 +360,24 @@ def train(a: argparse.Namespace) -> None:
         longest = max(len(x[1]) for x in b)
         toks = torch.full((len(b), len(prompt) + longest), eot, dtype=torch.long)
         want = torch.full((len(b), len(prompt) + longest), -100, dtype=torch.long)
-        for i, (_, ids, _) in enumerate(b):
+        kept = torch.zeros(toks.shape, dtype=torch.bool)
+        for i, (_, ids, _, keep) in enumerate(b):
             toks[i, :len(prompt) + len(ids)] = torch.tensor(prompt + ids)
-            want[i, len(prompt) - 1: len(prompt) + len(ids) - 1] = torch.tensor(ids)
-        logits = m.decode(toks, torch.from_numpy(np.stack([x[0] for x in b]).astype(np.float32)))
-        loss = F.cross_entropy(logits.reshape(-1, VOCAB), want.reshape(-1), ignore_index=-100)
+            span = slice(len(prompt) - 1, len(prompt) + len(ids) - 1)
+            if keep:
+                kept[i, span] = True
+            else:
+                want[i, span] = torch.tensor(ids)
+        enc = torch.from_numpy(np.stack([x[0] for x in b]).astype(np.float32))
+        logits = m.decode(toks, enc)
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), want.reshape(-1), ignore_index=-100,
+                               reduction="sum")
+        if kept.any():  # what the packaged model says of these, held: KL(packaged || taught)
+            with torch.no_grad():
+                teacher = torch.log_softmax(packaged.decode(toks, enc)[kept], -1)
+            loss = loss + a.keep_weight * F.kl_div(torch.log_softmax(logits[kept], -1), teacher,
+                                                   log_target=True, reduction="sum")
+        loss = loss / max(1, int((want >= 0).sum()) + int(kept.sum()))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -421,7 +434,10 @@ def main() -> None:
     t.add_argument("lr", type=float)
     t.add_argument("epochs", type=float)
     t.add_argument("part", choices=("cross", "blocks"))
-    t.add_argument("data", type=Path, nargs="+")
+    t.add_argument("data", type=Path, nargs="+", help="clips taught as their transcripts")
+    t.add_argument("--keep", type=Path, nargs="*", default=[],
+                   help="clips whose every next-token distribution is held to the packaged model's")
+    t.add_argument("--keep-weight", type=float, default=1.0)
     t.set_defaults(run=train)
     x = sub.add_parser("mix")
     x.add_argument("trained", type=Path, help="a trained model's f16 folder")
