@@ -42,8 +42,13 @@ def test_a_child_started_by_any_thread_is_found_and_the_warm_up_told_apart():
     children: list[subprocess.Popen] = []
 
     def spawn(*marker: str) -> None:
-        children.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
-                                          *marker]))
+        child = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); "
+                                  "time.sleep(60)", *marker], stdout=subprocess.PIPE, text=True)
+        # Popen returns once exec has begun; the kernel fills /proc/<pid>/cmdline a moment
+        # later, and on a busy machine the check read it empty. The child's first line says
+        # it is running.
+        assert child.stdout is not None and child.stdout.readline() == "up\n"
+        children.append(child)
 
     t = threading.Thread(target=spawn, args=("companion.loop.warmup",))
     t.start()
@@ -57,3 +62,5 @@ def test_a_child_started_by_any_thread_is_found_and_the_warm_up_told_apart():
         for c in children:
             c.kill()
             c.wait()
+            if c.stdout:
+                c.stdout.close()
