@@ -62,6 +62,25 @@ TALK = (
     "that music is too loud", "where did I put my glasses", "ok", "hmm", "right",
     "oh dear", "well then", "there we go", "that's lovely", "sounds good to me",
 )
+# Talk that begins like a command or holds a number (none of bench/soak.py's TALK, none of
+# the tests' recordings): held, with chatter and bare noise, by `clips --room`.
+ROOM_TALK = (
+    "stop by the chemist on your way home", "next time I'll bring an umbrella",
+    "back when we lived in town", "start the kettle would you", "let's do lunch on friday",
+    "hold the door for me", "the help desk never answers", "skip the adverts if you can",
+    "how long is the drive to your aunt's", "what's on the list for town",
+    "shorter days now it's winter", "longer than I thought it would be",
+    "louder than the television", "repeat customers are the best", "go and ask your father",
+    "pause for thought", "down the road and turn left", "up the hill past the church",
+    "seven o'clock suits me", "three of them came in the end", "two sugars please",
+    "about ten minutes ago", "maybe tomorrow then", "okay let's see what happens",
+    "yes of course you can", "no thanks I'm full", "one more episode and then bed",
+    "eight people at the table", "nine times out of ten", "four weeks until the holiday",
+    "five pounds for a coffee", "a bit later perhaps", "quiet in the library",
+    "resume the download when you're back", "end of the month already",
+    "that's enough about work", "wait for the green light", "keep going straight on",
+    "carry on up the stairs", "how am I supposed to know", "what can I say, she's lovely",
+)
 # Single words a room may hold, some of them sounding like commands ("sex" and "six").
 OTHERS = """bed bird cat dog happy house tree wow backward forward follow learn visual left
 right up down on off in out top pop shop drop lock rock clock box yellow hello below window
@@ -294,7 +313,23 @@ def clips(a: argparse.Namespace) -> None:
     model = from_ct2(load_vars(model_dir() / "model.bin")[1]).eval()
     groups: dict[int, list[tuple[np.ndarray, list[int], str]]] = {}
     for made in range(a.n):
-        if a.others and rng.random() < 0.7:
+        if a.room:  # held: command-like talk, chatter, bare noise, other talk
+            kind = rng.random()
+            if kind < 0.25:
+                x = noise(int(rng.uniform(0.3, 3.0) * mel.RATE), rng.choice(
+                    ["white", "pink", "brown"]), nrng) * np.float32(10 ** (rng.uniform(-50, -15) / 20))
+                with torch.no_grad():
+                    enc = model.encode(torch.from_numpy(features(x)[None]))
+                groups.setdefault(enc.shape[1], []).append(
+                    (enc[0].numpy().astype(np.float16), [eot], ""))
+                continue
+            if kind < 0.45:
+                words = [rng.choice(OTHERS) for _ in range(rng.randint(3, 8))]
+                text, target = ", ".join(words), " " + ", ".join(words).capitalize() + "."
+            else:
+                text = rng.choice(ROOM_TALK if kind < 0.85 else TALK)
+                target = " " + text[:1].upper() + text[1:] + "."
+        elif a.others and rng.random() < 0.7:
             text = rng.choice(OTHERS)
             target = " " + text[:1].upper() + text[1:] + "."
         elif a.others or rng.random() < 0.12:
@@ -403,6 +438,17 @@ def mix(a: argparse.Namespace) -> None:
     print(f"written {a.out}/int8")
 
 
+def tuned(a: argparse.Namespace) -> None:
+    """The variables a trained model changed, as the float16 file the companion ships
+    (companion/hearing/tuned/) and applies where it writes its int8 copy."""
+    packaged = load_vars(model_dir() / "model.bin")[1]
+    trained = load_vars(a.trained / "model.bin")[1]
+    changed = {k: v for k, v in trained.items() if not np.array_equal(v, packaged[k])}
+    with open(a.out, "wb") as f:
+        np.savez_compressed(f, **dict(sorted(changed.items())))
+    print(f"{len(changed)} variables, {sum(v.nbytes for v in changed.values()):,} bytes: {a.out}")
+
+
 def bench(a: argparse.Namespace) -> None:
     """The companion's own CLI with the model folder swapped, and WhisperOptions' defaults
     changed by WO_<FIELD> environment variables (WO_MARGIN=2)."""
@@ -428,6 +474,8 @@ def main() -> None:
     c.add_argument("seed", type=int)
     c.add_argument("out", type=Path)
     c.add_argument("--others", action="store_true", help="other words and talk only")
+    c.add_argument("--room", action="store_true",
+                   help="command-like talk, chatter of other words, bare noise")
     c.set_defaults(run=clips)
     t = sub.add_parser("train")
     t.add_argument("out", type=Path)
@@ -444,6 +492,10 @@ def main() -> None:
     x.add_argument("alpha", type=float)
     x.add_argument("out", type=Path)
     x.set_defaults(run=mix)
+    d = sub.add_parser("tuned")
+    d.add_argument("trained", type=Path, help="a trained model's f16 folder")
+    d.add_argument("out", type=Path, help="the .npz to write")
+    d.set_defaults(run=tuned)
     b = sub.add_parser("bench")
     b.add_argument("model", type=Path)
     b.add_argument("args", nargs=argparse.REMAINDER)

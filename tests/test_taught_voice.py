@@ -273,6 +273,10 @@ def test_a_broken_or_foreign_voice_file_is_named_and_not_used(tmp_path):
     VoiceTemplates("base", {"four": [np.ones((5, 4))]}).save(bad)
     voice, note = load_voice(bad, "tiny.en")
     assert voice is None and "made with Whisper base, not tiny.en" in note
+    # tiny.en as packaged and tuned share their encoder: the frames serve both.
+    VoiceTemplates("tiny.en", {"four": [np.ones((5, 4))]}).save(bad)
+    voice, note = load_voice(bad, "tiny.en-tuned")
+    assert note == "" and voice is not None and voice.model == "tiny.en-tuned"
     assert load_voice(tmp_path / "none.npz", "tiny.en") == (None, "")
 
 

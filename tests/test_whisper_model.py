@@ -106,6 +106,10 @@ def test_model_command_lists_the_models_and_marks_the_one_in_effect(tmp_path):
     marked = [line for line in lines if line.startswith("*")]
     assert len(marked) == 1 and "whisper tiny.en" in marked[0] and "sha256 verified" in marked[0]
     assert "int8 copy is written on first use" in marked[0]  # a fresh cache folder
+    assert "tuned" not in marked[0]
+    tuned = [line for line in lines if "whisper tiny.en-tuned" in line]
+    assert len(tuned) == 1 and "sha256 verified" in tuned[0]
+    assert "decoder tuned on the commands (hearing/tuned/tiny.en-commands.npz)" in tuned[0]
     assert any("vosk" in line and "companion model download" in line for line in lines)
 
 
@@ -163,9 +167,60 @@ def test_the_int8_copy_hears_exactly_what_the_package_does(tmp_path, monkeypatch
         assert a.shape == b.shape and np.array_equal(a, b), clip.name
 
 
+def _variables(model_bin: Path) -> dict[str, bytes]:
+    from companion.hearing import int8_copy
+
+    data = model_bin.read_bytes()
+    return {v.name: data[v.offset: v.offset + v.size] for v in int8_copy.read(model_bin).variables}
+
+
+@needs_package
+def test_tiny_en_tuned_is_the_package_with_its_decoder_cross_attention_tuned(
+        tmp_path, monkeypatch):
+    # The shipped tuning (hearing/tuned/) is applied where the int8 copy is written: the
+    # copy is the one that was measured (its digest pinned), and it differs from the
+    # packaged model's copy only in the decoder's cross-attention, so the encoder's frames
+    # (a user's voice templates) are the same for both.
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path))
+    tuned = whisper_model.loadable("tiny.en-tuned") / "model.bin"
+    assert tuned.parent == tmp_path / "whisper-tiny.en-tuned-int8"
+    assert whisper_model._sha256(tuned) == whisper_model.TINY_EN_TUNED.int8_sha256
+    assert whisper_model.TINY_EN_TUNED.int8_sha256 != whisper_model.TINY_EN.int8_sha256
+    mine, theirs = _variables(tuned), _variables(whisper_model.loadable("tiny.en") / "model.bin")
+    assert mine.keys() == theirs.keys()
+    changed = sorted(name for name in mine if mine[name] != theirs[name])
+    assert len(changed) == 4 * 11  # 4 layers: 3 linears (weight, scale, bias), a layer norm
+    assert all(name.startswith("decoder/layer_") and "/attention/" in name for name in changed)
+    assert whisper_model.encoder_of("tiny.en") == whisper_model.encoder_of("tiny.en-tuned")
+    assert whisper_model.encoder_of("tiny.en") != whisper_model.encoder_of("base")
+
+
+@needs_package
+@pytest.mark.parametrize("damage", ["missing", "changed"])
+def test_missing_or_damaged_tuned_weights_are_named_with_the_fix(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path / "cache"))
+    tuned = tmp_path / "tuned"
+    shutil.copytree(whisper_model.TUNED_DIR, tuned)
+    npz = tuned / whisper_model.TINY_EN_TUNED.tuned
+    if damage == "missing":
+        npz.unlink()
+    else:
+        data = bytearray(npz.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        npz.write_bytes(bytes(data))
+    monkeypatch.setattr(whisper_model, "TUNED_DIR", tuned)
+    with pytest.raises(whisper_model.ModelError) as e:
+        whisper_model.loadable("tiny.en-tuned")
+    said = str(e.value)
+    assert "tuned weights of Whisper tiny.en-tuned" in said and str(npz) in said
+    assert ("are missing" if damage == "missing" else "are damaged") in said
+    assert "git checkout" in said and 'whisper_model = "tiny.en"' in said
+    assert whisper_model.loadable("tiny.en").name == "whisper-tiny.en-int8"
+
+
 @needs_package
 def test_a_damaged_int8_copy_is_written_again_and_an_unwritable_cache_loads_the_package(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path / "cache"))
     copy = whisper_model.loadable("tiny.en") / "model.bin"
     with open(copy, "r+b") as f:
@@ -178,4 +233,25 @@ def test_a_damaged_int8_copy_is_written_again_and_an_unwritable_cache_loads_the_
     blocked = tmp_path / "blocked"
     blocked.write_text("not a folder")
     monkeypatch.setenv("COMPANION_CACHE_DIR", str(blocked))
-    assert whisper_model.loadable("tiny.en") == whisper_model.locate("tiny.en")
+    with caplog.at_level("WARNING", logger="companion.hearing.whisper_model"):
+        assert whisper_model.loadable("tiny.en") == whisper_model.locate("tiny.en")
+        assert not caplog.records  # the same results, only loaded the slower way
+        assert whisper_model.loadable("tiny.en-tuned") == whisper_model.locate("tiny.en")
+    # The tuning cannot be applied without a copy: said, with the folder to fix.
+    assert len(caplog.records) == 1
+    assert "tiny.en-tuned loads without its tuning" in caplog.text
+    assert str(tmp_path) in caplog.text
+
+
+@needs_package
+def test_tuned_weights_that_do_not_fit_the_model_are_refused(tmp_path):
+    from companion.hearing import int8_copy
+
+    folder = whisper_model.locate("tiny.en")
+    wrong = {"decoder/layer_0/attention/linear_0/bias": np.zeros(383, np.float16)}
+    with pytest.raises(int8_copy.FormatError, match=r"linear_0/bias float16\[383\] does not fit"):
+        int8_copy.write_int8(folder, tmp_path, wrong)
+    unknown = {"decoder/layer_9/attention/linear_0/bias": np.zeros(384, np.float16)}
+    with pytest.raises(int8_copy.FormatError, match="layer_9"):
+        int8_copy.write_int8(folder, tmp_path, unknown)
+    assert not list(tmp_path.iterdir())  # nothing half-written

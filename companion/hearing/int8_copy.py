@@ -21,7 +21,7 @@ import shutil
 import struct
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, Mapping, NamedTuple
 
 import numpy as np
 
@@ -112,12 +112,21 @@ def _header(out: BinaryIO, name: str, shape: tuple[int, ...], dtype: str, size: 
     out.write(struct.pack("B", DTYPES.index(dtype)) + struct.pack("I", size))
 
 
-def write_int8(source: Path, dest: Path) -> Path:
+def write_int8(source: Path, dest: Path, replace: Mapping[str, np.ndarray] | None = None
+               ) -> Path:
     """Write the int8 copy of the model folder `source` into `dest` (model.bin and the
     files beside it), atomically; returns dest. Variables in name order, as the converter
-    writes them, each weight followed by its scale."""
+    writes them, each weight followed by its scale. `replace` gives some variables new
+    values (tuned weights) of the same shape and type; a mismatch is a FormatError."""
     layout = read(source / "model.bin")
     data = np.memmap(source / "model.bin", dtype=np.uint8, mode="r")
+    replace = dict(replace or {})
+    known = {v.name: v for v in layout.variables}
+    for name, value in replace.items():
+        v = known.get(name)
+        if v is None or tuple(value.shape) != v.shape or value.dtype != np.dtype(v.dtype):
+            raise FormatError(f"{name} {value.dtype}{list(value.shape)} does not fit "
+                              f"{source / 'model.bin'}")
     entries: list[tuple[str, Variable]] = []
     for v in layout.variables:
         entries.append((v.name, v))
@@ -133,7 +142,8 @@ def write_int8(source: Path, dest: Path) -> Path:
             out.write(struct.pack("I", layout.revision) + struct.pack("I", len(entries)))
             scales: dict[str, bytes] = {}  # a weight's, until its entry (right after it)
             for name, v in entries:
-                raw = data[v.offset: v.offset + v.size]
+                raw = (np.ascontiguousarray(replace[v.name]).reshape(-1).view(np.uint8) if v.name in replace
+                       else data[v.offset: v.offset + v.size])
                 if not quantized(v.name, v.shape, v.dtype):
                     _header(out, name, v.shape, v.dtype, v.size)
                     out.write(raw.tobytes())

@@ -27,6 +27,7 @@ import numpy as np
 
 from companion.audio.levels import frame_levels
 from companion.core.errors import CompanionError
+from companion.hearing import whisper_model
 
 FORMAT = 1
 INF = float("inf")
@@ -261,7 +262,8 @@ def load_voice(path: Optional[Path], model: str, what: str = "taught voice",
         voice = VoiceTemplates.load(path, what, fix)
     except (CompanionError, OSError) as e:
         return None, f"the {what} is not used: {e}"
-    if voice.model != model:
+    if whisper_model.encoder_of(voice.model) != whisper_model.encoder_of(model):
         return None, (f"the {what} in {path} was made with Whisper {voice.model}, not "
                       f"{model}: {fix}")
+    voice.model = model  # tiny.en as packaged or tuned: the same encoder, the same frames
     return voice, ""

