@@ -34,6 +34,9 @@ RESCUED = ["stop__sc-stop-fb7eb481-2.wav",       # freely "start"
 MUST_RESCUE = 2  # of RESCUED, at least this many rejected alone and rescued by the look
 # Near misses that are not commands: "up" close to "stop", "down" close to "stop" ("D-D-D").
 STAY_REJECTED = ["none__sc-up-881583a6-0.wav", "none__sc-down-85d2ac4b-0.wav"]
+# Talk from the waiting soak (seed 0, 4407 s: "let's take a quick break and have some tea"
+# over its varied noise): tiny.en-tuned rejects "let's do quick break" by a little.
+NO_START = "none__soak-talk-seed0-4407s.wav"
 
 def hear(rec, vocab, name: str, second_look: bool) -> tuple[str, int]:
     """(label heard, encoder passes made) for one recording, with or without the look."""
@@ -56,7 +59,8 @@ def hear(rec, vocab, name: str, second_look: bool) -> tuple[str, int]:
 
 
 def test_the_folder_holds_what_the_tests_name():
-    assert sorted(p.name for p in HERE.glob("*.wav")) == sorted(RESCUED + STAY_REJECTED)
+    assert sorted(p.name for p in HERE.glob("*.wav")) == sorted(RESCUED + STAY_REJECTED
+                                                                + [NO_START])
 
 
 def test_second_look_is_on_by_default(rec):
@@ -106,3 +110,33 @@ def test_a_near_miss_was_ranked_first_before_it_was_rejected(rec, vocab, name):
         rec.options = options
     assert expected(name) in got.ranked, got
     assert got.intent in (None, expected(name)), got
+
+
+def test_the_look_starts_no_routine(vocab):
+    """A routine's start is not looked at again, as judge() rescues none by its sound: talk
+    is what the companion hears all day while it waits, and a session started from it costs
+    more than a start said twice. With the look allowed to (look_starts), the tuned model's
+    views took this talk for the desk break (2026-12-07, the waiting soak's one start)."""
+    from companion.core.vocabulary import Intent
+    from companion.hearing.whisper_engine import WhisperRecognizer
+    from companion.hearing.whisper_rules import WhisperOptions
+
+    tuned = WhisperRecognizer(vocab, WhisperOptions(model="tiny.en-tuned"))
+    waiting = bench.context(vocab, Intent("start_routine", "neck"))
+    calls: list[int] = []
+    encode = tuned.runtime.encode_audio
+
+    def counted(audio, at_least=0):
+        calls.append(len(audio))
+        return encode(audio, at_least)
+
+    tuned.runtime.encode_audio = counted
+    got = recognize_file(tuned, vocab, HERE / NO_START, waiting)
+    assert got.intent is None and Intent("start_routine", "desk_break") in got.ranked, got
+    assert len(calls) == 1  # rejected, and not looked at again
+    calls.clear()
+    tuned.options = replace(tuned.options, look_starts=True)
+    looked = recognize_file(tuned, vocab, HERE / NO_START, waiting).intent
+    assert len(calls) == 3  # a near miss: the segment, then one pass per view
+    # (the views' verdict is a close call: the desk break here, on an AMD EPYC)
+    assert looked in (None, Intent("start_routine", "desk_break")), looked

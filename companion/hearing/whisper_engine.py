@@ -279,7 +279,8 @@ class WhisperRecognizer(Recognizer):
         outright; None otherwise (also when d was not a near miss). Stops at the first view
         that disagrees."""
         views = self.options.second_look
-        if not views or not self._near(d) or self._talk(d):
+        if (not views or not self._near(d) or self._talk(d)
+                or (self._means(d.best, "start_routine") and not self.options.look_starts)):
             return None
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
         # A view's free text is the first decode's, forced, and may fit the view far worse
