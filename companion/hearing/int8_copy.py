@@ -142,8 +142,8 @@ def write_int8(source: Path, dest: Path, replace: Mapping[str, np.ndarray] | Non
             out.write(struct.pack("I", layout.revision) + struct.pack("I", len(entries)))
             scales: dict[str, bytes] = {}  # a weight's, until its entry (right after it)
             for name, v in entries:
-                raw = (np.ascontiguousarray(replace[v.name]).reshape(-1).view(np.uint8) if v.name in replace
-                       else data[v.offset: v.offset + v.size])
+                raw = (np.ascontiguousarray(replace[v.name]).reshape(-1).view(np.uint8)
+                       if v.name in replace else data[v.offset: v.offset + v.size])
                 if not quantized(v.name, v.shape, v.dtype):
                     _header(out, name, v.shape, v.dtype, v.size)
                     out.write(raw.tobytes())
