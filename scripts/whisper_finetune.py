@@ -312,16 +312,21 @@ def clips(a: argparse.Namespace) -> None:
     phrases, eot = Vocabulary(Library().aliases()).grammar_phrases(), tok.token_to_id("<|endoftext|>")
     model = from_ct2(load_vars(model_dir() / "model.bin")[1]).eval()
     groups: dict[int, list[tuple[np.ndarray, list[int], str]]] = {}
+
+    def kept(x: np.ndarray, target: str) -> None:
+        """The clip's encoder output, grouped by length, with its transcript's tokens."""
+        with torch.no_grad():
+            enc = model.encode(torch.from_numpy(features(np.clip(x, -1, 1).astype(np.float32))[None]))
+        ids = tok.encode(target, add_special_tokens=False).ids + [eot]
+        groups.setdefault(enc.shape[1], []).append((enc[0].numpy().astype(np.float16), ids, target))
+
     for made in range(a.n):
         if a.room:  # held: command-like talk, chatter, bare noise, other talk
             kind = rng.random()
             if kind < 0.25:
-                x = noise(int(rng.uniform(0.3, 3.0) * mel.RATE), rng.choice(
-                    ["white", "pink", "brown"]), nrng) * np.float32(10 ** (rng.uniform(-50, -15) / 20))
-                with torch.no_grad():
-                    enc = model.encode(torch.from_numpy(features(x)[None]))
-                groups.setdefault(enc.shape[1], []).append(
-                    (enc[0].numpy().astype(np.float16), [eot], ""))
+                kept(noise(int(rng.uniform(0.3, 3.0) * mel.RATE), rng.choice(
+                    ["white", "pink", "brown"]), nrng) * np.float32(10 ** (rng.uniform(-50, -15) / 20)),
+                     "")
                 continue
             if kind < 0.45:
                 words = [rng.choice(OTHERS) for _ in range(rng.randint(3, 8))]
@@ -348,10 +353,7 @@ def clips(a: argparse.Namespace) -> None:
             power = float(np.mean(speech ** 2)) + 1e-12
             x = x + noise(len(x), rng.choice(["white", "pink", "pink", "brown"]), nrng) * np.float32(
                 np.sqrt(power / 10 ** (rng.uniform(3, 30) / 10)))
-        with torch.no_grad():
-            enc = model.encode(torch.from_numpy(features(np.clip(x, -1, 1).astype(np.float32))[None]))
-        ids = tok.encode(target, add_special_tokens=False).ids + [eot]
-        groups.setdefault(enc.shape[1], []).append((enc[0].numpy().astype(np.float16), ids, target))
+        kept(x, target)
         if (made + 1) % 500 == 0:
             print(made + 1, flush=True)
     with open(a.out, "wb") as f:
