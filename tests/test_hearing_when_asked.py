@@ -43,8 +43,9 @@ def test_a_command_said_as_a_rating_is_asked_is_that_command(heard):
 
 
 def test_without_giving_way_the_lift_rated_or_lost_them(vocab):
-    """The same files with the answer's lift as it was: what the test above guards against."""
-    old = WhisperRecognizer(vocab, dataclasses.replace(WhisperOptions(), answers_yield=False))
+    """The same files with the answer's lift as it was: what the test above guards against
+    (on the package as published, where it was found; the tuned default loses fewer)."""
+    old = WhisperRecognizer(vocab, WhisperOptions(model="tiny.en", answers_yield=False))
     asked = vocab.phrases_at("rating")
     got = {p.name: recognize_file(old, vocab, p, asked).intent for p in FILES}
     assert sum(g == expected(n) for n, g in got.items()) <= 2, got

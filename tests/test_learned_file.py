@@ -19,7 +19,7 @@ from companion.hearing.engines import make_recognizer
 from companion.hearing.learned_file import LearnedFile, load_learned
 from companion.hearing.templates import VoiceTemplates
 from fixture_names import label
-from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
+from test_hearing_recognition import expected, packaged, pytestmark, rec  # noqa: F401
 from test_learned_voice import HEARD, USED, fsdd_named, heard, learning, use
 from test_taught_voice import companion
 
@@ -38,7 +38,10 @@ def takes_in(path) -> dict[str, int]:
     return {p: len(t) for p, t in VoiceTemplates.load(path).takes.items()}
 
 
-def test_what_it_learned_is_heard_by_after_a_restart(rec, vocab, tmp_path):
+def test_what_it_learned_is_heard_by_after_a_restart(packaged, vocab, tmp_path):
+    # The package as published, as test_learned_voice.py's lesson (the tuned default
+    # learns his "six"es as "three").
+    rec = packaged
     where, clock = tmp_path / "data" / "learned.npz", Clock()
     rec.learned_file = LearnedFile(where, every_s=60.0, clock=clock)
     try:

@@ -37,7 +37,7 @@ from companion.bench.sessionwav import speech_spans
 from fixture_names import label
 from test_voice_loop import Utt, frames, scripted
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
-from test_hearing_recognition import pytestmark as needs_whisper, rec  # noqa: F401
+from test_hearing_recognition import packaged, pytestmark as needs_whisper, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio" / "loudness"
 FILES = sorted(p.name for p in HERE.glob("*.wav"))
@@ -83,22 +83,24 @@ def test_right_after_the_pain_question_louder_and_quieter_are_mostly_heard(rec, 
 
 
 @needs_whisper
-def test_a_command_written_as_its_sound_is_not_taken_for_the_number_asked_for(rec, vocab):
+def test_a_command_written_as_its_sound_is_not_taken_for_the_number_asked_for(
+        rec, packaged, vocab):
     """tiny.en writes this "too loud" "2 loud": ranked with the lift an answer gets right
     after the pain question, it was "two", a rating of 2 from a user who found the question
     too loud. Two things now make it that command: the lifted "two" gives way to "too
     loud", which passes the rules unlifted (WhisperRecognizer._unlifted); and, where it
     would not, the free transcript is word for word the sound of "too loud"
-    (whisper_rules.spelled_as_command)."""
+    (whisper_rules.spelled_as_command). Shown on the package as published; the tuned
+    default writes it "Two loud" and hears "too loud" too."""
     name = "quieter__espeak-too-loud-en-gb-m1-175-20dB.wav"
     pcm = b"".join(f.pcm for f in WavSource(HERE / name).frames())
     asked = vocab.phrases_at("rating")
-    d = rec.analyse(pcm, asked)
+    d = packaged.analyse(pcm, asked)
     assert (d.free_text, d.best, d.prior) == ("2 loud", "too loud", 0.0)
-    lifted = WhisperRecognizer(vocab, dataclasses.replace(WhisperOptions(), answers_yield=False))
+    lifted = WhisperRecognizer(vocab, WhisperOptions(model="tiny.en", answers_yield=False))
     d = lifted.analyse(pcm, asked)
     assert (d.free_text, d.best) == ("2 loud", "two") and d.prior > 0
-    for r in (rec, lifted):
+    for r in (rec, packaged, lifted):
         got = recognize_file(r, vocab, HERE / name, asked)
         assert (got.text, label(got.intent)) == ("too loud", "quieter")
 

@@ -280,7 +280,7 @@ class WhisperRecognizer(Recognizer):
         that disagrees."""
         views = self.options.second_look
         if (not views or not self._near(d) or self._talk(d)
-                or (self._means(d.best, "start_routine") and not self.options.look_starts)):
+                or any(self._means(d.best, kind) for kind in self.options.look_never)):
             return None
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
         # A view's free text is the first decode's, forced, and may fit the view far worse

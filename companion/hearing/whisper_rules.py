@@ -58,12 +58,15 @@ class WhisperOptions:
     look_top: int = 3
     look_mean: float = 1.0
     look_margin: float = 1.0
-    # ... nor a routine's start, as judge() rescues none by its sound: talk while waiting
-    # is what the companion hears all day, and a session started from it costs more than a
-    # start said again (tiny.en-tuned's look started the desk break from "let's take a
-    # quick break" in the waiting soak; dev and test unchanged, `bench phrases` 2352 -> 2351 and,
-    # tuned, 2545 -> 2543 of 2850: "let's do neck", "begin neck", "begin the neck" once).
-    look_starts: bool = False
+    # The look rescues none of these intents, where a false one acts for the user and a
+    # missed one is only said again. A routine's start, as judge() rescues none by its
+    # sound: talk while waiting is what the companion hears all day (tiny.en-tuned's look
+    # started the desk break from "let's take a quick break" in the waiting soak; dev and
+    # test unchanged, `bench phrases` 2352 -> 2351 and, tuned, 2545 -> 2543 of 2850: "let's
+    # do neck", "begin neck", "begin the neck" once). A yes: at the safety question it
+    # carries on after the pain, where a missed one is asked again (Speech Commands "off",
+    # written "us", was rescued as one by both models).
+    look_never: tuple[str, ...] = ("start_routine", "yes")
     # CPU threads for the model; 0: the machine's cores, at most 4. One is the fastest on
     # this 2-core machine (its matrices are small: two threads spend more on handing work
     # over than they save; `bench recognition --split dev`, decode p50 / p95 85 / 199 ms
