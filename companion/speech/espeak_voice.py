@@ -66,7 +66,7 @@ def synthesize(text: str, out: Path, engine: str, voice: Optional[str], rate: in
             if engine == "pyttsx3":
                 raise CompanionError(f"pyttsx3 cannot start espeak-ng: "
                                      f"{worker.init_error}; {INSTALL_HINT}")
-        elif not worker.broken:
+        elif engine == "pyttsx3" or not worker.broken:  # `broken` is auto's fallback memo
             try:
                 fut = worker.render(text, voice, rate, 1.0, out)
                 try:
