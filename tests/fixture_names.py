@@ -5,9 +5,11 @@ recognizer's fixture tests share."""
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -32,6 +34,36 @@ def loud_room() -> Optional[np.ndarray]:
         return None
     x = np.tile(room, 3)
     return x / np.sqrt(np.mean(x * x)) * 10 ** (-35 / 20)
+
+
+@contextmanager
+def options_set(rec, **changes) -> Iterator[None]:
+    """rec's options with some fields changed, and put back after: a recognizer shared by a
+    module's tests must leave each test as it came."""
+    keep = rec.options
+    rec.options = replace(keep, **changes)
+    try:
+        yield
+    finally:
+        rec.options = keep
+
+
+@contextmanager
+def encoder_passes(rec) -> Iterator[list[int]]:
+    """The samples of each encoder pass rec makes inside the block (a segment's decode and
+    every view of a second look encode through runtime.encode_audio)."""
+    calls: list[int] = []
+    encode = rec.runtime.encode_audio
+
+    def counted(audio, at_least=0):
+        calls.append(len(audio))
+        return encode(audio, at_least)
+
+    rec.runtime.encode_audio = counted
+    try:
+        yield calls
+    finally:
+        del rec.runtime.encode_audio
 
 
 def label(intent) -> str:

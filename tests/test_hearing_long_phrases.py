@@ -18,7 +18,6 @@ background noise, CC BY 4.0). Names as in tests/audio/."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ import pytest
 from companion.bench import recognition as bench
 from companion.core.vocabulary import WAITING_INTENTS
 from companion.hearing.files import recognize_file
-from fixture_names import label
+from fixture_names import label, options_set
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
 from test_hearing_recognition import expected, packaged, pytestmark, rec  # noqa: F401
 
@@ -41,14 +40,10 @@ NOISE = "none__soak-varied-noise-seed0-4676s.wav"                  # freely "I'm
 def hear(rec, vocab, name: str, **options) -> str:
     """The label heard for one recording, in the context the loop would hear it in (the
     noise as the soak heard it: waiting for a start), with some options changed."""
-    saved = rec.options
-    rec.options = replace(saved, **options)
     context = (vocab.phrases_for(WAITING_INTENTS) if name == NOISE
                else bench.context(vocab, expected(name)))
-    try:
+    with options_set(rec, **options):
         return label(recognize_file(rec, vocab, HERE / name, context).intent)
-    finally:
-        rec.options = saved
 
 
 def test_the_folder_holds_what_the_tests_name():

@@ -8,22 +8,17 @@ which must stay "short"."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from companion.hearing.files import recognize_file
-from fixture_names import AUDIO, label
+from fixture_names import AUDIO, label, options_set
 from test_hearing_recognition import pytestmark, rec  # noqa: F401
 
 HERE = AUDIO / "safety_below"
 
 
 def heard(rec, vocab, name: str, lead) -> str:  # noqa: F811
-    keep = rec.options
-    rec.options = replace(keep, safety_lead=lead)
-    try:
+    with options_set(rec, safety_lead=lead):
         return label(recognize_file(rec, vocab, HERE / name, vocab.phrases_at("session")).intent)
-    finally:
-        rec.options = keep
 
 
 def test_sharp_ranked_just_under_short_stops_the_hold(rec, vocab):  # noqa: F811

@@ -9,14 +9,13 @@ Each is heard in the context the loop would hear it in, named as in tests/audio/
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from companion.bench import recognition as bench
 from companion.hearing.files import recognize_file
-from fixture_names import label
+from fixture_names import label, encoder_passes, options_set
 # The Whisper package skip and the recognizer fixture, as the fixture tests have them.
 from test_hearing_recognition import expected, packaged, pytestmark, rec  # noqa: F401
 
@@ -40,21 +39,9 @@ NO_START = "none__soak-talk-seed0-4407s.wav"
 
 def hear(rec, vocab, name: str, second_look: bool) -> tuple[str, int]:
     """(label heard, encoder passes made) for one recording, with or without the look."""
-    calls = []
-    runtime, options = rec.runtime, rec.options
-    encode = runtime.encode_audio
-
-    def counted(audio, at_least=0):
-        calls.append(len(audio))
-        return encode(audio, at_least)
-
-    runtime.encode_audio = counted  # the segment's decode and every view encode through it
-    rec.options = options if second_look else replace(options, second_look=())
-    try:
+    with encoder_passes(rec) as calls, options_set(
+            rec, **({} if second_look else {"second_look": ()})):
         got = recognize_file(rec, vocab, HERE / name, bench.context(vocab, expected(name)))
-    finally:
-        rec.options = options
-        del runtime.encode_audio
     return label(got.intent), len(calls)
 
 
@@ -105,11 +92,8 @@ def test_a_near_miss_that_is_no_command_stays_rejected(rec, vocab, name):
 def test_a_near_miss_was_ranked_first_before_it_was_rejected(rec, vocab, name):
     """What the benchmark's "ranked first" counts: the model heard it, the rules said no
     (or, where this CPU accepts it outright, said yes)."""
-    rec.options, options = replace(rec.options, second_look=()), rec.options
-    try:
+    with options_set(rec, second_look=()):
         got = recognize_file(rec, vocab, HERE / name, bench.context(vocab, expected(name)))
-    finally:
-        rec.options = options
     assert expected(name) in got.ranked, got
     assert got.intent in (None, expected(name)), got
 
@@ -130,25 +114,16 @@ def test_the_look_starts_no_routine_and_says_no_yes(vocab, name, moment, kind):
 
     tuned = WhisperRecognizer(vocab, WhisperOptions(model="tiny.en-tuned"))
     allowed = vocab.phrases_at(moment)
-    calls: list[int] = []
-    encode = tuned.runtime.encode_audio
-
-    def counted(audio, at_least=0):
-        calls.append(len(audio))
-        return encode(audio, at_least)
-
-    tuned.runtime.encode_audio = counted
-    options = tuned.options
-    tuned.options = replace(options, second_look=())
-    recognize_file(tuned, vocab, HERE / name, allowed)
-    segments, calls[:] = len(calls), []  # what is encoded with no look at all
-    tuned.options = options
-    got = recognize_file(tuned, vocab, HERE / name, allowed)
-    assert got.intent is None and any(i.name == kind for i in got.ranked), got
-    assert len(calls) == segments  # rejected, and not looked at again
-    calls.clear()
-    tuned.options = replace(options, look_never=())
-    looked = recognize_file(tuned, vocab, HERE / name, allowed).intent
-    assert len(calls) == segments + 2  # a near miss: one pass per view
+    with encoder_passes(tuned) as calls:
+        with options_set(tuned, second_look=()):
+            recognize_file(tuned, vocab, HERE / name, allowed)
+        segments, calls[:] = len(calls), []  # what is encoded with no look at all
+        got = recognize_file(tuned, vocab, HERE / name, allowed)
+        assert got.intent is None and any(i.name == kind for i in got.ranked), got
+        assert len(calls) == segments  # rejected, and not looked at again
+        calls.clear()
+        with options_set(tuned, look_never=()):
+            looked = recognize_file(tuned, vocab, HERE / name, allowed).intent
+        assert len(calls) == segments + 2  # a near miss: one pass per view
     # (the views' verdict is a close call: taken here, on an AMD EPYC)
     assert looked is None or looked.name == kind, looked

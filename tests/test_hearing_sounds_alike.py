@@ -15,7 +15,6 @@ rating. Routine starts are never taken by sound ("start the car", "start the cal
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from companion.hearing.sounds import APART, alike, word_sounds
 from companion.hearing.whisper_rules import (Decoded, WhisperOptions, near_enough,
                                              sounds_alike, spelled_as_command)
 from test_hearing_recognition import expected, packaged, pytestmark, rec  # noqa: F401
+from fixture_names import options_set
 
 HERE = Path(__file__).parent / "audio"
 FOLDER = HERE / "sounds_alike"
@@ -153,13 +153,9 @@ def test_without_the_rule_most_were_rejected(packaged, vocab):
     """The rule at work where it was found, on the package as published (the tuned default
     takes some of these by the rules alone): without it all five were rejected there; on
     an AMD EPYC's int8 kernels one "five" is taken by the rules too (and asked back)."""
-    keep = packaged.options
-    packaged.options = replace(keep, alike_max=-1.0)
-    try:
+    with options_set(packaged, alike_max=-1.0):
         taken = [p.name for p in COMMANDS if recognize_file(
             packaged, vocab, p, bench.context(vocab, expected(p.name))).intent is not None]
-    finally:
-        packaged.options = keep
     assert len(taken) <= 1, taken
 
 
@@ -174,12 +170,8 @@ def test_talk_that_rhymes_with_a_phrase_is_nothing(rec, packaged, vocab, path):
     got = recognize_file(rec, vocab, path, context)
     assert got.intent is None or (moment is not None and got.unsure), got
     assert recognize_file(packaged, vocab, path, context).intent is None
-    keep = packaged.options  # a limit on the whole phrase alone took each of them
-    packaged.options = replace(keep, alike_word_edits=99)
-    try:
-        assert recognize_file(packaged, vocab, path, context).intent is not None
-    finally:
-        packaged.options = keep
+    with options_set(packaged, alike_word_edits=99):  # a limit on the whole phrase alone
+        assert recognize_file(packaged, vocab, path, context).intent is not None  # took each
 
 
 @needs_espeak
@@ -198,12 +190,8 @@ def test_after_the_rating_question_the_rule_makes_no_word_a_rating(rec, vocab):
     rating = bench.context(vocab, expected("number-5__x.wav"))
     assert sum("-on-" in p.name for p in NEGATIVES) >= 2
     with_rule = [recognize_file(rec, vocab, p, rating).intent for p in NEGATIVES]
-    keep = rec.options
-    rec.options = replace(keep, alike_max=-1.0)
-    try:
+    with options_set(rec, alike_max=-1.0):
         without = [recognize_file(rec, vocab, p, rating).intent for p in NEGATIVES]
-    finally:
-        rec.options = keep
     assert with_rule == without
 
 

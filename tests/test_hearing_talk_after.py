@@ -9,7 +9,6 @@ stop, pause and safety words still act in a sentence, as does an answer just ask
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from companion.core.vocabulary import Intent
 from companion.hearing.files import recognize_file
 from companion.hearing.whisper_rules import Decoded, WhisperOptions, talk_after
 from test_hearing_recognition import packaged, pytestmark, rec  # noqa: F401
+from fixture_names import options_set
 
 TALK = sorted((Path(__file__).parent / "audio" / "talk_after").glob("none__*.wav"))
 O = WhisperOptions()
@@ -74,12 +74,8 @@ def test_without_the_rule_most_of_the_talk_was_a_command(packaged, vocab):
     rejects some of these by the other rules): all five were the command they begin with
     there; on an AMD EPYC's int8 kernels the two "next week..." are rejected without it."""
     session = bench.context(vocab, None)
-    keep = packaged.options
-    packaged.options = replace(keep, talk_words=99)
-    try:
+    with options_set(packaged, talk_words=99):
         got = {p.name: recognize_file(packaged, vocab, p, session).intent for p in TALK}
-    finally:
-        packaged.options = keep
     begun = [n for n, i in got.items()
              if i is not None and i.name.value in n.split("__")[1].split("-")[1]]
     assert len(begun) >= 3 and all(i is None or n in begun for n, i in got.items()), got

@@ -9,7 +9,6 @@ a lesson), then says them again in other takes that Whisper alone does not accep
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
 from companion.hearing.templates import VoiceTemplates
 from companion.host.config import Config
-from fixture_names import label
+from fixture_names import label, options_set
 from test_hearing_recognition import expected, packaged, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio" / "taught"
@@ -109,14 +108,11 @@ def test_only_the_phrase_just_accepted_and_acted_on_is_learned(rec, vocab):
             rec.decode(seg.pcm, allowed)
             rec.acted_on(Utterance("nine", h.confidence, seg.start, seg.end))
         assert len(voice) == rec.options.learn_keep == 5  # the newest few of each phrase
-        keep = rec.options
-        try:  # a take longer than learn_max_s (speech alone) is not kept
-            rec.options = replace(keep, learn_max_s=len(voice.takes["nine"][-1]) * 0.02 - 0.03)
+        # a take longer than learn_max_s (speech alone) is not kept
+        with options_set(rec, learn_max_s=len(voice.takes["nine"][-1]) * 0.02 - 0.03):
             rec.decode(seg.pcm, allowed)
             rec.acted_on(Utterance("nine", h.confidence, seg.start, seg.end))
             assert voice.version == 7  # the seven added above, and not this one
-        finally:
-            rec.options = keep
 
 
 def test_a_rating_asked_back_is_learned_once_confirmed_and_only_then(rec, vocab):
@@ -137,14 +133,9 @@ def test_a_rating_asked_back_is_learned_once_confirmed_and_only_then(rec, vocab)
 
 
 def test_learning_can_be_turned_off(rec, vocab, tmp_path):
-    keep = rec.options
-    rec.options = replace(keep, learn_keep=0)
-    try:
-        with learning(rec, VoiceTemplates(rec.model_name)) as voice:
-            use(rec, vocab, USED)
-            assert len(voice) == 0
-    finally:
-        rec.options = keep
+    with options_set(rec, learn_keep=0), learning(rec, VoiceTemplates(rec.model_name)) as voice:
+        use(rec, vocab, USED)
+        assert len(voice) == 0
     assert Config().learn_voice and not Config(learn_voice=False).learn_voice
 
 

@@ -13,7 +13,6 @@ import shutil
 import stat
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from companion.hearing.files import recognize_file
 from companion.hearing.sources import WavSource
 from companion.hearing.templates import VoiceTemplates, load_voice, speech_span, warp_distance
 from companion.loop.enroll import DONE, Enrollment
-from fixture_names import label
+from fixture_names import label, options_set
 from test_hearing_recognition import expected, pytestmark, rec  # noqa: F401
 
 HERE = Path(__file__).parent / "audio" / "taught"
@@ -58,12 +57,12 @@ def lesson(rec, vocab) -> VoiceTemplates:
 def heard(rec, vocab, name: str, voice, show: bool = True) -> str:
     """What a recording after "how is the pain now?" is heard as with `voice` taught (show:
     its takes' sound shown to the model first)."""
-    rec.user.taught, options = voice, rec.options
-    rec.options = replace(options, show_takes=show)
+    rec.user.taught = voice
     try:
-        got = recognize_file(rec, vocab, HERE / name, vocab.phrases_at("rating"))
+        with options_set(rec, show_takes=show):
+            got = recognize_file(rec, vocab, HERE / name, vocab.phrases_at("rating"))
     finally:
-        rec.user.taught, rec.options = None, options
+        rec.user.taught = None
     return label(got.intent)
 
 
