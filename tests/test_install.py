@@ -120,15 +120,24 @@ def test_a_link_to_a_checkout_that_is_gone_is_taken_over(tmp_path):
                     reason="no .venv in this checkout (scripts/setup.sh makes it)")
 def test_first_command_sets_up_and_runs_in_one_shell_without_path(tmp_path):
     """The README's first command, as a normal user's shell has it: no ~/.local/bin on
-    PATH. It sets up (idempotent) and runs this checkout's companion all the same."""
+    PATH. It sets up (idempotent) and runs this checkout's companion all the same. The
+    user's config asks for the espeak-ng voice: setup's `voice prepare` renders every line
+    into this new home's cache, 9 s with espeak-ng and 100-170 s with Piper on a 2-core
+    machine (test_speech_voices prepares the same list; the live tests speak with Piper)."""
+    config = tmp_path / "home" / ".config" / "companion"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text('voice_engine = "pyttsx3"\n')
     env = dict(os.environ, COMPANION_BINDIR=str(tmp_path / "bin"), PATH="/usr/bin:/bin",
-               COMPANION_DATA_DIR=str(tmp_path / "data"), HOME=str(tmp_path / "home"))
+               COMPANION_DATA_DIR=str(tmp_path / "data"), HOME=str(tmp_path / "home"),
+               XDG_CONFIG_HOME=str(tmp_path / "home" / ".config"))
     env.pop("VIRTUAL_ENV", None)
+    env.pop("COMPANION_CONFIG_DIR", None)
     r = subprocess.run([str(ROOT / "scripts/start.sh"), "neck", "--text", "--speed", "200"],
                        input="pain six\nstop\n", capture_output=True, text=True, timeout=600,
                        env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "setup: done" in r.stdout
+    assert "lines ready for espeak-ng" in r.stdout, r.stdout
     assert "Six, noted." in r.stdout, r.stdout
     h = subprocess.run([str(ROOT / ".venv/bin/companion"), "history"], capture_output=True,
                        text=True, timeout=60, env=env)

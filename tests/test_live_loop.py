@@ -41,9 +41,12 @@ SCRIPT = [(4.0, "start neck routine", "start_routine-neck"),
 
 
 ROOM_DB = -50.0  # dBFS of the room's steady hiss under the whole session
-CUE_CACHE = Path(tempfile.mkdtemp(prefix="companion-live-cues-"))  # this module's cue cache
+CUE_CACHE = Path(tempfile.mkdtemp(prefix="companion-live-cues-"))  # the live runs' cue cache
 # Made at import (the session WAV is planned with its cues); removed when pytest exits, also
-# when the module was skipped, rather than left in /tmp by every run.
+# when the module was skipped, rather than left in /tmp by every run. Every live run of the
+# neck routine (here and test_own_voice) shares it: Piper renders its lines once a test run,
+# not once a test (on a busy 2-core machine a fresh cache kept Ctrl-C's run from its first
+# step for over a minute).
 atexit.register(shutil.rmtree, CUE_CACHE, ignore_errors=True)
 
 
@@ -361,7 +364,7 @@ def test_microphone_that_vanishes_pauses_and_recovers(tmp_path, virtual_audio):
 
     va = audio_env.start()  # a card of its own, to unplug
     ev = tmp_path / "events.jsonl"
-    env = {**os.environ, **va.env, "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, **va.env, "COMPANION_CACHE_DIR": str(CUE_CACHE)}
     err_file = tmp_path / "stderr.txt"  # files: shown when a wait fails, and never full
     with open(tmp_path / "stdout.txt", "w") as out, open(err_file, "w") as err:
         p = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--events",
@@ -370,9 +373,9 @@ def test_microphone_that_vanishes_pauses_and_recovers(tmp_path, virtual_audio):
     pids: list[int] = []
     try:
         # Each step waits for what the companion did, not for a time: these deadlines only
-        # turn a hang into a failure. Renders into this cold cue cache (Piper: 57 s to the
-        # first step on this 2-core machine under load; an install renders them beforehand)
-        # come before listening starts and before a lost microphone is noticed.
+        # turn a hang into a failure. Lines the shared cue cache lacks (Piper: 57 s to the
+        # first step on this 2-core machine under load, cold; an install renders them
+        # beforehand) come before listening starts and before a lost microphone is noticed.
         wait_for(ev, p, lambda e: e["type"] == "StepStarted", 300, err_file)
         audio_env.stop(va)  # unplugged
         wait_for(ev, p, lambda e: e["type"] == "microphone_lost", 120, err_file)
@@ -413,10 +416,10 @@ def wait_for(ev: Path, p: subprocess.Popen, pred, timeout: float,
 @pytest.mark.skipif(shutil.which("pipewire") is None, reason="pipewire not installed")
 def test_ctrl_c_closes_a_live_session_in_the_log(tmp_path, virtual_audio):
     ev = tmp_path / "events.jsonl"
-    p = companion("run", "neck", "--events", str(ev), "--data-dir", str(tmp_path / "data"),
-                  env={**os.environ, "COMPANION_CACHE_DIR": str(tmp_path / "cache")})
+    p = companion("run", "neck", "--events", str(ev), "--data-dir", str(tmp_path / "data"))
     try:
-        wait_for(ev, p, lambda e: e["type"] == "StepStarted", 60)
+        # A bound, not a race: lines the cache lacks are rendered before the first step.
+        wait_for(ev, p, lambda e: e["type"] == "StepStarted", 180)
         p.send_signal(signal.SIGINT)
         try:
             _, stderr = p.communicate(timeout=30)

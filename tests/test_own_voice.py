@@ -23,7 +23,7 @@ from companion.storage.library import Library
 from companion.bench.sessionwav import build, heard_take, load_16k, steady_hiss
 from companion.storage.store import PainLog
 from companion.core.vocabulary import Vocabulary
-from test_live_loop import Person, events
+from test_live_loop import CUE_CACHE, Person, events
 from command import companion
 
 AUDIO = Path(__file__).parent / "audio"
@@ -83,7 +83,7 @@ def test_live_with_its_voice_looped_into_the_microphone(tmp_path, virtual_audio)
     # The room's steady hiss under everything, as heard_take chose the take in.
     build([], room, total_s=240, noise=steady_hiss(), noise_db=ROOM_DB)
     va = audio_env.start()   # a card of its own: the loopback must not outlive this test
-    env = {**os.environ, **va.env, "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, **va.env, "COMPANION_CACHE_DIR": str(CUE_CACHE)}
     ev = tmp_path / "events.jsonl"
     p = subprocess.Popen([sys.executable, "-m", "companion", "run", "neck", "--events", str(ev),
                           "--data-dir", str(tmp_path / "data"), "--debug-record",  # to diagnose a failure
