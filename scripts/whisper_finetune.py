@@ -12,7 +12,8 @@ PyTorch is not a dependency of the companion. In a separate venv:
     /tmp/ft/bin/python scripts/whisper_finetune.py check            # port == CTranslate2
     /tmp/ft/bin/python scripts/whisper_finetune.py clips 5000 1 /tmp/ft/pos.pkl
     /tmp/ft/bin/python scripts/whisper_finetune.py clips 1500 7 /tmp/ft/neg.pkl --others
-    (--narrow 0.3 --fast 0.2 on each: a share heard through 8 kHz, a share said quickly)
+    (--narrow 0.3 --fast 0.2 on each: a share heard through 8 kHz, a share said quickly;
+     --accent P: a share said with a French accent)
     /tmp/ft/bin/python scripts/whisper_finetune.py train /tmp/ft/cross 1e-5 1 cross \\
         /tmp/ft/pos.pkl /tmp/ft/neg.pkl     # or: /tmp/ft/pos.pkl --keep /tmp/ft/neg.pkl
     .venv/bin/python scripts/whisper_finetune.py bench /tmp/ft/cross/int8 \\
@@ -27,6 +28,7 @@ import dataclasses
 import os
 import pickle
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -294,6 +296,31 @@ def espeak(text: str, voice: str, speed: int, pitch: int) -> np.ndarray:
         return load_16k(out)
 
 
+def french_accent(text: str, rng: random.Random) -> str:
+    """`text` as espeak-ng phonemes said as a French speaker might say English (FSDD's
+    Belgian speaker): no "th" (t or s, d or z), no short i (six as "seeks"), no diphthong
+    in "eight" and "no", often no h, the stress at times on a word's last syllable."""
+    ph = subprocess.run(["espeak-ng", "-v", "en-us", "-q", "-x", text], capture_output=True,
+                        text=True, check=True).stdout.strip()
+    ph = ph.replace("eI", "e:").replace("oU", "o:").replace("o@", "o:r").replace("A@", "a:r")
+    ph = re.sub(r"(?<![aOe])I", "i", ph)       # not the I of "five" (aI) or "boy" (OI)
+    ph = ph.replace("T", rng.choice("ts")).replace("D", rng.choice("dz"))
+    if rng.random() < 0.7:
+        ph = re.sub(r"(^|\s|')h", r"\1", ph)
+    if rng.random() < 0.4:  # French stress: on each word's last vowel
+        ph = " ".join(_last_stressed(w) for w in ph.split())
+    return f"[[{ph}]]"
+
+
+def _last_stressed(word: str) -> str:
+    """A word's primary stress moved to its last vowel, when it has two or more."""
+    vowels = list(re.finditer(r"[aeiouEOVAIU@03][aeiouEOVAIU@023:]*", word.replace("'", "")))
+    if "'" not in word or len(vowels) < 2:
+        return word
+    bare = word.replace("'", "")
+    return bare[:vowels[-1].start()] + "'" + bare[vowels[-1].start():]
+
+
 def noise(n: int, kind: str, rng: np.random.Generator) -> np.ndarray:
     """White, pink or brown noise, unit power (generated: the benches' room noise stays unseen)."""
     f = np.fft.rfft(rng.standard_normal(n))
@@ -355,6 +382,9 @@ def clips(a: argparse.Namespace) -> None:
                                rng.randint(110, 210), rng.randint(25, 75))
         if extra.random() < a.fast:  # a word said quickly, as FSDD's Belgian speaker does
             speed = extra.randint(210, 320)
+        if extra.random() < a.accent:
+            voice = f"en-us+{rng.choice(VARIANTS)}"
+            text = french_accent(text, extra)
         speech = espeak(text, voice, speed, pitch)
         speech = speech * np.float32(10 ** (rng.uniform(-12, 3) / 20))
         x = np.concatenate([np.zeros(int(rng.uniform(0.1, 0.4) * mel.RATE), np.float32), speech,
@@ -490,6 +520,8 @@ def main() -> None:
                    help="command-like talk, chatter of other words, bare noise")
     c.add_argument("--narrow", type=float, default=0.0,
                    help="share of clips heard as an 8 kHz recording is (FSDD's rate)")
+    c.add_argument("--accent", type=float, default=0.0,
+                   help="share of clips said with a French accent (french_accent)")
     c.add_argument("--fast", type=float, default=0.0,
                    help="share of clips said at 210-320 words a minute, past the usual 110-210")
     c.set_defaults(run=clips)
