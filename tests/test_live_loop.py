@@ -4,7 +4,6 @@ same session replayed from a file through --mic-file."""
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import stat
@@ -12,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from companion.speech import make_speaker
 from companion.storage.store import PainLog
 from companion.core.vocabulary import Vocabulary
 from companion.audio.wav import load_16k, write_wav
+from cue_cache import CUE_CACHE
 
 AUDIO = Path(__file__).parent / "audio"
 # What a person says through a neck session, said when the companion has finished speaking,
@@ -41,13 +40,6 @@ SCRIPT = [(4.0, "start neck routine", "start_routine-neck"),
 
 
 ROOM_DB = -50.0  # dBFS of the room's steady hiss under the whole session
-CUE_CACHE = Path(tempfile.mkdtemp(prefix="companion-live-cues-"))  # the live runs' cue cache
-# Made at import (the session WAV is planned with its cues); removed when pytest exits, also
-# when the module was skipped, rather than left in /tmp by every run. Every live run of the
-# neck routine (here and test_own_voice) shares it: Piper renders its lines once a test run,
-# not once a test (on a busy 2-core machine a fresh cache kept Ctrl-C's run from its first
-# step for over a minute).
-atexit.register(shutil.rmtree, CUE_CACHE, ignore_errors=True)
 
 
 def companion(*args, env=None, **kw):

@@ -23,7 +23,8 @@ from companion.storage.library import Library
 from companion.bench.sessionwav import build, heard_take, load_16k, steady_hiss
 from companion.storage.store import PainLog
 from companion.core.vocabulary import Vocabulary
-from test_live_loop import CUE_CACHE, Person, events
+from test_live_loop import Person, events
+from cue_cache import CUE_CACHE
 from command import companion
 
 AUDIO = Path(__file__).parent / "audio"

@@ -19,6 +19,7 @@ from companion.host.config import Config
 from companion.speech import choose_voice, renderer_for
 from companion.speech.cuefile import LEVEL_DBFS, loudness_dbfs
 from companion.speech.render import CueRenderer, spoken
+from cue_cache import CUE_CACHE
 from piper_installed import HAS_PIPER, needs_piper
 
 AUDIO = Path(__file__).parent / "audio"
@@ -105,7 +106,7 @@ def test_a_replayed_session_is_spoken_by_piper(tmp_path):
     run = companion("run", "neck", "--mic-file", str(AUDIO / "stop__sc-stop-0.wav"),
                     "--speaker-file", str(said), "--events", str(ev),
                     "--data-dir", str(tmp_path / "data"),
-                    env_extra={"COMPANION_CACHE_DIR": str(tmp_path / "cache"),
+                    env_extra={"COMPANION_CACHE_DIR": str(CUE_CACHE),
                                "COMPANION_CONFIG_DIR": str(tmp_path / "cfg")})
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("[00:00] voice: piper en_US-joe-medium")
