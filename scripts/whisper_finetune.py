@@ -338,7 +338,8 @@ def clips(a: argparse.Namespace) -> None:
     torch.set_num_threads(2)
     rng, tok = random.Random(a.seed), tokenizer()
     nrng = np.random.default_rng(a.seed)
-    # Its own generator, so that --narrow 0 --fast 0 draws the very clips an earlier run drew.
+    # Its own generator: with --narrow, --fast and --accent at 0, the very clips an earlier
+    # run drew.
     extra = random.Random(a.seed + 1000)
     phrases, eot = Vocabulary(Library().aliases()).grammar_phrases(), tok.token_to_id("<|endoftext|>")
     model = from_ct2(load_vars(model_dir() / "model.bin")[1]).eval()
@@ -383,7 +384,7 @@ def clips(a: argparse.Namespace) -> None:
         if extra.random() < a.fast:  # a word said quickly, as FSDD's Belgian speaker does
             speed = extra.randint(210, 320)
         if extra.random() < a.accent:
-            voice = f"en-us+{rng.choice(VARIANTS)}"
+            voice = f"en-us+{extra.choice(VARIANTS)}"
             text = french_accent(text, extra)
         speech = espeak(text, voice, speed, pitch)
         speech = speech * np.float32(10 ** (rng.uniform(-12, 3) / 20))

@@ -43,9 +43,9 @@ ROOM_DB = -50.0  # dBFS of the room's steady hiss under the whole session
 
 
 def companion(*args, env=None, **kw):
-    """The command as a user runs it. Cues come from this module's cue cache (a Piper render
-    differs in length from one render to the next, and the session WAV was planned with
-    these), and a hung process can be asked for its threads' stacks (SIGABRT)."""
+    """The command as a user runs it. Cues come from the live runs' shared cue cache (a
+    Piper render differs in length from one render to the next, and the session WAV was
+    planned with these), and a hung process can be asked for its threads' stacks (SIGABRT)."""
     env = {"COMPANION_CACHE_DIR": str(CUE_CACHE), **(env or os.environ), "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen([sys.executable, "-m", "companion", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, **kw)
