@@ -1,8 +1,10 @@
 """Breathy voices (tests/audio/breathy/): three Speech Commands "stop"s whose vowel is half
-breath, so their pitch check (endpoint.periodicity) peaks just under the 0.5 a segment
+breath, so their pitch check (endpoint.periodicity) peaked just under the bar a segment
 needs. Whisper hears each as "Stop" at once; until the endpointer let a short segment pass
-at 0.45 (EndpointConfig.short_periodicity), none reached it. Two are of the benchmark's dev
-speakers (where the rule was chosen), one of its test speakers.
+on a lower bar (EndpointConfig.short_periodicity), none reached it. Since the check's
+windows hop 5 ms and not 30, one of them peaks over the long segments' bar too (0.68); the
+other two still need the short one (0.50-0.53). Two are of the benchmark's dev speakers
+(where the rule was chosen), one of its test speakers.
 
 And the other side of that rule: the loud room noise whose pitch lies in the same band
 mostly comes in longer stretches, which are still dropped before they cost a decode."""
@@ -37,15 +39,24 @@ def test_the_folder_holds_three_stops():
     assert len(STOPS) == 3
 
 
+def word(path: Path):
+    return max(segments(path), key=lambda s: len(s.pcm))
+
+
 @pytest.mark.parametrize("path", STOPS, ids=lambda p: p.stem)
 def test_a_breathy_stop_reaches_the_recognizer_as_one_short_segment(path):
-    segs = segments(path)
-    assert segs, "the endpointer dropped it"
-    word = max(segs, key=lambda s: len(s.pcm))
-    assert word.end - word.start <= CONFIG.short_s
-    assert CONFIG.short_periodicity <= periodicity(word.pcm) < CONFIG.min_periodicity
-    # With the long segments' bar for every length, the word never reaches the recognizer.
-    assert all(len(s.pcm) < len(word.pcm) for s in segments(path, LONG_ONLY))
+    assert segments(path), "the endpointer dropped it"
+    w = word(path)
+    assert w.end - w.start <= CONFIG.short_s
+    assert periodicity(w.pcm) >= CONFIG.short_periodicity
+
+
+def test_two_of_them_reach_it_only_on_the_short_segments_bar():
+    under = [p for p in STOPS if periodicity(word(p).pcm) < CONFIG.min_periodicity]
+    assert len(under) >= 2, "the short rule no longer decides for any breathy stop"
+    for path in under:
+        # With the long segments' bar for every length, the word never reaches the recognizer.
+        assert all(len(s.pcm) < len(word(path).pcm) for s in segments(path, LONG_ONLY)), path
 
 
 @pytest.mark.parametrize("path", STOPS, ids=lambda p: p.stem)

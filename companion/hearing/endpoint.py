@@ -66,15 +66,17 @@ class EndpointConfig:
     # A spoken command has a vowel, so a pitch: some 60 ms of it repeats itself at a lag of
     # 2.5-16.7 ms (PITCH_LAGS). Running taps, fans, dishes and hiss that fool the VAD do
     # not, and are dropped before they cost a decode. 0 = off.
-    min_periodicity: float = 0.5
-    # ... but a breathy "stop" peaks at 0.45-0.49, and Whisper hears it at once (three of
+    min_periodicity: float = 0.55
+    # ... but a breathy "stop" peaks at 0.50-0.53, and Whisper hears it at once (three of
     # the benchmark's, each "Stop" with full confidence). A segment of at most short_s
     # (pre-roll and hangover included: one short word) needs only short_periodicity: noise
-    # in that band mostly comes in longer stretches (`bench loop`'s loud room noise: 24
-    # segments, 42 s, of 1.05-3.5 s; five of them as short). Chosen so: dev / test stop
-    # 61 -> 63 / 15 -> 17, idle CPU in loud noise 0.023 -> 0.0236 (0.45 for every length:
-    # 0.0305; 0.4 up to 1.2 s: 0.0253 for one file more).
-    short_periodicity: float = 0.45
+    # in that band mostly comes in longer stretches (`bench loop`'s ten minutes of loud room
+    # noise: 69 segments, 151 s, of 0.57-3.5 s; ten of them as short).
+    # Both bars were chosen (2026-12-07) with periodicity's 5 ms hop, over every segment the
+    # VAD cuts: no dev or test recording, no rendered phrase loses its word's segment; the
+    # 2 h waiting soak decodes 777 segments, the loud room 141 s of 600 (with the 30 ms hop
+    # and bars of 0.5 / 0.45: 782, and 216 s).
+    short_periodicity: float = 0.47
     short_s: float = 1.2
     # WebRTC's voice detector ignores quiet speech whatever the room (FSDD's digits 30 dB
     # under the benchmark's level over a -75 dBFS room: 27 of 500 gave no segment). So
@@ -171,14 +173,19 @@ class Endpointer:
 
 
 PITCH_LAGS = (RATE // 400, RATE // 60)  # a voice's pitch period: 2.5 to 16.7 ms
+# Windows start every 5 ms. The best of them is the verdict, and a breathy word's pitch may
+# last one window: on a 30 ms hop the same "stop" gave 0.58-0.73 by where the frames fell
+# (and one was dropped in a replayed session); on this hop, within 0.02. It costs 3.4 ms a
+# second of segment on this AMD EPYC (1.2 ms on the 30 ms hop), and only once one is cut.
+PERIODICITY_HOP = RATE // 200
 
 
 def periodicity(pcm: bytes) -> float:
     """The highest normalized autocorrelation at a pitch lag over 60 ms windows (hop
-    30 ms) of 16 kHz int16 audio: near 1 for a held vowel, ~0.2-0.4 for hiss and taps."""
+    PERIODICITY_HOP) of 16 kHz int16 audio: near 1 for a held vowel, ~0.2-0.4 for hiss."""
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     win, (lo, hi) = 2 * VAD_SAMPLES, PITCH_LAGS
-    starts = np.arange(0, len(x) - win + 1, VAD_SAMPLES)
+    starts = np.arange(0, len(x) - win + 1, PERIODICITY_HOP)
     unbias = 1.0 - np.arange(lo, hi) / win  # a lag k has only win - k samples in common
     best = 0.0
     for i in range(0, len(starts), 32):  # blocks of windows: a 6 s segment stays small
