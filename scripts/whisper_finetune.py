@@ -29,7 +29,6 @@ import os
 import pickle
 import random
 import re
-import struct
 import subprocess
 import sys
 import tempfile
@@ -237,17 +236,7 @@ def to_ct2(m: Any, V: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def write(layout: int8_copy.ModelBin, W: dict[str, np.ndarray], src: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     with open(dest / "model.bin", "wb") as out:
-        out.write(struct.pack("I", int8_copy.VERSION))
-        int8_copy._string(out, layout.spec)
-        out.write(struct.pack("I", layout.revision) + struct.pack("I", len(layout.variables)))
-        for v in layout.variables:
-            raw = np.asarray(W[v.name]).astype(np.dtype(v.dtype)).reshape(v.shape).tobytes()
-            int8_copy._header(out, v.name, v.shape, v.dtype, len(raw))
-            out.write(raw)
-        out.write(struct.pack("I", len(layout.aliases)))
-        for alias, target in layout.aliases:
-            int8_copy._string(out, alias)
-            int8_copy._string(out, target)
+        int8_copy.write_plain(out, layout, W)
     for f in src.iterdir():
         if f.is_file() and f.name != "model.bin":
             (dest / f.name).write_bytes(f.read_bytes())

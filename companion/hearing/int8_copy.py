@@ -112,6 +112,30 @@ def _header(out: BinaryIO, name: str, shape: tuple[int, ...], dtype: str, size: 
     out.write(struct.pack("B", DTYPES.index(dtype)) + struct.pack("I", size))
 
 
+def _begin(out: BinaryIO, layout: ModelBin, count: int) -> None:
+    out.write(struct.pack("I", VERSION))
+    _string(out, layout.spec)
+    out.write(struct.pack("I", layout.revision) + struct.pack("I", count))
+
+
+def _end(out: BinaryIO, layout: ModelBin) -> None:
+    out.write(struct.pack("I", len(layout.aliases)))
+    for alias, target in layout.aliases:
+        _string(out, alias)
+        _string(out, target)
+
+
+def write_plain(out: BinaryIO, layout: ModelBin, values: Mapping[str, np.ndarray]) -> None:
+    """A model.bin of `layout`'s variables, each taken from `values` in its own type and
+    shape, nothing quantized (weights a fine-tune made: scripts/whisper_finetune.py)."""
+    _begin(out, layout, len(layout.variables))
+    for v in layout.variables:
+        raw = np.asarray(values[v.name]).astype(np.dtype(v.dtype)).reshape(v.shape).tobytes()
+        _header(out, v.name, v.shape, v.dtype, len(raw))
+        out.write(raw)
+    _end(out, layout)
+
+
 def write_int8(source: Path, dest: Path, replace: Mapping[str, np.ndarray] | None = None
                ) -> Path:
     """Write the int8 copy of the model folder `source` into `dest` (model.bin and the
@@ -137,9 +161,7 @@ def write_int8(source: Path, dest: Path, replace: Mapping[str, np.ndarray] | Non
     fd, tmp = tempfile.mkstemp(dir=dest, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(struct.pack("I", VERSION))
-            _string(out, layout.spec)
-            out.write(struct.pack("I", layout.revision) + struct.pack("I", len(entries)))
+            _begin(out, layout, len(entries))
             scales: dict[str, bytes] = {}  # a weight's, until its entry (right after it)
             for name, v in entries:
                 raw = (np.ascontiguousarray(replace[v.name]).reshape(-1).view(np.uint8)
@@ -156,10 +178,7 @@ def write_int8(source: Path, dest: Path, replace: Mapping[str, np.ndarray] | Non
                     _header(out, name, v.shape, "int8", v.shape[0] * v.shape[1])
                     out.write(b"".join(q.tobytes() for q, _ in parts))
                     scales[v.name] = b"".join(s.tobytes() for _, s in parts)
-            out.write(struct.pack("I", len(layout.aliases)))
-            for alias, target in layout.aliases:
-                _string(out, alias)
-                _string(out, target)
+            _end(out, layout)
         for f in source.iterdir():  # each replaced whole: another process may be loading
             if f.is_file() and f.name != "model.bin":
                 part = dest / f"{f.name}.{os.getpid()}.part"
