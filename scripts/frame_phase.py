@@ -21,19 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from companion.audio.wav import load_16k
-from companion.core.interfaces import Frame
 from companion.hearing.endpoint import VAD_SAMPLES, Endpointer
-from companion.hearing.sources import FRAME_SAMPLES, RATE
+from companion.hearing.sources import RATE, pcm_frames, to_int16
 
 SHIFTS = range(0, VAD_SAMPLES, VAD_SAMPLES // 12)
 
 
 def speech_seconds(x: np.ndarray) -> float:
     """Seconds of segments the endpointer cuts from float audio at 16 kHz."""
-    pcm = (np.clip(x, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
-    step = 2 * FRAME_SAMPLES
-    frames = (Frame(pcm[i:i + step], i / 2 / RATE) for i in range(0, len(pcm), step))
-    return sum(s.end - s.start for s in Endpointer().segments(frames))
+    return sum(s.end - s.start for s in Endpointer().segments(pcm_frames(to_int16(x))))
 
 
 def over_phases(x: np.ndarray) -> list[float]:

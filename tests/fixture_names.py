@@ -14,7 +14,7 @@ from typing import Iterator, Optional
 import numpy as np
 
 from companion.bench.loop import room_noise
-from companion.hearing.sources import FRAME_SAMPLES, RATE, Frame, WavSource
+from companion.hearing.sources import RATE, Frame, WavSource, pcm_frames
 
 AUDIO = Path(__file__).parent / "audio"
 
@@ -22,8 +22,7 @@ AUDIO = Path(__file__).parent / "audio"
 def frames_of(x: np.ndarray) -> list[Frame]:
     """Float audio in [-1, 1) at 16 kHz as 30 ms frames (a short last one included)."""
     pcm = (np.clip(x, -1, 0.999) * 32768).astype("<i2").tobytes()
-    step = 2 * FRAME_SAMPLES
-    return [Frame(pcm[i:i + step], i / 2 / RATE) for i in range(0, len(pcm), step)]
+    return list(pcm_frames(pcm))
 
 
 def loud_room() -> Optional[np.ndarray]:
@@ -117,6 +116,4 @@ def stream_of(names: list[str]) -> tuple[list[Frame], list[tuple[float, float]]]
         where.append((t, t + len(pcm) / 2 / RATE))
         t += len(pcm) / 2 / RATE
     stream = b"".join(parts) + bytes(RATE * 2)
-    step = FRAME_SAMPLES * 2
-    return ([Frame(stream[i:i + step], i / 2 / RATE) for i in range(0, len(stream), step)],
-            where)
+    return list(pcm_frames(stream)), where

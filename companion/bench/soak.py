@@ -27,7 +27,7 @@ from companion.core.clock import ManualClock
 from companion.hearing import Endpointer, Frame, make_recognizer
 from companion.bench import synth
 from companion.bench.recognition import SC_NEGATIVE, default_data_dir
-from companion.hearing.sources import FRAME_BYTES, FRAME_SAMPLES, RATE, to_int16
+from companion.hearing.sources import FRAME_SAMPLES, RATE, pcm_frames, to_int16
 from companion.storage.library import Library
 from companion.storage.safe_log import SafeLog
 from companion.speech import make_speaker
@@ -166,8 +166,7 @@ class IdleStream:
                 0.0, MIC_FLOOR, horizon - origin).astype(np.float32))
             buf = np.concatenate([buf[BLOCK:], np.zeros(BLOCK, np.float32)])
             self.gen_s += time.perf_counter() - t0
-            for i in range(0, len(pcm), FRAME_BYTES):  # the last may be short, as a file's
-                yield Frame(pcm[i:i + FRAME_BYTES], (origin + i // 2) / RATE)
+            yield from pcm_frames(pcm, origin)
             origin += BLOCK
 
     def _gap(self) -> int:

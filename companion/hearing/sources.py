@@ -40,6 +40,13 @@ def to_int16(x: np.ndarray) -> bytes:
     return (np.clip(x, -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes()
 
 
+def pcm_frames(pcm: bytes, first_sample: int = 0) -> Iterator[Frame]:
+    """16 kHz int16 audio as 30 ms frames, timed from `first_sample` (the last frame may be
+    short, as a file's)."""
+    for i in range(0, len(pcm), FRAME_BYTES):
+        yield Frame(pcm[i:i + FRAME_BYTES], (first_sample + i // 2) / RATE)
+
+
 class WavSource:
     """A WAV file of any rate, width and channel count, as 16 kHz mono frames. With
     realtime=True frames are paced to the wall clock (a replayed session); otherwise
