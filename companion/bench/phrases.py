@@ -73,9 +73,11 @@ def _other(w: Way, r: renders.Render) -> bool:
 
 
 def _count(rs: list[tuple[Way, renders.Render]]) -> dict:
-    """Heard as meant; heard as another command, and of those the ratings the loop asks
-    back ("Was that one?": a no drops it) rather than acts on."""
+    """Heard as meant; ranked first by the engine (acted on or not: what the model heard,
+    the rest of a miss is the rules' rejection); heard as another command, and of those the
+    ratings the loop asks back ("Was that one?": a no drops it) rather than acts on."""
     return {"said": len(rs), "right": sum(r.got == w.means for w, r in rs),
+            "ranked_first": sum(w.means in r.ranked for w, r in rs),
             "other_command": sum(_other(w, r) for w, r in rs),
             "asked_back": sum(_other(w, r) and r.unsure for w, r in rs)}
 
@@ -154,6 +156,9 @@ def table(fig: dict) -> str:
                  f"phrases of several words {m['right']} / {m['said']} "
                  f"({m['right'] / max(m['said'], 1):.1%}: {_by(fig['several_words_by_voice'])}"
                  f"); by voice {_by(fig['by_voice'])}; heard as another command: {_others(a)}")
+    lines.append(f"ranked first by the engine (the model's own choice; the rest of a miss is "
+                 f"the rules' rejection): all {a['ranked_first']} / {a['said']}, of several "
+                 f"words {m['ranked_first']} / {m['said']}")
     t = fig["taught"]
     lines.append(f"the phrases the companion tells you to say (vocabulary.TAUGHT): {t['right']}"
                  f" / {t['said']} ({t['right'] / max(t['said'], 1):.1%}), heard as another "

@@ -34,6 +34,9 @@ class Render:
     got: Optional[Intent]   # the command acted on, if any
     heard: str              # the phrase acted on, else the model's own transcript
     unsure: bool = False    # a rating the loop asks back ("Was that one?") before logging
+    # What the engine ranked first, per utterance up to the one acted on (accepted or not):
+    # the model's own choice, so a miss can be told apart as the model's or the rejection's.
+    ranked: tuple[Intent, ...] = ()
 
 
 def voices(piper: bool) -> list[tuple[str, int]]:
@@ -94,5 +97,5 @@ def hear(rec: Recognizer, vocab: Vocabulary, cache: Path, noises: list[Path],
                     speak=speak)
                 r = recognize_file(rec, vocab, path, allowed)
                 out.append(Render(phrase, f"{voice}-{speed}", snr, r.intent, r.text or r.heard,
-                                  r.unsure))
+                                  r.unsure, r.ranked))
     return out
