@@ -8,7 +8,8 @@ copies the variables it exports (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS, AUDI
 into os.environ, and stops it at the end of the session. PortAudio lists devices once, when
 sounddevice is imported: the fixture must run before that, and rescans if it was already
 imported. If CI already started a card (AUDIO_PIDS set and the server answering), that one
-is used and left running. AUDIO_FORCE_RATE in the environment is passed to the script.
+is used and left running, unless the tests run in several processes (pytest-xdist, as
+scripts/test.sh runs them): then each process starts a card of its own. AUDIO_FORCE_RATE in the environment is passed to the script.
 
 Tests that need audio skip, saying what to install, only when the PipeWire programs are
 missing; if they are there and the card does not start, the tests fail.
@@ -274,7 +275,11 @@ class CardRestarted(UserWarning):
 def _session_card():
     """The virtual sound card, running for the whole test session (in a list: a card that
     lost its sinks is replaced by virtual_audio)."""
-    if os.environ.get("AUDIO_PIDS") and os.environ.get("XDG_RUNTIME_DIR") and _server_answers():
+    # A card already running is shared only by a run in one process: two test processes
+    # (pytest-xdist) on one card would hear each other's audio, so each starts its own.
+    alone = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) <= 1
+    if (alone and os.environ.get("AUDIO_PIDS") and os.environ.get("XDG_RUNTIME_DIR")
+            and _server_answers()):
         yield [VirtualAudio({k: os.environ[k] for k in EXPORTED if k in os.environ},
                             owned=False)]
         return

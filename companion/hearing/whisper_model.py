@@ -162,13 +162,17 @@ def _checked(path: Path, sha256: str, size: int) -> str:
     if digest != sha256:
         return digest
     records[key] = {"sha256": sha256, "stamp": _stamp(path)}
+    tmp = None
     try:  # a read-only cache only costs a re-check next time
         _record_file().parent.mkdir(parents=True, exist_ok=True)
-        tmp = _record_file().with_suffix(".tmp")
-        tmp.write_text(json.dumps(records, indent=1), encoding="utf-8")
+        # A name of its own: two companions starting at once must not write one file.
+        fd, tmp = tempfile.mkstemp(dir=_record_file().parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(records, indent=1))
         os.replace(tmp, _record_file())
     except OSError:
-        pass
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
     return digest
 
 
