@@ -166,7 +166,8 @@ def _checked(path: Path, sha256: str, size: int) -> str:
     try:  # a read-only cache only costs a re-check next time
         _record_file().parent.mkdir(parents=True, exist_ok=True)
         # A name of its own: two companions starting at once must not write one file.
-        fd, tmp = tempfile.mkstemp(dir=_record_file().parent, suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=_record_file().parent, prefix="verified-models.",
+                                   suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(json.dumps(records, indent=1))
         os.replace(tmp, _record_file())
