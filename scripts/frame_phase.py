@@ -21,11 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from companion.audio.wav import load_16k
-from companion.hearing.endpoint import VAD_SAMPLES, Endpointer
+from companion.hearing.endpoint import FRAME_PHASES, Endpointer
 from companion.hearing.sources import RATE, pcm_frames, to_int16
-
-SHIFTS = range(0, VAD_SAMPLES, VAD_SAMPLES // 12)
-
 
 def speech_seconds(x: np.ndarray) -> float:
     """Seconds of segments the endpointer cuts from float audio at 16 kHz."""
@@ -33,7 +30,7 @@ def speech_seconds(x: np.ndarray) -> float:
 
 
 def over_phases(x: np.ndarray) -> list[float]:
-    return [round(speech_seconds(np.concatenate([x[:n], x])), 2) for n in SHIFTS]
+    return [round(speech_seconds(np.concatenate([x[:n], x])), 2) for n in FRAME_PHASES]
 
 
 def recordings(args: argparse.Namespace) -> list[tuple[Path, float]]:
@@ -72,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
             lost[str(path)] = got
     if args.json:
         print(json.dumps({"files": len(files), "lost_at_some_phase": len(lost),
-                          "lost": lost, "shifts": list(SHIFTS)}))
+                          "lost": lost, "shifts": list(FRAME_PHASES)}))
     else:
         for name, got in lost.items():
             print(f"{name}: seconds of speech per shift {got}")
-        print(f"{len(files)} files; lost at some of {len(SHIFTS)} frame phases: {len(lost)}")
+        print(f"{len(files)} files; lost at some of {len(FRAME_PHASES)} frame phases: {len(lost)}")
     return 0
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from companion.bench import recognition as bench
 from companion.core.vocabulary import Intent
-from companion.hearing.endpoint import VAD_SAMPLES, EndpointConfig, Endpointer, periodicity
+from companion.hearing.endpoint import FRAME_PHASES, EndpointConfig, Endpointer, periodicity
 from companion.hearing.files import recognize_file
 from companion.hearing.sources import RATE, WavSource
 from companion.audio.wav import load_16k, write_wav
@@ -27,7 +27,6 @@ AUDIO = Path(__file__).parent / "audio"
 REPLAYED = AUDIO / "frame_phase" / "stop__sc-stop-2-replayed-in-hiss.wav"
 TAKES = [AUDIO / "stop__sc-stop-2.wav"] + sorted((AUDIO / "breathy").glob("stop__*.wav"))
 CONFIG = EndpointConfig()
-SHIFTS = range(0, VAD_SAMPLES, VAD_SAMPLES // 12)  # twelve starts within one frame
 
 
 def shifted(path: Path, samples: int, tmp: Path) -> Path:
@@ -46,7 +45,7 @@ def word_segments(path: Path) -> list:
 
 
 def test_the_replayed_stop_reaches_the_recognizer_at_every_frame_phase(tmp_path):
-    for n in SHIFTS:
+    for n in FRAME_PHASES:
         segs = word_segments(shifted(REPLAYED, n, tmp_path))
         assert len(segs) == 1, f"shifted {n} samples: {[(s.start, s.end) for s in segs]}"
         assert segs[0].end - segs[0].start <= CONFIG.short_s
@@ -59,7 +58,8 @@ def test_a_words_pitch_check_hardly_moves_with_the_frame_phase(path):
     x = (load_16k(path) * 32768).astype("<i2")
     loud = np.flatnonzero(np.abs(x) > 0.1 * np.abs(x).max())
     word = x[max(0, loud[0] - RATE // 20):loud[-1] + RATE // 20]
-    got = [periodicity(np.concatenate([np.zeros(n, "<i2"), word]).tobytes()) for n in SHIFTS]
+    got = [periodicity(np.concatenate([np.zeros(n, "<i2"), word]).tobytes())
+           for n in FRAME_PHASES]
     assert max(got) - min(got) < 0.05, [round(g, 3) for g in got]
     assert min(got) >= CONFIG.short_periodicity
 

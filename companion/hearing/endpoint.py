@@ -19,6 +19,9 @@ from companion.audio.levels import frame_levels
 from companion.hearing.sources import RATE, Frame
 
 VAD_SAMPLES = 480  # 30 ms: the voice detector's frame at 16 kHz
+# Twelve starts within one frame: where a word may fall against the frames (the phase
+# test and scripts/frame_phase.py shift audio by each; no segment may depend on it).
+FRAME_PHASES = range(0, VAD_SAMPLES, VAD_SAMPLES // 12)
 VAD_BYTES = VAD_SAMPLES * 2
 FRAME_S = VAD_SAMPLES / RATE
 FLOOR_EVERY = 5  # frames between fresh looks at the room's floor (it moves slowly)
