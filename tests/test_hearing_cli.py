@@ -334,3 +334,11 @@ def test_bench_recognition_room_flags_that_do_not_go_together(tmp_path, flags, m
                        timeout=120, env={**os.environ, "COMPANION_CACHE_DIR": str(tmp_path)})
     assert r.returncode != 0
     assert message in r.stderr
+
+
+def test_the_help_names_the_whisper_model_loaded_without_a_setting(env):
+    from companion.host.config import Config
+    r = companion(env, "recognize", "--help")
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stdout.split())
+    assert f"whisper_model, else {Config().whisper_model})" in said, said

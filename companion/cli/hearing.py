@@ -22,7 +22,8 @@ def engine_args(p: argparse.ArgumentParser) -> None:
                         "model is installed, else Whisper)")
     p.add_argument("--model", metavar="PATH", help="Vosk model folder")
     p.add_argument("--whisper-model", choices=WHISPER_MODELS,
-                   help="Whisper model (default: config.toml's whisper_model, else tiny.en)")
+                   help="Whisper model (default: config.toml's whisper_model, else "
+                        f"{WHISPER_MODELS[0]})")
     p.add_argument("--whisper-threads", type=int, metavar="N",
                    help="CPU threads for Whisper (default: config.toml's whisper_threads, "
                         "else 1)")
