@@ -9,7 +9,8 @@ into os.environ, and stops it at the end of the session. PortAudio lists devices
 sounddevice is imported: the fixture must run before that, and rescans if it was already
 imported. If CI already started a card (AUDIO_PIDS set and the server answering), that one
 is used and left running, unless the tests run in several processes (pytest-xdist, as
-scripts/test.sh runs them): then each process starts a card of its own. AUDIO_FORCE_RATE in the environment is passed to the script.
+scripts/test.sh runs them): then each process starts a card of its own. AUDIO_FORCE_RATE in
+the environment is passed to the script.
 
 Tests that need audio skip, saying what to install, only when the PipeWire programs are
 missing; if they are there and the card does not start, the tests fail.
